@@ -1,0 +1,74 @@
+"""Database configuration and lifecycle: one Tortoise context per process, migrated on open."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise
+from tortoise.context import TortoiseContext
+from tortoise.migrations.api import migrate
+
+log = logging.getLogger(__name__)
+
+APP_LABEL = "models"
+
+
+def normalize_db_url(url: str) -> str:
+    """Accept the URLs people paste (Heroku-style ``postgresql://``, a bare file path) as Tortoise URLs."""
+    if url.startswith("postgresql://"):
+        return "postgres://" + url.removeprefix("postgresql://")
+    if "://" not in url:
+        return f"sqlite://{Path(url).resolve()}"
+    return url
+
+
+def tortoise_config(db_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": normalize_db_url(db_url)},
+        "apps": {
+            APP_LABEL: {
+                "models": ["models.entities"],
+                "migrations": "models.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+@dataclass(slots=True)
+class Database:
+    url: str
+    context: TortoiseContext
+
+    async def close(self) -> None:
+        await self.context.close_connections()
+
+
+async def run_migrations(db_url: str) -> None:
+    """Apply every pending migration; safe to run on an up-to-date database."""
+    config = tortoise_config(db_url)
+    if config["connections"]["default"].startswith("sqlite://"):
+        Path(config["connections"]["default"].removeprefix("sqlite://")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    # A context of its own, so the migration's connections close before the app opens its pool.
+    async with TortoiseContext():
+        await migrate(config=config)
+    log.info("database migrated")
+
+
+async def open_database(db_url: str, *, migrate_first: bool = True) -> Database:
+    """Open the process-wide connection; tasks created later (request handlers, jobs) find it."""
+    if migrate_first:
+        await run_migrations(db_url)
+    ctx = await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
+    return Database(url=db_url, context=ctx)
+
+
+# For Tortoise's own CLI (``tortoise -c models.db.TORTOISE_ORM makemigrations``): the schema, not a database.
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")

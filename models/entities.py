@@ -1,0 +1,284 @@
+"""The data model. Every state change of a ticket also writes a ``TicketEvent`` (see handoff.tickets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import fields
+from tortoise.models import Model
+
+from models.enums import (
+    ActorKind,
+    ChannelKind,
+    ContactRole,
+    ConversationStatus,
+    DeliveryStatus,
+    Direction,
+    FlowStep,
+    HandoffReason,
+    Priority,
+    ResolvedBy,
+    SenderKind,
+    TicketStatus,
+    UserRole,
+)
+
+
+class Contact(Model):
+    """A person who writes to the care center, whatever the channel."""
+
+    id = fields.IntField(primary_key=True)
+    role = fields.CharEnumField(ContactRole, max_length=16, default=ContactRole.OTHER)
+    # Verified NIM / NIP / staff number; unique so one person is one contact across channels.
+    id_number = fields.CharField(max_length=32, null=True, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    email = fields.CharField(max_length=254, null=True, db_index=True)
+    phone = fields.CharField(max_length=32, null=True, db_index=True)
+    faculty = fields.CharField(max_length=200, default="")
+    program = fields.CharField(max_length=200, default="")
+    verified = fields.BooleanField(default=False)
+    verified_at = fields.DatetimeField(null=True)
+    # UU PDP: the moment the person sent an identity after the privacy notice.
+    consent_at = fields.DatetimeField(null=True)
+    language = fields.CharField(max_length=5, default="id")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    identities: fields.ReverseRelation[ChannelIdentity]
+
+    class Meta:
+        table = "contacts"
+
+
+class ChannelIdentity(Model):
+    """One address of a contact on one channel (a Telegram chat, a WhatsApp number, a web chat session)."""
+
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="identities", on_delete=fields.CASCADE
+    )
+    channel = fields.CharEnumField(ChannelKind, max_length=16)
+    external_id = fields.CharField(max_length=191)
+    display_name = fields.CharField(max_length=200, default="")
+    # WhatsApp allows free-form replies only within 24 h of this.
+    last_inbound_at = fields.DatetimeField(null=True)
+    unreachable = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "channel_identities"
+        unique_together = (("channel", "external_id"),)
+
+
+class Conversation(Model):
+    id = fields.IntField(primary_key=True)
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="conversations", on_delete=fields.CASCADE
+    )
+    identity: fields.ForeignKeyRelation[ChannelIdentity] = fields.ForeignKeyField(
+        "models.ChannelIdentity", related_name="conversations", on_delete=fields.CASCADE
+    )
+    channel = fields.CharEnumField(ChannelKind, max_length=16)
+    status = fields.CharEnumField(ConversationStatus, max_length=16, default=ConversationStatus.BOT)
+    step = fields.CharEnumField(FlowStep, max_length=24, default=FlowStep.NEW)
+    language = fields.CharField(max_length=5, default="id")
+    identity_attempts = fields.IntField(default=0)
+    # A question asked before the identity was given; answered once the identity is verified.
+    pending_question = fields.TextField(null=True)
+    last_prediction: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+    last_message_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "conversations"
+
+
+class Message(Model):
+    id = fields.IntField(primary_key=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="messages", on_delete=fields.CASCADE
+    )
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    channel = fields.CharEnumField(ChannelKind, max_length=16)
+    direction = fields.CharEnumField(Direction, max_length=4)
+    sender_kind = fields.CharEnumField(SenderKind, max_length=8)
+    agent: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="messages", null=True, on_delete=fields.SET_NULL
+    )
+    text = fields.TextField(default="")
+    buttons: list[dict[str, str]] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    # Unique per channel: the dedupe key for re-delivered webhooks.
+    provider_message_id = fields.CharField(max_length=191, null=True)
+    delivery_status = fields.CharEnumField(DeliveryStatus, max_length=16, null=True)
+    delivery_error = fields.CharField(max_length=500, null=True)
+    attempts = fields.IntField(default=0)
+    # The raw provider payload, kept for audit only; nothing reads it past the channel adapter.
+    provider_payload: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "messages"
+        unique_together = (("channel", "provider_message_id"),)
+
+
+class Category(Model):
+    id = fields.IntField(primary_key=True)
+    slug = fields.CharField(max_length=64, unique=True)
+    name_id = fields.CharField(max_length=120)
+    name_en = fields.CharField(max_length=120)
+    description = fields.TextField(default="")
+    active = fields.BooleanField(default=True)
+    sort_order = fields.IntField(default=0)
+
+    class Meta:
+        table = "categories"
+        ordering = ["sort_order", "slug"]
+
+
+class AnswerTemplate(Model):
+    id = fields.IntField(primary_key=True)
+    category: fields.ForeignKeyRelation[Category] = fields.ForeignKeyField(
+        "models.Category", related_name="templates", on_delete=fields.CASCADE
+    )
+    language = fields.CharField(max_length=5)
+    body = fields.TextField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "answer_templates"
+        unique_together = (("category", "language"),)
+
+
+class User(Model):
+    """A person using the console: an agent or a supervisor."""
+
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    name = fields.CharField(max_length=200, default="")
+    role = fields.CharEnumField(UserRole, max_length=16)
+    password_hash = fields.CharField(max_length=255)
+    active = fields.BooleanField(default=True)
+    # Bumped on password change so every existing session is signed out.
+    session_version = fields.IntField(default=1)
+    must_change_password = fields.BooleanField(default=False)
+    capacity = fields.IntField(default=10)
+    available = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "users"
+
+
+class Ticket(Model):
+    id = fields.IntField(primary_key=True)
+    number = fields.CharField(max_length=32, unique=True, null=True)
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="tickets", on_delete=fields.CASCADE
+    )
+    contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
+        "models.Contact", related_name="tickets", on_delete=fields.CASCADE
+    )
+    channel = fields.CharEnumField(ChannelKind, max_length=16)
+    category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
+        "models.Category", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    # The classifier's guess at hand-off time, kept to measure where agents correct it.
+    predicted_category = fields.CharField(max_length=64, null=True)
+    predicted_confidence = fields.FloatField(null=True)
+    status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.OPEN)
+    priority = fields.CharEnumField(Priority, max_length=8, default=Priority.NORMAL)
+    reason = fields.CharEnumField(HandoffReason, max_length=16)
+    unverified = fields.BooleanField(default=False)
+    subject = fields.CharField(max_length=200, default="")
+    assignee: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    opened_at = fields.DatetimeField()
+    first_response_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    resolved_by = fields.CharEnumField(ResolvedBy, max_length=8, null=True)
+    due_at = fields.DatetimeField(db_index=True)
+    # Set once by the SLA sweep, so a breach is recorded exactly once.
+    breached_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "tickets"
+
+
+class TicketEvent(Model):
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="events", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=40)
+    actor_kind = fields.CharEnumField(ActorKind, max_length=8)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="ticket_events", null=True, on_delete=fields.SET_NULL
+    )
+    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "ticket_events"
+        ordering = ["id"]
+
+
+class ApiToken(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=120)
+    role = fields.CharEnumField(UserRole, max_length=16)
+    # SHA-256 of the token: a leaked database does not leak usable tokens.
+    token_hash = fields.CharField(max_length=64, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "api_tokens"
+
+
+class DirectoryEntry(Model):
+    """The campus directory ("situs NIC") as imported by ``carecenter directory import``."""
+
+    id = fields.IntField(primary_key=True)
+    id_number = fields.CharField(max_length=32, unique=True)
+    name = fields.CharField(max_length=200)
+    email = fields.CharField(max_length=254, default="", db_index=True)
+    role = fields.CharEnumField(ContactRole, max_length=16)
+    faculty = fields.CharField(max_length=200, default="")
+    program = fields.CharField(max_length=200, default="")
+    status = fields.CharField(max_length=32, default="active")
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "directory_entries"
+
+
+class AuditLog(Model):
+    id = fields.IntField(primary_key=True)
+    actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
+    )
+    action = fields.CharField(max_length=60)
+    target = fields.CharField(max_length=120, default="")
+    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "audit_log"
+        ordering = ["-id"]
+
+
+class SchedulerLease(Model):
+    """Who runs the scheduler: exactly one process holds an unexpired lease at a time."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=120)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "scheduler_leases"

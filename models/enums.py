@@ -1,0 +1,95 @@
+"""Statuses and kinds stored in the database. Values are stable: they are persisted and exposed by the API."""
+
+from enum import StrEnum
+
+
+class ContactRole(StrEnum):
+    STUDENT = "student"
+    LECTURER = "lecturer"
+    STAFF = "staff"
+    OTHER = "other"
+
+
+class ChannelKind(StrEnum):
+    WEBCHAT = "webchat"
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
+class ConversationStatus(StrEnum):
+    BOT = "bot"  # the bot is handling it
+    PENDING = "pending"  # handed off, waiting for an agent to take it
+    OPEN = "open"  # an agent owns it
+    RESOLVED = "resolved"
+
+
+class FlowStep(StrEnum):
+    """Where the bot is in its script for one conversation."""
+
+    NEW = "new"
+    AWAITING_IDENTITY = "awaiting_identity"
+    AWAITING_QUESTION = "awaiting_question"
+    AWAITING_FEEDBACK = "awaiting_feedback"
+    WITH_AGENT = "with_agent"
+    DONE = "done"
+
+
+class Direction(StrEnum):
+    INBOUND = "in"
+    OUTBOUND = "out"
+
+
+class SenderKind(StrEnum):
+    USER = "user"
+    BOT = "bot"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    # The provider may or may not have accepted it (timeout mid-request): never resent blindly.
+    UNKNOWN = "unknown"
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the user
+    ESCALATED = "escalated"  # with the Edunex developer team
+    RESOLVED = "resolved"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class HandoffReason(StrEnum):
+    USER_REQUEST = "user_request"
+    LOW_CONFIDENCE = "low_confidence"
+    NOT_HELPFUL = "not_helpful"
+    UNVERIFIED = "unverified"
+
+
+class ResolvedBy(StrEnum):
+    BOT = "bot"
+    AGENT = "agent"
+
+
+class UserRole(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+
+
+class ActorKind(StrEnum):
+    SYSTEM = "system"
+    BOT = "bot"
+    USER = "user"
+    AGENT = "agent"
