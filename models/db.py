@@ -25,14 +25,21 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
+def connection_name(db_url: str) -> str:
+    # Named after the engine, because Tortoise caches compiled INSERT statements per connection name:
+    # one process that talks to SQLite and then PostgreSQL (the test suite) must not share them.
+    return normalize_db_url(db_url).split("://", 1)[0]
+
+
 def tortoise_config(db_url: str) -> dict[str, Any]:
+    name = connection_name(db_url)
     return {
-        "connections": {"default": normalize_db_url(db_url)},
+        "connections": {name: normalize_db_url(db_url)},
         "apps": {
             APP_LABEL: {
                 "models": ["models.entities"],
                 "migrations": "models.migrations",
-                "default_connection": "default",
+                "default_connection": name,
             }
         },
         "use_tz": True,
@@ -52,10 +59,9 @@ class Database:
 async def run_migrations(db_url: str) -> None:
     """Apply every pending migration; safe to run on an up-to-date database."""
     config = tortoise_config(db_url)
-    if config["connections"]["default"].startswith("sqlite://"):
-        Path(config["connections"]["default"].removeprefix("sqlite://")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
+    url = normalize_db_url(db_url)
+    if url.startswith("sqlite://") and ":memory:" not in url:
+        Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
     # A context of its own, so the migration's connections close before the app opens its pool.
     async with TortoiseContext():
         await migrate(config=config)

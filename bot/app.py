@@ -1,0 +1,172 @@
+"""The application factory: every resource is opened and closed once, in cleanup_ctx; state lives on the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.channels.webchat import WebChatChannel, setup_webchat
+from bot.config import Settings
+from bot.directory import DatabaseDirectory, Directory, HttpDirectory
+from bot.flow import FlowDeps, handle_inbound
+from handoff.api import create_api
+from handoff.delivery import Channel, ChannelRegistry
+from handoff.hours import OperatingHours
+from handoff.scheduler import build_scheduler, holder_id, release_lease
+from handoff.seed import ensure_supervisor, seed_defaults
+from models import Database, open_database
+from nlp import Classifier, load_classifier
+
+log = logging.getLogger(__name__)
+
+
+def version() -> str:
+    try:
+        return metadata.version("carecenter")
+    except metadata.PackageNotFoundError:
+        return "0.0.0+source"
+
+
+@dataclass(frozen=True, slots=True)
+class StartupInfo:
+    """What serve prints once: the one-time supervisor password of a fresh database."""
+
+    supervisor_email: str | None = None
+    supervisor_password: str | None = None
+
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+REGISTRY = web.AppKey("registry", ChannelRegistry)
+WEBCHAT = web.AppKey("webchat", WebChatChannel)
+FLOW = web.AppKey("flow", FlowDeps)
+STARTUP = web.AppKey("startup", StartupInfo)
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The one place an unexpected error becomes a response: logged with an id the operator can search."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        error_id = uuid.uuid4().hex[:12]
+        log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        return web.json_response(
+            {"error": "internal_error", "detail": f"something went wrong on our side; reference {error_id}"},
+            status=500,
+        )
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def create_app(
+    settings: Settings,
+    *,
+    channels: list[Channel] | None = None,
+    classifier: Classifier | None = None,
+    directory: Directory | None = None,
+    clock: Callable[[], datetime] | None = None,
+    scheduler: bool = True,
+    seed_demo: bool = False,
+) -> web.Application:
+    """Build the whole product. Tests pass fakes (extra channels, a fixed clock, a directory)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers]
+    )
+    app[SETTINGS] = settings
+    registry = ChannelRegistry()
+    webchat = WebChatChannel()
+    registry.add(webchat)
+    for channel in channels or []:
+        registry.add(channel)
+    app[REGISTRY] = registry
+    app[WEBCHAT] = webchat
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("bot", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    app.router.add_static("/static", Path(__file__).parent / "static", name="static")
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        app[DATABASE] = await open_database(settings.effective_database_url)
+        info = StartupInfo()
+        if await seed_defaults():
+            created = await ensure_supervisor()
+            if created is not None:
+                info = StartupInfo(created[0].email, created[1])
+        if seed_demo:
+            from bot.demo import load_demo
+
+            await load_demo()
+        app[STARTUP] = info
+        loaded = classifier or await asyncio.to_thread(load_classifier, settings.model_dir)
+        app[FLOW] = FlowDeps(
+            registry=registry,
+            classifier=loaded,
+            directory=directory or (
+                HttpDirectory(settings.directory_url, token=settings.directory_token or None)
+                if settings.directory_url else DatabaseDirectory()
+            ),
+            hours=OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes),
+            campus_domains=settings.campus_domains,
+            sla=settings.sla,
+            **({"clock": clock} if clock else {}),
+        )
+        yield
+        await webchat.close()
+        await app[DATABASE].close()
+
+    async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
+        holder = holder_id()
+        jobs = build_scheduler(tz=settings.tz, holder=holder)
+        jobs.start()
+        yield
+        jobs.shutdown(wait=False)
+        await release_lease(holder=holder)
+
+    app.cleanup_ctx.append(resources)
+    if scheduler:
+        app.cleanup_ctx.append(run_scheduler)
+
+    async def handle(message: Any) -> object:
+        return await handle_inbound(message, app[FLOW])
+
+    setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"))
+
+    async def healthz(_request: web.Request) -> web.Response:
+        from models import Category
+
+        await Category.exists()  # the database answers
+        return web.json_response({"status": "ok", "version": version(), "time": datetime.now(UTC).isoformat()})
+
+    async def index(_request: web.Request) -> web.Response:
+        raise web.HTTPFound("/chat")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", index)
+    app.add_subapp("/api/v1", create_api(version()))
+    return app

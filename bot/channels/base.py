@@ -1,0 +1,28 @@
+"""What every channel hands to the flow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from models import ChannelKind
+
+# Longer messages are kept whole in the database but only this much is classified: a question that
+# needs 10,000 characters is one for a person anyway.
+MAX_CLASSIFIED_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    channel: ChannelKind
+    external_id: str  # the user's address on the channel (chat id, WhatsApp number, session id)
+    provider_message_id: str  # unique per channel: re-deliveries carry the same one
+    text: str
+    received_at: datetime
+    display_name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    # Kept for audit only; nothing past the channel adapter reads it.
+    raw: Mapping[str, Any] = field(default_factory=dict)

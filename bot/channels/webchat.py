@@ -1,0 +1,211 @@
+"""The embedded web chat at /chat: the default channel, so the product works with no provider account.
+
+The browser's identity is an HttpOnly session cookie; only its SHA-256 is stored as the channel address,
+so the database never holds a usable session. Messages travel over a WebSocket; POST /chat/messages is
+the same entry point for clients without WebSockets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import WSMsgType, web
+
+from bot.channels.base import InboundMessage
+from bot.i18n import catalog
+from handoff.delivery import OutboundMessage, SendResult
+from models import ChannelIdentity, ChannelKind, DeliveryStatus, Message
+
+log = logging.getLogger(__name__)
+
+COOKIE = "cc_chat"
+MAX_MESSAGE_CHARS = 10_000
+HISTORY_LIMIT = 200
+
+Handler = Callable[[InboundMessage], Awaitable[object]]
+
+
+def session_address(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:40]
+
+
+@dataclass(slots=True)
+class WebChatChannel:
+    kind: ChannelKind = ChannelKind.WEBCHAT
+    supports_buttons: bool = True
+    _sockets: dict[str, set[web.WebSocketResponse]] = field(default_factory=lambda: defaultdict(set))
+
+    def attach(self, address: str, ws: web.WebSocketResponse) -> None:
+        self._sockets[address].add(ws)
+
+    def detach(self, address: str, ws: web.WebSocketResponse) -> None:
+        sockets = self._sockets.get(address)
+        if sockets is not None:
+            sockets.discard(ws)
+            if not sockets:
+                del self._sockets[address]
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        payload = {
+            "type": "message",
+            "message": {
+                "id": message.message_id,
+                "sender": message.sender_kind.value,
+                "text": message.text,
+                "buttons": [{"label": b.label, "value": b.value} for b in message.buttons],
+            },
+        }
+        delivered = False
+        for ws in list(self._sockets.get(message.recipient, ())):
+            try:
+                await ws.send_json(payload)
+                delivered = True
+            except (ConnectionResetError, RuntimeError):
+                self.detach(message.recipient, ws)
+        # Not connected: the message waits in the history the page loads when it comes back.
+        return SendResult(
+            provider_message_id=f"web-{message.message_id}",
+            status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.SENT,
+        )
+
+    async def close(self) -> None:
+        for sockets in list(self._sockets.values()):
+            for ws in list(sockets):
+                await ws.close()
+        self._sockets.clear()
+
+
+def _lang(request: web.Request) -> str:
+    wanted = request.query.get("lang") or request.headers.get("Accept-Language", "id")
+    return "en" if wanted.lower().startswith("en") else "id"
+
+
+def _token(request: web.Request) -> str | None:
+    token = request.cookies.get(COOKIE)
+    return token if token and 20 <= len(token) <= 100 else None
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, token: str, secure: bool) -> None:
+    response.set_cookie(COOKIE, token, max_age=60 * 60 * 24 * 90, httponly=True, samesite="Lax",
+                        secure=secure, path="/chat")
+
+
+def _error(code: str, lang: str, status: int) -> web.Response:
+    return web.json_response({"error": code, "message": catalog(lang).t(f"web_error_{code}")}, status=status)
+
+
+def setup_webchat(app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool) -> None:
+    async def page(request: web.Request) -> web.StreamResponse:
+        lang = _lang(request)
+        cat = catalog(lang)
+        strings = {k: cat.t(k) for k in ("web_title", "web_subtitle", "web_placeholder", "web_send",
+                                            "web_you", "web_bot", "web_offline", "web_reconnecting")}
+        response = aiohttp_jinja2.render_template("chat.html", request, {"lang": lang, "t": strings,
+                                                                         "strings_json": json.dumps(strings)})
+        if _token(request) is None:
+            _set_cookie(request, response, secrets.token_urlsafe(32), secure_cookies)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def history(request: web.Request) -> web.Response:
+        token = _token(request)
+        if token is None:
+            return web.json_response({"messages": []})
+        identity = await ChannelIdentity.get_or_none(channel=ChannelKind.WEBCHAT, external_id=session_address(token))
+        if identity is None:
+            return web.json_response({"messages": []})
+        rows = await Message.filter(conversation__identity=identity).order_by("-id").limit(HISTORY_LIMIT)
+        messages = [_message_json(m) for m in reversed(rows)]
+        return web.json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
+
+    async def _accept(request: web.Request, token: str, body: Any) -> web.Response | None:
+        lang = _lang(request)
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            return _error("bad_request", lang, 400)
+        text: str = body["text"]
+        if len(text) > MAX_MESSAGE_CHARS:
+            return _error("too_long", lang, 413)
+        client_id = body.get("id")
+        if not isinstance(client_id, str) or not (8 <= len(client_id) <= 64):
+            client_id = uuid.uuid4().hex
+        await handle(
+            InboundMessage(
+                channel=ChannelKind.WEBCHAT,
+                external_id=session_address(token),
+                # The browser's own id for the message: a retry after a dropped connection is not doubled.
+                provider_message_id=f"{session_address(token)[:16]}:{client_id}",
+                text=text,
+                received_at=datetime.now(UTC),
+            )
+        )
+        return None
+
+    async def post_message(request: web.Request) -> web.Response:
+        token = _token(request)
+        lang = _lang(request)
+        if token is None:
+            return _error("no_session", lang, 401)
+        try:
+            body = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error("bad_request", lang, 400)
+        problem = await _accept(request, token, body)
+        return problem or web.json_response({"ok": True}, status=202)
+
+    async def websocket(request: web.Request) -> web.StreamResponse:
+        token = _token(request)
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.host:
+            # A page on another site must not speak for this browser's session.
+            raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+        if token is None:
+            raise web.HTTPUnauthorized(text="open /chat first to get a session")
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4 * MAX_MESSAGE_CHARS + 1024)
+        await ws.prepare(request)
+        address = session_address(token)
+        channel.attach(address, ws)
+        lang = _lang(request)
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    body = json.loads(frame.data)
+                except json.JSONDecodeError:
+                    await ws.send_json({"type": "error", "error": "bad_request",
+                                        "message": catalog(lang).t("web_error_bad_request")})
+                    continue
+                problem = await _accept(request, token, body)
+                if problem is not None:
+                    await ws.send_json({"type": "error", **json.loads(problem.text or "{}")})
+                else:
+                    await ws.send_json({"type": "ack", "id": body.get("id")})
+        finally:
+            channel.detach(address, ws)
+        return ws
+
+    app.router.add_get("/chat", page)
+    app.router.add_get("/chat/", page)
+    app.router.add_get("/chat/history", history)
+    app.router.add_post("/chat/messages", post_message)
+    app.router.add_get("/chat/ws", websocket)
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "sender": message.sender_kind.value,
+        "text": message.text,
+        "buttons": message.buttons or [],
+        "created_at": message.created_at.isoformat(),
+    }

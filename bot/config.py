@@ -1,0 +1,105 @@
+"""Settings from environment variables (and a ``.env`` file); all optional. Built once, passed to create_app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+
+class ConfigError(ValueError):
+    """A setting the operator must fix; the message names the variable."""
+
+
+def _parse_time(name: str, value: str) -> time:
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected HH:MM, e.g. 08:00") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("carecenter-data")
+    database_url: str = ""
+    public_url: str = ""
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
+    secret_key: str = ""
+    campus_domains: tuple[str, ...] = ("itb.ac.id",)
+    sla: timedelta = timedelta(hours=24)
+    opens: time = time(8, 0)
+    closes: time = time(16, 0)
+    directory_url: str = ""
+    directory_token: str = ""
+    log_level: str = "INFO"
+    max_body_bytes: int = 1024 * 1024
+    telegram_bot_token: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_whatsapp_from: str = ""
+    twilio_api_base_url: str = ""
+    smtp: Mapping[str, str] = field(default_factory=dict)
+    imap: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite://{(self.data_dir / 'carecenter.sqlite3').resolve()}"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)  # the real environment wins over .env
+
+        def get(name: str, default: str = "") -> str:
+            return values.get(name, default).strip()
+
+        tz_name = get("TZ", "Asia/Jakarta") or "Asia/Jakarta"
+        try:
+            tz = ZoneInfo(tz_name.removeprefix(":"))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"TZ={tz_name!r}: not a known time zone (e.g. Asia/Jakarta)") from None
+        sla_hours = get("SLA_HOURS", "24")
+        try:
+            sla = timedelta(hours=float(sla_hours))
+        except ValueError:
+            raise ConfigError(f"SLA_HOURS={sla_hours!r}: expected a number of hours") from None
+        if sla <= timedelta(0):
+            raise ConfigError("SLA_HOURS must be positive")
+        domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
+        return cls(
+            data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
+            database_url=get("DATABASE_URL"),
+            public_url=get("PUBLIC_URL").rstrip("/"),
+            tz=tz,
+            secret_key=get("SECRET_KEY"),
+            campus_domains=domains or ("itb.ac.id",),
+            sla=sla,
+            opens=_parse_time("OPENING_TIME", get("OPENING_TIME", "08:00")),
+            closes=_parse_time("CLOSING_TIME", get("CLOSING_TIME", "16:00")),
+            directory_url=get("DIRECTORY_URL"),
+            directory_token=get("DIRECTORY_TOKEN"),
+            log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            twilio_account_sid=get("TWILIO_ACCOUNT_SID"),
+            twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
+            twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
+            twilio_api_base_url=get("TWILIO_API_BASE_URL"),
+            smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
+            imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
+        )

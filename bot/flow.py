@@ -1,0 +1,544 @@
+"""The conversation contract, independent of the channel.
+
+first contact → greeting + privacy notice + ask identity → verify against the directory → classify
+→ confident: template answer + "did this help?" → yes: resolved by the bot / no: hand off
+→ unsure, or the user asks for a person at any point: hand off (a ticket, due in 24 h)
+While a ticket is open the bot stays silent and files what the user writes on the ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot.channels.base import MAX_CLASSIFIED_CHARS, InboundMessage
+from bot.directory import Directory, DirectoryRecord
+from bot.i18n import Catalog, catalog, detect_language
+from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
+from handoff.delivery import Button, ChannelRegistry, send_text
+from handoff.hours import OperatingHours
+from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
+from models import (
+    ActorKind,
+    AnswerTemplate,
+    ChannelIdentity,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    FlowStep,
+    HandoffReason,
+    Message,
+    SenderKind,
+)
+from nlp import Classifier, Prediction
+
+log = logging.getLogger(__name__)
+
+MAX_IDENTITY_ATTEMPTS = 3
+
+_YES = frozenset({"1", "ya", "iya", "yes", "y", "sudah", "udah", "udh", "membantu", "ok", "oke", "yup"})
+_NO = frozenset({"2", "tidak", "tdk", "no", "n", "belum", "blm", "gak", "ga", "nggak", "enggak", "tidak membantu"})
+_GREETINGS = frozenset(
+    "halo hallo hai hi hello hey p pagi siang sore malam permisi assalamualaikum selamat "
+    "min kak admin good morning afternoon evening".split()
+)
+_THANKS = re.compile(r"^(terima ?kasih|makasih|makasi|thanks?( you)?|thx|tq|ok(e|ay)?( makasih)?)[\s!.]*$")
+_HUMAN_WORDS = frozenset(
+    "agent agen admin cs manusia human petugas operator orang person staff staf customer service".split()
+)
+_HUMAN_PHRASES = re.compile(
+    r"(bicara|ngobrol|chat|hubungkan|sambungkan|talk|speak)\s+(dengan|sama|ke|to|with)\s+"
+    r"(a\s+)?(petugas|agen|agent|admin|cs|manusia|orang|human|person|operator|real person)"
+    r"|\b(minta|mau|butuh|need|want)\s+(petugas|agen|agent|admin|cs|manusia|human|operator)\b"
+)
+_WORD = re.compile(r"[\w']+")
+_ENGLISH_REQUEST = re.compile(r"\b(english|inggris)\b")
+_INDONESIAN_REQUEST = re.compile(r"\b(bahasa indonesia|indonesian|indonesia)\b")
+
+
+@dataclass(slots=True)
+class KeyedLocks:
+    """One lock per user address, so two messages from one person are handled in order."""
+
+    _locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    def get(self, key: tuple[str, str]) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    def release_idle(self, key: tuple[str, str]) -> None:
+        lock = self._locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._locks[key]
+
+
+@dataclass(slots=True)
+class FlowDeps:
+    registry: ChannelRegistry
+    classifier: Classifier
+    directory: Directory
+    hours: OperatingHours = field(default_factory=OperatingHours)
+    campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
+    sla: timedelta = timedelta(hours=24)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    # Called with (event name, data) after a state change the console shows live.
+    notify: Callable[[str, dict[str, Any]], None] = lambda _name, _data: None
+
+
+@dataclass(frozen=True, slots=True)
+class HandleResult:
+    duplicate: bool
+    message_id: int | None
+    conversation_id: int | None
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def is_yes(text: str) -> bool:
+    return text.strip().lower().strip("!. ") in _YES
+
+
+def is_no(text: str) -> bool:
+    return text.strip().lower().strip("!. ") in _NO
+
+
+def is_greeting_only(text: str) -> bool:
+    words = _words(text)
+    return bool(words) and len(words) <= 4 and all(w in _GREETINGS for w in words)
+
+
+def wants_human(text: str) -> bool:
+    lowered = text.lower()
+    if _HUMAN_PHRASES.search(lowered):
+        return True
+    words = _words(lowered)
+    # A short message naming a person ("admin", "cs dong", "human please") is a request; a long one that
+    # mentions "admin" ("admin kelas tidak bisa upload") is a question.
+    return 0 < len(words) <= 3 and any(w in _HUMAN_WORDS for w in words)
+
+
+class _Turn:
+    """One inbound message being handled: the state it reads and the replies it sends."""
+
+    def __init__(self, deps: FlowDeps, conversation: Conversation, contact: Contact, now: datetime) -> None:
+        self.deps = deps
+        self.conversation = conversation
+        self.contact = contact
+        self.now = now
+
+    @property
+    def cat(self) -> Catalog:
+        return catalog(self.conversation.language)
+
+    async def say(self, key: str, *, buttons: tuple[Button, ...] = (), **values: object) -> None:
+        await self.say_text(self.cat.t(key, **values), buttons=buttons)
+
+    async def say_text(self, text: str, *, buttons: tuple[Button, ...] = ()) -> None:
+        await send_text(
+            registry=self.deps.registry,
+            conversation=self.conversation,
+            text=text,
+            sender_kind=SenderKind.BOT,
+            buttons=buttons,
+        )
+
+    def name_suffix(self) -> str:
+        first = self.contact.name.split(" ")[0] if self.contact.name else ""
+        return f", {first}" if first else ""
+
+
+async def handle_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
+    """The single entry point of every channel. Idempotent: a re-delivered message is stored once."""
+    key = (message.channel.value, message.external_id)
+    lock = deps.locks.get(key)
+    try:
+        async with lock:
+            return await _handle_locked(message, deps)
+    finally:
+        deps.locks.release_idle(key)
+
+
+async def _handle_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult:
+    if await Message.exists(channel=message.channel, provider_message_id=message.provider_message_id):
+        log.info("duplicate %s message ignored", message.channel.value)
+        return HandleResult(duplicate=True, message_id=None, conversation_id=None)
+    now = deps.clock()
+    identity, contact = await _identity_for(message)
+    conversation = await _current_conversation(identity, contact)
+    try:
+        stored = await Message.create(
+            conversation=conversation,
+            channel=message.channel,
+            direction=Direction.INBOUND,
+            sender_kind=SenderKind.USER,
+            text=message.text,
+            provider_message_id=message.provider_message_id,
+            provider_payload=dict(message.raw) or None,
+        )
+    except IntegrityError:  # the same delivery racing in through another worker
+        log.info("duplicate %s message ignored (concurrent)", message.channel.value)
+        return HandleResult(duplicate=True, message_id=None, conversation_id=None)
+    identity.last_inbound_at = now
+    identity.unreachable = False
+    await identity.save(update_fields=["last_inbound_at", "unreachable"])
+    conversation.last_message_at = now
+    await conversation.save(update_fields=["last_message_at", "updated_at"])
+    log.info("inbound message %s on conversation %s (%s)", stored.id, conversation.id, message.channel.value)
+    turn = _Turn(deps, conversation, contact, now)
+    await _step(turn, stored, message.text)
+    return HandleResult(duplicate=False, message_id=stored.id, conversation_id=conversation.id)
+
+
+async def _identity_for(message: InboundMessage) -> tuple[ChannelIdentity, Contact]:
+    identity = await ChannelIdentity.get_or_none(channel=message.channel, external_id=message.external_id)
+    if identity is None:
+        async with in_transaction():
+            contact = await Contact.create(
+                name="", phone=message.phone, email=message.email.lower() if message.email else None
+            )
+            identity = await ChannelIdentity.create(
+                contact=contact,
+                channel=message.channel,
+                external_id=message.external_id,
+                display_name=message.display_name[:200],
+            )
+        return identity, contact
+    contact = await Contact.get(id=identity.contact_id)  # type: ignore[attr-defined]
+    return identity, contact
+
+
+async def _current_conversation(identity: ChannelIdentity, contact: Contact) -> Conversation:
+    conversation = (
+        await Conversation.filter(identity=identity)
+        .exclude(status=ConversationStatus.RESOLVED)
+        .order_by("-id")
+        .first()
+    )
+    if conversation is None:
+        conversation = await Conversation.create(
+            contact=contact,
+            identity=identity,
+            channel=identity.channel,
+            language=contact.language,
+            step=FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW,
+        )
+    return conversation
+
+
+async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
+    conversation = turn.conversation
+    text = raw_text.strip()
+
+    if conversation.status in (ConversationStatus.PENDING, ConversationStatus.OPEN):
+        await _file_on_ticket(turn, stored)
+        return
+    if not text:
+        await turn.say("empty_message")
+        return
+    if text.startswith("/"):
+        if await _command(turn, text):
+            return
+    await _maybe_switch_language(turn, text)
+
+    if wants_human(text):
+        await _handoff(turn, HandoffReason.USER_REQUEST, question=conversation.pending_question or "")
+        return
+    if conversation.step == FlowStep.NEW:
+        await _first_contact(turn, text)
+    elif conversation.step == FlowStep.AWAITING_IDENTITY:
+        await _identity_step(turn, text)
+    elif conversation.step == FlowStep.AWAITING_FEEDBACK:
+        await _feedback_step(turn, text)
+    else:
+        await _question_step(turn, text)
+
+
+async def _command(turn: _Turn, text: str) -> bool:
+    """Returns True when the command was handled and nothing else should run."""
+    command, _, argument = text.partition(" ")
+    command = command.lower().split("@", 1)[0]  # Telegram appends @botname in groups
+    if command == "/start":
+        if turn.conversation.step == FlowStep.NEW:
+            await _first_contact(turn, "")
+        elif turn.contact.verified:
+            await turn.say("welcome_back", name_suffix=turn.name_suffix())
+        else:
+            await turn.say("ask_identity")
+        return True
+    if command in ("/help", "/bantuan"):
+        await turn.say("help")
+        return True
+    if command in ("/bahasa", "/language", "/lang"):
+        wanted = argument.strip().lower()[:2]
+        await _set_language(turn, wanted if wanted in ("en", "id") else ("en" if turn.cat.lang == "id" else "id"))
+        await turn.say("language_switched")
+        return True
+    if command in ("/agen", "/agent", "/petugas", "/human"):
+        await _handoff(turn, HandoffReason.USER_REQUEST, question=turn.conversation.pending_question or "")
+        return True
+    await turn.say("unknown_command", command=command[:32])
+    return True
+
+
+async def _set_language(turn: _Turn, lang: str) -> None:
+    if turn.conversation.language != lang:
+        turn.conversation.language = lang
+        await turn.conversation.save(update_fields=["language", "updated_at"])
+    if turn.contact.language != lang:
+        turn.contact.language = lang
+        await turn.contact.save(update_fields=["language", "updated_at"])
+
+
+async def _maybe_switch_language(turn: _Turn, text: str) -> None:
+    lowered = text.lower()
+    if len(lowered) <= 40 and _ENGLISH_REQUEST.search(lowered) and "bahasa indonesia" not in lowered:
+        await _set_language(turn, "en")
+        return
+    if len(lowered) <= 40 and _INDONESIAN_REQUEST.search(lowered):
+        await _set_language(turn, "id")
+        return
+    detected = detect_language(text)
+    if detected is not None:
+        await _set_language(turn, detected)
+
+
+async def _file_on_ticket(turn: _Turn, stored: Message) -> None:
+    """A person owns the conversation: the bot keeps quiet and files the message on the ticket."""
+    ticket = await open_ticket_of(turn.conversation)
+    if ticket is None:  # a status without a ticket should not happen; give the conversation back to the bot
+        turn.conversation.status = ConversationStatus.BOT
+        turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+        await turn.conversation.save(update_fields=["status", "step", "updated_at"])
+        log.error("conversation %s was with an agent but had no open ticket", turn.conversation.id)
+        await _step(turn, stored, stored.text)
+        return
+    stored.ticket = ticket
+    await stored.save(update_fields=["ticket_id"])
+    await add_event(ticket=ticket, kind="user_message", actor_kind=ActorKind.USER, data={"message_id": stored.id})
+    turn.deps.notify("ticket.message", {"ticket_id": ticket.id, "message_id": stored.id})
+
+
+async def _first_contact(turn: _Turn, text: str) -> None:
+    if turn.contact.verified:
+        turn.conversation.step = FlowStep.AWAITING_QUESTION
+        await turn.conversation.save(update_fields=["step", "updated_at"])
+        await _question_step(turn, text)
+        return
+    await turn.say("greeting")
+    await turn.say("privacy_notice")
+    # An identity sent before the notice was shown is not consent: the person is asked again, but a
+    # question in that first message is kept and answered once they are verified.
+    question = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains).remainder
+    if question and not is_greeting_only(question) and not text.startswith("/"):
+        turn.conversation.pending_question = question
+        await turn.say("question_noted")
+    await turn.say("ask_identity")
+    turn.conversation.step = FlowStep.AWAITING_IDENTITY
+    await turn.conversation.save(update_fields=["step", "pending_question", "updated_at"])
+
+
+async def _identity_step(turn: _Turn, text: str) -> None:
+    conversation = turn.conversation
+    parsed = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains)
+    if parsed.identity is not None:
+        record = await _lookup(turn, parsed.identity)
+        if record is not None:
+            await _verify(turn, parsed.identity, record)
+            question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
+            conversation.pending_question = None
+            conversation.step = FlowStep.AWAITING_QUESTION
+            await conversation.save(update_fields=["pending_question", "step", "updated_at"])
+            await turn.say("identity_verified", name_suffix=turn.name_suffix(), role=turn.cat.t(f"role_{record.role}"))
+            if question and not is_greeting_only(question):
+                await _question_step(turn, question)
+            else:
+                await turn.say("ask_question")
+            return
+        problem = turn.cat.t("identity_not_found", value=parsed.identity.value)
+    elif parsed.attempt is not None:
+        problem = turn.cat.t(parsed.attempt.problem.value, value=parsed.attempt.value, digits=parsed.attempt.digits)
+    else:
+        problem = turn.cat.t("identity_missing")
+        if parsed.remainder and not is_greeting_only(parsed.remainder):
+            conversation.pending_question = " ".join(
+                q for q in (conversation.pending_question, parsed.remainder) if q
+            )[:MAX_CLASSIFIED_CHARS]
+    conversation.identity_attempts += 1
+    await conversation.save(update_fields=["identity_attempts", "pending_question", "updated_at"])
+    left = MAX_IDENTITY_ATTEMPTS - conversation.identity_attempts
+    if left <= 0:
+        await turn.say_text(problem)
+        await turn.say("unverified_handoff")
+        await _handoff(turn, HandoffReason.UNVERIFIED, question=conversation.pending_question or "", unverified=True)
+        return
+    await turn.say_text(f"{problem} {turn.cat.t('attempts_left', left=left)}\n{turn.cat.t('ask_identity')}")
+
+
+async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
+    try:
+        return await turn.deps.directory.lookup(identity)
+    except Exception:  # a directory outage must not lose the conversation: a person verifies instead
+        log.exception("directory lookup failed for %s", mask(identity.value))
+        return None
+
+
+async def _verify(turn: _Turn, identity: Identity, record: DirectoryRecord) -> None:
+    """Mark the contact verified; if this person is already known on another channel, join them."""
+    contact = turn.contact
+    existing = await Contact.get_or_none(id_number=record.id_number)
+    async with in_transaction():
+        if existing is not None and existing.id != contact.id:
+            await ChannelIdentity.filter(contact_id=contact.id).update(contact_id=existing.id)
+            await Conversation.filter(contact_id=contact.id).update(contact_id=existing.id)
+            if contact.phone and not existing.phone:
+                existing.phone = contact.phone
+            await contact.delete()
+            contact = existing
+            turn.contact = existing
+            turn.conversation.contact_id = existing.id  # type: ignore[attr-defined]
+        contact.id_number = record.id_number
+        contact.name = record.name
+        contact.email = record.email or contact.email
+        contact.role = record.role
+        contact.faculty = record.faculty
+        contact.program = record.program
+        contact.verified = True
+        contact.verified_at = turn.now
+        # Sending the identity after the privacy notice is the consent (UU PDP); keep the first one.
+        contact.consent_at = contact.consent_at or turn.now
+        contact.language = turn.conversation.language
+        await contact.save()
+    log.info("contact %s verified by %s", contact.id, identity.kind.value)
+
+
+async def _question_step(turn: _Turn, text: str) -> None:
+    if is_greeting_only(text):
+        await turn.say("welcome_back", name_suffix=turn.name_suffix())
+        return
+    if _THANKS.match(text.lower()):
+        await turn.say("resolved_by_bot")
+        return
+    prediction = turn.deps.classifier.predict(text[:MAX_CLASSIFIED_CHARS])
+    turn.conversation.last_prediction = _prediction_json(prediction)
+    await turn.conversation.save(update_fields=["last_prediction", "updated_at"])
+    if prediction.handoff:
+        await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=text, prediction=prediction)
+        return
+    body = await _template_for(prediction.label, turn.conversation.language)
+    if body is None:  # a category without a template (or a disabled one) is a person's job
+        await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=text, prediction=prediction)
+        return
+    await turn.say_text(render_template(body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
+    cat = turn.cat
+    await turn.say(
+        "did_it_help", buttons=(Button(cat.t("button_yes"), "1"), Button(cat.t("button_no"), "2"))
+    )
+    turn.conversation.step = FlowStep.AWAITING_FEEDBACK
+    turn.conversation.pending_question = text[:MAX_CLASSIFIED_CHARS]
+    await turn.conversation.save(update_fields=["step", "pending_question", "updated_at"])
+
+
+async def _feedback_step(turn: _Turn, text: str) -> None:
+    if is_yes(text):
+        await turn.say("resolved_by_bot")
+        await resolve_by_bot(conversation=turn.conversation, now=turn.now)
+        turn.deps.notify("conversation.resolved", {"conversation_id": turn.conversation.id})
+        return
+    if is_no(text):
+        prediction = turn.conversation.last_prediction or {}
+        await _handoff(
+            turn,
+            HandoffReason.NOT_HELPFUL,
+            question=turn.conversation.pending_question or "",
+            predicted=(prediction.get("label"), prediction.get("confidence")),
+        )
+        return
+    # Anything else is a new question.
+    await _question_step(turn, text)
+
+
+async def _template_for(slug: str, language: str) -> str | None:
+    templates = await AnswerTemplate.filter(category__slug=slug, category__active=True).values("language", "body")
+    by_lang = {t["language"]: t["body"] for t in templates}
+    return by_lang.get(language) or by_lang.get("id") or next(iter(by_lang.values()), None)
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render_template(body: str, **values: str) -> str:
+    """Fill {name}, {ticket}...; unknown variables become empty and a stray brace never breaks a reply."""
+    try:
+        return string.Formatter().vformat(body, (), _Blank(values)).replace(" ,", ",")
+    except (ValueError, IndexError):
+        return body
+
+
+def _prediction_json(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "label": prediction.label,
+        "confidence": round(prediction.confidence, 4),
+        "top": [[label, round(p, 4)] for label, p in prediction.top],
+        "handoff": prediction.handoff,
+        "reason": prediction.reason,
+    }
+
+
+async def _handoff(
+    turn: _Turn,
+    reason: HandoffReason,
+    *,
+    question: str,
+    prediction: Prediction | None = None,
+    predicted: tuple[Any, Any] | None = None,
+    unverified: bool = False,
+) -> None:
+    label: str | None = None
+    confidence: float | None = None
+    if prediction is None and predicted is None and question:
+        prediction = turn.deps.classifier.predict(question[:MAX_CLASSIFIED_CHARS])
+    if prediction is not None:
+        label, confidence = prediction.label, prediction.confidence
+    elif predicted is not None:
+        label, confidence = predicted
+    if label == "out_of_scope":
+        label = None
+    ticket = await open_ticket(
+        conversation=turn.conversation,
+        reason=reason,
+        now=turn.now,
+        predicted_category=label,
+        predicted_confidence=confidence,
+        unverified=unverified or not turn.contact.verified,
+        subject=question,
+        sla=turn.deps.sla,
+    )
+    hours = turn.deps.hours
+    cat = turn.cat
+    if hours.is_open(turn.now):
+        await turn.say("handoff_in_hours", ticket=ticket.number, hours=cat.t("hours"))
+    else:
+        await turn.say(
+            "handoff_out_of_hours",
+            ticket=ticket.number,
+            hours=cat.t("hours"),
+            next_open=cat.when(hours.next_open(turn.now)),
+        )
+    turn.deps.notify("ticket.opened", {"ticket_id": ticket.id})

@@ -1,0 +1,73 @@
+"""The message catalogue: every text a user sees comes from ``bot/locales/<lang>.toml``, never from the flow."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+DEFAULT_LANGUAGE = "id"
+LANGUAGES = ("id", "en")
+
+
+@cache
+def _load(lang: str) -> dict[str, Any]:
+    text = resources.files("bot").joinpath(f"locales/{lang}.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    lang: str
+
+    def t(self, key: str, **values: object) -> str:
+        template = _load(self.lang).get(key)
+        if template is None:  # a key missing from one language falls back to the default one
+            template = _load(DEFAULT_LANGUAGE)[key]
+        return str(template).format(**values) if values else str(template)
+
+    def when(self, moment: datetime) -> str:
+        """A local date and time written the way people of this language write it."""
+        data = _load(self.lang)
+        return str(data["datetime_format"]).format(
+            weekday=data["weekdays"][moment.weekday()],
+            day=moment.day,
+            month=data["months"][moment.month - 1],
+            year=moment.year,
+            hour=moment.hour,
+            minute=moment.minute,
+        )
+
+
+def catalog(lang: str | None) -> Catalog:
+    return Catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+_WORD = re.compile(r"[a-z']+")
+# Function words are the most reliable cheap signal: content words (login, password, upload) are shared.
+_EN = frozenset(
+    "the is are was were can't cannot can't i my me you your what how why when where which please "
+    "could would should have has does do did not with this that there it to of and for in on "
+    "hello hi thanks thank".split()
+)
+_ID = frozenset(
+    "saya aku gue gw sy tidak tdk gak ga nggak enggak bisa gimana bagaimana kenapa mengapa apa yang di "
+    "ke dari untuk dan atau sudah udah udh belum tolong mohon kak min pak bu ini itu ada dengan "
+    "halo terima kasih makasih bagaimana kok dong ya nya lagi mau".split()
+)
+
+
+def detect_language(text: str) -> str | None:
+    """'en' or 'id' when the text clearly leans one way; None when it does not (keep the current language)."""
+    words = _WORD.findall(text.lower())
+    en = sum(w in _EN for w in words)
+    idn = sum(w in _ID for w in words)
+    if en >= 2 and en > 2 * idn:
+        return "en"
+    if idn >= 1 and idn >= en:
+        return "id"
+    return None

@@ -1,0 +1,104 @@
+// The web chat client: no build step. Text is always inserted with textContent, never as HTML.
+(() => {
+  "use strict";
+  const strings = JSON.parse(document.getElementById("strings").textContent);
+  const list = document.getElementById("messages");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("text");
+  const status = document.getElementById("status");
+  const seen = new Set();
+  const outbox = [];  // messages typed while disconnected: sent, with the same id, once connected
+  let ws = null;
+  let retry = 500;
+
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+
+  function render(m) {
+    if (m.id !== undefined && seen.has(m.id)) return;
+    if (m.id !== undefined) seen.add(m.id);
+    const li = document.createElement("li");
+    const sender = m.sender || "bot";
+    li.className = "msg msg--" + sender;
+    li.dataset.sender = sender;
+    const who = document.createElement("span");
+    who.className = "msg__who";
+    who.textContent = sender === "user" ? strings.web_you : strings.web_bot;
+    const body = document.createElement("span");
+    body.className = "msg__text";
+    body.textContent = m.text;
+    li.append(who, body);
+    if (m.buttons && m.buttons.length) {
+      const row = document.createElement("div");
+      row.className = "msg__buttons";
+      for (const b of m.buttons) {
+        const btn = document.createElement("button");
+        btn.type = "button";
+        btn.textContent = b.label;
+        btn.addEventListener("click", () => send(b.value));
+        row.append(btn);
+      }
+      li.append(row);
+    }
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+  }
+
+  function showStatus(text) {
+    status.textContent = text || "";
+    status.hidden = !text;
+  }
+
+  // The server's history is the truth: after a reconnect the list is rebuilt from it, plus what is
+  // still waiting in the outbox, so nothing shows twice and nothing missed while offline is lost.
+  async function loadHistory() {
+    const res = await fetch("/chat/history", { credentials: "same-origin" });
+    if (!res.ok) return;
+    const data = await res.json();
+    list.replaceChildren();
+    seen.clear();
+    data.messages.forEach(render);
+    outbox.forEach((m) => render({ sender: "user", text: m.text }));
+  }
+
+  function flush() {
+    while (ws && ws.readyState === WebSocket.OPEN && outbox.length) {
+      ws.send(JSON.stringify(outbox.shift()));
+    }
+  }
+
+  function connect() {
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    ws = new WebSocket(proto + "//" + location.host + "/chat/ws");
+    ws.addEventListener("open", () => { retry = 500; showStatus(""); loadHistory().then(flush); });
+    ws.addEventListener("message", (ev) => {
+      const data = JSON.parse(ev.data);
+      if (data.type === "message") render(data.message);
+      else if (data.type === "error") showStatus(data.message);
+    });
+    ws.addEventListener("close", () => {
+      showStatus(strings.web_reconnecting);
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    });
+  }
+
+  function send(text) {
+    if (!text.trim()) return;
+    const id = newId();
+    render({ sender: "user", text: text });
+    outbox.push({ type: "message", id: id, text: text });
+    if (!ws || ws.readyState !== WebSocket.OPEN) showStatus(strings.web_offline);
+    flush();
+  }
+
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = input.value;
+    input.value = "";
+    send(text);
+  });
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
+  });
+  connect();
+})();

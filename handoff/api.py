@@ -1,0 +1,240 @@
+"""The JSON API at /api/v1 (bearer tokens from ``carecenter token create``), documented at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from handoff.auth import authenticate_token
+from handoff.sla import SlaPolicy, evaluate
+from models import ApiToken, ChannelKind, Conversation, Message, Ticket, TicketStatus
+
+TOKEN_KEY = web.AppKey("api_token", ApiToken)
+MAX_LIMIT = 200
+PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+
+
+def _problem(status: int, error: str, detail: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="carecenter"'} if status == 401 else None
+    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
+
+
+@web.middleware
+async def bearer_auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS:
+        response: web.StreamResponse = await handler(request)
+        return response
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return _problem(401, "unauthorized", "send 'Authorization: Bearer <token>' (carecenter token create)")
+    token = await authenticate_token(raw.strip())
+    if token is None:
+        return _problem(401, "unauthorized", "the token is unknown or revoked")
+    request[TOKEN_KEY] = token
+    response = await handler(request)
+    return response
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
+    await ticket.fetch_related("contact", "category", "assignee")
+    contact = ticket.contact
+    assignee = ticket.assignee
+    status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at,
+                      policy=SlaPolicy(), now=now)
+    return {
+        "id": ticket.id,
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "channel": ticket.channel.value,
+        "conversation_id": ticket.conversation_id,  # type: ignore[attr-defined]
+        "category": ticket.category.slug if ticket.category else None,
+        "predicted_category": ticket.predicted_category,
+        "predicted_confidence": ticket.predicted_confidence,
+        "priority": ticket.priority.value,
+        "reason": ticket.reason.value,
+        "subject": ticket.subject,
+        "assignee": {"id": assignee.id, "email": assignee.email, "name": assignee.name} if assignee else None,
+        "contact": {
+            "id": contact.id,
+            "id_number": contact.id_number,
+            "name": contact.name,
+            "role": contact.role.value,
+            "verified": contact.verified,
+        },
+        "unverified": ticket.unverified,
+        "opened_at": _iso(ticket.opened_at),
+        "first_response_at": _iso(ticket.first_response_at),
+        "resolved_at": _iso(ticket.resolved_at),
+        "due_at": _iso(ticket.due_at),
+        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds())},
+    }
+
+
+def _int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be an integer", content_type="text/plain") from None
+    if not low <= value <= high:
+        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}", content_type="text/plain")
+    return value
+
+
+def _path_id(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found", content_type="text/plain") from None
+
+
+async def list_tickets(request: web.Request) -> web.Response:
+    query = Ticket.all()
+    if (status := request.query.get("status")) is not None:
+        if status not in TicketStatus._value2member_map_:
+            return _problem(400, "bad_request", f"status must be one of {', '.join(s.value for s in TicketStatus)}")
+        query = query.filter(status=status)
+    if (channel := request.query.get("channel")) is not None:
+        if channel not in ChannelKind._value2member_map_:
+            return _problem(400, "bad_request", f"channel must be one of {', '.join(c.value for c in ChannelKind)}")
+        query = query.filter(channel=channel)
+    if (since := request.query.get("since")) is not None:
+        try:
+            moment = datetime.fromisoformat(since.replace("Z", "+00:00").replace(" ", "+"))
+        except ValueError:
+            return _problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        query = query.filter(opened_at__gte=moment)
+    try:
+        limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
+        offset = _int(request, "offset", 0, low=0, high=10**9)
+    except web.HTTPBadRequest as exc:
+        return _problem(400, "bad_request", exc.text or "")
+    total = await query.count()
+    tickets = await query.order_by("-id").offset(offset).limit(limit)
+    now = datetime.now(UTC)
+    items = [await ticket_json(t, now=now) for t in tickets]
+    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket = await Ticket.get_or_none(id=_path_id(request, "id"))
+    if ticket is None:
+        return _problem(404, "not_found", "no such ticket")
+    return web.json_response(await ticket_json(ticket, now=datetime.now(UTC)))
+
+
+async def conversation_messages(request: web.Request) -> web.Response:
+    conversation = await Conversation.get_or_none(id=_path_id(request, "id"))
+    if conversation is None:
+        return _problem(404, "not_found", "no such conversation")
+    messages = await Message.filter(conversation=conversation).order_by("id")
+    return web.json_response({
+        "conversation_id": conversation.id,
+        "status": conversation.status.value,
+        "channel": conversation.channel.value,
+        "items": [
+            {
+                "id": m.id,
+                "direction": m.direction.value,
+                "sender": m.sender_kind.value,
+                "text": m.text,
+                "ticket_id": m.ticket_id,  # type: ignore[attr-defined]
+                "delivery_status": m.delivery_status.value if m.delivery_status else None,
+                "created_at": _iso(m.created_at),
+            }
+            for m in messages
+        ],
+    })
+
+
+def openapi_document(version: str) -> dict[str, Any]:
+    person = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "id_number": {"type": ["string", "null"]}, "name": {"type": "string"},
+        "role": {"type": "string"}, "verified": {"type": "boolean"}}}
+    ticket = {
+        "type": "object",
+        "required": ["id", "number", "status", "channel", "category", "priority", "assignee", "contact",
+                     "opened_at", "first_response_at", "resolved_at", "due_at"],
+        "properties": {
+            "id": {"type": "integer"}, "number": {"type": "string"},
+            "status": {"type": "string", "enum": [s.value for s in TicketStatus]},
+            "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
+            "conversation_id": {"type": "integer"},
+            "category": {"type": ["string", "null"]}, "predicted_category": {"type": ["string", "null"]},
+            "predicted_confidence": {"type": ["number", "null"]},
+            "priority": {"type": "string"}, "reason": {"type": "string"}, "subject": {"type": "string"},
+            "assignee": {"type": ["object", "null"]}, "contact": person, "unverified": {"type": "boolean"},
+            "opened_at": {"type": "string", "format": "date-time"},
+            "first_response_at": {"type": ["string", "null"], "format": "date-time"},
+            "resolved_at": {"type": ["string", "null"], "format": "date-time"},
+            "due_at": {"type": "string", "format": "date-time"},
+            "sla": {"type": "object"},
+        },
+    }
+    error = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}}
+    errors = {
+        "401": {"description": "missing or invalid token", "content": {"application/json": {"schema": error}}},
+        "400": {"description": "invalid filter", "content": {"application/json": {"schema": error}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "carecenter API", "version": version},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {"Ticket": ticket, "Error": error},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/tickets": {"get": {
+                "summary": "List tickets, newest first",
+                "parameters": [
+                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in TicketStatus]}},
+                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": [c.value for c in ChannelKind]}},
+                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"},
+                     "description": "tickets opened at or after this moment"},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                ],
+                "responses": {"200": {"description": "a page of tickets", "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
+                                                     "total": {"type": "integer"}}}}}}, **errors},
+            }},
+            "/tickets/{id}": {"get": {
+                "summary": "One ticket",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the ticket", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
+                              "404": {"description": "no such ticket"}, **errors},
+            }},
+            "/conversations/{id}/messages": {"get": {
+                "summary": "Every message of a conversation, bot turns included, oldest first",
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the messages"}, "404": {"description": "no such conversation"}, **errors},
+            }},
+        },
+    }
+
+
+def create_api(version: str) -> web.Application:
+    api = web.Application(middlewares=[bearer_auth])
+    document = openapi_document(version)
+
+    async def openapi(_request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    api.router.add_get("/openapi.json", openapi)
+    api.router.add_get("/tickets", list_tickets)
+    api.router.add_get("/tickets/{id}", get_ticket)
+    api.router.add_get("/conversations/{id}/messages", conversation_messages)
+    return api

@@ -1,0 +1,155 @@
+"""The seam between the helpdesk and the channels, and the outbox every outbound message goes through.
+
+A message is a row first (status ``queued``), then it is handed to the channel: an agent's reply and the
+bot's answer take the same path, so nothing reaches a user that the database does not know about.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from models import (
+    ChannelIdentity,
+    ChannelKind,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    SenderKind,
+    Ticket,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    value: str  # what the user "says" by pressing it
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    message_id: int  # our Message row
+    channel: ChannelKind
+    recipient: str  # the channel's external id of the user
+    text: str
+    buttons: tuple[Button, ...] = ()
+    conversation_id: int | None = None
+    sender_kind: SenderKind = SenderKind.BOT
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str | None
+    status: DeliveryStatus = DeliveryStatus.SENT
+    error: str | None = None
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; ``permanent`` means retrying will not help (blocked bot, bad number)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.unreachable = unreachable
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """One way of talking to users. Adding a channel is one file in bot/channels and one registry line."""
+
+    kind: ChannelKind
+    supports_buttons: bool
+
+    async def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+@dataclass(slots=True)
+class ChannelRegistry:
+    _channels: dict[ChannelKind, Channel] = field(default_factory=dict)
+
+    def add(self, channel: Channel) -> None:
+        self._channels[channel.kind] = channel
+
+    def get(self, kind: ChannelKind) -> Channel | None:
+        return self._channels.get(kind)
+
+    def kinds(self) -> Iterable[ChannelKind]:
+        return self._channels.keys()
+
+    def __iter__(self) -> Iterator[Channel]:
+        return iter(self._channels.values())
+
+
+async def send_text(
+    *,
+    registry: ChannelRegistry,
+    conversation: Conversation,
+    text: str,
+    sender_kind: SenderKind,
+    buttons: tuple[Button, ...] = (),
+    agent: User | None = None,
+    ticket: Ticket | None = None,
+) -> Message:
+    """Store an outbound message, then deliver it through the conversation's channel."""
+    message = await Message.create(
+        conversation=conversation,
+        ticket=ticket,
+        channel=conversation.channel,
+        direction=Direction.OUTBOUND,
+        sender_kind=sender_kind,
+        agent=agent,
+        text=text,
+        buttons=[{"label": b.label, "value": b.value} for b in buttons] or None,
+        delivery_status=DeliveryStatus.QUEUED,
+    )
+    await deliver(registry=registry, message=message)
+    return message
+
+
+async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
+    conversation = await Conversation.get(id=message.conversation_id)  # type: ignore[attr-defined]
+    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    channel = registry.get(message.channel)
+    message.attempts += 1
+    if channel is None:
+        # The channel is not configured in this process (e.g. its token was removed): keep it queued.
+        message.delivery_error = "channel not configured"
+        await message.save(update_fields=["attempts", "delivery_error"])
+        log.warning("no channel %s for message %s; left queued", message.channel, message.id)
+        return
+    buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
+    outbound = OutboundMessage(
+        message_id=message.id,
+        channel=message.channel,
+        recipient=identity.external_id,
+        text=message.text,
+        buttons=buttons if channel.supports_buttons else (),
+        conversation_id=conversation.id,
+        sender_kind=message.sender_kind,
+    )
+    try:
+        result = await channel.send(outbound)
+    except DeliveryError as exc:
+        message.delivery_status = DeliveryStatus.FAILED if exc.permanent else DeliveryStatus.QUEUED
+        message.delivery_error = exc.reason[:500]
+        await message.save(update_fields=["attempts", "delivery_status", "delivery_error"])
+        if exc.unreachable:
+            identity.unreachable = True
+            await identity.save(update_fields=["unreachable"])
+        log.warning("delivery of message %s on %s failed: %s", message.id, message.channel, exc.reason)
+        return
+    message.delivery_status = result.status
+    message.provider_message_id = result.provider_message_id
+    message.delivery_error = result.error
+    message.sent_at = datetime.now(UTC)
+    await message.save(
+        update_fields=["attempts", "delivery_status", "provider_message_id", "delivery_error", "sent_at"]
+    )

@@ -1,0 +1,79 @@
+"""The scheduler (APScheduler 3): SLA sweep, and later digests and reports.
+
+Exactly one process may run the jobs: each run first takes or renews a lease row in the database, so a
+second ``serve`` or a ``clock`` process beside one that already schedules does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from tortoise.exceptions import IntegrityError
+
+from handoff import sla
+from models import SchedulerLease
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "scheduler"
+LEASE_TTL = timedelta(minutes=3)
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def take_lease(*, holder: str, now: datetime, ttl: timedelta = LEASE_TTL) -> bool:
+    """Take the lease if it is free or expired, or renew it if we hold it. Atomic per database."""
+    renewed = await SchedulerLease.filter(name=LEASE_NAME, holder=holder).update(expires_at=now + ttl)
+    if renewed:
+        return True
+    taken = await SchedulerLease.filter(name=LEASE_NAME, expires_at__lt=now).update(
+        holder=holder, expires_at=now + ttl
+    )
+    if taken:
+        return True
+    try:
+        await SchedulerLease.create(name=LEASE_NAME, holder=holder, expires_at=now + ttl)
+    except IntegrityError:
+        return False
+    return True
+
+
+async def release_lease(*, holder: str) -> None:
+    await SchedulerLease.filter(name=LEASE_NAME, holder=holder).delete()
+
+
+def _leased(job: Callable[[datetime], Awaitable[object]], holder: str) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        now = datetime.now(UTC)
+        try:
+            if not await take_lease(holder=holder, now=now):
+                log.debug("another process holds the scheduler lease; skipping %s", job.__name__)
+                return
+            await job(now)
+        except Exception:  # one failing run must not stop the schedule
+            log.exception("scheduled job %s failed", job.__name__)
+
+    run.__name__ = job.__name__
+    return run
+
+
+async def sla_sweep(now: datetime) -> int:
+    return await sla.sweep(now=now)
+
+
+def build_scheduler(*, tz: ZoneInfo, holder: str | None = None) -> AsyncIOScheduler:
+    holder = holder or holder_id()
+    scheduler = AsyncIOScheduler(timezone=tz)
+    scheduler.add_job(
+        _leased(sla_sweep, holder), "interval", minutes=1, id="sla_sweep", coalesce=True, max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
+    return scheduler

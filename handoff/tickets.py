@@ -1,0 +1,126 @@
+"""Ticket services: keyword-only async functions returning models; every change writes a TicketEvent."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models import (
+    ActorKind,
+    Category,
+    Conversation,
+    ConversationStatus,
+    FlowStep,
+    HandoffReason,
+    Message,
+    ResolvedBy,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SLA = timedelta(hours=24)
+
+
+def format_number(ticket_id: int, opened_at: datetime) -> str:
+    """Human-readable and sortable: CC-2611-000042 (year, month, id)."""
+    return f"CC-{opened_at:%y%m}-{ticket_id:06d}"
+
+
+async def add_event(
+    *,
+    ticket: Ticket,
+    kind: str,
+    actor_kind: ActorKind,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
+    return await TicketEvent.create(ticket=ticket, kind=kind, actor_kind=actor_kind, actor=actor, data=data or {})
+
+
+async def open_ticket(
+    *,
+    conversation: Conversation,
+    reason: HandoffReason,
+    now: datetime,
+    predicted_category: str | None = None,
+    predicted_confidence: float | None = None,
+    unverified: bool = False,
+    subject: str = "",
+    sla: timedelta = DEFAULT_SLA,
+) -> Ticket:
+    """Hand a conversation to people: a ticket due ``sla`` after now, the conversation waiting for an agent."""
+    category = await Category.get_or_none(slug=predicted_category) if predicted_category else None
+    async with in_transaction():
+        ticket = await Ticket.create(
+            conversation=conversation,
+            contact_id=conversation.contact_id,  # type: ignore[attr-defined]
+            channel=conversation.channel,
+            category=category,
+            predicted_category=predicted_category,
+            predicted_confidence=predicted_confidence,
+            status=TicketStatus.OPEN,
+            reason=reason,
+            unverified=unverified,
+            subject=subject[:200],
+            opened_at=now,
+            due_at=now + sla,
+        )
+        ticket.number = format_number(ticket.id, now)
+        await ticket.save(update_fields=["number"])
+        conversation.status = ConversationStatus.PENDING
+        conversation.step = FlowStep.WITH_AGENT
+        await conversation.save(update_fields=["status", "step", "updated_at"])
+        # The messages that led here belong to the ticket, so the agent sees why it was opened.
+        await Message.filter(conversation=conversation, ticket_id=None).update(ticket_id=ticket.id)
+        await add_event(
+            ticket=ticket,
+            kind="opened",
+            actor_kind=ActorKind.BOT,
+            data={
+                "reason": reason.value,
+                "predicted_category": predicted_category,
+                "confidence": predicted_confidence,
+                "unverified": unverified,
+                "due_at": ticket.due_at.isoformat(),
+            },
+        )
+    log.info("ticket %s opened for conversation %s (%s)", ticket.number, conversation.id, reason.value)
+    return ticket
+
+
+async def open_ticket_of(conversation: Conversation) -> Ticket | None:
+    return (
+        await Ticket.filter(conversation=conversation)
+        .exclude(status=TicketStatus.RESOLVED)
+        .order_by("-id")
+        .first()
+    )
+
+
+async def resolve_by_bot(*, conversation: Conversation, now: datetime) -> None:
+    conversation.status = ConversationStatus.RESOLVED
+    conversation.step = FlowStep.DONE
+    await conversation.save(update_fields=["status", "step", "updated_at"])
+    log.info("conversation %s resolved by the bot", conversation.id)
+
+
+async def resolve_ticket(*, ticket: Ticket, now: datetime, by: ResolvedBy, actor: User | None = None) -> Ticket:
+    ticket.status = TicketStatus.RESOLVED
+    ticket.resolved_at = now
+    ticket.resolved_by = by
+    await ticket.save(update_fields=["status", "resolved_at", "resolved_by"])
+    await add_event(
+        ticket=ticket,
+        kind="resolved",
+        actor_kind=ActorKind.AGENT if actor else ActorKind.SYSTEM,
+        actor=actor,
+        data={"by": by.value},
+    )
+    return ticket

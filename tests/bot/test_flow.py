@@ -1,0 +1,231 @@
+"""The conversation contract, step by step, against a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from models import (
+    ChannelIdentity,
+    ChannelKind,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    HandoffReason,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
+from tests.conftest import IN_HOURS, FlowHarness
+
+
+async def verified(flow: FlowHarness, *, user: str = "42") -> None:
+    await flow.send("halo", user=user)
+    await flow.send("13521045", user=user)
+
+
+async def test_first_contact_greets_shows_privacy_notice_and_asks_identity(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    replies = flow.replies()
+    assert len(replies) == 3
+    assert replies[0].startswith("Halo!")
+    assert "UU No. 27 Tahun 2022" in replies[1]
+    assert "NIM (8 digit)" in replies[2]
+    contact = await Contact.get()
+    assert (contact.verified, contact.consent_at) == (False, None)
+
+
+async def test_identity_records_consent_and_directory_data(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("13521045")
+    contact = await Contact.get()
+    assert contact.verified
+    assert contact.consent_at == IN_HOURS
+    assert (contact.id_number, contact.name, contact.role.value, contact.program) == (
+        "13521045", "Budi Contoh (Fiktif)", "student", "Teknik Informatika"
+    )
+    assert flow.replies() == [
+        "Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).",
+        "Silakan tuliskan pertanyaan atau kendala Anda terkait Edunex.",
+    ]
+
+
+async def test_identity_and_question_in_one_message(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("13521045 lupa password")
+    replies = flow.replies()
+    assert replies[0].startswith("Terima kasih, Budi")
+    assert "reset" in replies[1].lower() or "password" in replies[1].lower()
+    assert replies[2] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
+    sent = flow.channel.sent[-1]
+    assert [b.value for b in sent.buttons] == ["1", "2"]
+
+
+async def test_question_before_the_notice_is_kept_and_answered_after_verification(flow: FlowHarness) -> None:
+    await flow.send("13521045 saya lupa password")
+    first = flow.replies()
+    assert any("sudah kami catat" in r for r in first)
+    assert not (await Contact.get()).verified  # the number came before the notice: not consent
+    await flow.send("13521045")
+    replies = flow.replies()
+    assert replies[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
+
+
+async def test_malformed_number_gets_a_friendly_correction(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("1352104")
+    (reply,) = flow.replies()
+    assert "(7 digit)" in reply
+    assert "Sisa percobaan: 2." in reply
+
+
+async def test_unknown_number_is_not_found_in_directory(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("13521999")
+    (reply,) = flow.replies()
+    assert "13521999 tidak kami temukan di direktori" in reply
+
+
+async def test_three_failed_tries_hand_off_flagged_unverified(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("1352104")
+    await flow.send("budi@gmail.com")
+    await flow.send("saya tidak tahu nim saya, nilai saya hilang")
+    ticket = await Ticket.get()
+    assert ticket.unverified
+    assert ticket.reason == HandoffReason.UNVERIFIED
+    assert ticket.status == TicketStatus.OPEN
+    assert any("belum dapat kami verifikasi" in r for r in flow.replies())
+    assert ticket.number in flow.replies()[-1]
+
+
+async def test_confident_answer_then_yes_resolves_by_bot(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("bagaimana cara reset password?")
+    await flow.send("1")
+    assert flow.replies() == ["Senang bisa membantu! 😊 Jika ada pertanyaan lain, silakan tulis kapan saja."]
+    conversation = await Conversation.get()
+    assert conversation.status == ConversationStatus.RESOLVED
+    assert await Ticket.all().count() == 0
+
+
+async def test_confident_answer_then_no_hands_off_with_the_guess(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("lupa password")
+    await flow.send("2")
+    ticket = await Ticket.get().prefetch_related("category")
+    assert ticket.reason == HandoffReason.NOT_HELPFUL
+    assert ticket.category is not None
+    assert ticket.category.slug == "reset-password"
+    assert ticket.due_at - ticket.opened_at == timedelta(hours=24)
+    assert ticket.opened_at == IN_HOURS
+    assert "Petugas akan membalas di percakapan ini pada jam layanan" in flow.replies()[-1]
+    events = await TicketEvent.filter(ticket=ticket).values_list("kind", flat=True)
+    assert events == ["opened"]
+
+
+async def test_unsure_hands_off_at_once(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("kapan jadwal wisuda gelombang dua?")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.LOW_CONFIDENCE
+    assert ticket.subject == "kapan jadwal wisuda gelombang dua?"
+    assert (await Conversation.get()).status == ConversationStatus.PENDING
+
+
+async def test_asking_for_a_person_hands_off_at_any_point(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("mau bicara dengan petugas")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.USER_REQUEST
+    assert ticket.unverified  # nobody verified yet: the agent sees that
+
+
+async def test_mentioning_admin_inside_a_question_is_not_a_handoff_request(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("admin kelas bilang password saya harus direset, caranya gimana")
+    assert await Ticket.all().count() == 0
+
+
+async def test_out_of_hours_handoff_says_when_agents_reply(flow: FlowHarness) -> None:
+    flow.now = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)  # Saturday 12:00 WIB
+    await verified(flow)
+    await flow.send("cs")
+    assert "mulai Senin, 30 November 2026 pukul 08.00 WIB" in flow.replies()[-1]
+
+
+async def test_bot_is_silent_while_a_ticket_is_open_and_files_messages(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("agent")
+    await flow.send("ini tangkapan layarnya, tolong dicek")
+    assert flow.replies() == []
+    ticket = await Ticket.get()
+    message = await Message.get(text="ini tangkapan layarnya, tolong dicek")
+    assert message.ticket_id == ticket.id
+    kinds = await TicketEvent.filter(ticket=ticket).values_list("kind", flat=True)
+    assert kinds == ["opened", "user_message"]
+
+
+async def test_redelivered_message_is_stored_and_answered_once(flow: FlowHarness) -> None:
+    first = await flow.send("halo", provider_id="update-7")
+    sent = len(flow.channel.sent)
+    again = await flow.send("halo", provider_id="update-7")
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert len(flow.channel.sent) == sent
+    assert await Message.filter(provider_message_id="update-7").count() == 1
+
+
+async def test_empty_and_whitespace_messages_get_an_answer(flow: FlowHarness) -> None:
+    await flow.send("   \n ")
+    assert flow.replies() == ["Pesan Anda kosong. Silakan tuliskan pertanyaan Anda."]
+
+
+async def test_very_long_message_is_kept_whole(flow: FlowHarness) -> None:
+    await verified(flow)
+    text = "password " + "x" * 10_000
+    await flow.send(text)
+    assert await Message.filter(text=text).count() == 1
+    assert flow.replies()[-1].startswith("Apakah jawaban ini membantu?")
+
+
+async def test_emoji_only_message_is_handled(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("🙏🙏🙏")
+    assert (await Ticket.get()).reason == HandoffReason.LOW_CONFIDENCE
+
+
+async def test_unknown_command_is_explained(flow: FlowHarness) -> None:
+    await flow.send("/foo")
+    assert flow.replies() == [
+        "Perintah /foo tidak dikenal. Perintah yang tersedia: /start, /bantuan, /bahasa en|id, /agen."
+    ]
+
+
+async def test_english_writer_gets_english(flow: FlowHarness) -> None:
+    await flow.send("hello, I can't log in to my account")
+    replies = flow.replies()
+    assert replies[0].startswith("Hello!")
+    assert "Please send your NIM" in replies[-1]
+
+
+async def test_language_command_switches(flow: FlowHarness) -> None:
+    await flow.send("/bahasa en")
+    assert flow.replies() == ["Sure, I'll use English."]
+
+
+async def test_one_contact_across_channels(flow: FlowHarness) -> None:
+    await verified(flow, user="42")
+    await flow.send("halo", user="other-chat")
+    await flow.send("13521045", user="other-chat")
+    assert await Contact.all().count() == 1
+    contact = await Contact.get()
+    assert await ChannelIdentity.filter(contact=contact).count() == 2
+
+
+async def test_returning_verified_user_goes_straight_to_the_question(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("lupa password")
+    await flow.send("ya")
+    await flow.send("nilai saya belum keluar")
+    assert flow.replies()[-1].startswith("Apakah jawaban ini membantu?")
+    assert await Conversation.filter(identity__channel=ChannelKind.TELEGRAM).count() == 2

@@ -1,0 +1,137 @@
+"""Shared fixtures: a real database (SQLite always, PostgreSQL where one answers), the flow, the app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from bot.channels.base import InboundMessage
+from bot.channels.memory import MemoryChannel
+from bot.demo import DEMO_DIRECTORY
+from bot.directory import DatabaseDirectory, import_records
+from bot.flow import FlowDeps, HandleResult, handle_inbound
+from handoff.delivery import ChannelRegistry
+from handoff.seed import seed_defaults
+from models import ChannelKind, open_database
+from nlp import Prediction
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+# Tuesday 24 Nov 2026 10:00 WIB: inside operating hours.
+IN_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+def _postgres_available() -> bool:
+    async def probe() -> bool:
+        try:
+            conn = await asyncio.wait_for(asyncpg.connect(PG_URL.replace("postgres://", "postgresql://")), 3)
+        except (OSError, asyncpg.PostgresError, TimeoutError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+POSTGRES = _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database per test."""
+    if request.param == "sqlite":
+        yield f"sqlite://{tmp_path / 'test.sqlite3'}"
+        return
+    if not POSTGRES:
+        pytest.skip(f"no PostgreSQL answers at {PG_URL}")
+    name = f"cc_test_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[str]:
+    database = await open_database(db_url)
+    try:
+        yield db_url
+    finally:
+        await database.close()
+
+
+class ScriptedClassifier:
+    """A stand-in whose answers the test chooses: branch tests must not hinge on the model of the day."""
+
+    labels = ("reset-password", "akun-login", "nilai")
+    threshold = 0.5
+    margin = 0.1
+    version = "scripted"
+
+    def __init__(self) -> None:
+        self.rules: dict[str, tuple[str, float]] = {
+            "password": ("reset-password", 0.93),
+            "nilai": ("nilai", 0.91),
+            "login": ("akun-login", 0.88),
+        }
+
+    def predict(self, text: str) -> Prediction:
+        for word, (label, confidence) in self.rules.items():
+            if word in text.lower():
+                return Prediction(label, confidence, ((label, confidence), ("out_of_scope", 0.01)), False, "confident")
+        return Prediction("akun-login", 0.2, (("akun-login", 0.2), ("nilai", 0.19)), True, "low_confidence")
+
+
+@dataclass
+class FlowHarness:
+    deps: FlowDeps
+    channel: MemoryChannel
+    now: datetime = IN_HOURS
+    counter: int = 0
+    sent_before: int = field(default=0)
+
+    async def send(self, text: str, *, user: str = "42", provider_id: str | None = None) -> HandleResult:
+        self.counter += 1
+        self.sent_before = len(self.channel.sent)
+        return await handle_inbound(
+            InboundMessage(
+                channel=ChannelKind.TELEGRAM,
+                external_id=user,
+                provider_message_id=provider_id or f"tg-{self.counter}",
+                text=text,
+                received_at=self.now,
+                display_name="Test User",
+            ),
+            self.deps,
+        )
+
+    def replies(self) -> list[str]:
+        """What the bot sent in answer to the last message."""
+        return [m.text for m in self.channel.sent[self.sent_before :]]
+
+
+@pytest.fixture
+async def flow(db: str) -> FlowHarness:
+    await seed_defaults()
+    await import_records(DEMO_DIRECTORY)
+    channel = MemoryChannel(kind=ChannelKind.TELEGRAM)
+    registry = ChannelRegistry()
+    registry.add(channel)
+    harness = FlowHarness(
+        deps=FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory()),
+        channel=channel,
+    )
+    clock: Callable[[], datetime] = lambda: harness.now
+    harness.deps.clock = clock
+    return harness
