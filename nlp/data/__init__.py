@@ -1,0 +1,1 @@
+"""Shipped Edunex training data, answer templates and the trained model (package data)."""
