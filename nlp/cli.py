@@ -1,0 +1,260 @@
+"""``carecenter nlp ...``: train, evaluate, learn from agents' confirmed tickets, restore.
+
+Exit codes: 0 success, 1 bad input (unreadable or invalid data/model file, missing context), 2 usage
+error (click), 3 ``train --from-tickets`` trained a candidate that regressed, so it was kept but NOT
+activated (cron wrappers can alert on it without confusing it with a crash).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nlp.classifier import Classifier, load_classifier
+from nlp.dataset import TEST_FILE, DataFileError, read_examples, shipped_examples
+from nlp.model import OUT_OF_SCOPE, LinearTextModel, ModelFileError, TrainConfig, train
+from nlp.store import ModelStore, StoreError
+
+REJECTED_EXIT = 3
+# How much a candidate may trail the current model on a held-out metric and still count as "no
+# regression": a single message flipping on a few hundred held-out rows is noise, not a regression.
+DEFAULT_TOLERANCE = 0.005
+COMPARED = ("accuracy", "in_scope_accuracy", "oos_recall")
+
+nlp_group = click.Group("nlp", help="Train and evaluate the message classifier.")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _progress(started: float) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        _say(f"[{time.perf_counter() - started:6.1f}s] {message}")
+
+    return report
+
+
+def _emit(result: dict[str, Any]) -> None:
+    click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
+
+
+def _load_data(
+    path: Path, text_col: str, label_col: str, *, require_classes: int = 1
+) -> tuple[list[str], list[str]]:
+    try:
+        return read_examples(path, text_col=text_col, label_col=label_col, require_classes=require_classes)
+    except DataFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--oos-label", default=OUT_OF_SCOPE, show_default=True, help="Out-of-scope label.")(
+        func
+    )
+    func = click.option("--label-col", default="label", show_default=True)(func)
+    return click.option("--text-col", default="text", show_default=True)(func)
+
+
+@nlp_group.command("train")
+@click.option(
+    "--data", "data_path", type=click.Path(path_type=Path, dir_okay=False), help="CSV or JSONL file."
+)
+@_column_options
+@click.option(
+    "--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), help="Model file to write."
+)
+@click.option(
+    "--target-handoff", default=0.05, show_default=True, help="Share of in-scope messages sent to a person."
+)
+@click.option("--from-tickets", is_flag=True, help="Retrain on shipped data + agents' confirmed tickets.")
+@click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), help="Versioned model store.")
+@click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True, help="Allowed held-out drop.")
+@click.pass_context
+def train_command(
+    ctx: click.Context,
+    *,
+    data_path: Path | None,
+    text_col: str,
+    label_col: str,
+    oos_label: str,
+    out_path: Path | None,
+    target_handoff: float,
+    from_tickets: bool,
+    model_dir: Path | None,
+    tolerance: float,
+) -> None:
+    """Train a model from a file (--data/--out), or retrain from confirmed tickets (--from-tickets)."""
+    if not 0.0 <= target_handoff < 1.0:
+        raise click.BadParameter("must be in [0, 1)", param_hint="--target-handoff")
+    config = TrainConfig(target_handoff=target_handoff, oos_label=oos_label)
+    if from_tickets:
+        _train_from_tickets(ctx, config, model_dir, tolerance)
+        return
+    if data_path is None or out_path is None:
+        raise click.UsageError("give --data FILE and --out MODEL, or --from-tickets")
+    started = time.perf_counter()
+    texts, labels = _load_data(data_path, text_col, label_col, require_classes=2)
+    _say(f"training on {len(texts)} examples, {len(set(labels))} labels")
+    result = train(texts, labels, config, progress=_progress(started))
+    result.model.save(out_path)
+    _say(f"model written to {out_path}")
+    _emit(
+        {
+            "model": str(out_path),
+            "version": result.model.meta["version"],
+            "n_train": len(texts),
+            "labels": len(result.model.labels),
+            "threshold": round(result.model.calibration.threshold, 4),
+            "margin": result.model.calibration.margin,
+            "train_seconds": result.model.meta["train_seconds"],
+            "size_bytes": out_path.stat().st_size,
+        }
+    )
+
+
+def _context_value(ctx: click.Context, key: str) -> Any:
+    obj = ctx.obj if isinstance(ctx.obj, dict) else {}
+    if key not in obj:
+        raise click.ClickException(
+            f"--from-tickets needs the host application to provide ctx.obj[{key!r}]; "
+            "run it as `carecenter nlp train --from-tickets`"
+        )
+    return obj[key]
+
+
+def _store_dir(ctx: click.Context, model_dir: Path | None) -> Path:
+    return model_dir if model_dir is not None else Path(_context_value(ctx, "model_dir"))
+
+
+def _train_from_tickets(
+    ctx: click.Context, config: TrainConfig, model_dir: Path | None, tolerance: float
+) -> None:
+    started = time.perf_counter()
+    progress = _progress(started)
+    fetch = _context_value(ctx, "ticket_examples")
+    store = ModelStore(_store_dir(ctx, model_dir))
+    tickets = [(str(t).strip(), str(c).strip()) for t, c in fetch()]
+    tickets = [(t, c) for t, c in tickets if t and c]
+    progress(f"{len(tickets)} confirmed ticket examples")
+    if not tickets:
+        raise click.ClickException("no confirmed ticket examples yet; nothing to learn from")
+    # Held-out rows: the shipped test file (never trained on by any model) plus a fifth of the tickets.
+    # The current model may have seen some of those tickets in an earlier round, which can only favour
+    # it, so a candidate that still does not regress is a safe switch.
+    rng = random.Random(config.seed)  # noqa: S311 - a reproducible data split, not a secret
+    shuffled = tickets[:]
+    rng.shuffle(shuffled)
+    n_held = max(1, len(shuffled) // 5) if len(shuffled) >= 5 else 0
+    held_tickets, train_tickets = shuffled[:n_held], shuffled[n_held:]
+    base_texts, base_labels = shipped_examples()
+    test_texts, test_labels = shipped_examples(TEST_FILE)
+    texts = base_texts + [t for t, _ in train_tickets]
+    labels = base_labels + [c for _, c in train_tickets]
+    held_texts = test_texts + [t for t, _ in held_tickets]
+    held_labels = test_labels + [c for _, c in held_tickets]
+    progress(f"training candidate on {len(texts)} examples; {len(held_texts)} held out")
+    candidate = train(texts, labels, config, progress=progress).model
+
+    from nlp.evaluate import evaluate
+
+    try:
+        current = load_classifier(store.root)
+    except (ModelFileError, StoreError) as exc:
+        raise click.ClickException(f"cannot load the current model: {exc}") from exc
+    current_metrics = evaluate(current, held_texts, held_labels, oos_label=config.oos_label)
+    candidate_metrics = evaluate(Classifier(candidate), held_texts, held_labels, oos_label=config.oos_label)
+    regressions = [
+        f"{key} {candidate_metrics[key]:.4f} < {current_metrics[key]:.4f}"
+        for key in COMPARED
+        if candidate_metrics[key] is not None
+        and current_metrics[key] is not None
+        and candidate_metrics[key] < current_metrics[key] - tolerance
+    ]
+    summary = {key: candidate_metrics[key] for key in COMPARED}
+    version = store.save(
+        candidate,
+        note=("rejected: " + "; ".join(regressions)) if regressions else "activated",
+        metrics=summary,
+    )
+    result: dict[str, Any] = {
+        "version": version,
+        "previous": current.version,
+        "activated": not regressions,
+        "n_tickets": len(tickets),
+        "n_held_out": len(held_texts),
+        "candidate": summary,
+        "current": {key: current_metrics[key] for key in COMPARED},
+    }
+    if regressions:
+        result["reason"] = "regression on held-out data: " + "; ".join(regressions)
+        _say(f"candidate {version} NOT activated ({result['reason']}); keeping {current.version}")
+        _emit(result)
+        ctx.exit(REJECTED_EXIT)
+    store.activate(version)
+    _say(f"activated {version} (previous: {current.version})")
+    _emit(result)
+
+
+@nlp_group.command("restore")
+@click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), help="Versioned model store.")
+@click.pass_context
+def restore_command(ctx: click.Context, model_dir: Path | None) -> None:
+    """Go back to the model that was active before the current one."""
+    store = ModelStore(_store_dir(ctx, model_dir))
+    try:
+        version = store.restore_previous()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _say(f"active model is now {version or 'the shipped model'}")
+    _emit({"active": version})
+
+
+@nlp_group.command("versions")
+@click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), help="Versioned model store.")
+@click.pass_context
+def versions_command(ctx: click.Context, model_dir: Path | None) -> None:
+    """List stored model versions (the active one is marked)."""
+    store = ModelStore(_store_dir(ctx, model_dir))
+    try:
+        infos = store.list()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for info in infos:
+        click.echo(f"{'*' if info.active else ' '} {info.version}  {info.created_at}  {info.note}")
+
+
+@nlp_group.command("eval")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), help="Model file.")
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@_column_options
+def eval_command(
+    *, model_path: Path | None, data_path: Path, text_col: str, label_col: str, oos_label: str
+) -> None:
+    """Evaluate a model (default: the shipped one); the last line of stdout is one JSON object."""
+    from nlp.evaluate import evaluate
+
+    texts, labels = _load_data(data_path, text_col, label_col)
+    try:
+        classifier = Classifier(LinearTextModel.load(model_path)) if model_path else load_classifier()
+    except ModelFileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _say(f"evaluating model {classifier.version} on {len(texts)} examples")
+    with click.progressbar(length=len(texts), label="classifying", file=sys.stderr) as bar:
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            bar.update(n - done)
+            done = n
+
+        metrics = evaluate(classifier, texts, labels, oos_label=oos_label, progress=advance)
+        bar.update(len(texts) - done)
+    _emit(metrics)
