@@ -204,6 +204,14 @@ class Ticket(Model):
     due_at = fields.DatetimeField(db_index=True)
     # Set once by the SLA sweep, so a breach is recorded exactly once.
     breached_at = fields.DatetimeField(null=True)
+    escalated_at = fields.DatetimeField(null=True)
+    # One satisfaction survey per ticket: set by a conditional update when it is sent, and the rating
+    # is only recorded while it is still empty, so a repeated "5" does not count twice.
+    survey_sent_at = fields.DatetimeField(null=True)
+    survey_rating = fields.SmallIntField(null=True)
+    survey_answered_at = fields.DatetimeField(null=True)
+    # A rating of 1-2 puts the ticket in front of the supervisor.
+    flagged = fields.BooleanField(default=False)
 
     class Meta:
         table = "tickets"
@@ -225,6 +233,26 @@ class TicketEvent(Model):
     class Meta:
         table = "ticket_events"
         ordering = ["id"]
+
+
+class ConsoleSession(Model):
+    """A signed-in console browser. Server-side so that signing out (or a password change) ends it at once."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="console_sessions", on_delete=fields.CASCADE
+    )
+    # SHA-256 of the cookie value: a leaked database does not leak usable sessions.
+    token_hash = fields.CharField(max_length=64, unique=True)
+    csrf_token = fields.CharField(max_length=64)
+    # The user's session_version when signing in; a password change bumps the user's and ends this one.
+    session_version = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "console_sessions"
 
 
 class ApiToken(Model):
