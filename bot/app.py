@@ -16,17 +16,18 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.channels.registry import setup_channels
 from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
-from bot.flow import FlowDeps, handle_inbound
+from bot.flow import FlowDeps, Predictor, handle_inbound
 from handoff.api import create_api
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.hours import OperatingHours
 from handoff.scheduler import build_scheduler, holder_id, release_lease
 from handoff.seed import ensure_supervisor, seed_defaults
 from models import Database, open_database
-from nlp import Classifier, load_classifier
+from nlp import load_classifier
 
 log = logging.getLogger(__name__)
 
@@ -86,16 +87,14 @@ def create_app(
     settings: Settings,
     *,
     channels: list[Channel] | None = None,
-    classifier: Classifier | None = None,
+    classifier: Predictor | None = None,
     directory: Directory | None = None,
     clock: Callable[[], datetime] | None = None,
     scheduler: bool = True,
     seed_demo: bool = False,
 ) -> web.Application:
     """Build the whole product. Tests pass fakes (extra channels, a fixed clock, a directory)."""
-    app = web.Application(
-        client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers]
-    )
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers])
     app[SETTINGS] = settings
     registry = ChannelRegistry()
     webchat = WebChatChannel()
@@ -123,19 +122,24 @@ def create_app(
 
             await load_demo()
         app[STARTUP] = info
-        loaded = classifier or await asyncio.to_thread(load_classifier, settings.model_dir)
+        loaded: Predictor = (
+            classifier if classifier is not None else await asyncio.to_thread(load_classifier, settings.model_dir)
+        )
         app[FLOW] = FlowDeps(
             registry=registry,
             classifier=loaded,
-            directory=directory or (
+            directory=directory
+            or (
                 HttpDirectory(settings.directory_url, token=settings.directory_token or None)
-                if settings.directory_url else DatabaseDirectory()
+                if settings.directory_url
+                else DatabaseDirectory()
             ),
             hours=OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes),
             campus_domains=settings.campus_domains,
             sla=settings.sla,
-            **({"clock": clock} if clock else {}),
         )
+        if clock is not None:
+            app[FLOW].clock = clock
         yield
         await webchat.close()
         await app[DATABASE].close()
@@ -156,6 +160,7 @@ def create_app(
         return await handle_inbound(message, app[FLOW])
 
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"))
+    setup_channels(app, settings, registry=registry, handle=handle)
 
     async def healthz(_request: web.Request) -> web.Response:
         from models import Category

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -136,10 +137,8 @@ def clock(obj: dict[str, Any]) -> None:
             await release_lease(holder=holder)
             await db.close()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
 
 
 @cli.group()
@@ -160,8 +159,12 @@ def user_add(obj: dict[str, Any], email: str, role: str, name: str) -> None:
     generated = sys.stdin.isatty() or sys.stdin.closed
     password = generate_password() if generated else sys.stdin.readline().rstrip("\r\n")
     try:
-        created = _with_db(obj["settings"], lambda: create_user(email=email, role=UserRole(role), password=password,
-                                                                name=name, must_change_password=generated))
+        created = _with_db(
+            obj["settings"],
+            lambda: create_user(
+                email=email, role=UserRole(role), password=password, name=name, must_change_password=generated
+            ),
+        )
     except (ValueError, UserExistsError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"created {created.role.value} {created.email}")

@@ -15,7 +15,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
@@ -26,6 +26,7 @@ from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
+from handoff.survey import parse_rating, record_survey
 from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
 from models import (
     ActorKind,
@@ -40,7 +41,7 @@ from models import (
     Message,
     SenderKind,
 )
-from nlp import Classifier, Prediction
+from nlp import Prediction
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +50,48 @@ MAX_IDENTITY_ATTEMPTS = 3
 _YES = frozenset({"1", "ya", "iya", "yes", "y", "sudah", "udah", "udh", "membantu", "ok", "oke", "yup"})
 _NO = frozenset({"2", "tidak", "tdk", "no", "n", "belum", "blm", "gak", "ga", "nggak", "enggak", "tidak membantu"})
 _GREETINGS = frozenset(
-    "halo hallo hai hi hello hey p pagi siang sore malam permisi assalamualaikum selamat "
-    "min kak admin good morning afternoon evening".split()
+    [
+        "halo",
+        "hallo",
+        "hai",
+        "hi",
+        "hello",
+        "hey",
+        "p",
+        "pagi",
+        "siang",
+        "sore",
+        "malam",
+        "permisi",
+        "assalamualaikum",
+        "selamat",
+        "min",
+        "kak",
+        "admin",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+    ]
 )
 _THANKS = re.compile(r"^(terima ?kasih|makasih|makasi|thanks?( you)?|thx|tq|ok(e|ay)?( makasih)?)[\s!.]*$")
 _HUMAN_WORDS = frozenset(
-    "agent agen admin cs manusia human petugas operator orang person staff staf customer service".split()
+    [
+        "agent",
+        "agen",
+        "admin",
+        "cs",
+        "manusia",
+        "human",
+        "petugas",
+        "operator",
+        "orang",
+        "person",
+        "staff",
+        "staf",
+        "customer",
+        "service",
+    ]
 )
 _HUMAN_PHRASES = re.compile(
     r"(bicara|ngobrol|chat|hubungkan|sambungkan|talk|speak)\s+(dengan|sama|ke|to|with)\s+"
@@ -84,10 +121,16 @@ class KeyedLocks:
             del self._locks[key]
 
 
+class Predictor(Protocol):
+    """What the flow needs of a classifier (nlp.Classifier; tests pass a scripted one)."""
+
+    def predict(self, text: str) -> Prediction: ...
+
+
 @dataclass(slots=True)
 class FlowDeps:
     registry: ChannelRegistry
-    classifier: Classifier
+    classifier: Predictor
     directory: Directory
     hours: OperatingHours = field(default_factory=OperatingHours)
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
@@ -224,10 +267,7 @@ async def _identity_for(message: InboundMessage) -> tuple[ChannelIdentity, Conta
 
 async def _current_conversation(identity: ChannelIdentity, contact: Contact) -> Conversation:
     conversation = (
-        await Conversation.filter(identity=identity)
-        .exclude(status=ConversationStatus.RESOLVED)
-        .order_by("-id")
-        .first()
+        await Conversation.filter(identity=identity).exclude(status=ConversationStatus.RESOLVED).order_by("-id").first()
     )
     if conversation is None:
         conversation = await Conversation.create(
@@ -250,9 +290,11 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
     if not text:
         await turn.say("empty_message")
         return
+    if conversation.step == FlowStep.AWAITING_SURVEY and await _survey_step(turn, text):
+        return
     if text.startswith("/"):
-        if await _command(turn, text):
-            return
+        await _command(turn, text)
+        return
     await _maybe_switch_language(turn, text)
 
     if wants_human(text):
@@ -268,8 +310,25 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
         await _question_step(turn, text)
 
 
-async def _command(turn: _Turn, text: str) -> bool:
-    """Returns True when the command was handled and nothing else should run."""
+async def _survey_step(turn: _Turn, text: str) -> bool:
+    """After an agent closed the ticket: a 1-5 answers the survey; anything else is a new message.
+
+    Returns True when the message was the rating. Either way the survey is over: one chance per ticket.
+    """
+    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+    await turn.conversation.save(update_fields=["step", "updated_at"])
+    rating = parse_rating(text)
+    if rating is None:
+        return False
+    ticket = await record_survey(conversation=turn.conversation, rating=rating, now=turn.now)
+    if ticket is None:
+        return False
+    await turn.say("survey_thanks_low" if ticket.flagged else "survey_thanks")
+    turn.deps.notify("ticket.survey", {"ticket_id": ticket.id})
+    return True
+
+
+async def _command(turn: _Turn, text: str) -> None:
     command, _, argument = text.partition(" ")
     command = command.lower().split("@", 1)[0]  # Telegram appends @botname in groups
     if command == "/start":
@@ -279,20 +338,19 @@ async def _command(turn: _Turn, text: str) -> bool:
             await turn.say("welcome_back", name_suffix=turn.name_suffix())
         else:
             await turn.say("ask_identity")
-        return True
+        return
     if command in ("/help", "/bantuan"):
         await turn.say("help")
-        return True
+        return
     if command in ("/bahasa", "/language", "/lang"):
         wanted = argument.strip().lower()[:2]
         await _set_language(turn, wanted if wanted in ("en", "id") else ("en" if turn.cat.lang == "id" else "id"))
         await turn.say("language_switched")
-        return True
+        return
     if command in ("/agen", "/agent", "/petugas", "/human"):
         await _handoff(turn, HandoffReason.USER_REQUEST, question=turn.conversation.pending_question or "")
-        return True
+        return
     await turn.say("unknown_command", command=command[:32])
-    return True
 
 
 async def _set_language(turn: _Turn, lang: str) -> None:
@@ -360,7 +418,7 @@ async def _identity_step(turn: _Turn, text: str) -> None:
         if record is not None:
             await _verify(turn, parsed.identity, record)
             question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
-            conversation.pending_question = None
+            conversation.pending_question = None  # type: ignore[assignment]
             conversation.step = FlowStep.AWAITING_QUESTION
             await conversation.save(update_fields=["pending_question", "step", "updated_at"])
             await turn.say("identity_verified", name_suffix=turn.name_suffix(), role=turn.cat.t(f"role_{record.role}"))
@@ -375,9 +433,9 @@ async def _identity_step(turn: _Turn, text: str) -> None:
     else:
         problem = turn.cat.t("identity_missing")
         if parsed.remainder and not is_greeting_only(parsed.remainder):
-            conversation.pending_question = " ".join(
-                q for q in (conversation.pending_question, parsed.remainder) if q
-            )[:MAX_CLASSIFIED_CHARS]
+            conversation.pending_question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q)[
+                :MAX_CLASSIFIED_CHARS
+            ]
     conversation.identity_attempts += 1
     await conversation.save(update_fields=["identity_attempts", "pending_question", "updated_at"])
     left = MAX_IDENTITY_ATTEMPTS - conversation.identity_attempts
@@ -445,9 +503,7 @@ async def _question_step(turn: _Turn, text: str) -> None:
         return
     await turn.say_text(render_template(body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
     cat = turn.cat
-    await turn.say(
-        "did_it_help", buttons=(Button(cat.t("button_yes"), "1"), Button(cat.t("button_no"), "2"))
-    )
+    await turn.say("did_it_help", buttons=(Button(cat.t("button_yes"), "1"), Button(cat.t("button_no"), "2")))
     turn.conversation.step = FlowStep.AWAITING_FEEDBACK
     turn.conversation.pending_question = text[:MAX_CLASSIFIED_CHARS]
     await turn.conversation.save(update_fields=["step", "pending_question", "updated_at"])

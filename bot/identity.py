@@ -90,9 +90,7 @@ def is_campus_email(email: str, domains: tuple[str, ...]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-def parse_identity(
-    text: str, *, today: date, campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
-) -> ParseResult:
+def parse_identity(text: str, *, today: date, campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS) -> ParseResult:
     """Find the first valid identity in ``text``; otherwise report the first malformed attempt."""
     attempt: Attempt | None = None
     for match in _EMAIL.finditer(text):

@@ -11,7 +11,7 @@ from handoff.auth import authenticate_token
 from handoff.sla import SlaPolicy, evaluate
 from models import ApiToken, ChannelKind, Conversation, Message, Ticket, TicketStatus
 
-TOKEN_KEY = web.AppKey("api_token", ApiToken)
+TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 MAX_LIMIT = 200
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 
@@ -34,8 +34,8 @@ async def bearer_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     if token is None:
         return _problem(401, "unauthorized", "the token is unknown or revoked")
     request[TOKEN_KEY] = token
-    response = await handler(request)
-    return response
+    authorized: web.StreamResponse = await handler(request)
+    return authorized
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -46,8 +46,9 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     await ticket.fetch_related("contact", "category", "assignee")
     contact = ticket.contact
     assignee = ticket.assignee
-    status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at,
-                      policy=SlaPolicy(), now=now)
+    status = evaluate(
+        opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at, policy=SlaPolicy(), now=now
+    )
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -139,42 +140,69 @@ async def conversation_messages(request: web.Request) -> web.Response:
     if conversation is None:
         return _problem(404, "not_found", "no such conversation")
     messages = await Message.filter(conversation=conversation).order_by("id")
-    return web.json_response({
-        "conversation_id": conversation.id,
-        "status": conversation.status.value,
-        "channel": conversation.channel.value,
-        "items": [
-            {
-                "id": m.id,
-                "direction": m.direction.value,
-                "sender": m.sender_kind.value,
-                "text": m.text,
-                "ticket_id": m.ticket_id,  # type: ignore[attr-defined]
-                "delivery_status": m.delivery_status.value if m.delivery_status else None,
-                "created_at": _iso(m.created_at),
-            }
-            for m in messages
-        ],
-    })
+    return web.json_response(
+        {
+            "conversation_id": conversation.id,
+            "status": conversation.status.value,
+            "channel": conversation.channel.value,
+            "items": [
+                {
+                    "id": m.id,
+                    "direction": m.direction.value,
+                    "sender": m.sender_kind.value,
+                    "text": m.text,
+                    "ticket_id": m.ticket_id,  # type: ignore[attr-defined]
+                    "delivery_status": m.delivery_status.value if m.delivery_status else None,
+                    "created_at": _iso(m.created_at),
+                }
+                for m in messages
+            ],
+        }
+    )
 
 
 def openapi_document(version: str) -> dict[str, Any]:
-    person = {"type": "object", "properties": {
-        "id": {"type": "integer"}, "id_number": {"type": ["string", "null"]}, "name": {"type": "string"},
-        "role": {"type": "string"}, "verified": {"type": "boolean"}}}
+    person = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "id_number": {"type": ["string", "null"]},
+            "name": {"type": "string"},
+            "role": {"type": "string"},
+            "verified": {"type": "boolean"},
+        },
+    }
     ticket = {
         "type": "object",
-        "required": ["id", "number", "status", "channel", "category", "priority", "assignee", "contact",
-                     "opened_at", "first_response_at", "resolved_at", "due_at"],
+        "required": [
+            "id",
+            "number",
+            "status",
+            "channel",
+            "category",
+            "priority",
+            "assignee",
+            "contact",
+            "opened_at",
+            "first_response_at",
+            "resolved_at",
+            "due_at",
+        ],
         "properties": {
-            "id": {"type": "integer"}, "number": {"type": "string"},
+            "id": {"type": "integer"},
+            "number": {"type": "string"},
             "status": {"type": "string", "enum": [s.value for s in TicketStatus]},
             "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
             "conversation_id": {"type": "integer"},
-            "category": {"type": ["string", "null"]}, "predicted_category": {"type": ["string", "null"]},
+            "category": {"type": ["string", "null"]},
+            "predicted_category": {"type": ["string", "null"]},
             "predicted_confidence": {"type": ["number", "null"]},
-            "priority": {"type": "string"}, "reason": {"type": "string"}, "subject": {"type": "string"},
-            "assignee": {"type": ["object", "null"]}, "contact": person, "unverified": {"type": "boolean"},
+            "priority": {"type": "string"},
+            "reason": {"type": "string"},
+            "subject": {"type": "string"},
+            "assignee": {"type": ["object", "null"]},
+            "contact": person,
+            "unverified": {"type": "boolean"},
             "opened_at": {"type": "string", "format": "date-time"},
             "first_response_at": {"type": ["string", "null"], "format": "date-time"},
             "resolved_at": {"type": ["string", "null"], "format": "date-time"},
@@ -197,31 +225,80 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/tickets": {"get": {
-                "summary": "List tickets, newest first",
-                "parameters": [
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": [s.value for s in TicketStatus]}},
-                    {"name": "channel", "in": "query", "schema": {"type": "string", "enum": [c.value for c in ChannelKind]}},
-                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"},
-                     "description": "tickets opened at or after this moment"},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                ],
-                "responses": {"200": {"description": "a page of tickets", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
-                                                     "total": {"type": "integer"}}}}}}, **errors},
-            }},
-            "/tickets/{id}": {"get": {
-                "summary": "One ticket",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "the ticket", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
-                              "404": {"description": "no such ticket"}, **errors},
-            }},
-            "/conversations/{id}/messages": {"get": {
-                "summary": "Every message of a conversation, bot turns included, oldest first",
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": {"description": "the messages"}, "404": {"description": "no such conversation"}, **errors},
-            }},
+            "/tickets": {
+                "get": {
+                    "summary": "List tickets, newest first",
+                    "parameters": [
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [s.value for s in TicketStatus]},
+                        },
+                        {
+                            "name": "channel",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": [c.value for c in ChannelKind]},
+                        },
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string", "format": "date-time"},
+                            "description": "tickets opened at or after this moment",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                        },
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "a page of tickets",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "items": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Ticket"},
+                                            },
+                                            "total": {"type": "integer"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **errors,
+                    },
+                }
+            },
+            "/tickets/{id}": {
+                "get": {
+                    "summary": "One ticket",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {
+                            "description": "the ticket",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}},
+                        },
+                        "404": {"description": "no such ticket"},
+                        **errors,
+                    },
+                }
+            },
+            "/conversations/{id}/messages": {
+                "get": {
+                    "summary": "Every message of a conversation, bot turns included, oldest first",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "responses": {
+                        "200": {"description": "the messages"},
+                        "404": {"description": "no such conversation"},
+                        **errors,
+                    },
+                }
+            },
         },
     }
 

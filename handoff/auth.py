@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from models import ApiToken, User, UserRole
 
 _hasher = PasswordHasher()
-TOKEN_PREFIX = "cc_"
+TOKEN_PREFIX = "cc_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot, not a secret
 
 
 def hash_password(password: str) -> str:
@@ -34,8 +34,9 @@ class UserExistsError(ValueError):
     pass
 
 
-async def create_user(*, email: str, role: UserRole, password: str, name: str = "",
-                      must_change_password: bool = False) -> User:
+async def create_user(
+    *, email: str, role: UserRole, password: str, name: str = "", must_change_password: bool = False
+) -> User:
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         raise ValueError(f"{email!r} is not an e-mail address")
@@ -44,7 +45,10 @@ async def create_user(*, email: str, role: UserRole, password: str, name: str = 
     if await User.exists(email=email):
         raise UserExistsError(f"a user with e-mail {email} already exists")
     return await User.create(
-        email=email, role=role, name=name or email.split("@")[0], password_hash=hash_password(password),
+        email=email,
+        role=role,
+        name=name or email.split("@")[0],
+        password_hash=hash_password(password),
         must_change_password=must_change_password,
     )
 

@@ -8,7 +8,9 @@ from models import Direction, Message, Ticket, TicketStatus
 async def confirmed_examples() -> list[tuple[str, str]]:
     """(first user message, confirmed category slug) for each resolved ticket that has a category."""
     examples: list[tuple[str, str]] = []
-    tickets = await Ticket.filter(status=TicketStatus.RESOLVED, category_id__not_isnull=True).prefetch_related("category")
+    tickets = await Ticket.filter(status=TicketStatus.RESOLVED, category_id__not_isnull=True).prefetch_related(
+        "category"
+    )
     for ticket in tickets:
         text = ticket.subject
         if not text:

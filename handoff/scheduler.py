@@ -34,9 +34,7 @@ async def take_lease(*, holder: str, now: datetime, ttl: timedelta = LEASE_TTL) 
     renewed = await SchedulerLease.filter(name=LEASE_NAME, holder=holder).update(expires_at=now + ttl)
     if renewed:
         return True
-    taken = await SchedulerLease.filter(name=LEASE_NAME, expires_at__lt=now).update(
-        holder=holder, expires_at=now + ttl
-    )
+    taken = await SchedulerLease.filter(name=LEASE_NAME, expires_at__lt=now).update(holder=holder, expires_at=now + ttl)
     if taken:
         return True
     try:
@@ -73,7 +71,12 @@ def build_scheduler(*, tz: ZoneInfo, holder: str | None = None) -> AsyncIOSchedu
     holder = holder or holder_id()
     scheduler = AsyncIOScheduler(timezone=tz)
     scheduler.add_job(
-        _leased(sla_sweep, holder), "interval", minutes=1, id="sla_sweep", coalesce=True, max_instances=1,
+        _leased(sla_sweep, holder),
+        "interval",
+        minutes=1,
+        id="sla_sweep",
+        coalesce=True,
+        max_instances=1,
         next_run_time=datetime.now(UTC),
     )
     return scheduler

@@ -22,19 +22,53 @@ class DefaultCategory:
 
 
 DEFAULT_CATEGORIES: tuple[DefaultCategory, ...] = (
-    DefaultCategory("akun-login", "Akun & login", "Account & login", "Tidak bisa login, galat SSO, akun terkunci atau tidak ditemukan"),
-    DefaultCategory("reset-password", "Reset password", "Password reset", "Lupa atau ganti password, masalah tautan reset"),
-    DefaultCategory("kelas-enrolment", "Kelas & enrolment", "Classes & enrolment", "Mata kuliah atau kelas tidak muncul, salah kelas, enrolment"),
-    DefaultCategory("tugas-pengumpulan", "Tugas & pengumpulan", "Assignments & submission", "Masalah unggah dan pengumpulan tugas"),
+    DefaultCategory(
+        "akun-login",
+        "Akun & login",
+        "Account & login",
+        "Tidak bisa login, galat SSO, akun terkunci atau tidak ditemukan",
+    ),
+    DefaultCategory(
+        "reset-password", "Reset password", "Password reset", "Lupa atau ganti password, masalah tautan reset"
+    ),
+    DefaultCategory(
+        "kelas-enrolment",
+        "Kelas & enrolment",
+        "Classes & enrolment",
+        "Mata kuliah atau kelas tidak muncul, salah kelas, enrolment",
+    ),
+    DefaultCategory(
+        "tugas-pengumpulan", "Tugas & pengumpulan", "Assignments & submission", "Masalah unggah dan pengumpulan tugas"
+    ),
     DefaultCategory("kuis-ujian", "Kuis & ujian", "Quizzes & exams", "Masalah kuis dan ujian daring"),
     DefaultCategory("nilai", "Nilai", "Grades", "Nilai tidak muncul, salah, atau belum dipublikasikan"),
-    DefaultCategory("materi-video", "Materi & video", "Materials & videos", "Materi kuliah dan video rekaman yang tidak bisa dibuka atau diputar"),
-    DefaultCategory("konferensi-video", "Konferensi video", "Video conferencing", "Kelas daring, tautan Zoom/Teams, rekaman sesi langsung"),
+    DefaultCategory(
+        "materi-video",
+        "Materi & video",
+        "Materials & videos",
+        "Materi kuliah dan video rekaman yang tidak bisa dibuka atau diputar",
+    ),
+    DefaultCategory(
+        "konferensi-video",
+        "Konferensi video",
+        "Video conferencing",
+        "Kelas daring, tautan Zoom/Teams, rekaman sesi langsung",
+    ),
     DefaultCategory("sertifikat", "Sertifikat", "Certificates", "Sertifikat tidak terbit, salah, atau cara mengunduh"),
     DefaultCategory("notifikasi", "Notifikasi", "Notifications", "Notifikasi email dan aplikasi"),
-    DefaultCategory("dosen-pengelolaan-kelas", "Dosen: pengelolaan kelas", "Lecturers: managing a course", "Dosen dan asisten mengelola mata kuliah"),
+    DefaultCategory(
+        "dosen-pengelolaan-kelas",
+        "Dosen: pengelolaan kelas",
+        "Lecturers: managing a course",
+        "Dosen dan asisten mengelola mata kuliah",
+    ),
     DefaultCategory("aplikasi-mobile", "Aplikasi mobile", "Mobile app", "Aplikasi mobile Edunex"),
-    DefaultCategory("bug-sistem", "Gangguan sistem", "System outage or bug", "Sistem down atau rusak untuk semua pengguna: eskalasi ke tim pengembang"),
+    DefaultCategory(
+        "bug-sistem",
+        "Gangguan sistem",
+        "System outage or bug",
+        "Sistem down atau rusak untuk semua pengguna: eskalasi ke tim pengembang",
+    ),
 )
 
 
@@ -44,8 +78,11 @@ async def seed_defaults() -> bool:
         return False
     for order, default in enumerate(DEFAULT_CATEGORIES):
         await Category.create(
-            slug=default.slug, name_id=default.name_id, name_en=default.name_en,
-            description=default.description, sort_order=order,
+            slug=default.slug,
+            name_id=default.name_id,
+            name_en=default.name_en,
+            description=default.description,
+            sort_order=order,
         )
     categories = {c.slug: c for c in await Category.all()}
     for template in seed_templates():
@@ -65,7 +102,10 @@ async def ensure_supervisor() -> tuple[User, str] | None:
         return None
     password = generate_password()
     user = await create_user(
-        email=SUPERVISOR_EMAIL, role=UserRole.SUPERVISOR, password=password, name="Supervisor",
+        email=SUPERVISOR_EMAIL,
+        role=UserRole.SUPERVISOR,
+        password=password,
+        name="Supervisor",
         must_change_password=True,
     )
     return user, password

@@ -35,8 +35,9 @@ class SlaStatus:
     remaining: timedelta  # negative once past due
 
 
-def evaluate(*, opened_at: datetime, due_at: datetime, resolved_at: datetime | None,
-             policy: SlaPolicy, now: datetime) -> SlaStatus:
+def evaluate(
+    *, opened_at: datetime, due_at: datetime, resolved_at: datetime | None, policy: SlaPolicy, now: datetime
+) -> SlaStatus:
     if resolved_at is not None:
         state = SlaState.MET if resolved_at <= due_at else SlaState.MISSED
         return SlaStatus(state, due_at - resolved_at)
@@ -57,8 +58,12 @@ async def sweep(*, now: datetime) -> int:
             # The conditional update is the guard: a second sweep (or process) updates zero rows.
             updated = await Ticket.filter(id=ticket.id, breached_at=None).update(breached_at=now)
             if updated:
-                await add_event(ticket=ticket, kind="sla_breached", actor_kind=ActorKind.SYSTEM,
-                                data={"due_at": ticket.due_at.isoformat()})
+                await add_event(
+                    ticket=ticket,
+                    kind="sla_breached",
+                    actor_kind=ActorKind.SYSTEM,
+                    data={"due_at": ticket.due_at.isoformat()},
+                )
                 breached += updated
     if breached:
         log.warning("SLA sweep: %d ticket(s) newly past the target", breached)

@@ -96,12 +96,7 @@ async def open_ticket(
 
 
 async def open_ticket_of(conversation: Conversation) -> Ticket | None:
-    return (
-        await Ticket.filter(conversation=conversation)
-        .exclude(status=TicketStatus.RESOLVED)
-        .order_by("-id")
-        .first()
-    )
+    return await Ticket.filter(conversation=conversation).exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
 
 
 async def resolve_by_bot(*, conversation: Conversation, now: datetime) -> None:

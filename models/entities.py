@@ -136,7 +136,7 @@ class Category(Model):
 
     class Meta:
         table = "categories"
-        ordering = ["sort_order", "slug"]
+        ordering = ("sort_order", "slug")
 
 
 class AnswerTemplate(Model):
@@ -232,7 +232,7 @@ class TicketEvent(Model):
 
     class Meta:
         table = "ticket_events"
-        ordering = ["id"]
+        ordering = ("id",)
 
 
 class ConsoleSession(Model):
@@ -298,7 +298,7 @@ class AuditLog(Model):
 
     class Meta:
         table = "audit_log"
-        ordering = ["-id"]
+        ordering = ("-id",)
 
 
 class SchedulerLease(Model):

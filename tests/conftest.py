@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +132,9 @@ async def flow(db: str) -> FlowHarness:
         deps=FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory()),
         channel=channel,
     )
-    clock: Callable[[], datetime] = lambda: harness.now
+
+    def clock() -> datetime:
+        return harness.now
+
     harness.deps.clock = clock
     return harness

@@ -42,7 +42,10 @@ async def test_identity_records_consent_and_directory_data(flow: FlowHarness) ->
     assert contact.verified
     assert contact.consent_at == IN_HOURS
     assert (contact.id_number, contact.name, contact.role.value, contact.program) == (
-        "13521045", "Budi Contoh (Fiktif)", "student", "Teknik Informatika"
+        "13521045",
+        "Budi Contoh (Fiktif)",
+        "student",
+        "Teknik Informatika",
     )
     assert flow.replies() == [
         "Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).",

@@ -15,7 +15,12 @@ TODAY = date(2026, 11, 23)
         ("NIP 19850312 201012 1 001 tidak bisa login", IdentityKind.NIP, "198503122010121001", "NIP tidak bisa login"),
         ("198503122010121001", IdentityKind.NIP, "198503122010121001", ""),
         ("117123456", IdentityKind.STAFF, "117123456", ""),
-        ("email saya Budi.Contoh@students.itb.ac.id", IdentityKind.EMAIL, "budi.contoh@students.itb.ac.id", "email saya"),
+        (
+            "email saya Budi.Contoh@students.itb.ac.id",
+            IdentityKind.EMAIL,
+            "budi.contoh@students.itb.ac.id",
+            "email saya",
+        ),
         ("dewi@itb.ac.id.", IdentityKind.EMAIL, "dewi@itb.ac.id", ""),
     ],
 )

@@ -1,0 +1,198 @@
+"""The app through HTTP: web chat, health, body limits, and the API with its tokens."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.demo import DEMO_DIRECTORY
+from bot.directory import import_records
+from handoff.auth import create_api_token
+from models import Ticket, UserRole
+from tests.conftest import ScriptedClassifier
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, db_url: str, tmp_path: Path) -> TestClient[Any, Any]:
+    settings = Settings(data_dir=tmp_path, database_url=db_url)
+    app = create_app(settings, classifier=ScriptedClassifier(), scheduler=False)
+    test_client = await aiohttp_client(app)
+    await import_records(DEMO_DIRECTORY)
+    return test_client
+
+
+async def chat(client: TestClient[Any, Any], text: str, message_id: str) -> int:
+    response = await client.post("/chat/messages", json={"id": message_id, "text": text})
+    return response.status
+
+
+async def test_healthz_answers_with_version(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+
+
+async def test_chat_page_sets_an_httponly_session_cookie(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/chat")
+    assert response.status == 200
+    cookie = response.cookies["cc_chat"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert "Care Center Edunex ITB" in await response.text()
+
+
+async def test_chat_page_in_english(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/chat?lang=en")
+    assert "Write a message" in await response.text()
+
+
+async def test_whole_conversation_over_http_and_ticket_in_api(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    assert await chat(client, "halo", "m-00000001") == 202
+    assert await chat(client, "13521045 lupa password", "m-00000002") == 202
+    assert await chat(client, "2", "m-00000003") == 202
+    history = await (await client.get("/chat/history")).json()
+    senders = [m["sender"] for m in history["messages"]]
+    assert senders[0] == "user"
+    assert "bot" in senders
+    assert "CC-" in history["messages"][-1]["text"]
+
+    _, raw = await create_api_token(name="test", role=UserRole.SUPERVISOR)
+    auth = {"Authorization": f"Bearer {raw}"}
+    listing = await (await client.get("/api/v1/tickets?status=open&channel=webchat", headers=auth)).json()
+    assert listing["total"] == 1
+    ticket = listing["items"][0]
+    assert ticket["category"] == "reset-password"
+    assert ticket["contact"] == {
+        "id": ticket["contact"]["id"],
+        "id_number": "13521045",
+        "name": "Budi Contoh (Fiktif)",
+        "role": "student",
+        "verified": True,
+    }
+    one = await (await client.get(f"/api/v1/tickets/{ticket['id']}", headers=auth)).json()
+    assert one["number"] == ticket["number"]
+    messages = await (
+        await client.get(f"/api/v1/conversations/{ticket['conversation_id']}/messages", headers=auth)
+    ).json()
+    assert [m["text"] for m in messages["items"] if m["sender"] == "user"] == ["halo", "13521045 lupa password", "2"]
+
+
+async def test_retried_chat_message_is_stored_once(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    assert await chat(client, "halo", "same-id-123") == 202
+    assert await chat(client, "halo", "same-id-123") == 202
+    history = await (await client.get("/chat/history")).json()
+    assert [m["text"] for m in history["messages"] if m["sender"] == "user"] == ["halo"]
+
+
+async def test_chat_without_session_is_refused(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/chat/messages", json={"text": "halo"})
+    assert response.status == 401
+
+
+async def test_chat_message_of_10000_characters_is_accepted_and_longer_refused(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    assert await chat(client, "a" * 10_000, "long-00001") == 202
+    response = await client.post("/chat/messages", json={"id": "long-00002", "text": "a" * 10_001})
+    assert response.status == 413
+    assert "10.000" in (await response.json())["message"]
+
+
+async def test_invalid_utf8_and_malformed_json_get_400(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    response = await client.post(
+        "/chat/messages", data=b'{"text": "\xff\xfe"}', headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    response = await client.post("/chat/messages", data=b"not json", headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    response = await client.post("/chat/messages", json={"text": 42})
+    assert response.status == 400
+
+
+async def test_body_over_one_mebibyte_is_413(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    response = await client.post(
+        "/chat/messages", data=io.BytesIO(b"x" * (1024 * 1024 + 1)), headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 413
+
+
+async def test_websocket_round_trip(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    async with client.ws_connect("/chat/ws") as ws:
+        await ws.send_str(json.dumps({"type": "message", "id": "ws-0000001", "text": "halo"}))
+        kinds = []
+        texts = []
+        while len(texts) < 3:
+            data = await ws.receive_json(timeout=5)
+            kinds.append(data["type"])
+            if data["type"] == "message":
+                texts.append(data["message"]["text"])
+        assert texts[0].startswith("Halo!")
+        await ws.send_str("{broken")
+        while (data := await ws.receive_json(timeout=5))["type"] != "error":
+            pass
+        assert data["error"] == "bad_request"
+
+
+async def test_websocket_from_another_origin_is_refused(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat")
+    response = await client.get(
+        "/chat/ws",
+        headers={
+            "Origin": "https://evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        },
+    )
+    assert response.status == 403
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc", "Bearer "])
+async def test_api_refuses_missing_or_wrong_token(client: TestClient[Any, Any], header: str | None) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    response = await client.get("/api/v1/tickets", headers=headers)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_api_validates_filters(client: TestClient[Any, Any]) -> None:
+    _, raw = await create_api_token(name="t", role=UserRole.AGENT)
+    auth = {"Authorization": f"Bearer {raw}"}
+    for query in ("status=nope", "channel=fax", "since=yesterday", "limit=0", "limit=abc"):
+        response = await client.get(f"/api/v1/tickets?{query}", headers=auth)
+        assert response.status == 400, query
+    assert (await client.get("/api/v1/tickets/abc", headers=auth)).status == 404
+    assert (await client.get("/api/v1/tickets/999", headers=auth)).status == 404
+    response = await client.get("/api/v1/tickets?since=2026-01-01T00:00:00%2B07:00", headers=auth)
+    assert response.status == 200
+
+
+async def test_openapi_document_is_public_and_lists_paths(client: TestClient[Any, Any]) -> None:
+    document = await (await client.get("/api/v1/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) == {"/tickets", "/tickets/{id}", "/conversations/{id}/messages"}
+
+
+async def test_fresh_database_is_seeded_once(client: TestClient[Any, Any]) -> None:
+    from models import AnswerTemplate, Category, User
+
+    assert await Category.all().count() == 13
+    assert await AnswerTemplate.all().count() == 26
+    supervisor = await User.get()
+    assert (supervisor.role, supervisor.must_change_password) == (UserRole.SUPERVISOR, True)
+    assert await Ticket.all().count() == 0

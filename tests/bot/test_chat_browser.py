@@ -1,0 +1,94 @@
+"""The whole care-center conversation in a real browser (Playwright driving Debian's chromium)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import urllib.request
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.demo import DEMO_DIRECTORY
+from bot.directory import import_records
+from handoff.auth import create_api_token
+from models import UserRole
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[str]:
+    # The real shipped classifier: the question must be answered from its template.
+    app = create_app(Settings(data_dir=tmp_path), scheduler=False)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    await import_records(DEMO_DIRECTORY)
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_whole_conversation_in_the_browser(server: str, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--disable-background-networking", "--disable-component-update"],
+        )
+        page = await browser.new_page()
+        await page.goto(f"{server}/chat")
+        bot = page.locator("li.msg--bot")
+        box = page.get_by_role("textbox")
+
+        await box.fill("halo")
+        await box.press("Enter")
+        await expect(bot.nth(2)).to_contain_text("NIM (8 digit)")
+        await expect(bot.nth(1)).to_contain_text("Pelindungan Data Pribadi")
+
+        await box.fill("13521045 saya lupa password edunex")
+        await box.press("Enter")
+        await expect(bot.filter(has_text="Apakah jawaban ini membantu?")).to_have_count(1)
+        await expect(bot.filter(has_text="identitas Anda terverifikasi")).to_have_count(1)
+        answer = await bot.nth(-2).inner_text()
+        assert "password" in answer.lower() or "kata sandi" in answer.lower()
+
+        await page.get_by_role("button", name="2 = Tidak").click()
+        handoff = bot.filter(has_text="nomor tiket")
+        await expect(handoff).to_have_count(1)
+        number = re.search(r"CC-\d{4}-\d{6}", await handoff.inner_text())
+        assert number is not None
+
+        # A reload keeps the history: the session cookie is the browser's identity.
+        await page.reload()
+        await expect(page.locator("li.msg--user")).to_have_count(3)
+        await page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        await browser.close()
+
+    _, raw = await create_api_token(name="browser-test", role=UserRole.SUPERVISOR)
+    request = urllib.request.Request(
+        f"{server}/api/v1/tickets?channel=webchat", headers={"Authorization": f"Bearer {raw}"}
+    )
+    import asyncio
+
+    body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).read())
+    tickets = json.loads(body)["items"]
+    assert [t["number"] for t in tickets] == [number.group(0)]
+    assert tickets[0]["status"] == "open"
+    assert tickets[0]["category"] == "reset-password"
+    assert tickets[0]["contact"]["verified"] is True

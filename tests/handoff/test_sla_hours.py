@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from handoff.hours import OperatingHours
+from handoff.scheduler import take_lease
+from handoff.sla import SlaPolicy, SlaState, SlaStatus, evaluate, sweep
+from handoff.tickets import open_ticket
+from models import Ticket, TicketEvent
+from tests.conftest import FlowHarness
+
+JKT = ZoneInfo("Asia/Jakarta")
+OPENED = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+DUE = OPENED + timedelta(hours=24)
+
+
+def test_sla_states() -> None:
+    policy = SlaPolicy()
+
+    def at(hours: int) -> SlaStatus:
+        return evaluate(
+            opened_at=OPENED,
+            due_at=DUE,
+            resolved_at=None,
+            policy=policy,
+            now=OPENED + timedelta(hours=hours),
+        )
+
+    assert at(1).state == SlaState.ON_TRACK
+    assert at(19).state == SlaState.AT_RISK
+    assert at(24).state == SlaState.BREACHED
+    assert at(30).remaining == timedelta(hours=-6)
+    met = evaluate(opened_at=OPENED, due_at=DUE, resolved_at=OPENED + timedelta(hours=2), policy=policy, now=DUE)
+    missed = evaluate(opened_at=OPENED, due_at=DUE, resolved_at=DUE + timedelta(minutes=1), policy=policy, now=DUE)
+    assert (met.state, missed.state) == (SlaState.MET, SlaState.MISSED)
+
+
+def test_operating_hours_and_holidays() -> None:
+    hours = OperatingHours()
+    assert hours.is_open(datetime(2026, 11, 24, 10, 0, tzinfo=JKT))
+    assert not hours.is_open(datetime(2026, 11, 24, 16, 0, tzinfo=JKT))
+    assert not hours.is_open(datetime(2026, 11, 28, 10, 0, tzinfo=JKT))  # Saturday
+    assert hours.next_open(datetime(2026, 11, 24, 17, 0, tzinfo=JKT)) == datetime(2026, 11, 25, 8, 0, tzinfo=JKT)
+    assert hours.next_open(datetime(2026, 11, 24, 6, 0, tzinfo=JKT)) == datetime(2026, 11, 24, 8, 0, tzinfo=JKT)
+    # 17 August (Independence Day) 2026 is a Monday: the next shift is Tuesday.
+    assert not hours.is_open(datetime(2026, 8, 17, 10, 0, tzinfo=JKT))
+    assert hours.next_open(datetime(2026, 8, 15, 10, 0, tzinfo=JKT)) == datetime(2026, 8, 18, 8, 0, tzinfo=JKT)
+
+
+async def test_sweep_records_each_breach_once(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("agent")
+    ticket = await Ticket.get()
+    assert await sweep(now=ticket.due_at - timedelta(minutes=1)) == 0
+    assert await sweep(now=ticket.due_at + timedelta(minutes=1)) == 1
+    assert await sweep(now=ticket.due_at + timedelta(minutes=2)) == 0
+    assert await TicketEvent.filter(ticket=ticket, kind="sla_breached").count() == 1
+
+
+async def test_open_ticket_numbers_are_readable_and_unique(flow: FlowHarness) -> None:
+    await flow.send("halo", user="a")
+    await flow.send("agent", user="a")
+    await flow.send("halo", user="b")
+    await flow.send("agent", user="b")
+    numbers = await Ticket.all().order_by("id").values_list("number", flat=True)
+    assert numbers == ["CC-2611-000001", "CC-2611-000002"]
+    assert open_ticket is not None
+
+
+async def test_only_one_process_holds_the_scheduler_lease(db: str) -> None:
+    now = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    assert await take_lease(holder="a", now=now)
+    assert not await take_lease(holder="b", now=now)
+    assert await take_lease(holder="a", now=now + timedelta(minutes=1))  # renewal
+    assert await take_lease(holder="b", now=now + timedelta(minutes=10))  # a died: b takes over
+    assert not await take_lease(holder="a", now=now + timedelta(minutes=10))
