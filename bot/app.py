@@ -16,7 +16,6 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from bot.channels.registry import setup_channels
 from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
@@ -160,7 +159,6 @@ def create_app(
         return await handle_inbound(message, app[FLOW])
 
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"))
-    setup_channels(app, settings, registry=registry, handle=handle)
 
     async def healthz(_request: web.Request) -> web.Response:
         from models import Category
