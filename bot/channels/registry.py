@@ -1,0 +1,58 @@
+"""Which provider channels run, decided by configuration alone: a channel whose credentials are set is on.
+
+Adding a channel is one file in bot/channels and one branch in ``build_channels``. Each provider channel
+has ``setup(app, handle)``, which adds its webhook routes and opens/closes its client in ``cleanup_ctx``.
+The web chat is not built here: it is always on and wired by the app factory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from aiohttp import web
+
+from bot.channels.base import InboundMessage
+from bot.config import Settings
+from handoff.delivery import Channel, ChannelRegistry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[InboundMessage], Awaitable[object]]
+
+
+class ProviderChannel(Channel, Protocol):
+    def setup(self, app: web.Application, handle: Handler) -> None: ...
+
+
+def build_channels(settings: Settings) -> list[ProviderChannel]:
+    channels: list[ProviderChannel] = []
+    if settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels.append(
+            TelegramChannel(
+                token=settings.telegram_bot_token,
+                webhook_secret=settings.telegram_webhook_secret,
+                api_base_url=settings.telegram_api_base_url,
+                public_url=settings.public_url,
+            )
+        )
+    return channels
+
+
+def setup_channels(
+    app: web.Application, settings: Settings, *, registry: ChannelRegistry, handle: Handler
+) -> list[ProviderChannel]:
+    """Build the configured channels, register them for delivery and mount their webhooks."""
+    channels = build_channels(settings)
+    for channel in channels:
+        if registry.get(channel.kind) is not None:
+            # A channel passed to create_app explicitly (a test's fake) wins over configuration.
+            log.info("channel %s given explicitly; configured one not started", channel.kind.value)
+            continue
+        registry.add(channel)
+        channel.setup(app, handle)
+        log.info("channel %s enabled", channel.kind.value)
+    return channels

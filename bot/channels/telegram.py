@@ -1,0 +1,348 @@
+"""Telegram through python-telegram-bot, in webhook mode inside our own aiohttp server.
+
+PTB's ``Application`` is built with ``updater(None)`` when ``PUBLIC_URL`` is set: Telegram posts updates to
+``POST /webhooks/telegram`` and the route hands them to the flow itself, so the 200 Telegram waits for is
+only sent once the message is stored (Telegram re-delivers on any non-2xx; ``update_id`` is not a usable
+dedupe key, so the flow dedupes on ``chat_id:message_id`` or the callback query id). Without ``PUBLIC_URL``
+the same application long-polls ``getUpdates`` for development, and the same ``process`` runs per update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
+from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.channels.base import InboundMessage
+from handoff.delivery import Button, DeliveryError, OutboundMessage, SendResult
+from models import ChannelKind, DeliveryStatus
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhooks/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
+# Only what the flow understands: edited messages, channel posts, polls... are not even sent to us.
+ALLOWED_UPDATES = ("message", "callback_query")
+MAX_TEXT = 4096  # Bot API limit for sendMessage.text
+MAX_CALLBACK_DATA = 64  # bytes, Bot API limit for callback_data
+# A 429 asking to wait this long or less is waited out in place; a longer one leaves the message queued
+# so a webhook answer is never held for minutes.
+MAX_INLINE_WAIT = 10.0
+MAX_SEND_ATTEMPTS = 3
+
+Handler = Callable[[InboundMessage], Awaitable[object]]
+
+
+def derived_secret(token: str) -> str:
+    """The webhook secret when TELEGRAM_WEBHOOK_SECRET is unset: never an open route, stable on restart."""
+    return hashlib.sha256(f"carecenter-telegram-webhook:{token}".encode()).hexdigest()
+
+
+def _file_url(base_url: str) -> str:
+    # A self-hosted Bot API server serves files under /file/bot<token>, beside /bot<token>.
+    return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else base_url
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    # PTB 22 warns on reading retry_after until it becomes a timedelta for good; both forms are handled.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Cut a long reply into sendMessage-sized parts, preferring line breaks, then spaces."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    row = [
+        InlineKeyboardButton(
+            b.label[:64], callback_data=b.value.encode()[:MAX_CALLBACK_DATA].decode(errors="ignore")
+        )
+        for b in buttons
+    ]
+    return InlineKeyboardMarkup([row])
+
+
+class TelegramChannel:
+    kind: ChannelKind = ChannelKind.TELEGRAM
+    supports_buttons: bool = True
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        webhook_secret: str = "",
+        api_base_url: str = "",
+        public_url: str = "",
+        max_inline_wait: float = MAX_INLINE_WAIT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.secret = webhook_secret or derived_secret(token)
+        self.max_inline_wait = max_inline_wait
+        self._sleep = sleep
+        self._handle: Handler | None = None
+        builder = Application.builder().token(token).job_queue(None)
+        if api_base_url:
+            builder = builder.base_url(api_base_url).base_file_url(_file_url(api_base_url))
+        if self.public_url:
+            builder = builder.updater(None)
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_polled_update))
+
+    @property
+    def webhook_mode(self) -> bool:
+        return bool(self.public_url)
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            chat_id = int(message.recipient)
+        except ValueError:
+            raise DeliveryError("not a Telegram chat id", permanent=True, unreachable=True) from None
+        parts = split_text(message.text)
+        if not parts[-1].strip():
+            raise DeliveryError("empty text cannot be sent on Telegram", permanent=True)
+        provider_id = ""
+        for index, part in enumerate(parts):
+            markup = keyboard(message.buttons) if index == len(parts) - 1 else None
+            sent_id = await self._send_part(chat_id, part, markup, message.message_id)
+            if sent_id is None:
+                # Telegram may or may not have the message: recorded as unknown, never blindly resent.
+                return SendResult(provider_message_id=provider_id or None, status=DeliveryStatus.UNKNOWN,
+                                  error="timed out waiting for Telegram")
+            provider_id = f"{chat_id}:{sent_id}"
+        return SendResult(provider_message_id=provider_id, status=DeliveryStatus.SENT)
+
+    async def _send_part(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, message_id: int
+    ) -> int | None:
+        for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+            try:
+                sent = await self.application.bot.send_message(
+                    chat_id=chat_id, text=text, reply_markup=markup
+                )
+            except RetryAfter as exc:
+                wait = retry_after_seconds(exc)
+                if wait > self.max_inline_wait or attempt == MAX_SEND_ATTEMPTS:
+                    raise DeliveryError(f"rate limited by Telegram; retry after {wait:.0f} s") from None
+                log.warning("telegram 429 for message %s; waiting %.1f s", message_id, wait)
+                await self._sleep(wait)
+                continue
+            except Forbidden as exc:
+                # "bot was blocked by the user" / "user is deactivated": nothing we send will arrive.
+                raise DeliveryError(f"forbidden: {exc.message}", permanent=True, unreachable=True) from None
+            except ChatMigrated as exc:
+                raise DeliveryError(f"chat migrated: {exc.message}", permanent=True) from None
+            except BadRequest as exc:
+                unreachable = "chat not found" in exc.message.lower()
+                raise DeliveryError(
+                    f"rejected: {exc.message}", permanent=True, unreachable=unreachable
+                ) from None
+            except InvalidToken as exc:
+                # The operator must fix TELEGRAM_BOT_TOKEN; the message waits for that.
+                raise DeliveryError(f"invalid bot token: {exc.message}") from None
+            except TimedOut as exc:
+                if exc.message.startswith("Pool timeout"):  # PTB: "Request was *not* sent"
+                    raise DeliveryError("connection pool busy") from None
+                return None
+            except NetworkError as exc:
+                if _maybe_sent(exc):
+                    return None
+                raise DeliveryError(f"telegram unavailable: {exc.message}") from None
+            except TelegramError as exc:
+                raise DeliveryError(f"telegram error: {exc.message}") from None
+            return sent.message_id
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    async def process(self, update: Update, *, raw: Mapping[str, Any] | None = None) -> str:
+        """Turn one update into at most one InboundMessage. Returns what was done, for logs and tests."""
+        handle = self._handle
+        if handle is None:
+            raise RuntimeError("TelegramChannel.setup() was not called")
+        payload = dict(raw) if raw is not None else update.to_dict()
+        if update.callback_query is not None:
+            return await self._callback(update, handle, payload)
+        message = update.message
+        if message is None:
+            log.debug("telegram update %s of an unsupported type ignored", update.update_id)
+            return "ignored:type"
+        if message.chat.type != ChatType.PRIVATE:
+            # Groups and channels would expose one user's identity and answers to everyone in them.
+            log.info("telegram update %s from a %s chat ignored", update.update_id, message.chat.type)
+            return "ignored:chat"
+        user = message.from_user
+        if user is None or user.is_bot:
+            return "ignored:sender"
+        phone = None
+        if message.contact is not None and message.contact.user_id == user.id:
+            phone = message.contact.phone_number
+        inbound = InboundMessage(
+            channel=ChannelKind.TELEGRAM,
+            external_id=str(message.chat.id),
+            provider_message_id=f"{message.chat.id}:{message.message_id}",
+            # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
+            text=message.text or message.caption or "",
+            received_at=_aware(message.date),
+            display_name=user.full_name,
+            phone=phone,
+            raw=payload,
+        )
+        result = await handle(inbound)
+        return "duplicate" if getattr(result, "duplicate", False) else "handled"
+
+    async def _callback(self, update: Update, handle: Handler, payload: dict[str, Any]) -> str:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()  # stops the spinner on the user's button
+        except TelegramError as exc:
+            # A re-delivered update's query is already answered or too old; the press still counts once.
+            log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
+        message = query.message
+        if message is None or message.chat.type != ChatType.PRIVATE or not query.data:
+            return "ignored:callback"
+        inbound = InboundMessage(
+            channel=ChannelKind.TELEGRAM,
+            external_id=str(message.chat.id),
+            provider_message_id=f"cb:{query.id}",
+            text=query.data,
+            received_at=datetime.now(UTC),
+            display_name=query.from_user.full_name,
+            raw=payload,
+        )
+        result = await handle(inbound)
+        if getattr(result, "duplicate", False):
+            return "duplicate"
+        try:
+            # The question was answered: take the buttons away so a second press cannot answer it again.
+            await self.application.bot.edit_message_reply_markup(
+                chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+            )
+        except TelegramError as exc:
+            log.debug("could not remove the keyboard for update %s: %s", update.update_id, exc)
+        return "handled"
+
+    async def _on_polled_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.process(update)
+        except Exception:  # polling must survive one bad update
+            log.exception("telegram update %s failed", update.update_id)
+
+    # -- aiohttp wiring ---------------------------------------------------------------------------
+
+    def setup(self, app: web.Application, handle: Handler) -> None:
+        self._handle = handle
+        app.router.add_post(WEBHOOK_PATH, self._webhook)
+        app.cleanup_ctx.append(self._lifecycle)
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return web.json_response({"error": "forbidden"}, status=403)
+        try:
+            data = json.loads(await request.read())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return web.json_response({"error": "not a Telegram update"}, status=400)
+        try:
+            update = Update.de_json(data, self.application.bot)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            return web.json_response({"error": "malformed update"}, status=400)
+        outcome = await self.process(update, raw=data)
+        log.debug("telegram update %s: %s", update.update_id, outcome)
+        return web.json_response({"ok": True, "outcome": outcome})
+
+    async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        await self.start()
+        yield
+        await self.stop()
+
+    async def start(self) -> None:
+        try:
+            await self.application.initialize()  # getMe: a wrong token stops start-up here
+        except InvalidToken:
+            raise
+        except NetworkError as exc:
+            # Telegram unreachable at start-up must not take the web chat down; sends retry later.
+            log.error("telegram getMe failed (%s); the channel starts without it", exc)
+            return
+        if self.webhook_mode:
+            url = f"{self.public_url}{WEBHOOK_PATH}"
+            try:
+                await self.application.bot.set_webhook(
+                    url=url, secret_token=self.secret, allowed_updates=list(ALLOWED_UPDATES)
+                )
+                log.info("telegram webhook set to %s", url)
+            except TelegramError as exc:
+                log.error("telegram setWebhook failed: %s", exc)
+            return
+        updater = self.application.updater
+        assert updater is not None
+        await self.application.start()
+        await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+        log.info("telegram polling started (no PUBLIC_URL set)")
+
+    async def stop(self) -> None:
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()  # a no-op when start() could not initialize
+        # After a failed getMe the application never counted as initialized, but its HTTP client is open.
+        await self.application.bot.request.shutdown()
+
+
+def _maybe_sent(exc: NetworkError) -> bool:
+    """True when the request may have reached Telegram: a refused connection did not, a dropped one may."""
+    message = exc.message
+    refused = message.startswith(("httpx.ConnectError", "httpx.ConnectTimeout"))
+    return message.startswith("httpx.") and not refused
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
