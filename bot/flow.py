@@ -222,6 +222,9 @@ async def _handle_locked(message: InboundMessage, deps: FlowDeps) -> HandleResul
         return HandleResult(duplicate=True, message_id=None, conversation_id=None)
     now = deps.clock()
     identity, contact = await _identity_for(message)
+    if message.language_hint in ("id", "en") and message.language_hint != contact.language:
+        contact.language = message.language_hint
+        await contact.save(update_fields=["language", "updated_at"])
     conversation = await _current_conversation(identity, contact)
     try:
         stored = await Message.create(
@@ -370,7 +373,8 @@ async def _maybe_switch_language(turn: _Turn, text: str) -> None:
     if len(lowered) <= 40 and _INDONESIAN_REQUEST.search(lowered):
         await _set_language(turn, "id")
         return
-    detected = detect_language(text)
+    # One or two words ("halo", "ok") say little about the language; keep what the user chose.
+    detected = detect_language(text) if len(_words(text)) >= 3 else None
     if detected is not None:
         await _set_language(turn, detected)
 

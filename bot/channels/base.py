@@ -24,5 +24,7 @@ class InboundMessage:
     display_name: str = ""
     phone: str | None = None
     email: str | None = None
+    # The language the user chose in the channel's own interface (the web chat's toggle), if any.
+    language_hint: str | None = None
     # Kept for audit only; nothing past the channel adapter reads it.
     raw: Mapping[str, Any] = field(default_factory=dict)

@@ -171,6 +171,7 @@ def setup_webchat(  # noqa: PLR0915
                 provider_message_id=f"{session_address(token)[:16]}:{client_id}",
                 text=text,
                 received_at=datetime.now(UTC),
+                language_hint=_lang(request) if request.query.get("lang") else None,
             )
         )
         return None

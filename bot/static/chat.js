@@ -68,7 +68,9 @@
 
   function connect() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    ws = new WebSocket(proto + "//" + location.host + "/chat/ws");
+    // The page's language choice goes with the socket, so the bot answers in it from the first message.
+    const lang = new URLSearchParams(location.search).get("lang");
+    ws = new WebSocket(proto + "//" + location.host + "/chat/ws" + (lang ? "?lang=" + encodeURIComponent(lang) : ""));
     ws.addEventListener("open", () => { retry = 500; showStatus(""); loadHistory().then(flush); });
     ws.addEventListener("message", (ev) => {
       const data = JSON.parse(ev.data);

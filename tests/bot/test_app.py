@@ -196,3 +196,11 @@ async def test_fresh_database_is_seeded_once(client: TestClient[Any, Any]) -> No
     supervisor = await User.get()
     assert (supervisor.role, supervisor.must_change_password) == (UserRole.SUPERVISOR, True)
     assert await Ticket.all().count() == 0
+
+
+async def test_english_page_gets_english_answers(client: TestClient[Any, Any]) -> None:
+    await client.get("/chat?lang=en")
+    response = await client.post("/chat/messages?lang=en", json={"id": "en-0000001", "text": "halo"})
+    assert response.status == 202
+    history = await (await client.get("/chat/history")).json()
+    assert history["messages"][1]["text"].startswith("Hello!")
