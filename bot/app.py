@@ -21,7 +21,9 @@ from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
+from bot.i18n import catalog
 from handoff.api import create_api
+from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.hours import OperatingHours
 from handoff.scheduler import build_scheduler, holder_id, release_lease
@@ -83,7 +85,7 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
-def create_app(
+def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     settings: Settings,
     *,
     channels: list[Channel] | None = None,
@@ -109,6 +111,11 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
     )
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
+    # The agent console; the flow's notify (below) feeds its live queue through the console's broker.
+    console = create_console(
+        registry=registry, translate=lambda lang, key, /, **values: catalog(lang).t(key, **values),
+        config=ConsoleConfig.from_env(), clock=clock, tz=settings.tz, sla=settings.sla, public_url=settings.public_url,
+    )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         app[DATABASE] = await open_database(settings.effective_database_url)
@@ -137,6 +144,7 @@ def create_app(
             hours=OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes),
             campus_domains=settings.campus_domains,
             sla=settings.sla,
+            notify=console[CONSOLE_BROKER].publish,
         )
         if clock is not None:
             app[FLOW].clock = clock
@@ -174,4 +182,5 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
     app.add_subapp("/api/v1", create_api(version()))
+    app.add_subapp("/console", console)
     return app

@@ -1,0 +1,815 @@
+"""The console sub-application: sign-in, queue, conversation view, supervisor pages, live WebSocket.
+
+Views stay thin: the guard middleware resolves the session and checks CSRF, services check role and
+ownership and write the events. Pages are server-rendered with autoescaping; the browser script only
+re-fetches fragments of these same pages and writes its own strings with textContent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from aiohttp import WSMsgType, web
+
+from handoff.console import services
+from handoff.console.config import ConsoleConfig
+from handoff.console.dashboard import build_dashboard
+from handoff.console.i18n import LANGUAGES, ConsoleCatalog, console_catalog, known
+from handoff.console.live import Broker, LiveEvent
+from handoff.console.services import ConsoleError, Translate, can_act, is_supervisor
+from handoff.console.sessions import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    LoginLimiter,
+    PasswordProblemError,
+    authenticate,
+    change_password,
+    end_session,
+    load_session,
+    same,
+    start_session,
+)
+from handoff.delivery import ChannelRegistry
+from handoff.sla import SlaPolicy, SlaState, evaluate
+from models import (
+    AnswerTemplate,
+    AuditLog,
+    Category,
+    ChannelIdentity,
+    ChannelKind,
+    ConsoleSession,
+    Contact,
+    Message,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    UserRole,
+)
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+LANG_COOKIE = "cc_console_lang"
+QUEUE_VIEWS = ("unassigned", "mine", "waiting", "escalated", "all")
+QUEUE_LIMIT = 200
+HISTORY_LIMIT = 300
+PUBLIC_ROUTES = frozenset({"login", "login_post", "static"})
+PASSWORD_ROUTES = frozenset({"password", "password_post", "logout"})
+
+
+@dataclass(slots=True)
+class ConsoleState:
+    registry: ChannelRegistry
+    broker: Broker
+    config: ConsoleConfig
+    translate: Translate
+    clock: Callable[[], datetime]
+    tz: ZoneInfo
+    sla: timedelta
+    secure_cookies: bool
+    public_url: str
+    limiter: LoginLimiter
+    env: jinja2.Environment
+
+
+STATE = web.AppKey("console_state", ConsoleState)
+BROKER = web.AppKey("console_broker", Broker)
+USER = web.RequestKey("console_user", User)
+SESSION = web.RequestKey("console_session", ConsoleSession)
+
+
+def _state(request: web.Request) -> ConsoleState:
+    return request.config_dict[STATE]
+
+
+def _lang(request: web.Request) -> str:
+    wanted = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or ""
+    if wanted in LANGUAGES:
+        return wanted
+    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "id"
+
+
+def _t(request: web.Request) -> ConsoleCatalog:
+    return console_catalog(_lang(request))
+
+
+def render(request: web.Request, name: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    state = _state(request)
+    user = request.get(USER)
+    session = request.get(SESSION)
+    lang = _lang(request)
+    notice = request.query.get("notice", "")
+    base = {
+        "t": console_catalog(lang),
+        "lang": lang,
+        "other_lang": "en" if lang == "id" else "id",
+        "user": user,
+        "supervisor": user is not None and is_supervisor(user),
+        "csrf": session.csrf_token if session else "",
+        "notice": notice if known(notice) else "",
+        "path": request.path,
+        "local": lambda moment: _local(moment, state.tz),
+        "sla_minutes": int(state.sla.total_seconds() // 60),
+    }
+    body = state.env.get_template(name).render({**base, **context})
+    response = web.Response(text=body, content_type="text/html", status=status)
+    if request.query.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, path="/console", samesite="Lax",
+                            httponly=True, secure=state.secure_cookies)
+    return response
+
+
+def _local(moment: datetime | None, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%d-%m-%Y %H:%M") if moment else "—"
+
+
+def _client_ip(request: web.Request) -> str:
+    return request.remote or "?"
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Session, forced password change and CSRF for every route but sign-in and static files."""
+    route = request.match_info.route.name
+    if route in PUBLIC_ROUTES:
+        response: web.StreamResponse = await handler(request)
+        if route != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+    state = _state(request)
+    loaded = await load_session(raw=request.cookies.get(COOKIE, ""), now=state.clock(), ttl=state.config.session_ttl)
+    if loaded is None:
+        if request.method == "GET" and route != "ws":
+            raise web.HTTPSeeOther("/console/login")
+        raise web.HTTPUnauthorized(text="sign in at /console/login", headers={"Cache-Control": "no-store"})
+    request[SESSION], request[USER] = loaded
+    if loaded[1].must_change_password and route not in PASSWORD_ROUTES:
+        raise web.HTTPSeeOther("/console/password")
+    if request.method == "POST":
+        form = await request.post()
+        token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
+        if not same(token, loaded[0].csrf_token):
+            log.warning("CSRF check failed for user %s on %s", loaded[1].id, route)
+            raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page",
+                                    headers={"Cache-Control": "no-store"})
+    response = await handler(request)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    form = await request.post()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+# --- sign-in ---------------------------------------------------------------------------------------
+
+
+async def login_page(request: web.Request) -> web.Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+    if len(token) < 20:
+        token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", {"login_csrf": token, "email": ""})
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, path="/console", httponly=True, samesite="Lax",
+                        secure=_state(request).secure_cookies)
+    return response
+
+
+async def login_post(request: web.Request) -> web.Response:
+    state = _state(request)
+    form = await _form(request)
+    # A login form is CSRF-protected too (double submit): a foreign page must not sign a browser in.
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not same(form.get("csrf", ""), cookie):
+        raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page")
+    email = form.get("email", "").strip().lower()[:254]
+    now = state.clock()
+    ip = _client_ip(request)
+    context = {"login_csrf": cookie, "email": email}
+    if state.limiter.blocked(email=email, ip=ip, now=now):
+        log.warning("sign-in rate limit hit from %s", ip)
+        return render(request, "login.html", {**context, "error": "login_rate_limited"}, status=429)
+    user = await authenticate(email=email, password=form.get("password", ""))
+    if user is None:
+        state.limiter.failed(email=email, ip=ip, now=now)
+        return render(request, "login.html", {**context, "error": "login_failed"}, status=401)
+    state.limiter.succeeded(email=email)
+    _session, raw = await start_session(user=user, now=now, ttl=state.config.session_ttl)
+    await services.audit(actor=user, action="auth.login")
+    response = web.HTTPSeeOther("/console/password" if user.must_change_password else "/console/queue")
+    response.set_cookie(COOKIE, raw, path="/console", httponly=True, samesite="Lax",
+                        secure=state.secure_cookies, max_age=int(state.config.session_ttl.total_seconds()))
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await end_session(raw=request.cookies.get(COOKIE, ""))
+    _state(request).broker.publish("session.ended", {"session_id": request[SESSION].id})
+    response = web.HTTPSeeOther("/console/login")
+    response.del_cookie(COOKIE, path="/console")
+    raise response
+
+
+async def password_page(request: web.Request) -> web.Response:
+    return render(request, "password.html", {})
+
+
+async def password_post(request: web.Request) -> web.Response:
+    state = _state(request)
+    form = await _form(request)
+    user = request[USER]
+    try:
+        await change_password(user=user, current=form.get("current", ""), new=form.get("new", ""),
+                              confirm=form.get("confirm", ""))
+    except PasswordProblemError as problem:
+        return render(request, "password.html", {"error": problem.code}, status=400)
+    await services.audit(actor=user, action="auth.password_changed")
+    # Every other browser is signed out; this one gets a fresh session so the person carries on.
+    state.broker.publish("session.revoked", {"user_id": user.id})
+    _session, raw = await start_session(user=user, now=state.clock(), ttl=state.config.session_ttl)
+    response = web.HTTPSeeOther("/console/queue?notice=notice_password_changed")
+    response.set_cookie(COOKIE, raw, path="/console", httponly=True, samesite="Lax",
+                        secure=state.secure_cookies, max_age=int(state.config.session_ttl.total_seconds()))
+    raise response
+
+
+async def availability(request: web.Request) -> web.Response:
+    user = request[USER]
+    user.available = (await _form(request)).get("available") == "1"
+    await user.save(update_fields=["available"])
+    await services.audit(actor=user, action="user.availability", data={"available": user.available})
+    raise web.HTTPSeeOther(request.headers.get("Referer", "/console/queue")
+                           if request.headers.get("Referer", "").startswith(str(request.url.origin()))
+                           else "/console/queue")
+
+
+# --- queue -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    ticket: Ticket
+    contact_name: str
+    verified: bool
+    category: str
+    predicted: bool
+    due_iso: str
+    remaining: str
+    sla_class: str
+    last_message: str
+    last_sender: str
+    owner: str
+
+
+def remaining_text(remaining: timedelta) -> str:
+    minutes = int(remaining.total_seconds() // 60)
+    sign = "-" if minutes < 0 else ""
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours}h {mins:02d}m"
+
+
+def sla_class(remaining: timedelta, sla: timedelta, state: SlaState) -> str:
+    if state in (SlaState.BREACHED, SlaState.MISSED):
+        return "sla-breached"
+    if state == SlaState.AT_RISK:
+        return "sla-risk"
+    return "sla-warn" if remaining < sla / 2 else "sla-ok"
+
+
+async def _category_names(lang: str) -> dict[int, str]:
+    return {c.id: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
+
+
+async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, lang: str) -> list[QueueRow]:
+    query = Ticket.exclude(status=TicketStatus.RESOLVED)
+    if view == "unassigned":
+        query = query.filter(assignee_id=None)
+    elif view == "mine":
+        query = query.filter(assignee_id=user.id)
+    elif view == "waiting":
+        query = query.filter(status=TicketStatus.PENDING)
+    elif view == "escalated":
+        query = query.filter(status=TicketStatus.ESCALATED)
+    tickets = await query.order_by("due_at").limit(QUEUE_LIMIT).prefetch_related("contact", "assignee", "conversation")
+    names = await _category_names(lang)
+    policy = SlaPolicy(target=sla)
+    rows = []
+    for ticket in tickets:
+        identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)  # type: ignore[attr-defined]
+        last = await Message.filter(conversation_id=ticket.conversation.id).order_by("-id").first()
+        status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=None, policy=policy, now=now)
+        category_id = ticket.category_id  # type: ignore[attr-defined]
+        rows.append(QueueRow(
+            ticket=ticket,
+            contact_name=ticket.contact.name or (identity.display_name if identity else "") or "—",
+            verified=ticket.contact.verified,
+            category=names.get(category_id, "") if category_id else (ticket.predicted_category or ""),
+            predicted=category_id is None and bool(ticket.predicted_category),
+            due_iso=ticket.due_at.astimezone(UTC).isoformat(),
+            remaining=remaining_text(status.remaining),
+            sla_class=sla_class(status.remaining, sla, status.state),
+            last_message=(last.text[:140] if last else ""),
+            last_sender=(last.sender_kind.value if last else ""),
+            owner=(ticket.assignee.name or ticket.assignee.email) if ticket.assignee else "",
+        ))
+    return rows
+
+
+async def index(_request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/console/queue")
+
+
+async def queue(request: web.Request) -> web.Response:
+    state = _state(request)
+    user = request[USER]
+    view = request.query.get("view", "mine" if await Ticket.filter(assignee_id=user.id).exclude(
+        status=TicketStatus.RESOLVED).exists() else "unassigned")
+    if view not in QUEUE_VIEWS:
+        view = "all"
+    rows = await queue_rows(view=view, user=user, now=state.clock(), sla=state.sla, lang=_lang(request))
+    return render(request, "queue.html", {"rows": rows, "view": view, "views": QUEUE_VIEWS, "page": "queue"})
+
+
+# --- conversation view -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    kind: str  # message | note | event
+    at: datetime
+    sender: str
+    who: str
+    text: str
+    channel: str = ""
+    delivery: str = ""
+    order: int = 0
+
+
+def _path_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise web.HTTPNotFound(text="not found") from None
+
+
+async def _ticket(request: web.Request) -> Ticket:
+    ticket = await Ticket.get_or_none(id=_path_id(request))
+    if ticket is None:
+        raise web.HTTPNotFound(text="no such ticket")
+    return ticket
+
+
+async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, User]) -> list[TimelineItem]:
+    messages = await Message.filter(conversation__contact_id=contact.id).order_by("-id").limit(HISTORY_LIMIT)
+    items = [
+        TimelineItem(
+            kind="message", at=m.created_at, sender=m.sender_kind.value,
+            who=(users[m.agent_id].name if m.agent_id in users else ""),  # type: ignore[attr-defined]
+            text=m.text, channel=m.channel.value,
+            delivery=m.delivery_status.value if m.delivery_status else "", order=m.id,
+        )
+        for m in reversed(messages)
+    ]
+    events = await TicketEvent.filter(ticket_id__in=[t.id for t in tickets]).exclude(
+        kind__in=["user_message", "agent_reply"]
+    )
+    for event in events:
+        actor = users.get(event.actor_id) if event.actor_id else None  # type: ignore[attr-defined]
+        if event.kind == "note":
+            text = str(event.data.get("text", ""))
+        elif event.kind == "escalated":
+            text = str(event.data.get("summary", ""))
+        else:
+            text = ""
+        items.append(TimelineItem(kind="note" if event.kind == "note" else "event", at=event.created_at,
+                                  sender=event.kind, who=actor.name if actor else "", text=text, order=event.id))
+    items.sort(key=lambda i: (i.at, 0 if i.kind == "message" else 1, i.order))
+    return items
+
+
+async def ticket_page(request: web.Request) -> web.Response:
+    state = _state(request)
+    user = request[USER]
+    ticket = await _ticket(request)
+    await ticket.fetch_related("contact", "conversation", "category", "assignee")
+    conversation = ticket.conversation
+    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    tickets = await Ticket.filter(contact_id=ticket.contact.id).order_by("-id")
+    users = {u.id: u for u in await User.all()}
+    lang = _lang(request)
+    now = state.clock()
+    status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at,
+                      policy=SlaPolicy(target=state.sla), now=now)
+    prediction = conversation.last_prediction or {}
+    top = [(str(label), float(p)) for label, p in (prediction.get("top") or [])[:3]]
+    categories = await Category.filter(active=True)
+    templates = []
+    first_name = ticket.contact.name.split(" ")[0] if ticket.contact.name else ""
+    for template in await AnswerTemplate.filter(category__active=True).prefetch_related("category"):
+        body = _fill(template.body, name=first_name, ticket=ticket.number or "", agent=user.name)
+        label = template.category.name_en if lang == "en" else template.category.name_id
+        templates.append({"label": f"{label} ({template.language})", "body": body,
+                          "match": template.language == conversation.language})
+    window: timedelta | None = None
+    if conversation.channel == ChannelKind.WHATSAPP and identity.last_inbound_at:
+        window = identity.last_inbound_at + services.WHATSAPP_WINDOW - now
+    context = {
+        "page": "ticket",
+        "ticket": ticket,
+        "contact": ticket.contact,
+        "identity": identity,
+        "conversation": conversation,
+        "timeline": await _timeline(ticket.contact, tickets, users),
+        "other_tickets": [t for t in tickets if t.id != ticket.id][:10],
+        "can_act": can_act(user, ticket),
+        "open": ticket.status != TicketStatus.RESOLVED,
+        "remaining": remaining_text(status.remaining),
+        "sla_class": sla_class(status.remaining, state.sla, status.state),
+        "due_iso": ticket.due_at.astimezone(UTC).isoformat(),
+        "top": top,
+        "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
+        "categories": categories,
+        "selected_category": (ticket.category.slug if ticket.category else (ticket.predicted_category or "")),
+        "templates": sorted(templates, key=lambda t: (not t["match"], t["label"])),
+        "agents": [u for u in users.values() if u.active],
+        "window": window,
+        "window_text": remaining_text(window) if window is not None else "",
+    }
+    return render(request, "ticket.html", context)
+
+
+def _fill(body: str, **values: str) -> str:
+    for key, value in values.items():
+        body = body.replace("{" + key + "}", value)
+    return body
+
+
+def _back(ticket: Ticket, notice: str = "") -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/console/t/{ticket.id}" + (f"?notice={notice}" if notice else ""))
+
+
+def _changed(request: web.Request, ticket: Ticket) -> None:
+    _state(request).broker.publish("ticket.updated", {"ticket_id": ticket.id})
+
+
+async def _act(request: web.Request, action: Callable[[Ticket, dict[str, str]], Any], notice: str) -> web.Response:
+    ticket = await _ticket(request)
+    form = await _form(request)
+    try:
+        await action(ticket, form)
+    except ConsoleError as problem:
+        if problem.status == 403:
+            raise web.HTTPForbidden(text=_t(request)(problem.code)) from None
+        raise _back(ticket, problem.code) from None
+    _changed(request, ticket)
+    raise _back(ticket, notice)
+
+
+async def take(request: web.Request) -> web.Response:
+    state = _state(request)
+    ticket = await _ticket(request)
+    result = await services.take_ticket(ticket_id=ticket.id, agent=request[USER], now=state.clock())
+    if result.taken:
+        _changed(request, ticket)
+        raise _back(ticket, "notice_taken")
+    raise _back(ticket, "notice_already_taken")
+
+
+async def reply_view(request: web.Request) -> web.Response:
+    state = _state(request)
+
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await services.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=form.get("text", ""),
+                             now=state.clock())
+
+    return await _act(request, run, "notice_sent")
+
+
+async def note_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await services.add_note(ticket=ticket, agent=request[USER], text=form.get("text", ""))
+
+    return await _act(request, run, "notice_noted")
+
+
+async def categorize_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        category = await Category.get_or_none(slug=form.get("category", ""))
+        if category is None:
+            raise ConsoleError("error_unknown_category", 400)
+        await services.categorize(ticket=ticket, category=category, agent=request[USER])
+
+    return await _act(request, run, "notice_categorized")
+
+
+async def assign_view(request: web.Request) -> web.Response:
+    state = _state(request)
+
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        try:
+            assignee = await User.get_or_none(id=int(form.get("user_id", "")))
+        except ValueError:
+            assignee = None
+        if assignee is None:
+            raise ConsoleError("error_unknown_user", 400)
+        await services.assign_ticket(ticket=ticket, assignee=assignee, actor=request[USER], now=state.clock())
+
+    return await _act(request, run, "notice_assigned")
+
+
+async def waiting_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await services.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1")
+
+    return await _act(request, run, "notice_status")
+
+
+async def escalate_view(request: web.Request) -> web.Response:
+    state = _state(request)
+
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await services.escalate(
+            ticket=ticket, agent=request[USER], now=state.clock(), summary=form.get("summary", ""),
+            webhook_url=state.config.escalation_webhook_url, webhook_secret=state.config.escalation_webhook_secret,
+            ticket_url=f"{state.public_url}/console/t/{ticket.id}" if state.public_url else "",
+        )
+
+    return await _act(request, run, "notice_escalated")
+
+
+async def close_view(request: web.Request) -> web.Response:
+    state = _state(request)
+
+    async def run(ticket: Ticket, _form: dict[str, str]) -> None:
+        await services.close_ticket(registry=state.registry, ticket=ticket, agent=request[USER], now=state.clock(),
+                                    translate=state.translate)
+
+    return await _act(request, run, "notice_closed")
+
+
+# --- supervisor ------------------------------------------------------------------------------------
+
+
+def _supervisor(request: web.Request) -> User:
+    user = request[USER]
+    if not is_supervisor(user):
+        raise web.HTTPForbidden(text=_t(request)("error_forbidden"))
+    return user
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    _supervisor(request)
+    state = _state(request)
+    board = await build_dashboard(now=state.clock(), tz=state.tz, sla=state.sla, lang=_lang(request))
+    return render(request, "dashboard.html", {"page": "dashboard", "board": board})
+
+
+async def categories_page(request: web.Request) -> web.Response:
+    _supervisor(request)
+    categories = await Category.all()
+    return render(request, "categories.html", {"page": "categories", "categories": categories})
+
+
+async def category_save(request: web.Request) -> web.Response:
+    user = _supervisor(request)
+    form = await _form(request)
+    raw_id = request.match_info.get("id")
+    fields: dict[str, object] = {
+        "name_id": form.get("name_id", "").strip()[:120],
+        "name_en": form.get("name_en", "").strip()[:120],
+        "description": form.get("description", "").strip()[:2000],
+        "active": form.get("active") == "1",
+    }
+    try:
+        fields["sort_order"] = int(form.get("sort_order", "0") or 0)
+    except ValueError:
+        fields["sort_order"] = 0
+    if not fields["name_id"]:
+        raise web.HTTPSeeOther("/console/admin/categories?notice=error_name_required")
+    if raw_id is None:
+        slug = form.get("slug", "").strip().lower()
+        if not slug or not all(c.isalnum() or c == "-" for c in slug) or len(slug) > 64:
+            raise web.HTTPSeeOther("/console/admin/categories?notice=error_bad_slug")
+        if await Category.exists(slug=slug):
+            raise web.HTTPSeeOther("/console/admin/categories?notice=error_slug_taken")
+        created = Category(slug=slug)
+        created.update_from_dict({**fields, "name_en": fields["name_en"] or fields["name_id"]})
+        await created.save()
+        await services.audit(actor=user, action="category.create", target=slug, data={"name_id": fields["name_id"]})
+    else:
+        category = await Category.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
+        if category is None:
+            raise web.HTTPNotFound(text="no such category")
+        category.update_from_dict(fields)
+        await category.save()
+        await services.audit(actor=user, action="category.update", target=category.slug,
+                             data={k: v for k, v in fields.items() if k != "description"})
+    raise web.HTTPSeeOther("/console/admin/categories?notice=notice_saved")
+
+
+async def templates_page(request: web.Request) -> web.Response:
+    _supervisor(request)
+    categories = await Category.all()
+    by_key = {(t.category_id, t.language): t for t in await AnswerTemplate.all()}  # type: ignore[attr-defined]
+    rows = [
+        {"category": c, "templates": [(lang, by_key.get((c.id, lang))) for lang in LANGUAGES]}
+        for c in categories
+    ]
+    return render(request, "templates.html", {"page": "templates", "rows": rows})
+
+
+async def template_save(request: web.Request) -> web.Response:
+    user = _supervisor(request)
+    form = await _form(request)
+    lang = request.match_info["lang"]
+    category = await Category.get_or_none(id=_path_id(request))
+    if category is None or lang not in LANGUAGES:
+        raise web.HTTPNotFound(text="no such category or language")
+    body = form.get("body", "").replace("\r\n", "\n").strip()
+    existing = await AnswerTemplate.get_or_none(category=category, language=lang)
+    if not body:
+        # An empty template means "a person answers this category in this language".
+        if existing is not None:
+            await existing.delete()
+        await services.audit(actor=user, action="template.delete", target=f"{category.slug}/{lang}")
+    elif existing is None:
+        await AnswerTemplate.create(category=category, language=lang, body=body)
+        await services.audit(actor=user, action="template.create", target=f"{category.slug}/{lang}")
+    else:
+        existing.body = body
+        await existing.save(update_fields=["body", "updated_at"])
+        await services.audit(actor=user, action="template.update", target=f"{category.slug}/{lang}")
+    raise web.HTTPSeeOther(f"/console/admin/templates?notice=notice_saved#c{category.id}")
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    _supervisor(request)
+    entries = await AuditLog.all().order_by("-id").limit(300).prefetch_related("actor")
+    rows = [{"entry": e, "data": json.dumps(e.data, ensure_ascii=False) if e.data else ""} for e in entries]
+    return render(request, "audit.html", {"page": "audit", "rows": rows})
+
+
+async def users_page(request: web.Request) -> web.Response:
+    _supervisor(request)
+    users = await User.all().order_by("email")
+    return render(request, "users.html", {"page": "users", "users": users, "roles": [r.value for r in UserRole]})
+
+
+async def user_save(request: web.Request) -> web.Response:
+    actor = _supervisor(request)
+    form = await _form(request)
+    target = await User.get_or_none(id=_path_id(request))
+    if target is None:
+        raise web.HTTPNotFound(text="no such user")
+    if form.get("role") in {r.value for r in UserRole} and target.id != actor.id:
+        target.role = UserRole(form["role"])
+    if target.id != actor.id:  # a supervisor does not lock themselves out
+        target.active = form.get("active") == "1"
+    with contextlib.suppress(ValueError):
+        target.capacity = max(0, min(100, int(form.get("capacity", str(target.capacity)))))
+    await target.save(update_fields=["role", "active", "capacity"])
+    if not target.active:
+        await ConsoleSession.filter(user_id=target.id).delete()
+        _state(request).broker.publish("session.revoked", {"user_id": target.id})
+    await services.audit(actor=actor, action="user.update", target=target.email,
+                         data={"role": target.role.value, "active": target.active, "capacity": target.capacity})
+    raise web.HTTPSeeOther("/console/admin/users?notice=notice_saved")
+
+
+# --- live ------------------------------------------------------------------------------------------
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Live updates out; presence (viewing, typing) in. Every inbound action carries the CSRF token."""
+    state = _state(request)
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.split("://", 1)[-1] != request.host:
+        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+    user, session = request[USER], request[SESSION]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
+    await ws.prepare(request)
+    queue = state.broker.subscribe()
+    viewing: set[int] = set()
+
+    async def pump() -> None:
+        while True:
+            event: LiveEvent = await queue.get()
+            if (event.name == "session.revoked" and event.data.get("user_id") == user.id) or (
+                event.name == "session.ended" and event.data.get("session_id") == session.id
+            ):
+                await ws.close()
+                return
+            await ws.send_json({"type": "event", "name": event.name, "data": event.data})
+
+    sender = asyncio.create_task(pump())
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            try:
+                body = json.loads(frame.data)
+            except json.JSONDecodeError:
+                continue
+            if not isinstance(body, dict) or not same(str(body.get("csrf", "")), session.csrf_token):
+                await ws.send_json({"type": "error", "error": "csrf"})
+                continue
+            action = body.get("action")
+            ticket_id = body.get("ticket_id")
+            if action in ("view", "typing", "leave") and isinstance(ticket_id, int):
+                if action == "leave":
+                    viewing.discard(ticket_id)
+                else:
+                    viewing.add(ticket_id)
+                state.broker.publish("presence", {"ticket_id": ticket_id, "user_id": user.id,
+                                                  "name": user.name or user.email, "state": action})
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        state.broker.unsubscribe(queue)
+        for ticket_id in viewing:
+            state.broker.publish("presence", {"ticket_id": ticket_id, "user_id": user.id,
+                                              "name": user.name or user.email, "state": "leave"})
+    return ws
+
+
+# --- factory ---------------------------------------------------------------------------------------
+
+
+def create_console(
+    *,
+    registry: ChannelRegistry,
+    translate: Translate,
+    config: ConsoleConfig | None = None,
+    broker: Broker | None = None,
+    clock: Callable[[], datetime] | None = None,
+    tz: ZoneInfo | None = None,
+    sla: timedelta = timedelta(hours=24),
+    public_url: str = "",
+) -> web.Application:
+    """The console, to mount at /console. ``broker`` is what FlowDeps.notify publishes to."""
+    config = config or ConsoleConfig()
+    console = web.Application(middlewares=[guard])
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("handoff.console", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    console[STATE] = ConsoleState(
+        registry=registry,
+        broker=broker or Broker(),
+        config=config,
+        translate=translate,
+        clock=clock or (lambda: datetime.now(UTC)),
+        tz=tz or ZoneInfo("Asia/Jakarta"),
+        sla=sla,
+        secure_cookies=public_url.startswith("https://"),
+        public_url=public_url.rstrip("/"),
+        limiter=LoginLimiter(max_per_email=config.login_max_failures, max_per_ip=config.login_max_failures_per_ip,
+                             window=config.login_window),
+        env=env,
+    )
+    console[BROKER] = console[STATE].broker
+    r = console.router
+    r.add_static("/static", HERE / "static", name="static")
+    r.add_get("/login", login_page, name="login")
+    r.add_post("/login", login_post, name="login_post")
+    r.add_post("/logout", logout, name="logout")
+    r.add_get("/password", password_page, name="password")
+    r.add_post("/password", password_post, name="password_post")
+    r.add_post("/availability", availability, name="availability")
+    r.add_get("", index, name="index")
+    r.add_get("/", index, name="index_slash")
+    r.add_get("/queue", queue, name="queue")
+    r.add_get("/t/{id}", ticket_page, name="ticket")
+    r.add_post("/t/{id}/take", take, name="take")
+    r.add_post("/t/{id}/reply", reply_view, name="reply")
+    r.add_post("/t/{id}/note", note_view, name="note")
+    r.add_post("/t/{id}/categorize", categorize_view, name="categorize")
+    r.add_post("/t/{id}/assign", assign_view, name="assign")
+    r.add_post("/t/{id}/waiting", waiting_view, name="waiting")
+    r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
+    r.add_post("/t/{id}/close", close_view, name="close")
+    r.add_get("/admin/dashboard", dashboard, name="dashboard")
+    r.add_get("/admin/categories", categories_page, name="categories")
+    r.add_post("/admin/categories", category_save, name="category_create")
+    r.add_post("/admin/categories/{id}", category_save, name="category_update")
+    r.add_get("/admin/templates", templates_page, name="templates")
+    r.add_post("/admin/templates/{id}/{lang}", template_save, name="template_save")
+    r.add_get("/admin/audit", audit_page, name="audit")
+    r.add_get("/admin/users", users_page, name="users")
+    r.add_post("/admin/users/{id}", user_save, name="user_save")
+    r.add_get("/ws", websocket, name="ws")
+    return console

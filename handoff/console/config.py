@@ -1,0 +1,44 @@
+"""Console settings. Read from the environment (and ``.env``) by the app factory, never at import time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+DEFAULT_SESSION_TTL = timedelta(hours=12)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    # Where an escalated ticket's summary is POSTed (the Edunex developer team's tracker or chat).
+    escalation_webhook_url: str = ""
+    # When set, the webhook body is signed: X-Carecenter-Signature: sha256=<HMAC of the body>.
+    escalation_webhook_secret: str = ""
+    session_ttl: timedelta = DEFAULT_SESSION_TTL
+    login_max_failures: int = 5  # per e-mail address, per window
+    login_max_failures_per_ip: int = 20
+    login_window: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")
+    ) -> ConsoleConfig:
+        values: dict[str, str] = {}
+        if env_file is not None and env_file.is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        hours = values.get("CONSOLE_SESSION_HOURS", "").strip()
+        try:
+            ttl = timedelta(hours=float(hours)) if hours else DEFAULT_SESSION_TTL
+        except ValueError:
+            raise ValueError(f"CONSOLE_SESSION_HOURS={hours!r}: expected a number of hours") from None
+        return cls(
+            escalation_webhook_url=values.get("ESCALATION_WEBHOOK_URL", "").strip(),
+            escalation_webhook_secret=values.get("ESCALATION_WEBHOOK_SECRET", "").strip(),
+            session_ttl=ttl,
+        )

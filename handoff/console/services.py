@@ -1,0 +1,309 @@
+"""What agents and supervisors do to a ticket. Keyword-only async functions returning models; every change
+writes a TicketEvent (the ticket's story) and an AuditLog row (who did what in the console).
+
+Views and the API stay thin: they check the session and CSRF, then call these. Role and ownership are
+checked here too, so no entry point can forget them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import aiohttp
+
+from handoff.delivery import Button, ChannelRegistry, send_text
+from handoff.tickets import add_event, resolve_ticket
+from models import (
+    ActorKind,
+    AuditLog,
+    Category,
+    ChannelIdentity,
+    ChannelKind,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    FlowStep,
+    Message,
+    ResolvedBy,
+    SenderKind,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    UserRole,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 4000
+WHATSAPP_WINDOW = timedelta(hours=24)
+WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
+
+
+class Translate(Protocol):
+    """The end-user message catalogue, handed in by the app (handoff never imports bot)."""
+
+    def __call__(self, lang: str, key: str, /, **values: object) -> str: ...
+
+
+class ConsoleError(Exception):
+    """An action that cannot be done; ``code`` is a key of the console catalogue shown to the agent."""
+
+    def __init__(self, code: str, status: int = 409) -> None:
+        super().__init__(code)
+        self.code = code
+        self.status = status
+
+
+class ForbiddenError(ConsoleError):
+    def __init__(self) -> None:
+        super().__init__("error_forbidden", 403)
+
+
+@dataclass(frozen=True, slots=True)
+class TakeResult:
+    ticket: Ticket
+    taken: bool  # False: someone else was first
+    owner: User | None
+
+
+async def audit(*, actor: User | None, action: str, target: str = "", data: dict[str, Any] | None = None) -> None:
+    await AuditLog.create(actor=actor, action=action, target=target[:120], data=data or {})
+
+
+def is_supervisor(user: User) -> bool:
+    return user.role == UserRole.SUPERVISOR
+
+
+def can_act(user: User, ticket: Ticket) -> bool:
+    """The owner acts on a ticket; a supervisor acts on any. Nobody acts on a ticket by guessing its id."""
+    return is_supervisor(user) or ticket.assignee_id == user.id  # type: ignore[attr-defined]
+
+
+def _require_owner(user: User, ticket: Ticket) -> None:
+    if not can_act(user, ticket):
+        raise ForbiddenError
+
+
+def _require_open(ticket: Ticket) -> None:
+    if ticket.status == TicketStatus.RESOLVED:
+        raise ConsoleError("error_closed")
+
+
+def _clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise ConsoleError("error_empty", 400)
+    if len(text) > MAX_TEXT_CHARS:
+        raise ConsoleError("error_too_long", 400)
+    return text
+
+
+async def take_ticket(*, ticket_id: int, agent: User, now: datetime) -> TakeResult:
+    """Claim an unassigned ticket. The conditional UPDATE is the lock: of two agents clicking at once,
+    the database lets exactly one change the row, and the other learns who was first."""
+    updated = (
+        await Ticket.filter(id=ticket_id, assignee_id=None)
+        .exclude(status=TicketStatus.RESOLVED)
+        .update(assignee_id=agent.id)
+    )
+    ticket = await Ticket.get(id=ticket_id)
+    if not updated:
+        owner = await User.get_or_none(id=ticket.assignee_id) if ticket.assignee_id else None  # type: ignore[attr-defined]
+        return TakeResult(ticket=ticket, taken=False, owner=owner)
+    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+        status=ConversationStatus.OPEN, updated_at=now
+    )
+    await add_event(ticket=ticket, kind="taken", actor_kind=ActorKind.AGENT, actor=agent)
+    await audit(actor=agent, action="ticket.take", target=ticket.number or str(ticket.id))
+    log.info("ticket %s taken by user %s", ticket.number, agent.id)
+    return TakeResult(ticket=ticket, taken=True, owner=agent)
+
+
+async def assign_ticket(*, ticket: Ticket, assignee: User, actor: User, now: datetime) -> Ticket:
+    """Transfer: the owner hands over, or a supervisor assigns anyone's ticket."""
+    _require_open(ticket)
+    if not is_supervisor(actor) and ticket.assignee_id not in (None, actor.id):  # type: ignore[attr-defined]
+        raise ForbiddenError
+    if not assignee.active:
+        raise ConsoleError("error_inactive_user", 400)
+    previous = ticket.assignee_id  # type: ignore[attr-defined]
+    ticket.assignee = assignee
+    await ticket.save(update_fields=["assignee_id"])
+    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+        status=ConversationStatus.OPEN, updated_at=now
+    )
+    await add_event(ticket=ticket, kind="assigned", actor_kind=ActorKind.AGENT, actor=actor,
+                    data={"from": previous, "to": assignee.id})
+    await audit(actor=actor, action="ticket.assign", target=ticket.number or str(ticket.id),
+                data={"from": previous, "to": assignee.id})
+    return ticket
+
+
+async def reply(*, registry: ChannelRegistry, ticket: Ticket, agent: User, text: str, now: datetime) -> Message:
+    """Send the agent's words through the channel the user wrote on, as the bot's would go."""
+    _require_owner(agent, ticket)
+    _require_open(ticket)
+    text = _clean(text)
+    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    message = await send_text(registry=registry, conversation=conversation, text=text,
+                              sender_kind=SenderKind.AGENT, agent=agent, ticket=ticket)
+    await Ticket.filter(id=ticket.id, first_response_at=None).update(first_response_at=now)
+    if ticket.status == TicketStatus.PENDING:  # the user was waiting on us, not the other way round
+        await Ticket.filter(id=ticket.id).update(status=TicketStatus.OPEN)
+    conversation.status = ConversationStatus.OPEN
+    conversation.last_message_at = now
+    await conversation.save(update_fields=["status", "last_message_at", "updated_at"])
+    await ticket.refresh_from_db()
+    await add_event(ticket=ticket, kind="agent_reply", actor_kind=ActorKind.AGENT, actor=agent,
+                    data={"message_id": message.id})
+    await audit(actor=agent, action="ticket.reply", target=ticket.number or str(ticket.id),
+                data={"message_id": message.id})
+    return message
+
+
+async def add_note(*, ticket: Ticket, agent: User, text: str) -> TicketEvent:
+    """A private note is a ticket event, not a message: the outbox never sees it, so it cannot be sent."""
+    _require_owner(agent, ticket)
+    event = await add_event(ticket=ticket, kind="note", actor_kind=ActorKind.AGENT, actor=agent,
+                            data={"text": _clean(text)})
+    await audit(actor=agent, action="ticket.note", target=ticket.number or str(ticket.id))
+    return event
+
+
+async def categorize(*, ticket: Ticket, category: Category, agent: User) -> Ticket:
+    _require_owner(agent, ticket)
+    if not category.active:
+        raise ConsoleError("error_inactive_category", 400)
+    previous = ticket.category_id  # type: ignore[attr-defined]
+    ticket.category = category
+    await ticket.save(update_fields=["category_id"])
+    data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category}
+    await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
+    await audit(actor=agent, action="ticket.categorize", target=ticket.number or str(ticket.id), data=data)
+    return ticket
+
+
+async def set_waiting(*, ticket: Ticket, agent: User, waiting: bool) -> Ticket:
+    """Mark the ticket as waiting on the user (the queue's "waiting" view), or back to open."""
+    _require_owner(agent, ticket)
+    _require_open(ticket)
+    ticket.status = TicketStatus.PENDING if waiting else TicketStatus.OPEN
+    await ticket.save(update_fields=["status"])
+    await add_event(ticket=ticket, kind="status", actor_kind=ActorKind.AGENT, actor=agent,
+                    data={"status": ticket.status.value})
+    await audit(actor=agent, action="ticket.status", target=ticket.number or str(ticket.id),
+                data={"status": ticket.status.value})
+    return ticket
+
+
+def whatsapp_window_open(identity: ChannelIdentity, now: datetime) -> bool:
+    """WhatsApp allows free-form messages only within 24 h of the user's last message."""
+    last = identity.last_inbound_at
+    return last is not None and now - last < WHATSAPP_WINDOW
+
+
+async def close_ticket(
+    *, registry: ChannelRegistry, ticket: Ticket, agent: User, now: datetime, translate: Translate
+) -> Ticket:
+    """Resolve by an agent, give the conversation back to the bot, and ask for a 1-5 rating once."""
+    _require_owner(agent, ticket)
+    _require_open(ticket)
+    if ticket.category_id is None:  # type: ignore[attr-defined]
+        raise ConsoleError("error_category_required", 400)
+    await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
+    await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
+    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    contact = await Contact.get(id=conversation.contact_id)  # type: ignore[attr-defined]
+    conversation.status = ConversationStatus.BOT
+    conversation.step = FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW
+    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    if conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now):
+        # Outside the window a free-form survey would be refused (Twilio 63016); skip rather than fail.
+        await add_event(ticket=ticket, kind="survey_skipped", actor_kind=ActorKind.SYSTEM,
+                        data={"reason": "whatsapp_window_closed"})
+    elif await Ticket.filter(id=ticket.id, survey_sent_at=None).update(survey_sent_at=now):
+        conversation.step = FlowStep.AWAITING_SURVEY
+        lang = conversation.language
+        await send_text(
+            registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.SYSTEM,
+            text=translate(lang, "survey_ask", ticket=ticket.number or ""),
+            buttons=tuple(Button(translate(lang, f"survey_button_{n}"), str(n)) for n in range(1, 6)),
+        )
+        await add_event(ticket=ticket, kind="survey_sent", actor_kind=ActorKind.SYSTEM)
+    await conversation.save(update_fields=["status", "step", "updated_at"])
+    await ticket.refresh_from_db()
+    return ticket
+
+
+async def escalate(
+    *,
+    ticket: Ticket,
+    agent: User,
+    now: datetime,
+    summary: str,
+    webhook_url: str = "",
+    webhook_secret: str = "",
+    ticket_url: str = "",
+    session: aiohttp.ClientSession | None = None,
+) -> Ticket:
+    """Hand the ticket to the Edunex developer team: status escalated, and the summary to their webhook."""
+    _require_owner(agent, ticket)
+    _require_open(ticket)
+    summary = summary.strip()[:MAX_TEXT_CHARS]
+    ticket.status = TicketStatus.ESCALATED
+    ticket.escalated_at = now
+    await ticket.save(update_fields=["status", "escalated_at"])
+    await add_event(ticket=ticket, kind="escalated", actor_kind=ActorKind.AGENT, actor=agent,
+                    data={"summary": summary})
+    await audit(actor=agent, action="ticket.escalate", target=ticket.number or str(ticket.id))
+    if webhook_url:
+        delivered = await _post_escalation(ticket, summary, now=now, url=webhook_url, secret=webhook_secret,
+                                           ticket_url=ticket_url, session=session)
+        await add_event(ticket=ticket, kind="escalation_webhook", actor_kind=ActorKind.SYSTEM,
+                        data={"delivered": delivered})
+    return ticket
+
+
+async def _post_escalation(
+    ticket: Ticket, summary: str, *, now: datetime, url: str, secret: str, ticket_url: str,
+    session: aiohttp.ClientSession | None,
+) -> bool:
+    await ticket.fetch_related("category")
+    # The developers need the problem, not the person: no name, phone or NIM leaves in this payload.
+    payload = {
+        "event": "ticket.escalated",
+        "ticket": ticket.number,
+        "ticket_id": ticket.id,
+        "channel": ticket.channel.value,
+        "category": ticket.category.slug if ticket.category else None,
+        "subject": ticket.subject,
+        "summary": summary,
+        "opened_at": ticket.opened_at.isoformat(),
+        "escalated_at": now.isoformat(),
+        "url": ticket_url,
+    }
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret:  # lets the receiver check the call came from us
+        headers["X-Carecenter-Signature"] = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    own = session is None
+    client = session or aiohttp.ClientSession(timeout=WEBHOOK_TIMEOUT)
+    try:
+        async with client.post(url, data=body, headers=headers) as response:
+            if response.status >= 300:
+                log.warning("escalation webhook for ticket %s answered %s", ticket.number, response.status)
+                return False
+            return True
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("escalation webhook for ticket %s failed: %s", ticket.number, type(exc).__name__)
+        return False
+    finally:
+        if own:
+            await client.close()

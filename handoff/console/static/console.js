@@ -1,0 +1,129 @@
+// The console's only script: live updates, presence and small conveniences. No build step.
+// Everything it shows that came from data is written with textContent; fragments it swaps in come
+// from the server's own autoescaped pages, parsed inertly by DOMParser (which runs no scripts).
+(() => {
+  "use strict";
+  const body = document.body;
+  const csrf = document.querySelector('meta[name="csrf"]')?.content || "";
+  const page = body.dataset.page || "";
+  const ticketId = Number(body.dataset.ticket || 0);
+  const me = Number(body.dataset.me || 0);
+  const sla = Number(body.dataset.sla || 1440); // minutes
+  if (!me) return; // the sign-in page has nothing live
+
+  let ws = null;
+  let retry = 1000;
+  const status = document.getElementById("live-status");
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ ...message, csrf }));
+  }
+
+  // Re-read this same page and swap the named parts: one rendering path, on the server.
+  let pending = null;
+  function refresh(ids) {
+    if (pending) return;
+    pending = setTimeout(async () => {
+      pending = null;
+      const response = await fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (response.redirected && response.url.includes("/console/login")) { location.reload(); return; }
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      for (const id of ids) {
+        const fresh = doc.getElementById(id);
+        const current = document.getElementById(id);
+        if (fresh && current) current.replaceWith(document.importNode(fresh, true));
+      }
+      tick();
+      toLatest();
+      body.dataset.refreshed = String(Date.now());
+    }, 150);
+  }
+
+  const others = new Map(); // user id -> {name, state, at}
+  function renderPresence() {
+    const line = document.getElementById("presence");
+    if (!line) return;
+    const now = Date.now();
+    const parts = [];
+    for (const [, p] of others) {
+      const typing = p.state === "typing" && now - p.at < 5000;
+      parts.push(`${p.name} ${typing ? body.dataset.typing : body.dataset.viewing}`);
+    }
+    line.textContent = parts.join(" · ");
+    line.classList.toggle("collision", parts.length > 0);
+  }
+
+  function onEvent(event) {
+    if (event.type !== "event") return;
+    const { name, data } = event;
+    if (name === "presence") {
+      if (data.ticket_id !== ticketId || data.user_id === me) return;
+      if (data.state === "leave") others.delete(data.user_id);
+      else others.set(data.user_id, { name: String(data.name), state: data.state, at: Date.now() });
+      renderPresence();
+      return;
+    }
+    if (!name.startsWith("ticket.") && !name.startsWith("conversation.")) return;
+    if (page === "queue") refresh(["queue-rows"]);
+    else if (page === "dashboard") refresh(["dashboard"]);
+    else if (page === "ticket" && data.ticket_id === ticketId) refresh(["timeline", "ticket-meta"]);
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    ws = new WebSocket(`${scheme}://${location.host}/console/ws`);
+    ws.onopen = () => {
+      retry = 1000;
+      status?.classList.add("on");
+      body.dataset.live = "1";
+      if (ticketId) send({ action: "view", ticket_id: ticketId });
+    };
+    ws.onmessage = (frame) => {
+      try { onEvent(JSON.parse(frame.data)); } catch (_) { /* a bad frame is ignored */ }
+    };
+    ws.onclose = () => {
+      status?.classList.remove("on");
+      body.dataset.live = "0";
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 15000);
+    };
+  }
+  // The newest message is what an agent reads first.
+  function toLatest() {
+    const timeline = document.getElementById("timeline");
+    if (timeline) timeline.scrollTop = timeline.scrollHeight;
+  }
+  toLatest();
+  connect();
+  setInterval(renderPresence, 2000);
+
+  // Typing: at most one notice every 2 s, so a fast typist does not flood the others.
+  let lastTyping = 0;
+  document.addEventListener("input", (e) => {
+    if (!ticketId || !(e.target instanceof HTMLTextAreaElement)) return;
+    const now = Date.now();
+    if (now - lastTyping > 2000) { lastTyping = now; send({ action: "typing", ticket_id: ticketId }); }
+  });
+
+  // Canned answers: the server already filled the variables; the value is set as text, never HTML.
+  document.getElementById("canned")?.addEventListener("change", (e) => {
+    const option = e.target.selectedOptions[0];
+    const box = document.getElementById("reply-text");
+    if (option && option.dataset.body && box) { box.value = option.dataset.body; box.focus(); }
+  });
+
+  // Time left against the target, counted down between refreshes, coloured as it runs out.
+  function tick() {
+    const now = Date.now();
+    for (const el of document.querySelectorAll("[data-due]")) {
+      const left = Math.floor((Date.parse(el.dataset.due) - now) / 60000);
+      const abs = Math.abs(left);
+      el.textContent = `${left < 0 ? "-" : ""}${Math.floor(abs / 60)}h ${String(abs % 60).padStart(2, "0")}m`;
+      el.classList.remove("sla-ok", "sla-warn", "sla-risk", "sla-breached");
+      // Same thresholds as the server: the last quarter of the target is at risk, under half is a warning.
+      el.classList.add(left <= 0 ? "sla-breached" : left <= sla / 4 ? "sla-risk" : left <= sla / 2 ? "sla-warn" : "sla-ok");
+    }
+  }
+  setInterval(tick, 30000);
+})();

@@ -1,0 +1,118 @@
+"""The console over HTTP: sessions, CSRF, rate limiting, roles and ownership, cache headers."""
+
+from __future__ import annotations
+
+from models import AuditLog, ConsoleSession, Message, Ticket, TicketStatus, User
+from tests.handoff.console.conftest import PASSWORD, Console, Served
+
+
+async def test_sign_in_sets_a_hardened_session_cookie(served: Served, console: Console) -> None:
+    response = await console.login("ana@cc.test")
+    assert response.status == 200
+    assert str(response.url).endswith("/console/queue")
+    cookie = response.history[0].cookies["cc_console"]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/console"
+    assert not cookie["secure"]  # plain http here; https PUBLIC_URL sets Secure
+    assert response.headers["Cache-Control"] == "no-store"
+    assert console.csrf
+    assert await ConsoleSession.filter(user_id=served.agent.id).count() == 1
+
+
+async def test_pages_need_a_session(served: Served, console: Console) -> None:
+    response = await console.get("/console/queue")
+    assert (response.status, response.headers["Location"]) == (303, "/console/login")
+    ws = await console.get("/console/ws")
+    assert ws.status == 401
+
+
+async def test_wrong_password_and_rate_limit(served: Served, console: Console) -> None:
+    for _ in range(5):
+        response = await console.login("ana@cc.test", "wrong-password")
+        assert response.status == 401
+    # Even the right password is refused while the limit holds.
+    response = await console.login("ana@cc.test")
+    assert response.status == 429
+
+
+async def test_form_post_without_the_csrf_token_is_refused(served: Served, console: Console) -> None:
+    ticket = await served.hand_off()
+    await console.login("ana@cc.test")
+    refused = await console.post(f"/console/t/{ticket.id}/take", {}, csrf="forged")
+    assert refused.status == 403
+    assert (await Ticket.get(id=ticket.id)).assignee_id is None  # type: ignore[attr-defined]
+    taken = await console.post(f"/console/t/{ticket.id}/take", {})
+    assert taken.status == 303
+    assert (await Ticket.get(id=ticket.id)).assignee_id == served.agent.id  # type: ignore[attr-defined]
+
+
+async def test_login_form_needs_its_csrf_cookie(served: Served, console: Console) -> None:
+    response = await console.http.post(f"{served.url}/console/login",
+                                       data={"csrf": "x" * 30, "email": "ana@cc.test", "password": PASSWORD})
+    assert response.status == 403
+
+
+async def test_an_agent_cannot_act_on_another_agents_ticket(served: Served, console: Console) -> None:
+    ticket = await served.hand_off()
+    await console.login("ana@cc.test")
+    await console.post(f"/console/t/{ticket.id}/take", {})
+    other = Console(served.url)
+    try:
+        await other.login("bayu@cc.test")
+        before = len(served.channel.sent)
+        refused = await other.post(f"/console/t/{ticket.id}/reply", {"text": "guessing ids"})
+        assert refused.status == 403
+        assert len(served.channel.sent) == before
+        assert not await Message.filter(text="guessing ids").exists()
+        assert (await other.get("/console/admin/dashboard")).status == 403
+        assert (await other.post("/console/admin/categories", {"slug": "x", "name_id": "X"})).status == 403
+    finally:
+        await other.close()
+
+
+async def test_password_change_signs_out_everywhere(served: Served, console: Console) -> None:
+    await console.login("ana@cc.test")
+    elsewhere = Console(served.url)
+    try:
+        await elsewhere.login("ana@cc.test")
+        assert (await elsewhere.get("/console/queue")).status == 200
+        changed = await console.post("/console/password", {"current": PASSWORD, "new": "a brand new secret",
+                                                           "confirm": "a brand new secret"})
+        assert changed.status == 303
+        assert (await elsewhere.get("/console/queue")).status == 303  # signed out
+        assert (await console.get("/console/queue")).status == 200  # this browser carries on
+        assert (await User.get(id=served.agent.id)).session_version == 2
+        assert await AuditLog.filter(action="auth.password_changed").exists()
+    finally:
+        await elsewhere.close()
+
+
+async def test_forced_password_change(served: Served, console: Console) -> None:
+    served.agent.must_change_password = True
+    await served.agent.save(update_fields=["must_change_password"])
+    response = await console.login("ana@cc.test")
+    assert str(response.url).endswith("/console/password")
+    assert (await console.get("/console/queue")).headers["Location"] == "/console/password"
+
+
+async def test_close_without_category_is_refused_with_a_message(served: Served, console: Console) -> None:
+    ticket = await served.hand_off()
+    await console.login("ana@cc.test")
+    await console.post(f"/console/t/{ticket.id}/take", {})
+    response = await console.post(f"/console/t/{ticket.id}/close", {})
+    assert response.headers["Location"].endswith("notice=error_category_required")
+    assert (await Ticket.get(id=ticket.id)).status != TicketStatus.RESOLVED
+    page = await console.http.get(f"{served.url}{response.headers['Location']}")
+    assert "Tiket harus dikategorikan sebelum ditutup." in await page.text()
+
+
+async def test_supervisor_pages_render(served: Served, console: Console) -> None:
+    ticket = await served.hand_off()
+    await console.login("sari@cc.test")
+    for path in ("/console/admin/dashboard", "/console/admin/categories", "/console/admin/templates",
+                 "/console/admin/audit", "/console/admin/users", "/console/queue?view=all",
+                 f"/console/t/{ticket.id}", "/console/queue?view=all&lang=en"):
+        response = await console.get(path)
+        assert response.status == 200, path
+        assert response.headers["Cache-Control"] == "no-store"
