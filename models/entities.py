@@ -261,6 +261,11 @@ class ApiToken(Model):
     role = fields.CharEnumField(UserRole, max_length=16)
     # SHA-256 of the token: a leaked database does not leak usable tokens.
     token_hash = fields.CharField(max_length=64, unique=True)
+    # Set for tokens that act on tickets (take, reply, close...): the actions are that person's, with
+    # that person's role and ownership. Tokens without a user only read.
+    user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="api_tokens", null=True, on_delete=fields.CASCADE
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
