@@ -46,6 +46,8 @@ class Settings:
     twilio_auth_token: str = ""
     twilio_whatsapp_from: str = ""
     twilio_api_base_url: str = ""
+    # Approved WhatsApp templates (Content SIDs, HX...) by purpose, from TWILIO_TEMPLATE_<PURPOSE>.
+    twilio_templates: Mapping[str, str] = field(default_factory=dict)
     smtp: Mapping[str, str] = field(default_factory=dict)
     imap: Mapping[str, str] = field(default_factory=dict)
 
@@ -100,6 +102,11 @@ class Settings:
             twilio_auth_token=get("TWILIO_AUTH_TOKEN"),
             twilio_whatsapp_from=get("TWILIO_WHATSAPP_FROM"),
             twilio_api_base_url=get("TWILIO_API_BASE_URL"),
+            twilio_templates={
+                k.removeprefix("TWILIO_TEMPLATE_").lower(): v.strip()
+                for k, v in values.items()
+                if k.startswith("TWILIO_TEMPLATE_") and v.strip()
+            },
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
         )

@@ -39,6 +39,19 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
                 public_url=settings.public_url,
             )
         )
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from:
+        from bot.channels.whatsapp import WhatsAppChannel
+
+        channels.append(
+            WhatsAppChannel(
+                account_sid=settings.twilio_account_sid,
+                auth_token=settings.twilio_auth_token,
+                from_number=settings.twilio_whatsapp_from,
+                api_base_url=settings.twilio_api_base_url,
+                public_url=settings.public_url,
+                templates=settings.twilio_templates,
+            )
+        )
     return channels
 
 
@@ -47,6 +60,7 @@ def setup_channels(
 ) -> list[ProviderChannel]:
     """Build the configured channels, register them for delivery and mount their webhooks."""
     channels = build_channels(settings)
+    started: list[ProviderChannel] = []
     for channel in channels:
         if registry.get(channel.kind) is not None:
             # A channel passed to create_app explicitly (a test's fake) wins over configuration.
@@ -54,5 +68,6 @@ def setup_channels(
             continue
         registry.add(channel)
         channel.setup(app, handle)
+        started.append(channel)
         log.info("channel %s enabled", channel.kind.value)
-    return channels
+    return started

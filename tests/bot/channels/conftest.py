@@ -3,8 +3,9 @@
 import pytest
 
 from tests.fakes.telegram import fake_telegram
+from tests.fakes.twilio import fake_twilio
 
-__all__ = ["fake_telegram"]
+__all__ = ["fake_telegram", "fake_twilio"]
 
 
 @pytest.fixture(autouse=True)

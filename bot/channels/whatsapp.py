@@ -1,0 +1,350 @@
+"""WhatsApp through Twilio: signed webhooks in, the real ``twilio`` client (async HTTP) out.
+
+Inbound: ``POST /webhooks/twilio/whatsapp`` is checked with twilio's ``RequestValidator`` over the public
+URL (a proxy in front changes ``request.url``, not what Twilio signed), handed to the flow, which dedupes on
+``MessageSid``, and answered with empty TwiML. Outbound: free-form text inside WhatsApp's 24-hour window
+(counted from the user's last message), an approved template (``ContentSid`` + ``ContentVariables``)
+outside it. ``POST /webhooks/twilio/status`` moves a message's delivery status forward only: callbacks
+arrive out of order, and "sent" after "delivered" must not undo it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.request_validator import RequestValidator
+from twilio.rest import Client
+
+from bot.channels.base import InboundMessage
+from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from models import (
+    ChannelIdentity,
+    ChannelKind,
+    Conversation,
+    DeliveryStatus,
+    Message,
+    SenderKind,
+    Ticket,
+    TicketStatus,
+)
+
+log = logging.getLogger(__name__)
+
+INBOUND_PATH = "/webhooks/twilio/whatsapp"
+STATUS_PATH = "/webhooks/twilio/status"
+SIGNATURE_HEADER = "X-Twilio-Signature"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+WINDOW = timedelta(hours=24)
+# A reply queued a few minutes before the window closes could reach Twilio after it: switch early.
+WINDOW_MARGIN = timedelta(minutes=5)
+MAX_BODY = 1600  # Twilio's limit for Body (error 21617)
+MAX_TEMPLATE_VARIABLE = 1000
+MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+TWILIO_TIMEOUT = 15.0
+# The template (Content SID) used outside the window, by purpose; set as TWILIO_TEMPLATE_<PURPOSE>.
+TEMPLATE_PURPOSES = ("agent_reply", "ticket_resolved", "survey")
+
+# Error codes after which this address will not receive anything we send.
+UNREACHABLE_CODES = frozenset({21211, 21214, 21610, 21614, 63003, 63024})
+OUTSIDE_WINDOW = 63016
+RATE_LIMITED = 20429
+
+# Twilio's MessageStatus → ours, and which of our statuses each may replace (never a step backwards).
+_STATUS: dict[str, DeliveryStatus] = {
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.READ,
+    "failed": DeliveryStatus.FAILED,
+    "undelivered": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
+}
+_REPLACES: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
+    DeliveryStatus.SENT: (DeliveryStatus.QUEUED, DeliveryStatus.UNKNOWN),
+    DeliveryStatus.DELIVERED: (DeliveryStatus.QUEUED, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT),
+    DeliveryStatus.READ: (
+        DeliveryStatus.QUEUED, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT, DeliveryStatus.DELIVERED
+    ),
+    DeliveryStatus.FAILED: (DeliveryStatus.QUEUED, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT),
+}
+
+Handler = Callable[[InboundMessage], Awaitable[object]]
+_WHITESPACE = re.compile(r"\s+")
+
+
+class BadFormError(Exception):
+    """The webhook body is signed but not a message we can read."""
+
+
+def whatsapp_address(number: str) -> str:
+    number = number.strip()
+    return number if number.startswith("whatsapp:") else f"whatsapp:{number}"
+
+
+def split_body(text: str, limit: int = MAX_BODY) -> list[str]:
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not parts:
+        parts.append(rest)
+    return parts
+
+
+def render_buttons(message: OutboundMessage) -> str:
+    """Free-form WhatsApp has no buttons: list the answers to type, unless the text already names them."""
+    if not message.buttons or all(b.value in message.text for b in message.buttons):
+        return message.text
+    options = "\n".join(f"{b.value}. {b.label}" for b in message.buttons)
+    return f"{message.text}\n\n{options}"
+
+
+def template_variable(text: str) -> str:
+    # Template parameters may not contain new lines, tabs or runs of spaces (Meta rejects them).
+    flat = _WHITESPACE.sub(" ", text).strip()
+    return flat if len(flat) <= MAX_TEMPLATE_VARIABLE else flat[: MAX_TEMPLATE_VARIABLE - 1] + "…"
+
+
+class WhatsAppChannel:
+    kind: ChannelKind = ChannelKind.WHATSAPP
+    supports_buttons: bool = True
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base_url: str = "",
+        public_url: str = "",
+        templates: Mapping[str, str] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timeout: float = TWILIO_TIMEOUT,
+    ) -> None:
+        self.account_sid = account_sid
+        self._auth_token = auth_token
+        self.sender = whatsapp_address(from_number)
+        self.api_base_url = api_base_url.rstrip("/")
+        self.public_url = public_url.rstrip("/")
+        self.templates = dict(templates or {})
+        self.clock = clock
+        self.timeout = timeout
+        self.validator = RequestValidator(auth_token)
+        self._handle: Handler | None = None
+        self._http: Any = None
+        self._client: Any = None
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        client = self._client
+        if client is None:
+            raise DeliveryError("twilio client not started")
+        identity = await ChannelIdentity.get_or_none(channel=ChannelKind.WHATSAPP, external_id=message.recipient)
+        last = identity.last_inbound_at if identity is not None else None
+        in_window = last is not None and self.clock() - last < WINDOW - WINDOW_MARGIN
+        common: dict[str, Any] = {"to": message.recipient, "from_": self.sender}
+        callback = self._status_callback(message.message_id)
+        if in_window:
+            parts = split_body(render_buttons(message))
+            requests = [
+                {**common, "body": part, **({"status_callback": callback} if callback and last_part else {})}
+                for part, last_part in ((p, i == len(parts) - 1) for i, p in enumerate(parts))
+            ]
+        else:
+            purpose = await self._purpose(message)
+            content_sid = self.templates.get(purpose)
+            if not content_sid:
+                raise DeliveryError(
+                    f"outside the WhatsApp 24-hour window and no template for {purpose!r} "
+                    f"(set TWILIO_TEMPLATE_{purpose.upper()})",
+                    permanent=True,
+                )
+            variables = json.dumps({"1": template_variable(message.text)}, ensure_ascii=False)
+            requests = [{**common, "content_sid": content_sid, "content_variables": variables,
+                         **({"status_callback": callback} if callback else {})}]
+        sid: str | None = None
+        for params in requests:
+            try:
+                created = await client.messages.create_async(**params)
+            except TwilioRestException as exc:
+                if exc.status >= 500 or exc.code == 20500:
+                    # Twilio may have created it: recorded as unknown, never blindly sent again.
+                    return SendResult(provider_message_id=sid, status=DeliveryStatus.UNKNOWN,
+                                      error=f"twilio {exc.status}/{exc.code}")
+                raise _delivery_error(exc) from None
+            except aiohttp.ClientConnectorError as exc:
+                raise DeliveryError(f"twilio unreachable: {exc.__class__.__name__}") from None
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                return SendResult(provider_message_id=sid, status=DeliveryStatus.UNKNOWN,
+                                  error=f"no answer from twilio: {exc.__class__.__name__}")
+            sid = str(created.sid)
+        return SendResult(provider_message_id=sid, status=DeliveryStatus.SENT)
+
+    def _status_callback(self, message_id: int) -> str | None:
+        # Our row id travels in the (signed) callback URL, so a callback that beats the save of the
+        # provider id still finds its message.
+        return f"{self.public_url}{STATUS_PATH}?m={message_id}" if self.public_url else None
+
+    async def _purpose(self, message: OutboundMessage) -> str:
+        if message.buttons:
+            return "survey"
+        if message.sender_kind == SenderKind.AGENT:
+            return "agent_reply"
+        row = await Message.get_or_none(id=message.message_id)
+        ticket_id = getattr(row, "ticket_id", None) if row is not None else None
+        if ticket_id is not None and await Ticket.exists(id=ticket_id, status=TicketStatus.RESOLVED):
+            return "ticket_resolved"
+        return "agent_reply"
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    async def _signed_form(self, request: web.Request) -> Mapping[str, str] | web.Response:
+        if request.content_type != "application/x-www-form-urlencoded":
+            # Twilio posts only url-encoded forms; anything else is not from Twilio.
+            return web.Response(status=415, text="expected application/x-www-form-urlencoded")
+        try:
+            form = await request.post()
+        except (ValueError, UnicodeError, HttpProcessingError):
+            return web.Response(status=400, text="malformed form data")
+        url = f"{self.public_url}{request.rel_url}" if self.public_url else str(request.url)
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature or not self.validator.validate(url, form, signature):
+            log.warning("twilio webhook with a bad signature refused on %s", request.path)
+            return web.Response(status=403, text="invalid signature")
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+
+    async def _inbound(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        if isinstance(form, web.Response):
+            return form
+        try:
+            inbound = self.to_inbound(form)
+        except BadFormError as exc:
+            return web.Response(status=400, text=str(exc))
+        handle = self._handle
+        if handle is None:
+            raise RuntimeError("WhatsAppChannel.setup() was not called")
+        await handle(inbound)
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    def to_inbound(self, form: Mapping[str, str]) -> InboundMessage:
+        sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
+        sender = form.get("From", "")
+        if not sid or not sender.startswith("whatsapp:"):
+            raise BadFormError("MessageSid and a whatsapp: From are required")
+        if form.get("AccountSid", self.account_sid) != self.account_sid:
+            raise BadFormError("message for another account")
+        try:
+            count = int(form.get("NumMedia", "0") or "0")
+        except ValueError:
+            raise BadFormError("NumMedia is not a number") from None
+        if not 0 <= count <= MAX_MEDIA:
+            raise BadFormError("NumMedia out of range")
+        media = [
+            {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
+            for i in range(count)
+        ]
+        # A tapped quick-reply button carries its value in ButtonPayload; Body holds only its label.
+        text = form.get("ButtonPayload") or form.get("Body", "")
+        return InboundMessage(
+            channel=ChannelKind.WHATSAPP,
+            external_id=sender,
+            provider_message_id=sid,
+            text=text,
+            received_at=datetime.now(UTC),
+            display_name=form.get("ProfileName", ""),
+            phone=sender.removeprefix("whatsapp:"),
+            raw={"form": dict(form), "media": media},
+        )
+
+    async def _status(self, request: web.Request) -> web.Response:
+        form = await self._signed_form(request)
+        if isinstance(form, web.Response):
+            return form
+        sid = form.get("MessageSid", "")
+        reported = form.get("MessageStatus", "")
+        if not sid or not reported:
+            return web.Response(status=400, text="MessageSid and MessageStatus are required")
+        new = _STATUS.get(reported)
+        if new is None:  # queued, sending, accepted...: nothing we track beyond "sent"
+            return web.Response(status=204)
+        rows = Message.filter(channel=ChannelKind.WHATSAPP)
+        message_id = request.query.get("m", "")
+        rows = rows.filter(id=int(message_id)) if message_id.isdigit() else rows.filter(provider_message_id=sid)
+        error_code = form.get("ErrorCode", "")
+        changes: dict[str, Any] = {"delivery_status": new}
+        if new == DeliveryStatus.FAILED:
+            changes["delivery_error"] = f"twilio {reported} {error_code}".strip()[:500]
+        # One conditional UPDATE: two callbacks racing can only ever move the status forward.
+        updated = await rows.filter(delivery_status__in=_REPLACES[new]).update(**changes)
+        unreachable = error_code.isdigit() and int(error_code) in UNREACHABLE_CODES
+        if updated and new == DeliveryStatus.FAILED and unreachable:
+            row = await rows.first()
+            if row is not None:
+                conversation = await Conversation.get(id=row.conversation_id)  # type: ignore[attr-defined]
+                await ChannelIdentity.filter(id=conversation.identity_id).update(  # type: ignore[attr-defined]
+                    unreachable=True
+                )
+        log.info("twilio status %s for message %s (%s)", reported, message_id or "-",
+                 "applied" if updated else "kept")
+        return web.Response(status=204)
+
+    # -- aiohttp wiring ---------------------------------------------------------------------------
+
+    def setup(self, app: web.Application, handle: Handler) -> None:
+        self._handle = handle
+        app.router.add_post(INBOUND_PATH, self._inbound)
+        app.router.add_post(STATUS_PATH, self._status)
+        app.cleanup_ctx.append(self._lifecycle)
+
+    async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        await self.start()
+        yield
+        await self.stop()
+
+    async def start(self) -> None:
+        # AsyncTwilioHttpClient opens an aiohttp session, which needs the running loop.
+        self._http = AsyncTwilioHttpClient(timeout=self.timeout)
+        client = Client(self.account_sid, self._auth_token, http_client=self._http)
+        if self.api_base_url:
+            client.api.base_url = self.api_base_url
+        self._client = client
+
+    async def stop(self) -> None:
+        self._client = None
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+            await asyncio.sleep(0)  # let aiohttp close its connector before the loop ends
+
+
+def _delivery_error(exc: TwilioRestException) -> DeliveryError:
+    code = exc.code
+    if exc.status == 429 or code == RATE_LIMITED:
+        return DeliveryError(f"rate limited by twilio ({code})")
+    if code == OUTSIDE_WINDOW:
+        return DeliveryError("twilio 63016: outside the WhatsApp 24-hour window", permanent=True)
+    if code in UNREACHABLE_CODES:
+        return DeliveryError(f"twilio {code}: recipient cannot receive WhatsApp messages", permanent=True,
+                             unreachable=True)
+    if exc.status in (401, 403):
+        # Credentials are the operator's to fix; the message waits for that.
+        return DeliveryError(f"twilio refused our credentials ({code})")
+    return DeliveryError(f"twilio rejected the message ({exc.status}/{code})", permanent=True)

@@ -1,0 +1,326 @@
+"""WhatsApp through Twilio end to end: the real twilio client and validator against a loopback Twilio."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.app import REGISTRY, create_app
+from bot.channels.whatsapp import EMPTY_TWIML, split_body
+from bot.config import Settings
+from bot.demo import DEMO_DIRECTORY
+from bot.directory import import_records
+from handoff.delivery import send_text
+from models import (
+    ChannelIdentity,
+    ChannelKind,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    HandoffReason,
+    Message,
+    SenderKind,
+    Ticket,
+)
+from tests.conftest import ScriptedClassifier
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+USER = "whatsapp:+6281200000001"
+TEMPLATE = "HX" + "a" * 32
+
+
+def settings_for(fake: FakeTwilio, db_url: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path,
+        "database_url": db_url,
+        "public_url": fake.public_url,
+        "twilio_account_sid": ACCOUNT_SID,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_whatsapp_from": SENDER.removeprefix("whatsapp:"),
+        "twilio_api_base_url": fake.base_url,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def start(aiohttp_client: ClientFactory, settings: Settings) -> TestClient[Any, Any]:
+    test_client = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
+    await import_records(DEMO_DIRECTORY)
+    return test_client
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> TestClient[Any, Any]:
+    return await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path))
+
+
+async def say(client: TestClient[Any, Any], fake: FakeTwilio, text: str, **extra: str) -> list[str]:
+    before = len(fake.bodies(USER))
+    response = await fake.user_says(client, USER, text, **extra)
+    assert response.status == 200
+    assert await response.text() == EMPTY_TWIML
+    assert response.content_type == "text/xml"
+    return fake.bodies(USER)[before:]
+
+
+async def agent_reply(client: TestClient[Any, Any], text: str) -> Message:
+    app = client.app
+    assert app is not None
+    conversation = await Conversation.filter(channel=ChannelKind.WHATSAPP).order_by("-id").first()
+    assert conversation is not None
+    message = await send_text(registry=app[REGISTRY], conversation=conversation, text=text,
+                              sender_kind=SenderKind.AGENT)
+    await message.refresh_from_db()
+    return message
+
+
+async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    greeting = await say(client, fake_twilio, "halo")
+    assert len(greeting) == 3
+    assert greeting[0].startswith("Halo!")
+    assert "NIM (8 digit)" in greeting[2]
+
+    verified = await say(client, fake_twilio, "13521045")
+    assert verified[0].startswith("Terima kasih, Budi")
+
+    answer = await say(client, fake_twilio, "saya lupa password edunex")
+    # The prompt already names the answers to type, so no numbered list is added to it.
+    assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
+
+    handoff = await say(client, fake_twilio, "2")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.NOT_HELPFUL
+    assert ticket.number is not None
+    assert len(handoff) == 1
+    assert ticket.number in handoff[0]
+
+    reply = await agent_reply(client, "Halo Budi, password sudah kami reset.")
+    assert fake_twilio.bodies(USER)[-1] == "Halo Budi, password sudah kami reset."
+    assert reply.delivery_status == DeliveryStatus.SENT
+    sent = fake_twilio.messages[-1]
+    assert reply.provider_message_id == sent["sid"]
+    assert sent["StatusCallback"] == f"{fake_twilio.public_url}/webhooks/twilio/status?m={reply.id}"
+
+    await fake_twilio.play_callbacks(client)
+    statuses = await Message.filter(direction=Direction.OUTBOUND).values_list("delivery_status", flat=True)
+    assert set(statuses) == {DeliveryStatus.DELIVERED}
+    contact_phone = (await ChannelIdentity.get(channel=ChannelKind.WHATSAPP)).external_id
+    assert contact_phone == USER
+
+
+async def test_forged_or_missing_signature_is_refused_and_nothing_stored(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    url = f"{fake_twilio.public_url}/webhooks/twilio/whatsapp"
+    form = fake_twilio.inbound_form(USER, "halo")
+    forged = await fake_twilio.post_signed(client, url, form, signature="bm90IGEgc2lnbmF0dXJl")
+    assert forged.status == 403
+    unsigned = await client.post("/webhooks/twilio/whatsapp", data=form)
+    assert unsigned.status == 403
+    other_url = fake_twilio.sign("https://attacker.example/webhooks/twilio/whatsapp", form)
+    assert (await fake_twilio.post_signed(client, url, form, signature=other_url)).status == 403
+    tampered = dict(form, Body="hapus akun saya")
+    assert (await fake_twilio.post_signed(client, url, tampered, signature=fake_twilio.sign(url, form))).status == 403
+    assert await Message.all().count() == 0
+    assert fake_twilio.messages == []
+
+
+async def test_duplicate_delivery_is_stored_once_and_answered_once(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    url = f"{fake_twilio.public_url}/webhooks/twilio/whatsapp"
+    form = fake_twilio.inbound_form(USER, "halo")
+    fake_twilio.last_inbound[USER] = datetime.now(UTC).timestamp()
+    for _ in range(3):
+        assert (await fake_twilio.post_signed(client, url, form)).status == 200
+    assert await Message.filter(direction=Direction.INBOUND).count() == 1
+    assert len(fake_twilio.bodies(USER)) == 3
+
+
+async def test_status_callbacks_never_move_backwards(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    reply = await agent_reply(client, "Sedang kami cek.")
+    sent = fake_twilio.messages[-1]
+    for status, expected in [
+        ("delivered", DeliveryStatus.DELIVERED),
+        ("sent", DeliveryStatus.DELIVERED),  # late "sent" after "delivered"
+        ("queued", DeliveryStatus.DELIVERED),
+        ("read", DeliveryStatus.READ),
+        ("delivered", DeliveryStatus.READ),
+        ("failed", DeliveryStatus.READ),
+    ]:
+        response = await fake_twilio.status_callback(client, sent, status)
+        assert response.status in (200, 204)
+        await reply.refresh_from_db()
+        assert reply.delivery_status == expected, status
+
+
+async def test_forged_status_callback_is_refused(client: TestClient[Any, Any], fake_twilio: FakeTwilio) -> None:
+    await say(client, fake_twilio, "halo")
+    reply = await agent_reply(client, "Sedang kami cek.")
+    sent = fake_twilio.messages[-1]
+    form = {"MessageSid": sent["sid"], "MessageStatus": "failed", "AccountSid": ACCOUNT_SID}
+    response = await fake_twilio.post_signed(client, sent["StatusCallback"], form, signature="AAAA")
+    assert response.status == 403
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.SENT
+
+
+async def test_outside_the_window_a_configured_template_is_sent(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    settings = settings_for(fake_twilio, db_url, tmp_path, twilio_templates={"agent_reply": TEMPLATE})
+    client = await start(aiohttp_client, settings)
+    await say(client, fake_twilio, "halo")
+    await ChannelIdentity.filter(channel=ChannelKind.WHATSAPP).update(
+        last_inbound_at=datetime.now(UTC) - timedelta(hours=25)
+    )
+    reply = await agent_reply(client, "Halo,\nmasalah Anda\tsudah selesai.")
+    sent = fake_twilio.messages[-1]
+    assert sent["ContentSid"] == TEMPLATE
+    assert json.loads(sent["ContentVariables"]) == {"1": "Halo, masalah Anda sudah selesai."}
+    assert "Body" not in sent
+    assert reply.delivery_status == DeliveryStatus.SENT
+
+
+async def test_outside_the_window_without_a_template_fails_clearly(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    await ChannelIdentity.filter(channel=ChannelKind.WHATSAPP).update(
+        last_inbound_at=datetime.now(UTC) - timedelta(hours=30)
+    )
+    before = len(fake_twilio.messages)
+    reply = await agent_reply(client, "Halo")
+    assert reply.delivery_status == DeliveryStatus.FAILED
+    assert reply.delivery_error is not None
+    assert "TWILIO_TEMPLATE_AGENT_REPLY" in reply.delivery_error
+    assert len(fake_twilio.messages) == before
+
+
+async def test_a_free_form_message_twilio_fails_with_63016_is_marked_failed(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    reply = await agent_reply(client, "Halo")
+    fake_twilio.last_inbound.clear()  # WhatsApp's clock says the window had closed after all
+    fake_twilio.messages[-1]["outside_window"] = True
+    await fake_twilio.play_callbacks(client)
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.FAILED
+    assert reply.delivery_error == "twilio failed 63016"
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected", "unreachable"),
+    [
+        (400, 21211, DeliveryStatus.FAILED, True),
+        (429, 20429, DeliveryStatus.QUEUED, False),
+        (500, 20500, DeliveryStatus.UNKNOWN, False),
+        (400, 63016, DeliveryStatus.FAILED, False),
+    ],
+)
+async def test_twilio_errors_map_to_delivery_outcomes(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio, status: int, code: int,
+    expected: DeliveryStatus, unreachable: bool,
+) -> None:
+    await say(client, fake_twilio, "halo")
+    fake_twilio.fail(status, code)
+    reply = await agent_reply(client, "Halo")
+    assert reply.delivery_status == expected
+    assert reply.attempts == 1
+    identity = await ChannelIdentity.get(channel=ChannelKind.WHATSAPP)
+    assert identity.unreachable is unreachable
+
+
+async def test_unreachable_failure_callback_marks_the_identity(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    await agent_reply(client, "Halo")
+    await fake_twilio.status_callback(client, fake_twilio.messages[-1], "undelivered", "63003")
+    identity = await ChannelIdentity.get(channel=ChannelKind.WHATSAPP)
+    assert identity.unreachable
+
+
+async def test_media_metadata_is_kept_on_the_message(client: TestClient[Any, Any], fake_twilio: FakeTwilio) -> None:
+    await say(client, fake_twilio, "halo")
+    media_url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM1/Media/ME1"
+    await say(client, fake_twilio, "ini screenshot error", NumMedia="1", MediaUrl0=media_url,
+              MediaContentType0="image/jpeg")
+    stored = await Message.filter(direction=Direction.INBOUND).order_by("-id").first()
+    assert stored is not None
+    assert stored.text == "ini screenshot error"
+    assert stored.provider_payload is not None
+    assert stored.provider_payload["media"] == [{"url": media_url, "content_type": "image/jpeg"}]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"Body": "no sid, no sender"},
+        {"MessageSid": "SM1", "From": "+62812", "Body": "not a WhatsApp address"},
+        {"MessageSid": "SM1", "From": USER, "Body": "x", "NumMedia": "many"},
+        {"MessageSid": "SM1", "From": USER, "Body": "x", "NumMedia": "99"},
+        {"MessageSid": "SM1", "From": USER, "Body": "x", "AccountSid": "AC" + "9" * 32},
+    ],
+)
+async def test_signed_but_malformed_forms_get_400(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio, form: dict[str, str]
+) -> None:
+    response = await fake_twilio.post_signed(client, f"{fake_twilio.public_url}/webhooks/twilio/whatsapp", form)
+    assert response.status == 400
+    assert await Message.all().count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe%%%=\x00", "application/x-www-form-urlencoded"),
+        (b"--x\r\nnot multipart", "multipart/form-data; boundary=x"),
+        (b'{"json": true}', "application/json"),
+    ],
+)
+async def test_garbage_bodies_never_get_a_500(client: TestClient[Any, Any], body: bytes, content_type: str) -> None:
+    response = await client.post("/webhooks/twilio/whatsapp", data=body, headers={"Content-Type": content_type,
+                                                                                  "X-Twilio-Signature": "x"})
+    assert response.status in (400, 403, 415)
+    assert await Message.all().count() == 0
+
+
+async def test_oversized_body_is_refused(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/webhooks/twilio/whatsapp", data=io.BytesIO(b"Body=" + b"a" * (1024 * 1024 + 10)),
+                                 headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status == 413
+
+
+async def test_long_replies_are_split_under_twilios_limit(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    text = "\n".join(f"Langkah {i}: " + "x" * 90 for i in range(40))
+    reply = await agent_reply(client, text)
+    parts = fake_twilio.bodies(USER)[-3:]
+    assert all(len(p) <= 1600 for p in parts)
+    assert "\n".join(fake_twilio.bodies(USER)[3:]) == text
+    # Only the last part reports its status, so the row follows what the user sees last.
+    assert [("StatusCallback" in m) for m in fake_twilio.messages[3:]] == [False, False, True]
+    assert reply.provider_message_id == fake_twilio.messages[-1]["sid"]
+
+
+def test_split_body_keeps_short_text_whole() -> None:
+    assert split_body("halo") == ["halo"]

@@ -1,0 +1,183 @@
+"""A loopback stand-in for Twilio's Messages API (2010-04-01), driven by the real ``twilio`` client.
+
+Each request is checked against twilio-oai's specification (../shared/specs/twilio/twilio_api_v2010.json)
+and Twilio's documented rules (Body <= 1600 characters, ContentVariables only with ContentSid, a sender
+belonging to the account); a violation is answered with Twilio's 400 envelope and recorded, failing the
+test at teardown. The fake also plays WhatsApp's 24-hour rule (a free-form message outside the window is
+accepted, then fails with 63016 in its status callback) and signs callbacks and inbound posts as Twilio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from twilio.request_validator import RequestValidator
+
+from tests.fakes.spec import check_twilio_form
+
+ACCOUNT_SID = "AC" + "0" * 31 + "1"
+AUTH_TOKEN = "f" * 32
+SENDER = "whatsapp:+14155238886"
+MESSAGES = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+
+
+@dataclass
+class Failure:
+    status: int
+    code: int
+    message: str
+    delay: float = 0.0
+
+
+@dataclass
+class FakeTwilio:
+    public_url: str
+    base_url: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[float] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    # WhatsApp address → time.time() of the user's last message, as WhatsApp counts it.
+    last_inbound: dict[str, float] = field(default_factory=dict)
+    _failures: list[Failure] = field(default_factory=list)
+    _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def validator(self) -> RequestValidator:
+        return RequestValidator(AUTH_TOKEN)
+
+    def fail(self, status: int, code: int, message: str = "error", *, times: int = 1, delay: float = 0.0) -> None:
+        self._failures.extend(Failure(status, code, message, delay) for _ in range(times))
+
+    def bodies(self, to: str | None = None) -> list[str]:
+        return [m.get("Body", "") for m in self.messages if to is None or m["To"] == to]
+
+    # -- the REST API -------------------------------------------------------------------------------
+
+    async def create_message(self, request: web.Request) -> web.Response:
+        self.attempts.append(time.monotonic())
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return self._error(401, 20003, "Authenticate")
+        if request.match_info["sid"] != ACCOUNT_SID:
+            return self._error(404, 20404, "The requested resource was not found")
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        problem = check_twilio_form(MESSAGES, "post", form) or self._rules(form)
+        if problem is not None:
+            self.violations.append(problem)
+            return self._error(400, 21602 if "Body" in problem else 20001, problem)
+        if self._failures:
+            failure = self._failures.pop(0)
+            if failure.delay:
+                await asyncio.sleep(failure.delay)
+            return self._error(failure.status, failure.code, failure.message)
+        sid = f"SM{uuid.uuid4().hex}"
+        outside = "ContentSid" not in form and not self.window_open(form["To"])
+        self.messages.append({**form, "sid": sid, "outside_window": outside})
+        return web.json_response(
+            {"sid": sid, "account_sid": ACCOUNT_SID, "status": "queued", "to": form["To"], "from": form["From"],
+             "body": form.get("Body", ""), "direction": "outbound-api", "api_version": "2010-04-01",
+             "num_media": "0", "num_segments": "1", "error_code": None, "error_message": None},
+            status=201,
+        )
+
+    def _rules(self, form: dict[str, str]) -> str | None:
+        if form.get("From") != SENDER:
+            return f"From {form.get('From')!r} is not a sender of this account"
+        if not form["To"].startswith("whatsapp:+"):
+            return "a WhatsApp sender can only write to whatsapp:+E.164 addresses"
+        if not any(k in form for k in ("Body", "ContentSid", "MediaUrl")):
+            return "one of Body, ContentSid or MediaUrl is required"
+        if len(form.get("Body", "")) > 1600:
+            return "Body exceeds 1600 characters"
+        if "ContentVariables" in form:
+            if "ContentSid" not in form:
+                return "ContentVariables without ContentSid"
+            variables = json.loads(form["ContentVariables"])
+            if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+                return "ContentVariables must be a JSON object of strings"
+            if any("\n" in v or "\t" in v for v in variables.values()):
+                return "template variables may not contain new lines or tabs"
+        return None
+
+    def _error(self, status: int, code: int, message: str) -> web.Response:
+        return web.json_response({"code": code, "message": message,
+                                  "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status},
+                                 status=status)
+
+    def window_open(self, address: str) -> bool:
+        last = self.last_inbound.get(address)
+        return last is not None and time.time() - last < 24 * 3600
+
+    # -- what Twilio posts to the app ---------------------------------------------------------------
+
+    def sign(self, url: str, form: dict[str, str]) -> str:
+        return str(self.validator.compute_signature(url, form))
+
+    async def post_signed(self, client: TestClient[Any, Any], url: str, form: dict[str, str],
+                          *, signature: str | None = None) -> Any:
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {"X-Twilio-Signature": signature if signature is not None else self.sign(url, form)}
+        return await client.post(path, data=form, headers=headers)
+
+    def inbound_form(self, sender: str, body: str, **extra: str) -> dict[str, str]:
+        number = next(self._counter)
+        return {
+            "SmsMessageSid": f"SM{number:032x}", "MessageSid": f"SM{number:032x}", "AccountSid": ACCOUNT_SID,
+            "From": sender, "To": SENDER, "Body": body, "NumMedia": "0", "NumSegments": "1",
+            "ProfileName": "Ana", "WaId": sender.removeprefix("whatsapp:+"), "SmsStatus": "received",
+            "ApiVersion": "2010-04-01", **extra,
+        }
+
+    async def user_says(self, client: TestClient[Any, Any], sender: str, body: str, **extra: str) -> Any:
+        self.last_inbound[sender] = time.time()
+        form = self.inbound_form(sender, body, **extra)
+        return await self.post_signed(client, f"{self.public_url}/webhooks/twilio/whatsapp", form)
+
+    async def status_callback(self, client: TestClient[Any, Any], message: dict[str, Any], status: str,
+                              error_code: str | None = None) -> Any:
+        form = {"MessageSid": message["sid"], "SmsSid": message["sid"], "AccountSid": ACCOUNT_SID,
+                "MessageStatus": status, "SmsStatus": status, "To": message["To"], "From": message["From"],
+                "ApiVersion": "2010-04-01", "ChannelPrefix": "whatsapp"}
+        if error_code is not None:
+            form["ErrorCode"] = error_code
+        return await self.post_signed(client, message["StatusCallback"], form)
+
+    async def play_callbacks(self, client: TestClient[Any, Any]) -> None:
+        """What Twilio would report for every message sent so far: delivered, or 63016 outside the window."""
+        for message in self.messages:
+            if "StatusCallback" not in message:
+                continue
+            if message["outside_window"]:
+                await self.status_callback(client, message, "failed", "63016")
+            else:
+                await self.status_callback(client, message, "sent")
+                await self.status_callback(client, message, "delivered")
+
+
+@pytest.fixture
+async def fake_twilio() -> AsyncIterator[FakeTwilio]:
+    fake = FakeTwilio(public_url="https://care.example.ac.id")
+    api = web.Application()
+    api.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create_message)
+    runner = web.AppRunner(api)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    fake.base_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        yield fake
+    finally:
+        await runner.cleanup()
+    assert fake.violations == [], "requests the real Twilio API would reject"
