@@ -56,7 +56,12 @@ async def test_http_directory(identity_service: tuple[str, list[dict[str, str]]]
     directory = HttpDirectory(url, token="s3cret")
     record = await directory.lookup(Identity(IdentityKind.NIM, "13521045"))
     assert record is not None
-    assert (record.name, record.email, record.role, record.status) == ("Budi", "b@itb.ac.id", ContactRole.STUDENT, "active")
+    assert (record.name, record.email, record.role, record.status) == (
+        "Budi",
+        "b@itb.ac.id",
+        ContactRole.STUDENT,
+        "active",
+    )
     assert seen[0] == {"auth": "Bearer s3cret", "kind": "nim", "value": "13521045"}
     assert await directory.lookup(Identity(IdentityKind.NIM, "13521046")) is None
 
