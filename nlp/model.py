@@ -35,8 +35,14 @@ OUT_OF_SCOPE = "out_of_scope"
 # Beyond this many characters a message is a pasted log or essay; the first part is where people state
 # the problem, and the cap keeps the worst-case latency bounded.
 DEFAULT_MAX_CHARS = 2000
+# Rows x labels below which training fits its classifiers in-process (the Edunex data: ~700 x 14).
+PARALLEL_MIN_WORK = 200_000
 
 FloatArray = npt.NDArray[np.float64]
+# Weights and idf are stored (and held in memory) as float32: half the file and the memory of float64,
+# and the scores still match the float64 scikit-learn pipeline to ~1e-7 because the fast path sums in
+# float64. A weight's float32 rounding error (~6e-8 relative) is far below anything the rule can see.
+WeightArray = npt.NDArray[np.float32]
 
 
 class ModelFileError(ValueError):
@@ -48,12 +54,16 @@ class TrainConfig:
     steps: tuple[str, ...] = DEFAULT_STEPS
     spec: FeatureSpec = field(default_factory=FeatureSpec)
     c: float = 0.6
+    # None or "balanced" (scikit-learn's class_weight): balanced helps when some labels have few rows.
+    class_weight: str | None = None
     target_handoff: float = 0.05
     margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2)
     folds: int = 5
     seed: int = 13
     oos_label: str = OUT_OF_SCOPE
     max_chars: int = DEFAULT_MAX_CHARS
+    # Worker processes for the calibration folds and the final fit (the target machine has two cores).
+    jobs: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,16 +86,20 @@ class LinearTextModel:
         steps: Sequence[str],
         word_vocab: Sequence[str],
         char_vocab: Sequence[str],
-        word_idf: FloatArray,
-        char_idf: FloatArray,
-        coef: FloatArray,
-        intercept: FloatArray,
+        word_idf: npt.ArrayLike,
+        char_idf: npt.ArrayLike,
+        coef: npt.ArrayLike,
+        intercept: npt.ArrayLike,
         calibration: Calibration,
         oos_label: str = OUT_OF_SCOPE,
         max_chars: int = DEFAULT_MAX_CHARS,
         meta: dict[str, Any] | None = None,
     ) -> None:
         n_word, n_char = len(word_vocab), len(char_vocab)
+        word_idf = np.ascontiguousarray(word_idf, dtype=np.float32)
+        char_idf = np.ascontiguousarray(char_idf, dtype=np.float32)
+        coef = np.ascontiguousarray(coef, dtype=np.float32)
+        intercept = np.ascontiguousarray(intercept, dtype=np.float32)
         if coef.shape != (n_word + n_char, len(labels)) or intercept.shape != (len(labels),):
             raise ModelFileError("model arrays do not match the vocabulary and label list")
         if word_idf.shape != (n_word,) or char_idf.shape != (n_char,):
@@ -95,10 +109,10 @@ class LinearTextModel:
         self.steps = tuple(steps)
         self.word_vocab = tuple(word_vocab)
         self.char_vocab = tuple(char_vocab)
-        self.word_idf = word_idf
-        self.char_idf = char_idf
-        self.coef = coef
-        self.intercept = intercept
+        self.word_idf: WeightArray = word_idf
+        self.char_idf: WeightArray = char_idf
+        self.coef: WeightArray = coef
+        self.intercept: WeightArray = intercept
         self.calibration = calibration
         self.oos_label = oos_label
         self.max_chars = max_chars
@@ -107,7 +121,10 @@ class LinearTextModel:
         self._word_index = {term: i for i, term in enumerate(self.word_vocab)}
         # Character columns follow the word columns in the weight matrix.
         self._char_index = {term: n_word + i for i, term in enumerate(self.char_vocab)}
-        self._idf = np.concatenate([word_idf, char_idf])
+        # Plain Python floats for the per-n-gram arithmetic: indexing a list is several times cheaper
+        # than indexing a numpy array one element at a time.
+        self._idf: list[float] = np.concatenate([word_idf, char_idf]).astype(np.float64).tolist()
+        self._intercept64: FloatArray = intercept.astype(np.float64)
 
     # -- the fast path -------------------------------------------------------------------------------
     def prepare(self, text: str) -> str:
@@ -122,7 +139,8 @@ class LinearTextModel:
         cols = list(counts)
         # Sublinear tf (1 + ln count) times idf, then each block l2-normalised, exactly as the
         # TfidfVectorizer pair inside the training pipeline does.
-        weights = [(1.0 + math.log(n)) * float(self._idf[c]) for c, n in counts.items()]
+        idf = self._idf
+        weights = [(1.0 + math.log(n)) * idf[c] for c, n in counts.items()]
         norm = math.sqrt(sum(w * w for w in weights))
         if norm > 0.0:
             weights = [w / norm for w in weights]
@@ -138,14 +156,13 @@ class LinearTextModel:
         spec = self.spec
         cols, weights = self._block(word_ngrams(prepared, spec.word_min, spec.word_max), self._word_index)
         if spec.use_char:
-            c_cols, c_weights = self._block(
-                char_wb_ngrams(prepared, spec.char_min, spec.char_max), self._char_index
-            )
+            c_cols, c_weights = self._block(char_wb_ngrams(prepared, spec.char_min, spec.char_max), self._char_index)
             cols += c_cols
             weights += c_weights
         if not cols:
-            return self.intercept.copy(), False
-        result: FloatArray = np.asarray(weights, dtype=np.float64) @ self.coef[cols] + self.intercept
+            return self._intercept64.copy(), False
+        # float64 accumulation over float32 weights (numpy promotes the gathered rows).
+        result: FloatArray = np.asarray(weights, dtype=np.float64) @ self.coef[cols] + self._intercept64
         return result, True
 
     def probabilities(self, text: str) -> FloatArray:
@@ -199,7 +216,8 @@ class LinearTextModel:
                 word_vocab = json.loads(zf.read("word_vocab.json"))
                 char_vocab = json.loads(zf.read("char_vocab.json"))
                 with np.load(io.BytesIO(zf.read("arrays.npz")), allow_pickle=False) as npz:
-                    arrays = {key: np.asarray(npz[key], dtype=np.float64) for key in npz.files}
+                    # Files written before float32 weights hold float64; both load as float32.
+                    arrays = {key: np.asarray(npz[key], dtype=np.float32) for key in npz.files}
         except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError, EOFError) as exc:
             raise ModelFileError(f"not a readable model file: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -269,10 +287,10 @@ def _noop(_: str) -> None:
     return None
 
 
-def build_pipeline(config: TrainConfig) -> Any:
+def build_features(config: TrainConfig) -> Any:
+    """The (unfitted) TF-IDF feature union: word n-grams, plus char_wb n-grams unless switched off."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.svm import LinearSVC
+    from sklearn.pipeline import FeatureUnion
 
     from nlp.features import char_analyzer, word_analyzer
 
@@ -286,11 +304,23 @@ def build_pipeline(config: TrainConfig) -> Any:
                 TfidfVectorizer(analyzer=char_analyzer(config.spec), sublinear_tf=True, dtype=np.float64),
             )
         )
-    # LinearSVC (one-vs-rest hinge) is the strongest of the linear models we tried on the validation
-    # splits and trains in a few seconds; its margins become probabilities through a fitted softmax scale.
-    return Pipeline(
-        [("features", FeatureUnion(parts)), ("clf", LinearSVC(C=config.c, random_state=config.seed))]
-    )
+    return FeatureUnion(parts)
+
+
+def build_classifier(config: TrainConfig) -> Any:
+    from sklearn.svm import LinearSVC
+
+    # LinearSVC (one-vs-rest hinge) is the strongest of the linear models compared on the validation
+    # splits (multinomial logistic regression, SGD with modified Huber loss, word/char models averaged
+    # in probability space: all within noise of it or below, and slower); see benchmarks/results-nlp.md.
+    # Its margins become probabilities through a softmax scale fitted on out-of-fold scores.
+    return LinearSVC(C=config.c, class_weight=config.class_weight, random_state=config.seed)
+
+
+def build_pipeline(config: TrainConfig) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("features", build_features(config)), ("clf", build_classifier(config))])
 
 
 def _check_training_set(labels: Sequence[str]) -> None:
@@ -305,8 +335,18 @@ def train(
     *,
     progress: Progress = _noop,
 ) -> TrainResult:
-    """Train, calibrate on out-of-fold scores, then refit on everything and export."""
+    """Train, calibrate on out-of-fold scores, then refit on everything and export.
+
+    The TF-IDF vocabulary and idf are fitted once on all rows (they never see a label), so the
+    calibration folds and the final model share one feature matrix and only the classifier is fitted
+    per fold; the fits run in ``config.jobs`` worker processes. The final model is the classifier refitted on
+    all rows, with the scale, threshold and margin chosen on the folds' out-of-fold scores (on the
+    validation splits this held its 5 % in-scope handoff target about as well as an average of the
+    fold models would, and answered more often correctly; see benchmarks/results-nlp.md).
+    """
     import time
+
+    from sklearn.pipeline import Pipeline
 
     config = config or TrainConfig()
     _check_training_set(labels)
@@ -316,10 +356,12 @@ def train(
     y = np.asarray(labels)
     classes = sorted(set(labels))
 
-    oof = out_of_fold_scores(prepared, y, classes, config, progress=progress)
+    progress("extracting features")
+    features = build_features(config)
+    matrix = features.fit_transform(prepared).tocsr()
+    final, oof = fit_with_out_of_fold(matrix, y, classes, config, progress=progress)
     calibration = calibrate(oof, y, classes, config) if oof is not None else _uncalibrated(config)
-    progress("fitting the final model on all rows")
-    pipeline = build_pipeline(config).fit(prepared, y)
+    pipeline = Pipeline([("features", features), ("clf", final)])
     model = export(pipeline, config, calibration)
     model.meta.update(
         {
@@ -332,30 +374,75 @@ def train(
     return TrainResult(model=model, pipeline=pipeline)
 
 
-def out_of_fold_scores(
-    prepared: Sequence[str],
+def fit_with_out_of_fold(
+    matrix: Any,
     y: npt.NDArray[Any],
     classes: Sequence[str],
     config: TrainConfig,
     *,
     progress: Progress = _noop,
-) -> FloatArray | None:
-    """Decision scores for every training row from a model that did not see it (None if too little data)."""
+) -> tuple[Any, FloatArray | None]:
+    """The classifier fitted on all rows, and each row's scores from a fold model that did not see it.
+
+    The out-of-fold scores are None when there is too little data for two folds. A label with fewer
+    rows than folds is missing from some fold models; its column there gets a score below every other
+    label's, so those rows count as the misses they would be.
+    """
+    import warnings
+
+    from joblib import Parallel, delayed
     from sklearn.model_selection import StratifiedKFold
 
-    _, counts = np.unique(y, return_counts=True)
-    folds = min(config.folds, int(counts.min()))
-    if folds < 2:
-        return None
-    scores = np.zeros((len(prepared), len(classes)))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
-    texts = np.asarray(prepared, dtype=object)
-    for k, (fit_idx, held_idx) in enumerate(splitter.split(texts, y), start=1):
-        progress(f"calibration fold {k}/{folds}")
-        pipe = build_pipeline(config).fit(list(texts[fit_idx]), y[fit_idx])
-        # Every class is present in each training fold because folds <= the smallest class size.
-        scores[held_idx] = pipeline_scores(pipe, list(texts[held_idx]), classes)
-    return scores
+    n_rows = len(y)
+    folds = min(config.folds, n_rows // 2)
+    splits: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]] = []
+    if folds >= 2:
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=config.seed)
+        with warnings.catch_warnings():
+            # "The least populated class has only n members": handled as described above.
+            warnings.simplefilter("ignore", UserWarning)
+            splits = [
+                (fit_idx, held_idx)
+                for fit_idx, held_idx in splitter.split(np.zeros(n_rows), y)
+                if len(set(y[fit_idx])) >= 2
+            ]
+    jobs = [np.arange(n_rows)] + [fit_idx for fit_idx, _ in splits]
+    # Worker processes, not threads: liblinear shuffles with the C library's global random state, so
+    # two fits running side by side in one process disturb each other's order and the model would
+    # differ from run to run. Small problems are fitted in-process (a worker costs ~1 s to start).
+    workers = max(1, config.jobs) if n_rows * len(classes) >= PARALLEL_MIN_WORK else 1
+    progress(f"fitting the final model and {len(splits)} calibration folds ({workers} worker(s))")
+    fitted: list[Any] = []
+    results = Parallel(n_jobs=workers, backend="loky" if workers > 1 else "sequential", return_as="generator")(
+        delayed(_fit_classifier)(config, matrix, y, rows) for rows in jobs
+    )
+    for clf in results:
+        fitted.append(clf)
+        progress(f"fitted {len(fitted)}/{len(jobs)}")
+    final = fitted[0]
+    if not splits:
+        return final, None
+    scores = np.zeros((n_rows, len(classes)))
+    for clf, (_, held_idx) in zip(fitted[1:], splits, strict=True):
+        scores[held_idx] = classifier_scores(clf, matrix[held_idx], classes)
+    return final, scores
+
+
+def _fit_classifier(config: TrainConfig, matrix: Any, y: npt.NDArray[Any], rows: npt.NDArray[np.intp]) -> Any:
+    return build_classifier(config).fit(matrix[rows], y[rows])
+
+
+def classifier_scores(clf: Any, matrix: Any, classes: Sequence[str]) -> FloatArray:
+    """Decision scores with one column per label of ``classes``; labels the model lacks score lowest."""
+    raw = np.asarray(clf.decision_function(matrix), dtype=np.float64)
+    fitted = [str(c) for c in clf.classes_]
+    if raw.ndim == 1:
+        raw = np.column_stack([-raw, raw])
+    result = np.empty((raw.shape[0], len(classes)))
+    floor = raw.min(axis=1) - 1.0
+    for j, label in enumerate(classes):
+        result[:, j] = raw[:, fitted.index(label)] if label in fitted else floor
+    return result
 
 
 def pipeline_scores(pipeline: Any, prepared: Sequence[str], classes: Sequence[str]) -> FloatArray:
@@ -429,9 +516,7 @@ def threshold_for_target(
     return float(confidences[budget - 1] + confidences[budget]) / 2 if budget > 0 else 0.0
 
 
-def calibrate(
-    scores: FloatArray, y: npt.NDArray[Any], classes: Sequence[str], config: TrainConfig
-) -> Calibration:
+def calibrate(scores: FloatArray, y: npt.NDArray[Any], classes: Sequence[str], config: TrainConfig) -> Calibration:
     index = {c: i for i, c in enumerate(classes)}
     y_idx = np.asarray([index[label] for label in y], dtype=np.intp)
     scale = fit_scale(scores, y_idx)

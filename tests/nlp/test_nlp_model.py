@@ -32,7 +32,8 @@ def test_fast_path_agrees_with_sklearn_pipeline(
     prepared = [model.prepare(m) for m in messages]
     expected = softmax(pipeline_scores(trained.pipeline, prepared, model.labels) * model.calibration.scale)
     actual = np.vstack([model.probabilities(m) for m in messages])
-    assert np.abs(actual - expected).max() < 1e-9
+    # Weights are stored as float32 (half the size); the fast path still sums in float64.
+    assert np.abs(actual - expected).max() < 1e-5
     assert list(actual.argmax(axis=1)) == list(expected.argmax(axis=1))
 
 
