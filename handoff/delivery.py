@@ -125,6 +125,14 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         await message.save(update_fields=["attempts", "delivery_error"])
         log.warning("no channel %s for message %s; left queued", message.channel, message.id)
         return
+    # Claim the row before the provider sees it: a second worker finds nothing to claim, and a crash
+    # mid-send leaves it "unknown", which nothing sends again (handoff.outbox).
+    claimed = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.UNKNOWN
+    )
+    if not claimed:
+        log.info("message %s is not queued (already delivered or in flight); not sent again", message.id)
+        return
     buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
     outbound = OutboundMessage(
         message_id=message.id,

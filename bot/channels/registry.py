@@ -8,7 +8,7 @@ The web chat is not built here: it is always on and wired by the app factory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.channels.base import InboundMessage
 from bot.config import Settings
 from handoff.delivery import Channel, ChannelRegistry
+from handoff.outbox import running_worker
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
 def setup_channels(
     app: web.Application, settings: Settings, *, registry: ChannelRegistry, handle: Handler
 ) -> list[ProviderChannel]:
-    """Build the configured channels, register them for delivery and mount their webhooks."""
+    """Build the configured channels, register them for delivery, mount their webhooks, and run the
+    outbox worker that retries what they could not take at once."""
     channels = build_channels(settings)
     started: list[ProviderChannel] = []
     for channel in channels:
@@ -70,4 +72,11 @@ def setup_channels(
         channel.setup(app, handle)
         started.append(channel)
         log.info("channel %s enabled", channel.kind.value)
+    if started:
+        # Appended after the channels' own contexts, so the worker stops before their clients close.
+        async def outbox(_app: web.Application) -> AsyncIterator[None]:
+            async with running_worker(registry=registry):
+                yield
+
+        app.cleanup_ctx.append(outbox)
     return started

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from handoff.delivery import send_text
+from handoff.outbox import BASE_DELAY, drain
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -306,3 +307,43 @@ async def test_without_public_url_the_bot_long_polls_for_development(
     assert fake_telegram.webhook == {}
     assert fake_telegram.ok_calls("deleteWebhook")
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
+
+
+async def test_provider_down_then_back_nothing_lost_nothing_doubled(
+    client: TestClient[Any, Any], fake_telegram: FakeTelegram
+) -> None:
+    app = client.app
+    assert app is not None
+    fake_telegram.fail("sendMessage", 502, "Bad Gateway", times=3)
+    assert await post_update(client, fake_telegram.message_update(CHAT, "halo")) == 200
+    queued = await Message.filter(direction=Direction.OUTBOUND).order_by("id")
+    assert [m.delivery_status for m in queued] == [DeliveryStatus.QUEUED] * 3
+    assert fake_telegram.texts(CHAT) == []
+    later = max(m.created_at for m in queued) + BASE_DELAY
+    assert await drain(registry=app[REGISTRY], now=later) == 3
+    assert await drain(registry=app[REGISTRY], now=later + BASE_DELAY * 100) == 0
+    texts = fake_telegram.texts(CHAT)
+    assert len(texts) == 3
+    assert texts[0].startswith("Halo!")
+    statuses = await Message.filter(direction=Direction.OUTBOUND).values_list("delivery_status", flat=True)
+    assert set(statuses) == {DeliveryStatus.SENT}
+
+
+async def test_a_restart_sends_what_was_left_in_the_outbox_once(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_telegram: FakeTelegram
+) -> None:
+    settings = settings_for(fake_telegram, db_url, tmp_path)
+    first = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
+    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 600", retry_after=600, times=3)
+    assert await post_update(first, fake_telegram.message_update(CHAT, "halo")) == 200
+    await first.close()
+    assert fake_telegram.texts(CHAT) == []
+
+    second = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
+    app = second.app
+    assert app is not None
+    rows = await Message.filter(direction=Direction.OUTBOUND)
+    later = max(m.created_at for m in rows) + BASE_DELAY * 100
+    assert await drain(registry=app[REGISTRY], now=later) == 3
+    assert await drain(registry=app[REGISTRY], now=later) == 0
+    assert len(fake_telegram.texts(CHAT)) == 3
