@@ -53,6 +53,11 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
                 templates=settings.twilio_templates,
             )
         )
+    smtp, imap = settings.smtp, settings.imap
+    if smtp.get("host") and (smtp.get("from") or smtp.get("username")) and imap.get("host") and imap.get("username"):
+        from bot.channels.mail import EmailChannel, ImapConfig, SmtpConfig
+
+        channels.append(EmailChannel(smtp=SmtpConfig.from_settings(smtp), imap=ImapConfig.from_settings(imap)))
     return channels
 
 

@@ -2,10 +2,11 @@
 
 import pytest
 
+from tests.fakes.mail import dovecot, smtp_sink
 from tests.fakes.telegram import fake_telegram
 from tests.fakes.twilio import fake_twilio
 
-__all__ = ["fake_telegram", "fake_twilio"]
+__all__ = ["dovecot", "fake_telegram", "fake_twilio", "smtp_sink"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,390 @@
+"""E-mail: a mailbox polled over IMAP (aioimaplib), replies over SMTP (aiosmtplib), threaded by Message-ID.
+
+A mail is handed to the flow before it is flagged \\Seen, so a crash in between re-reads it and the flow's
+dedupe on Message-ID keeps it single. Auto-replies, bounces and bulk mail are flagged and never answered
+(RFC 3834), and the bot's own replies carry ``Auto-Submitted: auto-replied``: two robots never loop.
+Replies thread with ``In-Reply-To``/``References`` on the user's last mail, so they land in the same
+conversation in the user's mail client too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import make_msgid, parseaddr
+from html.parser import HTMLParser
+from typing import Any
+
+import aiosmtplib
+from aiohttp import web
+from aioimaplib import IMAP4, IMAP4_SSL
+
+from bot.channels.base import InboundMessage
+from bot.config import ConfigError
+from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from models import ChannelKind, DeliveryStatus, Direction, Message, SenderKind
+
+log = logging.getLogger(__name__)
+
+MAX_MAIL_BYTES = 10 * 1024 * 1024
+MAX_PARTS = 100  # a MIME bomb nests thousands of parts; a real mail has a handful
+MAX_TEXT_CHARS = 10_000
+MAX_PER_POLL = 50
+DEFAULT_POLL_SECONDS = 30.0
+DEFAULT_SUBJECT = "Care Center Edunex ITB"
+_ROBOT_SENDERS = ("mailer-daemon", "postmaster", "no-reply", "noreply", "do-not-reply", "donotreply")
+_QUOTE_HEADER = re.compile(
+    r"^(on .{3,200} wrote:|pada .{3,200} menulis:|-{2,} ?original message ?-{2,}|-{2,} ?pesan asli ?-{2,}"
+    r"|from: .+)$",
+    re.IGNORECASE,
+)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+Handler = Callable[[InboundMessage], Awaitable[object]]
+
+
+class _TextOfHtml(HTMLParser):
+    _BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, _attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head") and self._skip:
+            self._skip -= 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _TextOfHtml()
+    parser.feed(html)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def strip_quoted(text: str) -> str:
+    """The user's new words only: mail clients append the whole thread under the reply."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if _QUOTE_HEADER.match(stripped):
+            break
+        if stripped.startswith(">"):
+            continue
+        kept.append(line.rstrip())
+    return _BLANK_LINES.sub("\n\n", "\n".join(kept)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    sender: str
+    name: str
+    message_id: str
+    subject: str
+    text: str
+    in_reply_to: str
+    references: str
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    skip: str | None = None  # why this mail must not be answered, if it must not
+
+
+def _skip_reason(msg: EmailMessage, sender: str, own_address: str) -> str | None:
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    if auto and auto != "no":
+        return f"auto-submitted ({auto})"
+    if str(msg.get("Precedence", "")).strip().lower() in ("bulk", "junk", "list"):
+        return "bulk mail"
+    if msg.get("X-Autoreply") or msg.get("X-Autorespond") or msg.get("X-Auto-Response-Suppress", "").strip():
+        return "auto-reply"
+    if msg.get_content_type() == "multipart/report":
+        return "delivery report"
+    if sender.split("@", 1)[0] in _ROBOT_SENDERS:
+        return "robot sender"
+    if own_address and sender == own_address:
+        return "our own mail"
+    return None
+
+
+def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
+    """None when the bytes are not a mail we can read at all."""
+    if len(raw) > MAX_MAIL_BYTES:
+        return None
+    try:
+        msg = BytesParser(policy=policy.default).parsebytes(raw)
+        if not isinstance(msg, EmailMessage):
+            return None
+        name, sender = parseaddr(str(msg.get("From", "")))
+        sender = sender.strip().lower()
+        if "@" not in sender:
+            return None
+        subject = " ".join(str(msg.get("Subject", "")).split())[:200]
+        message_id = str(msg.get("Message-ID", "")).strip()
+        if not message_id:  # rare, but the dedupe key must exist and be stable
+            message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"
+        parts = list(msg.walk())
+        if len(parts) > MAX_PARTS:
+            return ParsedMail(sender, name, message_id[:191], subject, "", "", "", skip="too many MIME parts")
+        body = msg.get_body(preferencelist=("plain", "html"))
+        text = ""
+        if body is not None:
+            content = body.get_content()
+            text = html_to_text(content) if body.get_content_type() == "text/html" else str(content)
+        attachments = [
+            {"filename": part.get_filename() or "", "content_type": part.get_content_type(),
+             "size": len(part.get_payload(decode=True) or b"")}
+            for part in msg.iter_attachments()
+            if isinstance(part, EmailMessage)
+        ]
+        return ParsedMail(
+            sender=sender,
+            name=name,
+            message_id=message_id[:191],
+            subject=subject,
+            text=strip_quoted(text)[:MAX_TEXT_CHARS],
+            in_reply_to=str(msg.get("In-Reply-To", "")).strip(),
+            references=" ".join(str(msg.get("References", "")).split()),
+            attachments=attachments,
+            skip=_skip_reason(msg, sender, own_address),
+        )
+    except (ValueError, LookupError, TypeError, AttributeError, IndexError) as exc:
+        # Malformed headers or charsets: the mail is unreadable, not the service.
+        log.warning("unreadable mail skipped: %s", exc.__class__.__name__)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    sender: str
+    security: str  # starttls | ssl | none
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, str]) -> SmtpConfig:
+        security = (values.get("security") or "starttls").lower()
+        if security not in ("starttls", "ssl", "none"):
+            raise ConfigError(f"SMTP_SECURITY={security!r}: expected starttls, ssl or none")
+        default_port = {"ssl": 465, "none": 25}.get(security, 587)
+        return cls(
+            host=values.get("host", ""),
+            port=_number("SMTP_PORT", values.get("port") or str(default_port)),
+            username=values.get("username", ""),
+            password=values.get("password", ""),
+            sender=values.get("from") or values.get("username", ""),
+            security=security,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImapConfig:
+    host: str
+    port: int
+    username: str
+    password: str
+    mailbox: str
+    ssl: bool
+    poll_seconds: float
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, str]) -> ImapConfig:
+        use_ssl = (values.get("ssl") or "true").lower() not in ("0", "false", "no")
+        return cls(
+            host=values.get("host", ""),
+            port=_number("IMAP_PORT", values.get("port") or ("993" if use_ssl else "143")),
+            username=values.get("username", ""),
+            password=values.get("password", ""),
+            mailbox=values.get("mailbox") or "INBOX",
+            ssl=use_ssl,
+            poll_seconds=max(1.0, float(_number("IMAP_POLL_SECONDS", values.get("poll_seconds") or "30"))),
+        )
+
+
+def _number(name: str, value: str) -> int:
+    try:
+        return int(float(value))
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a number") from None
+
+
+def _fetched_bytes(lines: list[Any]) -> bytes | None:
+    for line in lines:
+        if isinstance(line, bytearray):
+            return bytes(line)
+    return None
+
+
+class EmailChannel:
+    kind: ChannelKind = ChannelKind.EMAIL
+    # The flow's prompts already say what to type ("Balas 1 = Ya, 2 = Tidak").
+    supports_buttons: bool = False
+
+    def __init__(self, *, smtp: SmtpConfig, imap: ImapConfig) -> None:
+        self.smtp = smtp
+        self.imap = imap
+        self.address = parseaddr(smtp.sender)[1].lower()
+        self._handle: Handler | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- outbound ---------------------------------------------------------------------------------
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        thread = await self._thread(message.conversation_id)
+        mail = EmailMessage()
+        mail["From"] = self.smtp.sender
+        mail["To"] = message.recipient
+        subject = thread.get("subject") or DEFAULT_SUBJECT
+        mail["Subject"] = subject if subject.lower().startswith("re:") else f"Re: {subject}"
+        domain = self.address.rsplit("@", 1)[-1] or "localhost"
+        message_id = make_msgid(idstring=f"cc{message.message_id}", domain=domain)
+        mail["Message-ID"] = message_id
+        if thread.get("message_id"):
+            mail["In-Reply-To"] = thread["message_id"]
+            references = f"{thread.get('references', '')} {thread['message_id']}".split()
+            mail["References"] = " ".join(references[-10:])  # the newest ten keep headers short
+        if message.sender_kind != SenderKind.AGENT:
+            mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer this
+        mail.set_content(message.text)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.smtp.host,
+                port=self.smtp.port,
+                username=self.smtp.username or None,
+                password=self.smtp.password or None,
+                use_tls=self.smtp.security == "ssl",
+                start_tls=self.smtp.security == "starttls",
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # Not the exception's text: it names the address, and delivery errors are logged.
+            codes = sorted({error.code for error in exc.recipients})
+            raise DeliveryError(f"recipient refused by smtp {codes}", permanent=True, unreachable=True) from None
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPAuthenticationError, aiosmtplib.SMTPHeloError,
+                aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPNotSupported) as exc:
+            # Nothing was handed over: safe to try again later.
+            raise DeliveryError(f"smtp: {exc.__class__.__name__}") from None
+        except aiosmtplib.SMTPDataError as exc:
+            if 400 <= exc.code < 500:
+                raise DeliveryError(f"smtp temporary failure {exc.code}") from None
+            raise DeliveryError(f"smtp refused the message {exc.code}", permanent=True) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # A drop or timeout after DATA: the server may have the mail.
+            return SendResult(provider_message_id=message_id, status=DeliveryStatus.UNKNOWN,
+                              error=f"smtp: {exc.__class__.__name__}")
+        return SendResult(provider_message_id=message_id, status=DeliveryStatus.SENT)
+
+    async def _thread(self, conversation_id: int | None) -> dict[str, str]:
+        if conversation_id is None:
+            return {}
+        last = (
+            await Message.filter(conversation_id=conversation_id, direction=Direction.INBOUND,
+                                 channel=ChannelKind.EMAIL)
+            .order_by("-id")
+            .first()
+        )
+        payload = (last.provider_payload or {}) if last is not None else {}
+        return {k: str(payload.get(k) or "") for k in ("message_id", "subject", "references")}
+
+    # -- inbound ----------------------------------------------------------------------------------
+
+    def to_inbound(self, mail: ParsedMail) -> InboundMessage:
+        # A new thread's subject is often the whole question; a reply's subject is only "Re: ...".
+        text = mail.text
+        if not mail.in_reply_to and mail.subject and mail.subject.lower() not in text.lower():
+            text = f"{mail.subject}\n{text}".strip()
+        return InboundMessage(
+            channel=ChannelKind.EMAIL,
+            external_id=mail.sender,
+            provider_message_id=mail.message_id,
+            text=text,
+            received_at=datetime.now(UTC),
+            display_name=mail.name,
+            email=mail.sender,
+            raw={"message_id": mail.message_id, "subject": mail.subject, "in_reply_to": mail.in_reply_to,
+                 "references": mail.references, "attachments": mail.attachments},
+        )
+
+    async def poll_once(self) -> int:
+        """Read every unseen mail once. Returns how many were handed to the flow."""
+        handle = self._handle
+        if handle is None:
+            raise RuntimeError("EmailChannel.setup() was not called")
+        client = (IMAP4_SSL(host=self.imap.host, port=self.imap.port, ssl_context=ssl.create_default_context())
+                  if self.imap.ssl else IMAP4(host=self.imap.host, port=self.imap.port))
+        handled = 0
+        try:
+            await client.wait_hello_from_server()
+            response = await client.login(self.imap.username, self.imap.password)
+            if response.result != "OK":
+                raise ConnectionError("IMAP login refused")
+            await client.select(self.imap.mailbox)
+            found = await client.uid_search("UNSEEN")
+            uids = found.lines[0].decode().split() if found.result == "OK" and found.lines else []
+            for uid in uids[:MAX_PER_POLL]:
+                fetched = await client.uid("fetch", uid, "(BODY.PEEK[])")
+                raw = _fetched_bytes(fetched.lines) if fetched.result == "OK" else None
+                mail = parse_mail(raw, own_address=self.address) if raw is not None else None
+                if mail is None:
+                    log.warning("mail uid %s unreadable; flagged seen", uid)
+                elif mail.skip is not None:
+                    log.info("mail uid %s not answered: %s", uid, mail.skip)
+                else:
+                    await handle(self.to_inbound(mail))
+                    handled += 1
+                # Only after the flow stored it: a crash before this line re-reads the mail next time.
+                await client.uid("store", uid, "+FLAGS", "(\\Seen)")
+            await client.logout()
+        finally:
+            if client.protocol is not None and client.protocol.transport is not None:
+                client.protocol.transport.close()
+        return handled
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a mailbox outage must not stop the next poll
+                log.warning("imap poll failed: %s", exc.__class__.__name__)
+            await asyncio.sleep(self.imap.poll_seconds)
+
+    # -- aiohttp wiring ---------------------------------------------------------------------------
+
+    def setup(self, app: web.Application, handle: Handler) -> None:
+        self._handle = handle
+        app.cleanup_ctx.append(self._lifecycle)
+
+    async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        self._task = asyncio.create_task(self._poll_forever(), name="imap-poll")
+        yield
+        self._task.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
