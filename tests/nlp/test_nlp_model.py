@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+import io
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import nlp.model as model_module
 from nlp.classifier import Classifier, load_classifier
 from nlp.dataset import TEST_FILE, shipped_examples
-from nlp.model import LinearTextModel, ModelFileError, TrainResult, pipeline_scores, softmax
+from nlp.model import (
+    LinearTextModel,
+    ModelFileError,
+    TrainConfig,
+    TrainResult,
+    pipeline_scores,
+    softmax,
+    train,
+)
 
 ODD = [
     "",
@@ -85,3 +95,52 @@ def test_model_from_another_format_is_refused(tmp_path: Path) -> None:
         zf.writestr("arrays.npz", b"")
     with pytest.raises(ModelFileError):
         LinearTextModel.load(path)
+
+
+def test_weights_are_stored_as_float32(trained: TrainResult, tmp_path: Path) -> None:
+    path = tmp_path / "model.zip"
+    trained.model.save(path)
+    with zipfile.ZipFile(path) as zf, np.load(io.BytesIO(zf.read("arrays.npz"))) as npz:
+        assert {npz[key].dtype for key in npz.files} == {np.dtype(np.float32)}
+
+
+def test_float64_model_files_still_load(trained: TrainResult) -> None:
+    # Files written before weights were float32 hold float64 arrays; they load and score the same.
+    arrays = io.BytesIO()
+    model = trained.model
+    np.savez_compressed(
+        arrays,
+        word_idf=model.word_idf.astype(np.float64),
+        char_idf=model.char_idf.astype(np.float64),
+        coef=model.coef.astype(np.float64),
+        intercept=model.intercept.astype(np.float64),
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(model.to_bytes())) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, arrays.getvalue() if name == "arrays.npz" else src.read(name))
+    loaded = LinearTextModel.from_bytes(out.getvalue())
+    for message in ["lupa password", "zoom ga bisa join", *ODD]:
+        assert np.array_equal(loaded.probabilities(message), model.probabilities(message))
+
+
+def test_training_is_deterministic_with_parallel_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    # liblinear shuffles with a process-global random state: fits run side by side must not share it.
+    monkeypatch.setattr(model_module, "PARALLEL_MIN_WORK", 0)
+    texts, labels = shipped_examples()
+    texts, labels = texts[::3], labels[::3]
+    first = train(texts, labels, TrainConfig(jobs=2)).model
+    second = train(texts, labels, TrainConfig(jobs=2)).model
+    in_process = train(texts, labels, TrainConfig(jobs=1)).model
+    assert first.fingerprint() == second.fingerprint() == in_process.fingerprint()
+    assert first.calibration == second.calibration == in_process.calibration
+
+
+def test_labels_with_fewer_rows_than_folds_are_still_calibrated() -> None:
+    texts, labels = shipped_examples()
+    # One example of a new label: 5-fold calibration still runs (instead of falling back to defaults).
+    result = train([*texts, "jadwal shuttle bus kampus"], [*labels, "shuttle"])
+    assert result.oof_scores is not None
+    assert result.oof_scores.shape == (len(texts) + 1, len(result.model.labels))
+    assert result.model.calibration.scale != 5.0
+    assert Classifier(result.model).predict("lupa password edunex").label == "reset-password"
