@@ -51,6 +51,7 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
                 api_base_url=settings.twilio_api_base_url,
                 public_url=settings.public_url,
                 templates=settings.twilio_templates,
+                media_dir=settings.data_dir / "media",
             )
         )
     smtp, imap = settings.smtp, settings.imap

@@ -11,12 +11,16 @@ arrive out of order, and "sent" after "delivered" must not undo it.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -54,6 +58,14 @@ MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
 TWILIO_TIMEOUT = 15.0
 # The template (Content SID) used outside the window, by purpose; set as TWILIO_TEMPLATE_<PURPOSE>.
 TEMPLATE_PURPOSES = ("agent_reply", "ticket_resolved", "survey")
+
+# Media the user sends is fetched (never from anywhere but Twilio) and kept beside the database.
+MEDIA_TYPES = {
+    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
+    "application/pdf": ".pdf", "video/mp4": ".mp4", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
+}
+MAX_MEDIA_BYTES = 5 * 1024 * 1024
+TWILIO_MEDIA_HOST_SUFFIXES = (".twilio.com", ".twiliocdn.com")
 
 # Error codes after which this address will not receive anything we send.
 UNREACHABLE_CODES = frozenset({21211, 21214, 21610, 21614, 63003, 63024})
@@ -136,6 +148,7 @@ class WhatsAppChannel:
         templates: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timeout: float = TWILIO_TIMEOUT,
+        media_dir: Path | None = None,
     ) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
@@ -149,6 +162,9 @@ class WhatsAppChannel:
         self._handle: Handler | None = None
         self._http: Any = None
         self._client: Any = None
+        self.media_dir = media_dir
+        self._media_session: aiohttp.ClientSession | None = None
+        self._media_tasks: set[asyncio.Task[None]] = set()
 
     # -- outbound ---------------------------------------------------------------------------------
 
@@ -241,8 +257,65 @@ class WhatsAppChannel:
         handle = self._handle
         if handle is None:
             raise RuntimeError("WhatsAppChannel.setup() was not called")
-        await handle(inbound)
+        result = await handle(inbound)
+        media = inbound.raw.get("media") or []
+        if media and self.media_dir is not None and not getattr(result, "duplicate", False):
+            # After the answer: Twilio waits for no download, and the message is already stored.
+            task = asyncio.create_task(self._keep_media(inbound.provider_message_id, media))
+            self._media_tasks.add(task)
+            task.add_done_callback(self._media_tasks.discard)
         return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    def media_host_allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if self.api_base_url and host == (urlsplit(self.api_base_url).hostname or "").lower():
+            return parts.scheme in ("http", "https")  # the configured stand-in of Twilio's API
+        twilio = host == "api.twilio.com" or host.endswith(TWILIO_MEDIA_HOST_SUFFIXES)
+        return parts.scheme == "https" and twilio
+
+    async def _keep_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
+        kept = [await self._fetch_one(message_sid, index, dict(item)) for index, item in enumerate(media)]
+        row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
+        if row is not None:
+            row.provider_payload = {**(row.provider_payload or {}), "media": kept}
+            await row.save(update_fields=["provider_payload"])
+
+    async def _fetch_one(self, message_sid: str, index: int, item: dict[str, Any]) -> dict[str, Any]:
+        url = str(item.get("url", ""))
+        declared = str(item.get("content_type", "")).split(";")[0].strip().lower()
+        session = self._media_session
+        if not self.media_host_allowed(url):
+            return {**item, "rejected": "not a Twilio media URL"}
+        if declared not in MEDIA_TYPES:
+            return {**item, "rejected": "type not allowed"}
+        if session is None or self.media_dir is None:
+            return {**item, "rejected": "channel stopped"}
+        token = base64.b64encode(f"{self.account_sid}:{self._auth_token}".encode()).decode()
+        try:
+            async with session.get(url, headers={"Authorization": f"Basic {token}"},
+                                   timeout=aiohttp.ClientTimeout(total=30)) as response:
+                actual = response.content_type.lower()
+                if response.status != 200:
+                    return {**item, "rejected": f"http {response.status}"}
+                if actual != declared:
+                    return {**item, "rejected": "type differs from the declared one"}
+                if (response.content_length or 0) > MAX_MEDIA_BYTES:
+                    return {**item, "rejected": "too big"}
+                data = await response.content.read(MAX_MEDIA_BYTES + 1)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return {**item, "rejected": f"download failed: {exc.__class__.__name__}"}
+        if len(data) > MAX_MEDIA_BYTES:
+            return {**item, "rejected": "too big"}
+        name = f"{re.sub(r'[^A-Za-z0-9]', '', message_sid)[:40]}-{index}{MEDIA_TYPES[declared]}"
+        path = self.media_dir / name
+        await asyncio.to_thread(_write, path, data)
+        return {**item, "file": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    async def settle(self) -> None:
+        """Wait for media downloads in flight (tests, and a clean shutdown)."""
+        while self._media_tasks:
+            await asyncio.gather(*list(self._media_tasks), return_exceptions=True)
 
     def to_inbound(self, form: Mapping[str, str]) -> InboundMessage:
         sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
@@ -326,13 +399,24 @@ class WhatsAppChannel:
         if self.api_base_url:
             client.api.base_url = self.api_base_url
         self._client = client
+        if self.media_dir is not None:
+            self._media_session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
         self._client = None
+        await self.settle()
+        if self._media_session is not None:
+            await self._media_session.close()
+            self._media_session = None
         if self._http is not None:
             await self._http.close()
             self._http = None
             await asyncio.sleep(0)  # let aiohttp close its connector before the loop ends
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:

@@ -50,6 +50,9 @@ class FakeTwilio:
     violations: list[str] = field(default_factory=list)
     # WhatsApp address → time.time() of the user's last message, as WhatsApp counts it.
     last_inbound: dict[str, float] = field(default_factory=dict)
+    # Media the fake serves, by the media SID in the URL: (bytes, content type).
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    media_requests: list[str] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -91,6 +94,20 @@ class FakeTwilio:
              "num_media": "0", "num_segments": "1", "error_code": None, "error_message": None},
             status=201,
         )
+
+    def add_media(self, media_sid: str, data: bytes, content_type: str) -> str:
+        self.media[media_sid] = (data, content_type)
+        return f"{self.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM{'0' * 32}/Media/{media_sid}"
+
+    async def get_media(self, request: web.Request) -> web.StreamResponse:
+        self.media_requests.append(request.match_info["media"])
+        expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return self._error(401, 20003, "Authenticate")
+        found = self.media.get(request.match_info["media"])
+        if found is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        return web.Response(body=found[0], content_type=found[1])
 
     def _rules(self, form: dict[str, str]) -> str | None:
         if form.get("From") != SENDER:
@@ -172,6 +189,7 @@ async def fake_twilio() -> AsyncIterator[FakeTwilio]:
     fake = FakeTwilio(public_url="https://care.example.ac.id")
     api = web.Application()
     api.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create_message)
+    api.router.add_get("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", fake.get_media)
     runner = web.AppRunner(api)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

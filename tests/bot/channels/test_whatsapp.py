@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.app import REGISTRY, create_app
-from bot.channels.whatsapp import EMPTY_TWIML, split_body
+from bot.channels.whatsapp import EMPTY_TWIML, WhatsAppChannel, split_body
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
@@ -259,14 +259,21 @@ async def test_unreachable_failure_callback_marks_the_identity(
 
 async def test_media_metadata_is_kept_on_the_message(client: TestClient[Any, Any], fake_twilio: FakeTwilio) -> None:
     await say(client, fake_twilio, "halo")
-    media_url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/MM1/Media/ME1"
+    media_url = fake_twilio.add_media("ME9", b"\x89PNG screenshot", "image/png")
     await say(client, fake_twilio, "ini screenshot error", NumMedia="1", MediaUrl0=media_url,
-              MediaContentType0="image/jpeg")
+              MediaContentType0="image/png")
+    app = client.app
+    assert app is not None
+    channel = app[REGISTRY].get(ChannelKind.WHATSAPP)
+    assert isinstance(channel, WhatsAppChannel)
+    await channel.settle()
     stored = await Message.filter(direction=Direction.INBOUND).order_by("-id").first()
     assert stored is not None
     assert stored.text == "ini screenshot error"
     assert stored.provider_payload is not None
-    assert stored.provider_payload["media"] == [{"url": media_url, "content_type": "image/jpeg"}]
+    assert stored.provider_payload["form"]["NumMedia"] == "1"
+    (kept,) = stored.provider_payload["media"]
+    assert (kept["url"], kept["content_type"], kept["size"]) == (media_url, "image/png", 15)
 
 
 @pytest.mark.parametrize(
@@ -324,3 +331,34 @@ async def test_long_replies_are_split_under_twilios_limit(
 
 def test_split_body_keeps_short_text_whole() -> None:
     assert split_body("halo") == ["halo"]
+
+
+async def test_media_is_fetched_only_from_twilio_within_limits(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio, tmp_path: Path
+) -> None:
+    app = client.app
+    assert app is not None
+    channel = app[REGISTRY].get(ChannelKind.WHATSAPP)
+    assert isinstance(channel, WhatsAppChannel)
+    picture = b"\xff\xd8\xff" + b"j" * 1000
+    good = fake_twilio.add_media("ME1", picture, "image/jpeg")
+    exe = fake_twilio.add_media("ME2", b"MZ", "application/x-msdownload")
+    huge = fake_twilio.add_media("ME3", b"0" * (5 * 1024 * 1024 + 1), "image/png")
+    liar = fake_twilio.add_media("ME4", b"<html>", "text/html")
+    media = [(good, "image/jpeg"), ("https://evil.example/x.jpg", "image/jpeg"), (exe, "application/x-msdownload"),
+             (huge, "image/png"), (liar, "image/png")]
+    extra = {"NumMedia": str(len(media))}
+    for index, (url, content_type) in enumerate(media):
+        extra[f"MediaUrl{index}"] = url
+        extra[f"MediaContentType{index}"] = content_type
+    await say(client, fake_twilio, "", **extra)
+    await channel.settle()
+    stored = await Message.get(direction=Direction.INBOUND)
+    assert stored.provider_payload is not None
+    kept = stored.provider_payload["media"]
+    assert kept[0]["size"] == len(picture)
+    assert (tmp_path / "media" / kept[0]["file"]).read_bytes() == picture
+    assert [item.get("rejected") for item in kept] == [
+        None, "not a Twilio media URL", "type not allowed", "too big", "type differs from the declared one"
+    ]
+    assert fake_twilio.media_requests == ["ME1", "ME3", "ME4"]  # never the foreign host, never the .exe
