@@ -421,9 +421,10 @@ NOTES = """
   its out-of-scope rows (25 of 109 rows are out of scope). Probabilities near 1 on short messages are
   what the out-of-fold temperature gives for phrases like the training ones; the ECE column measures
   how far the top probability is from the observed accuracy.
-- Model size: the CLINC150 model is just over 5 MB (151 labels x ~60k n-grams; 70 % of the weights
-  are exactly zero and compress away, the rest are float32). The 5 MB limit is for the shipped Edunex
-  model, which is well under it.
+- Model size: weights are float32 and those below 3e-3 in magnitude are set to zero after training
+  (most of a LinearSVC's weights are exactly zero already; zeros compress away). On CLINC150's val
+  split this pruning left the top-1 accuracy unchanged (93.2 %) and took the model from 5.7 to 4.4 MB;
+  on Edunex nested CV it changed nothing.
 - Latency is measured one message at a time on a 2-core machine shared with other work; p99 is mostly
   scheduling noise (the fast path's own cost, best of 5 runs per message, is ~0.17 ms median and
   ~0.6 ms at p99 on BANKING77).

@@ -58,6 +58,10 @@ class TrainConfig:
     c: float = 0.6
     # None or "balanced" (scikit-learn's class_weight): balanced helps when some labels have few rows.
     class_weight: str | None = None
+    # Weights smaller than this are set to exactly zero in the final model (and in the pipeline kept
+    # for the agreement test, so the two still agree). On CLINC150's val split 3e-3 left the accuracy
+    # unchanged and cut the model file by a quarter (zeros compress away).
+    prune: float = 0.003
     target_handoff: float = 0.05
     margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2)
     folds: int = 5
@@ -365,6 +369,8 @@ def train(
     matrix = features.fit_transform(prepared).tocsr()
     final, oof = fit_with_out_of_fold(matrix, y, classes, config, progress=progress)
     calibration = calibrate(oof, y, classes, config) if oof is not None else _uncalibrated(config)
+    if config.prune > 0.0:
+        final.coef_[np.abs(final.coef_) < config.prune] = 0.0
     pipeline = Pipeline([("features", features), ("clf", final)])
     model = export(pipeline, config, calibration)
     model.meta.update(

@@ -144,3 +144,9 @@ def test_labels_with_fewer_rows_than_folds_are_still_calibrated() -> None:
     assert result.oof_scores.shape == (len(texts) + 1, len(result.model.labels))
     assert result.model.calibration.scale != 5.0
     assert Classifier(result.model).predict("lupa password edunex").label == "reset-password"
+
+
+def test_near_zero_weights_are_pruned_in_model_and_pipeline(trained: TrainResult) -> None:
+    coef = np.abs(trained.model.coef)
+    assert not ((coef > 0) & (coef < TrainConfig().prune)).any()
+    assert np.array_equal(trained.pipeline.named_steps["clf"].coef_ == 0, trained.model.coef.T == 0)
