@@ -70,6 +70,9 @@ TWILIO_MEDIA_HOST_SUFFIXES = (".twilio.com", ".twiliocdn.com")
 # Error codes after which this address will not receive anything we send.
 UNREACHABLE_CODES = frozenset({21211, 21214, 21610, 21614, 63003, 63024})
 OUTSIDE_WINDOW = 63016
+# Marks a free-form message WhatsApp refused with 63016 (its clock closed the window before ours did),
+# queued again so the outbox sends it as a template.
+RESEND_AS_TEMPLATE = "twilio 63016: the window had closed; queued again to be sent as a template"
 RATE_LIMITED = 20429
 
 # Twilio's MessageStatus → ours, and which of our statuses each may replace (never a step backwards).
@@ -175,6 +178,8 @@ class WhatsAppChannel:
         identity = await ChannelIdentity.get_or_none(channel=ChannelKind.WHATSAPP, external_id=message.recipient)
         last = identity.last_inbound_at if identity is not None else None
         in_window = last is not None and self.clock() - last < WINDOW - WINDOW_MARGIN
+        if in_window and await Message.exists(id=message.message_id, delivery_error=RESEND_AS_TEMPLATE):
+            in_window = False
         common: dict[str, Any] = {"to": message.recipient, "from_": self.sender}
         callback = self._status_callback(message.message_id)
         if in_window:
@@ -184,7 +189,9 @@ class WhatsAppChannel:
                 for part, last_part in ((p, i == len(parts) - 1) for i, p in enumerate(parts))
             ]
         else:
-            purpose = await self._purpose(message)
+            purpose = await self._purpose(
+                has_buttons=bool(message.buttons), sender_kind=message.sender_kind, message_id=message.message_id
+            )
             content_sid = self.templates.get(purpose)
             if not content_sid:
                 raise DeliveryError(
@@ -218,12 +225,12 @@ class WhatsAppChannel:
         # provider id still finds its message.
         return f"{self.public_url}{STATUS_PATH}?m={message_id}" if self.public_url else None
 
-    async def _purpose(self, message: OutboundMessage) -> str:
-        if message.buttons:
+    async def _purpose(self, *, has_buttons: bool, sender_kind: SenderKind, message_id: int) -> str:
+        if has_buttons:
             return "survey"
-        if message.sender_kind == SenderKind.AGENT:
+        if sender_kind == SenderKind.AGENT:
             return "agent_reply"
-        row = await Message.get_or_none(id=message.message_id)
+        row = await Message.get_or_none(id=message_id)
         ticket_id = getattr(row, "ticket_id", None) if row is not None else None
         if ticket_id is not None and await Ticket.exists(id=ticket_id, status=TicketStatus.RESOLVED):
             return "ticket_resolved"
@@ -375,9 +382,26 @@ class WhatsAppChannel:
                 await ChannelIdentity.filter(id=conversation.identity_id).update(  # type: ignore[attr-defined]
                     unreachable=True
                 )
+        if updated and new == DeliveryStatus.FAILED and error_code == str(OUTSIDE_WINDOW):
+            await self._requeue_as_template(rows)
         log.info("twilio status %s for message %s (%s)", reported, message_id or "-",
                  "applied" if updated else "kept")
         return web.Response(status=204)
+
+    async def _requeue_as_template(self, rows: Any) -> None:
+        """A free-form message refused for the window is not lost: with a template it goes out again."""
+        row: Message | None = await rows.first()
+        if row is None:
+            return
+        purpose = await self._purpose(has_buttons=bool(row.buttons), sender_kind=row.sender_kind, message_id=row.id)
+        if not self.templates.get(purpose):
+            return
+        # Safe to send again: Twilio reported this one failed, so the user never received it.
+        requeued = await Message.filter(id=row.id, delivery_status=DeliveryStatus.FAILED).update(
+            delivery_status=DeliveryStatus.QUEUED, delivery_error=RESEND_AS_TEMPLATE
+        )
+        if requeued:
+            log.info("message %s queued again to go out as the %s template", row.id, purpose)
 
     # -- aiohttp wiring ---------------------------------------------------------------------------
 

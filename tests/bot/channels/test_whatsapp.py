@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from handoff.delivery import send_text
+from handoff.outbox import BASE_DELAY, drain
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -362,3 +363,29 @@ async def test_media_is_fetched_only_from_twilio_within_limits(
         None, "not a Twilio media URL", "type not allowed", "too big", "type differs from the declared one"
     ]
     assert fake_twilio.media_requests == ["ME1", "ME3", "ME4"]  # never the foreign host, never the .exe
+
+
+async def test_a_63016_refusal_is_resent_as_the_template_by_the_outbox(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    settings = settings_for(fake_twilio, db_url, tmp_path, twilio_templates={"agent_reply": TEMPLATE})
+    client = await start(aiohttp_client, settings)
+    app = client.app
+    assert app is not None
+    await say(client, fake_twilio, "halo")
+    reply = await agent_reply(client, "Sudah kami reset.")
+    fake_twilio.messages[-1]["outside_window"] = True  # WhatsApp's clock closed the window first
+    await fake_twilio.status_callback(client, fake_twilio.messages[-1], "failed", "63016")
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.QUEUED
+    assert await drain(registry=app[REGISTRY], now=reply.created_at + BASE_DELAY) == 1
+    await reply.refresh_from_db()
+    resent = fake_twilio.messages[-1]
+    assert (resent["ContentSid"], json.loads(resent["ContentVariables"])) == (TEMPLATE, {"1": "Sudah kami reset."})
+    assert reply.delivery_status == DeliveryStatus.SENT
+    assert reply.provider_message_id == resent["sid"]
+    # The template's own delivery report is applied to the same row.
+    await fake_twilio.status_callback(client, resent, "delivered")
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.DELIVERED
+    assert await drain(registry=app[REGISTRY], now=reply.created_at + BASE_DELAY * 100) == 0
