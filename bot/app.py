@@ -24,6 +24,7 @@ from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
 from handoff.api import create_api
 from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
+from handoff.console.api import add_ticket_actions
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.hours import OperatingHours
 from handoff.scheduler import build_scheduler, holder_id, release_lease
@@ -181,6 +182,6 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
-    app.add_subapp("/api/v1", create_api(version()))
+    app.add_subapp("/api/v1", add_ticket_actions(create_api(version()), console))
     app.add_subapp("/console", console)
     return app

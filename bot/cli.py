@@ -180,13 +180,21 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["agent", "supervisor"]), default="agent", show_default=True)
+@click.option("--user", "user_email", default=None,
+              help="Console user the token acts as (needed for ticket actions); the user's role applies.")
 @click.pass_obj
-def token_create(obj: dict[str, Any], name: str, role: str) -> None:
+def token_create(obj: dict[str, Any], name: str, role: str, user_email: str | None) -> None:
     """Create an API token; it is printed once, as the last line."""
     from handoff.auth import create_api_token
-    from models import UserRole
+    from models import User, UserRole
 
-    _, raw = _with_db(obj["settings"], lambda: create_api_token(name=name, role=UserRole(role)))
+    async def create() -> tuple[Any, str]:
+        user = await User.get_or_none(email=user_email.strip().lower()) if user_email else None
+        if user_email and user is None:
+            raise click.ClickException(f"no console user {user_email}")
+        return await create_api_token(name=name, role=UserRole(role), user=user)
+
+    _, raw = _with_db(obj["settings"], create)
     click.echo(f"token for {name} ({role}); keep it secret, it is not shown again:")
     click.echo(raw)
 

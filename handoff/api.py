@@ -12,6 +12,8 @@ from handoff.sla import SlaPolicy, evaluate
 from models import ApiToken, ChannelKind, Conversation, Message, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
+# The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 MAX_LIMIT = 200
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 
@@ -305,7 +307,7 @@ def openapi_document(version: str) -> dict[str, Any]:
 
 def create_api(version: str) -> web.Application:
     api = web.Application(middlewares=[bearer_auth])
-    document = openapi_document(version)
+    document = api[OPENAPI] = openapi_document(version)
 
     async def openapi(_request: web.Request) -> web.Response:
         return web.json_response(document)

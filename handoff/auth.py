@@ -57,9 +57,12 @@ def _digest(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def create_api_token(*, name: str, role: UserRole) -> tuple[ApiToken, str]:
+async def create_api_token(*, name: str, role: UserRole, user: User | None = None) -> tuple[ApiToken, str]:
+    """A token bound to ``user`` may act on tickets as that user; it never gets more than the user's role."""
+    if user is not None:
+        role = user.role
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = await ApiToken.create(name=name, role=role, token_hash=_digest(raw))
+    token = await ApiToken.create(name=name, role=role, token_hash=_digest(raw), user=user)
     return token, raw
 
 

@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import WSMsgType, web
 
+from handoff.auth import UserExistsError, create_user, generate_password
 from handoff.console import services
+from handoff.console.assignment import Assigner, run_assignment
 from handoff.console.config import ConsoleConfig
 from handoff.console.dashboard import build_dashboard
 from handoff.console.i18n import LANGUAGES, ConsoleCatalog, console_catalog, known
@@ -199,7 +201,7 @@ async def login_post(request: web.Request) -> web.Response:
     ip = _client_ip(request)
     context = {"login_csrf": cookie, "email": email}
     if state.limiter.blocked(email=email, ip=ip, now=now):
-        log.warning("sign-in rate limit hit from %s", ip)
+        log.warning("console sign-in refused by the rate limit")  # no address or e-mail in the log
         return render(request, "login.html", {**context, "error": "login_rate_limited"}, status=429)
     user = await authenticate(email=email, password=form.get("password", ""))
     if user is None:
@@ -250,6 +252,7 @@ async def availability(request: web.Request) -> web.Response:
     user.available = (await _form(request)).get("available") == "1"
     await user.save(update_fields=["available"])
     await services.audit(actor=user, action="user.availability", data={"available": user.available})
+    _state(request).broker.publish("user.available", {"user_id": user.id, "available": user.available})
     raise web.HTTPSeeOther(request.headers.get("Referer", "/console/queue")
                            if request.headers.get("Referer", "").startswith(str(request.url.origin()))
                            else "/console/queue")
@@ -536,6 +539,13 @@ async def waiting_view(request: web.Request) -> web.Response:
     return await _act(request, run, "notice_status")
 
 
+async def fixed_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await services.report_fix(ticket=ticket, agent=request[USER], text=form.get("text", ""))
+
+    return await _act(request, run, "notice_fix_reported")
+
+
 async def escalate_view(request: web.Request) -> web.Response:
     state = _state(request)
 
@@ -627,7 +637,12 @@ async def templates_page(request: web.Request) -> web.Response:
         {"category": c, "templates": [(lang, by_key.get((c.id, lang))) for lang in LANGUAGES]}
         for c in categories
     ]
-    return render(request, "templates.html", {"page": "templates", "rows": rows})
+    user = request[USER]
+
+    def preview(body: str) -> str:  # the same filling the console's canned answers use
+        return _fill(body, name="Budi", ticket="CC-2611-000042", agent=user.name)
+
+    return render(request, "templates.html", {"page": "templates", "rows": rows, "preview": preview})
 
 
 async def template_save(request: web.Request) -> web.Response:
@@ -661,10 +676,34 @@ async def audit_page(request: web.Request) -> web.Response:
     return render(request, "audit.html", {"page": "audit", "rows": rows})
 
 
-async def users_page(request: web.Request) -> web.Response:
+async def users_page(request: web.Request, *, invited: tuple[str, str] | None = None,
+                     error: str = "") -> web.Response:
     _supervisor(request)
     users = await User.all().order_by("email")
-    return render(request, "users.html", {"page": "users", "users": users, "roles": [r.value for r in UserRole]})
+    return render(request, "users.html", {"page": "users", "users": users, "roles": [r.value for r in UserRole],
+                                          "invited": invited, "error": error}, status=400 if error else 200)
+
+
+async def user_invite(request: web.Request) -> web.Response:
+    """A new agent gets a one-time password, shown once here, and must replace it at first sign-in."""
+    actor = _supervisor(request)
+    form = await _form(request)
+    role = form.get("role", UserRole.AGENT.value)
+    password = generate_password()
+    try:
+        created = await create_user(
+            email=form.get("email", ""), role=UserRole(role) if role in {r.value for r in UserRole} else UserRole.AGENT,
+            password=password, name=form.get("name", "").strip()[:200], must_change_password=True,
+        )
+    except UserExistsError:
+        return await users_page(request, error="error_user_exists")
+    except ValueError:
+        return await users_page(request, error="error_bad_email")
+    with contextlib.suppress(ValueError):
+        created.capacity = max(0, min(100, int(form.get("capacity", "10"))))
+        await created.save(update_fields=["capacity"])
+    await services.audit(actor=actor, action="user.invite", target=created.email, data={"role": created.role.value})
+    return await users_page(request, invited=(created.email, password))
 
 
 async def user_save(request: web.Request) -> web.Response:
@@ -782,6 +821,9 @@ def create_console(
         env=env,
     )
     console[BROKER] = console[STATE].broker
+    if config.auto_assign:
+        run_assignment(console, assigner=Assigner(answer_within=config.answer_within), broker=console[BROKER],
+                       clock=console[STATE].clock)
     r = console.router
     r.add_static("/static", HERE / "static", name="static")
     r.add_get("/login", login_page, name="login")
@@ -802,6 +844,7 @@ def create_console(
     r.add_post("/t/{id}/waiting", waiting_view, name="waiting")
     r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
     r.add_post("/t/{id}/close", close_view, name="close")
+    r.add_post("/t/{id}/fixed", fixed_view, name="fixed")
     r.add_get("/admin/dashboard", dashboard, name="dashboard")
     r.add_get("/admin/categories", categories_page, name="categories")
     r.add_post("/admin/categories", category_save, name="category_create")
@@ -810,6 +853,7 @@ def create_console(
     r.add_post("/admin/templates/{id}/{lang}", template_save, name="template_save")
     r.add_get("/admin/audit", audit_page, name="audit")
     r.add_get("/admin/users", users_page, name="users")
+    r.add_post("/admin/users", user_invite, name="user_invite")
     r.add_post("/admin/users/{id}", user_save, name="user_save")
     r.add_get("/ws", websocket, name="ws")
     return console

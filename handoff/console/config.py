@@ -11,6 +11,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 DEFAULT_SESSION_TTL = timedelta(hours=12)
+DEFAULT_ANSWER_WITHIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,10 @@ class ConsoleConfig:
     # When set, the webhook body is signed: X-Carecenter-Signature: sha256=<HMAC of the body>.
     escalation_webhook_secret: str = ""
     session_ttl: timedelta = DEFAULT_SESSION_TTL
+    # Give handed-off tickets to available agents automatically (least open tickets, within capacity).
+    auto_assign: bool = True
+    # An automatically assigned ticket with no reply after this long goes to the next agent; None: never.
+    answer_within: timedelta | None = DEFAULT_ANSWER_WITHIN
     login_max_failures: int = 5  # per e-mail address, per window
     login_max_failures_per_ip: int = 20
     login_window: timedelta = timedelta(minutes=15)
@@ -37,7 +42,14 @@ class ConsoleConfig:
             ttl = timedelta(hours=float(hours)) if hours else DEFAULT_SESSION_TTL
         except ValueError:
             raise ValueError(f"CONSOLE_SESSION_HOURS={hours!r}: expected a number of hours") from None
+        minutes = values.get("ASSIGN_ANSWER_MINUTES", "").strip()
+        try:
+            answer_within = timedelta(minutes=float(minutes)) if minutes else DEFAULT_ANSWER_WITHIN
+        except ValueError:
+            raise ValueError(f"ASSIGN_ANSWER_MINUTES={minutes!r}: expected a number of minutes (0: never)") from None
         return cls(
+            auto_assign=values.get("AUTO_ASSIGN", "1").strip().lower() not in ("0", "false", "no", "off"),
+            answer_within=answer_within if answer_within > timedelta(0) else None,
             escalation_webhook_url=values.get("ESCALATION_WEBHOOK_URL", "").strip(),
             escalation_webhook_secret=values.get("ESCALATION_WEBHOOK_SECRET", "").strip(),
             session_ttl=ttl,

@@ -54,6 +54,10 @@ class Dashboard:
     csat_count: int = 0
     csat_satisfied_share: float | None = None
     flagged: list[Ticket] = field(default_factory=list)
+    # The classifier loop: where agents confirmed or changed the bot's category (30 days).
+    corrections: list[tuple[str, str, int]] = field(default_factory=list)
+    predicted_total: int = 0
+    predicted_agreed: int = 0
 
 
 def bars(counts: Counter[str] | dict[str, int], order: list[str] | None = None) -> list[Bar]:
@@ -120,4 +124,17 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, sla: timedelta, lang: 
         board.csat_average = sum(ratings) / len(ratings)
         board.csat_satisfied_share = sum(1 for r in ratings if r >= 4) / len(ratings)
     board.flagged = await Ticket.filter(flagged=True).order_by("-id").limit(20)
+
+    checked = await Ticket.filter(resolved_at__gte=since, predicted_category__not_isnull=True,
+                                  category_id__not_isnull=True).prefetch_related("category")
+    changes: Counter[tuple[str, str]] = Counter()
+    for ticket in checked:
+        confirmed = ticket.category.slug if ticket.category else ""
+        if confirmed == ticket.predicted_category:
+            board.predicted_agreed += 1
+        else:
+            changes[(names.get(ticket.predicted_category or "", ticket.predicted_category or ""),
+                     names.get(confirmed, confirmed))] += 1
+    board.predicted_total = len(checked)
+    board.corrections = [(bot, agent, n) for (bot, agent), n in changes.most_common(15)]
     return board

@@ -242,6 +242,19 @@ async def close_ticket(
     return ticket
 
 
+async def report_fix(*, ticket: Ticket, agent: User, text: str) -> Ticket:
+    """The developer team's fix, reported back on the ticket: it returns to the agent as an open ticket."""
+    _require_owner(agent, ticket)
+    if ticket.status != TicketStatus.ESCALATED:
+        raise ConsoleError("error_not_escalated")
+    text = _clean(text)
+    ticket.status = TicketStatus.OPEN
+    await ticket.save(update_fields=["status"])
+    await add_event(ticket=ticket, kind="fix_reported", actor_kind=ActorKind.AGENT, actor=agent, data={"text": text})
+    await audit(actor=agent, action="ticket.fix_reported", target=ticket.number or str(ticket.id))
+    return ticket
+
+
 async def escalate(
     *,
     ticket: Ticket,

@@ -185,7 +185,8 @@ async def test_api_validates_filters(client: TestClient[Any, Any]) -> None:
 async def test_openapi_document_is_public_and_lists_paths(client: TestClient[Any, Any]) -> None:
     document = await (await client.get("/api/v1/openapi.json")).json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/tickets", "/tickets/{id}", "/conversations/{id}/messages"}
+    # The console adds the ticket actions (tests/handoff/console/test_api_actions.py checks those).
+    assert {"/tickets", "/tickets/{id}", "/conversations/{id}/messages"} <= set(document["paths"])
 
 
 async def test_fresh_database_is_seeded_once(client: TestClient[Any, Any]) -> None:

@@ -116,3 +116,23 @@ async def test_supervisor_pages_render(served: Served, console: Console) -> None
         response = await console.get(path)
         assert response.status == 200, path
         assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_supervisor_invites_an_agent_who_must_change_the_password(served: Served, console: Console) -> None:
+    import re
+
+    await console.login("sari@cc.test")
+    response = await console.post("/console/admin/users", {"email": "dewi@cc.test", "name": "Dewi", "role": "agent"})
+    assert response.status == 200
+    text = await response.text()
+    found = re.search(r"\(hanya ditampilkan sekali\): (\S+)</p>", text)
+    assert found is not None
+    invited = await User.get(email="dewi@cc.test")
+    assert invited.must_change_password
+    newcomer = Console(served.url)
+    try:
+        signed_in = await newcomer.login("dewi@cc.test", found.group(1))
+        assert str(signed_in.url).endswith("/console/password")
+    finally:
+        await newcomer.close()
+    assert await AuditLog.filter(action="user.invite", target="dewi@cc.test").exists()

@@ -261,3 +261,17 @@ async def test_every_action_is_audited(flow: FlowHarness) -> None:
     await services.categorize(ticket=ticket, category=await Category.get(slug="nilai"), agent=ana)
     actions = await AuditLog.filter(actor=ana).order_by("id").values_list("action", flat=True)
     assert actions == ["ticket.take", "ticket.note", "ticket.categorize"]
+
+
+async def test_the_developers_fix_is_reported_back_on_the_ticket(flow: FlowHarness) -> None:
+    ticket = await handed_off(flow)
+    ana = await agent("ana@cc.test")
+    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    ticket = await Ticket.get(id=ticket.id)
+    with pytest.raises(ConsoleError):  # only an escalated ticket gets a fix report
+        await services.report_fix(ticket=ticket, agent=ana, text="fixed")
+    await services.escalate(ticket=ticket, agent=ana, now=IN_HOURS, summary="upload broken")
+    fixed = await services.report_fix(ticket=ticket, agent=ana, text="Patched in release 4.2")
+    assert fixed.status == TicketStatus.OPEN
+    event = await TicketEvent.get(ticket=ticket, kind="fix_reported")
+    assert event.data == {"text": "Patched in release 4.2"}
