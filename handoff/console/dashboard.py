@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handoff.sla import SlaPolicy, SlaState, evaluate
-from models import Category, Conversation, ConversationStatus, Ticket, TicketStatus, User
+from models import Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("age_lt_4h", timedelta(hours=4)),
@@ -95,6 +95,8 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, sla: timedelta, lang: 
     board.agents = [
         AgentLoad(u.name or u.email, u.email, load.get(u.id, 0), u.capacity, u.available)
         for u in await User.filter(active=True).order_by("name")
+        # Supervisors appear only while they hold tickets: the table is about the agents' load.
+        if u.role == UserRole.AGENT or load.get(u.id, 0)
     ]
 
     midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tzinfo=tz)

@@ -6,11 +6,13 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.app import REGISTRY
 from models import AnswerTemplate, Category, ConversationStatus, SenderKind, Ticket, TicketStatus
 from tests.handoff.console.conftest import PASSWORD, Served
 
@@ -207,10 +209,42 @@ async def test_xss_payloads_are_rendered_inert(served: Served, browser: Any) -> 
     assert await page.locator("#timeline img, #timeline script, #timeline b, #queue-rows img").count() == 0
 
 
+async def populate(served: Served) -> None:
+    """A morning's worth of traffic, so the dashboard shows something worth looking at."""
+    from bot.i18n import catalog
+    from handoff.console import services
+
+    def translate(lang: str, key: str, /, **values: object) -> str:
+        return catalog(lang).t(key, **values)
+
+    # Resolved by the bot: answered from the template, and it helped.
+    await served.say("halo", user="801")
+    await served.say("13521045", user="801")
+    await served.say("saya lupa password", user="801")
+    await served.say("1", user="801")
+    handed = [
+        await served.hand_off(user="802", question="nilai saya belum muncul", nim="16522101"),
+        await served.hand_off(user="803", question="tidak bisa login sso", nim="10623077"),
+        await served.hand_off(user="804", question="agen", nim="117123456"),
+        await served.hand_off(user="805", question="agen", verify=False),
+    ]
+    for opened, external, agent, category, rating in ((handed[0], "802", served.agent, "nilai", "5"),
+                                                      (handed[1], "803", served.other, "kelas-enrolment", "2")):
+        await services.take_ticket(ticket_id=opened.id, agent=agent, now=datetime.now(UTC))
+        ticket = await Ticket.get(id=opened.id)
+        await services.reply(registry=served.app[REGISTRY], ticket=ticket, agent=agent, text="Sudah kami cek.",
+                             now=datetime.now(UTC))
+        await services.categorize(ticket=ticket, category=await Category.get(slug=category), agent=agent)
+        await services.close_ticket(registry=served.app[REGISTRY], ticket=ticket, agent=agent,
+                                    now=datetime.now(UTC), translate=translate)
+        await served.say(rating, user=external)
+    await services.take_ticket(ticket_id=handed[2].id, agent=served.agent, now=datetime.now(UTC))
+
+
 async def test_supervisor_edits_a_template_the_bot_then_uses(served: Served, browser: Any, tmp_path: Path) -> None:
     from playwright.async_api import expect
 
-    await served.hand_off(user="901", question="agen")
+    await populate(served)
     page = await sign_in(browser, served, "sari@cc.test")
     await page.goto(f"{served.url}/console/admin/dashboard")
     await expect(page.locator("#dashboard")).to_contain_text("Tiket terbuka")
