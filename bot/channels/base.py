@@ -28,3 +28,20 @@ class InboundMessage:
     language_hint: str | None = None
     # Kept for audit only; nothing past the channel adapter reads it.
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Cut a long reply into parts a provider accepts, preferring line breaks, then spaces."""
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = rest.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        parts.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not parts:
+        parts.append(rest)
+    return parts

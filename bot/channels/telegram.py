@@ -35,7 +35,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import InboundMessage, split_message
 from handoff.delivery import Button, DeliveryError, OutboundMessage, SendResult
 from models import ChannelKind, DeliveryStatus
 
@@ -74,20 +74,8 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Cut a long reply into sendMessage-sized parts, preferring line breaks, then spaces."""
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    if rest or not parts:
-        parts.append(rest)
-    return parts
+    """Cut a long reply into sendMessage-sized parts."""
+    return split_message(text, limit)
 
 
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:

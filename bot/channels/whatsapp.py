@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import InboundMessage, split_message
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from models import (
     ChannelIdentity,
@@ -107,19 +107,7 @@ def whatsapp_address(number: str) -> str:
 
 
 def split_body(text: str, limit: int = MAX_BODY) -> list[str]:
-    parts: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        parts.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    if rest or not parts:
-        parts.append(rest)
-    return parts
+    return split_message(text, limit)
 
 
 def render_buttons(message: OutboundMessage) -> str:
