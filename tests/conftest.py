@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from bot.flow import FlowDeps, HandleResult, handle_inbound
 from handoff.delivery import ChannelRegistry
 from handoff.seed import seed_defaults
 from models import ChannelKind, open_database
+from models.db import run_migrations
 from nlp import Prediction
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -28,10 +30,14 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432
 IN_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
 
+def _admin_url() -> str:
+    return PG_URL.replace("postgres://", "postgresql://")
+
+
 def _postgres_available() -> bool:
     async def probe() -> bool:
         try:
-            conn = await asyncio.wait_for(asyncpg.connect(PG_URL.replace("postgres://", "postgresql://")), 3)
+            conn = await asyncio.wait_for(asyncpg.connect(_admin_url()), 3)
         except (OSError, asyncpg.PostgresError, TimeoutError):
             return False
         await conn.close()
@@ -43,17 +49,54 @@ def _postgres_available() -> bool:
 POSTGRES = _postgres_available()
 
 
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Databases migrated once per session. Migrating takes one to several seconds per test (most of the
+    suite's time), copying a migrated template a few milliseconds: each test still gets its own database."""
+    built: dict[str, str] = {}
+    sqlite_file = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(run_migrations(f"sqlite://{sqlite_file}"))
+    built["sqlite"] = str(sqlite_file)
+    base = PG_URL.rsplit("/", 1)[0]
+
+    async def create_postgres(name: str) -> None:
+        admin = await asyncpg.connect(_admin_url())
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        await run_migrations(f"{base}/{name}")
+
+    async def drop_postgres(name: str) -> None:
+        admin = await asyncpg.connect(_admin_url())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    if POSTGRES:
+        built["postgres"] = f"cc_template_{uuid.uuid4().hex[:10]}"
+        asyncio.run(create_postgres(built["postgres"]))
+    try:
+        yield built
+    finally:
+        if "postgres" in built:
+            asyncio.run(drop_postgres(built["postgres"]))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database per test."""
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path, _templates: dict[str, str]) -> AsyncIterator[str]:
+    """A fresh database per test, with the schema of the current migrations and no rows."""
     if request.param == "sqlite":
-        yield f"sqlite://{tmp_path / 'test.sqlite3'}"
+        target = tmp_path / "test.sqlite3"
+        shutil.copyfile(_templates["sqlite"], target)
+        yield f"sqlite://{target}"
         return
     if not POSTGRES:
         pytest.skip(f"no PostgreSQL answers at {PG_URL}")
     name = f"cc_test_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
+    admin = await asyncpg.connect(_admin_url())
+    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_templates["postgres"]}"')
     base = PG_URL.rsplit("/", 1)[0]
     try:
         yield f"{base}/{name}"
