@@ -155,7 +155,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 
     async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
         holder = holder_id()
-        jobs = build_scheduler(tz=settings.tz, holder=holder)
+        jobs = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning,
+                               notify=console[CONSOLE_BROKER].publish)
         jobs.start()
         yield
         jobs.shutdown(wait=False)

@@ -127,7 +127,7 @@ def clock(obj: dict[str, Any]) -> None:
     async def run() -> None:
         db = await open_database(settings.effective_database_url)
         holder = holder_id()
-        scheduler = build_scheduler(tz=settings.tz, holder=holder)
+        scheduler = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning)
         scheduler.start()
         click.echo("scheduler running; Ctrl-C to stop")
         try:

@@ -50,6 +50,8 @@ class Settings:
     twilio_templates: Mapping[str, str] = field(default_factory=dict)
     smtp: Mapping[str, str] = field(default_factory=dict)
     imap: Mapping[str, str] = field(default_factory=dict)
+    # How long before a waiting WhatsApp user's 24-hour window closes the agent is warned; 0 turns it off.
+    whatsapp_window_warning: timedelta = timedelta(minutes=120)
 
     @property
     def effective_database_url(self) -> str:
@@ -81,6 +83,15 @@ class Settings:
             raise ConfigError(f"SLA_HOURS={sla_hours!r}: expected a number of hours") from None
         if sla <= timedelta(0):
             raise ConfigError("SLA_HOURS must be positive")
+        warning_minutes = get("WHATSAPP_WINDOW_WARNING_MINUTES", "120") or "120"
+        try:
+            window_warning = timedelta(minutes=int(warning_minutes))
+        except ValueError:
+            raise ConfigError(
+                f"WHATSAPP_WINDOW_WARNING_MINUTES={warning_minutes!r}: expected whole minutes, e.g. 120"
+            ) from None
+        if not timedelta(0) <= window_warning < timedelta(hours=24):
+            raise ConfigError("WHATSAPP_WINDOW_WARNING_MINUTES must be between 0 and 1439")
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -109,4 +120,5 @@ class Settings:
             },
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
+            whatsapp_window_warning=window_warning,
         )

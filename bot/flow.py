@@ -40,6 +40,7 @@ from models import (
     HandoffReason,
     Message,
     SenderKind,
+    Ticket,
 )
 from nlp import Prediction
 
@@ -253,8 +254,9 @@ async def _handle_locked(message: InboundMessage, deps: FlowDeps) -> HandleResul
 async def _identity_for(message: InboundMessage) -> tuple[ChannelIdentity, Contact]:
     identity = await ChannelIdentity.get_or_none(channel=message.channel, external_id=message.external_id)
     if identity is None:
+        known = await _known_contact(message)
         async with in_transaction():
-            contact = await Contact.create(
+            contact = known or await Contact.create(
                 name="", phone=message.phone, email=message.email.lower() if message.email else None
             )
             identity = await ChannelIdentity.create(
@@ -266,6 +268,18 @@ async def _identity_for(message: InboundMessage) -> tuple[ChannelIdentity, Conta
         return identity, contact
     contact = await Contact.get(id=identity.contact_id)  # type: ignore[attr-defined]
     return identity, contact
+
+
+async def _known_contact(message: InboundMessage) -> Contact | None:
+    """A verified person writing from an address the channel vouches for (their WhatsApp number, the
+    campus e-mail the directory gave them) is the same contact on a new channel, not a stranger."""
+    if message.email:
+        contact = await Contact.filter(email=message.email.lower(), verified=True).order_by("id").first()
+        if contact is not None:
+            return contact
+    if message.phone:
+        return await Contact.filter(phone=message.phone, verified=True).order_by("id").first()
+    return None
 
 
 async def _current_conversation(identity: ChannelIdentity, contact: Contact) -> Conversation:
@@ -467,6 +481,8 @@ async def _verify(turn: _Turn, identity: Identity, record: DirectoryRecord) -> N
         if existing is not None and existing.id != contact.id:
             await ChannelIdentity.filter(contact_id=contact.id).update(contact_id=existing.id)
             await Conversation.filter(contact_id=contact.id).update(contact_id=existing.id)
+            # Deleting the newer contact would take its tickets with it (cascade): they are the person's.
+            await Ticket.filter(contact_id=contact.id).update(contact_id=existing.id)
             if contact.phone and not existing.phone:
                 existing.phone = contact.phone
             await contact.delete()

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.auth import authenticate_token
+from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
 from models import ApiToken, ChannelKind, Conversation, Message, Ticket, TicketStatus
 
@@ -77,6 +78,9 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "resolved_at": _iso(ticket.resolved_at),
         "due_at": _iso(ticket.due_at),
         "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds())},
+        # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
+        # contact's other channels, so an integration can reach the person another way.
+        **(await contact_reach(contact.id)).json(),
     }
 
 
@@ -210,6 +214,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             "resolved_at": {"type": ["string", "null"], "format": "date-time"},
             "due_at": {"type": "string", "format": "date-time"},
             "sla": {"type": "object"},
+            "unreachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
+            "reachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
         },
     }
     error = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}}

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from handoff.reachability import mark_unreachable
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -150,8 +151,7 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         message.delivery_error = exc.reason[:500]
         await message.save(update_fields=["attempts", "delivery_status", "delivery_error"])
         if exc.unreachable:
-            identity.unreachable = True
-            await identity.save(update_fields=["unreachable"])
+            await mark_unreachable(identity_id=identity.id, reason=exc.reason)
         log.warning("delivery of message %s on %s failed: %s", message.id, message.channel, exc.reason)
         return
     message.delivery_status = result.status

@@ -9,6 +9,11 @@ mid-send leaves it ``unknown``: recorded, never blindly sent again.
 The schedule needs no extra column: try n (n >= 1 tries done) is due at
 ``created_at + BASE_DELAY * (2**n - 1)``, i.e. 30 s, 1.5 min, 3.5 min, 7.5 min... after the message was
 written; after ``MAX_ATTEMPTS`` tries it is marked failed.
+
+A sweep sends each conversation's due messages in order, one after another, but different
+conversations side by side (at most ``LANES_PER_CHANNEL`` per channel): a channel that throttles (Telegram's
+per-chat limit, a 429 pause) or a provider that answers slowly holds up only its own rows, never another
+channel's.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ MAX_ATTEMPTS = 8  # the last try is about an hour after the message was written
 UNTRIED_GRACE = timedelta(minutes=1)
 BATCH = 100
 INTERVAL = 10.0  # seconds between sweeps
+LANES_PER_CHANNEL = 8
 
 
 def due_at(message: Message) -> datetime:
@@ -49,9 +55,9 @@ async def drain(*, registry: ChannelRegistry, now: datetime, limit: int = BATCH)
         .order_by("id")
         .limit(limit * 5)
     )
-    tried = 0
+    due: list[Message] = []
     for message in rows:
-        if tried >= limit:
+        if len(due) >= limit:
             break
         if message.attempts >= MAX_ATTEMPTS:
             gave_up = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
@@ -63,9 +69,22 @@ async def drain(*, registry: ChannelRegistry, now: datetime, limit: int = BATCH)
             continue
         if due_at(message) > now:
             continue
-        await deliver(registry=registry, message=message)
-        tried += 1
-    return tried
+        due.append(message)
+    lanes: dict[int, list[Message]] = {}
+    for message in due:  # already in id order, so each lane keeps its conversation's order
+        lanes.setdefault(message.conversation_id, []).append(message)  # type: ignore[attr-defined]
+    limits = {kind: asyncio.Semaphore(LANES_PER_CHANNEL) for kind in kinds}
+
+    async def run(lane: list[Message]) -> None:
+        async with limits[lane[0].channel]:
+            for message in lane:
+                await deliver(registry=registry, message=message)
+
+    outcomes = await asyncio.gather(*(run(lane) for lane in lanes.values()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):  # one lane's database blip must not hide the others' work
+            log.error("outbox lane failed", exc_info=outcome)
+    return len(due)
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""The scheduler (APScheduler 3): SLA sweep, and later digests and reports.
+"""The scheduler (APScheduler 3): SLA sweep, WhatsApp window warnings, and later digests and reports.
 
 Exactly one process may run the jobs: each run first takes or renews a lease row in the database, so a
 second ``serve`` or a ``clock`` process beside one that already schedules does nothing.
@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.exceptions import IntegrityError
 
-from handoff import sla
+from handoff import sla, whatsapp_window
 from models import SchedulerLease
 
 log = logging.getLogger(__name__)
@@ -67,14 +67,35 @@ async def sla_sweep(now: datetime) -> int:
     return await sla.sweep(now=now)
 
 
-def build_scheduler(*, tz: ZoneInfo, holder: str | None = None) -> AsyncIOScheduler:
+def build_scheduler(
+    *,
+    tz: ZoneInfo,
+    holder: str | None = None,
+    window_warning: timedelta = whatsapp_window.DEFAULT_LEAD,
+    notify: whatsapp_window.Notify | None = None,
+) -> AsyncIOScheduler:
+    """``notify`` is the console's live broker when the scheduler runs in the web process; a separate
+    ``clock`` process has none, and the console shows its warnings from the ticket events instead."""
     holder = holder or holder_id()
     scheduler = AsyncIOScheduler(timezone=tz)
+
+    async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
+        return await whatsapp_window.sweep(now=now, lead=window_warning, notify=notify)
+
     scheduler.add_job(
         _leased(sla_sweep, holder),
         "interval",
         minutes=1,
         id="sla_sweep",
+        coalesce=True,
+        max_instances=1,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        _leased(window_warnings, holder),
+        "interval",
+        minutes=1,
+        id="whatsapp_window_warnings",
         coalesce=True,
         max_instances=1,
         next_run_time=datetime.now(UTC),

@@ -22,7 +22,9 @@ def parse_rating(text: str) -> int | None:
 async def record_survey(*, conversation: Conversation, rating: int, now: datetime) -> Ticket | None:
     """Store the rating on the conversation's surveyed ticket; None when no survey is waiting for one."""
     ticket = (
-        await Ticket.filter(conversation=conversation, survey_sent_at__not_isnull=True, survey_rating=None)
+        # By contact: the survey goes out where the person wrote last, not always on the ticket's channel.
+        await Ticket.filter(contact_id=conversation.contact_id,  # type: ignore[attr-defined]
+                            survey_sent_at__not_isnull=True, survey_rating=None)
         .order_by("-id")
         .first()
     )

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from models import (
     ActorKind,
     Category,
+    ChannelIdentity,
     Conversation,
     ConversationStatus,
     FlowStep,
@@ -96,7 +97,33 @@ async def open_ticket(
 
 
 async def open_ticket_of(conversation: Conversation) -> Ticket | None:
-    return await Ticket.filter(conversation=conversation).exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
+    own = await Ticket.filter(conversation=conversation).exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
+    if own is not None or conversation.status not in (ConversationStatus.PENDING, ConversationStatus.OPEN):
+        return own
+    # An agent answered this person here, on the channel they wrote on last, from a ticket opened on
+    # another channel (handoff.console.services.reply): what they write here belongs to that ticket.
+    return (
+        await Ticket.filter(contact_id=conversation.contact_id)  # type: ignore[attr-defined]
+        .exclude(status=TicketStatus.RESOLVED)
+        .order_by("-id")
+        .first()
+    )
+
+
+async def reply_conversation(ticket: Ticket) -> Conversation:
+    """Where a reply on ``ticket`` goes: the conversation on the channel the person wrote on last (and
+    that still reaches them), which is the ticket's own one unless they moved to another channel."""
+    own = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    latest = (
+        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,  # type: ignore[attr-defined]
+                                     last_inbound_at__isnull=False)
+        .order_by("-last_inbound_at", "-id")
+        .first()
+    )
+    if latest is None or latest.id == own.identity_id:  # type: ignore[attr-defined]
+        return own
+    there = await Conversation.filter(identity_id=latest.id).order_by("-id").first()
+    return there or own
 
 
 async def resolve_by_bot(*, conversation: Conversation, now: datetime) -> None:

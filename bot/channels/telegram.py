@@ -36,6 +36,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import InboundMessage, split_message
+from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.delivery import Button, DeliveryError, OutboundMessage, SendResult
 from models import ChannelKind, DeliveryStatus
 
@@ -103,13 +104,17 @@ class TelegramChannel:
         public_url: str = "",
         max_inline_wait: float = MAX_INLINE_WAIT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rate_limiter: ChatRateLimiter | None = None,
     ) -> None:
         self.public_url = public_url.rstrip("/")
         self.secret = webhook_secret or derived_secret(token)
         self.max_inline_wait = max_inline_wait
         self._sleep = sleep
         self._handle: Handler | None = None
-        builder = Application.builder().token(token).job_queue(None)
+        # Until this loop.time(), Telegram asked us (429 retry_after) to send nothing at all.
+        self._paused_until = 0.0
+        self.rate_limiter = rate_limiter or ChatRateLimiter()
+        builder = Application.builder().token(token).job_queue(None).rate_limiter(self.rate_limiter)
         if api_base_url:
             builder = builder.base_url(api_base_url).base_file_url(_file_url(api_base_url))
         if self.public_url:
@@ -142,20 +147,33 @@ class TelegramChannel:
             provider_id = f"{chat_id}:{sent_id}"
         return SendResult(provider_message_id=provider_id, status=DeliveryStatus.SENT)
 
+    async def _wait_out_pause(self, message_id: int) -> None:
+        """Honour a 429 for every message, not only the one that got it: nothing reaches Telegram before
+        its retry_after is up. A long pause leaves the message queued instead of holding the caller."""
+        left = self._paused_until - asyncio.get_running_loop().time()
+        if left <= 0:
+            return
+        if left > self.max_inline_wait:
+            raise DeliveryError(f"rate limited by Telegram; retry after {left:.0f} s")
+        log.info("telegram paused by a 429; message %s waits %.1f s", message_id, left)
+        await self._sleep(left)
+
     async def _send_part(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, message_id: int
     ) -> int | None:
         for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
+            await self._wait_out_pause(message_id)
             try:
                 sent = await self.application.bot.send_message(
                     chat_id=chat_id, text=text, reply_markup=markup
                 )
             except RetryAfter as exc:
                 wait = retry_after_seconds(exc)
+                loop_now = asyncio.get_running_loop().time()
+                self._paused_until = max(self._paused_until, loop_now + wait)
                 if wait > self.max_inline_wait or attempt == MAX_SEND_ATTEMPTS:
                     raise DeliveryError(f"rate limited by Telegram; retry after {wait:.0f} s") from None
                 log.warning("telegram 429 for message %s; waiting %.1f s", message_id, wait)
-                await self._sleep(wait)
                 continue
             except Forbidden as exc:
                 # "bot was blocked by the user" / "user is deactivated": nothing we send will arrive.

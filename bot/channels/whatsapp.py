@@ -32,6 +32,7 @@ from twilio.rest import Client
 
 from bot.channels.base import InboundMessage, split_message
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from handoff.reachability import mark_unreachable
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -367,9 +368,8 @@ class WhatsAppChannel:
             row = await rows.first()
             if row is not None:
                 conversation = await Conversation.get(id=row.conversation_id)  # type: ignore[attr-defined]
-                await ChannelIdentity.filter(id=conversation.identity_id).update(  # type: ignore[attr-defined]
-                    unreachable=True
-                )
+                await mark_unreachable(identity_id=conversation.identity_id,  # type: ignore[attr-defined]
+                                       reason=f"twilio {reported} {error_code}")
         if updated and new == DeliveryStatus.FAILED and error_code == str(OUTSIDE_WINDOW):
             await self._requeue_as_template(rows)
         log.info("twilio status %s for message %s (%s)", reported, message_id or "-",

@@ -25,6 +25,7 @@ from aiohttp import WSMsgType, web
 from handoff.auth import UserExistsError, create_user, generate_password
 from handoff.console import services
 from handoff.console.assignment import Assigner, run_assignment
+from handoff.console.channel_state import ChannelState, channel_states
 from handoff.console.config import ConsoleConfig
 from handoff.console.dashboard import build_dashboard
 from handoff.console.i18n import LANGUAGES, ConsoleCatalog, console_catalog, known
@@ -274,6 +275,7 @@ class QueueRow:
     last_message: str
     last_sender: str
     owner: str
+    channels: ChannelState | None = None
 
 
 def remaining_text(remaining: timedelta) -> str:
@@ -308,6 +310,7 @@ async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, la
     tickets = await query.order_by("due_at").limit(QUEUE_LIMIT).prefetch_related("contact", "assignee", "conversation")
     names = await _category_names(lang)
     policy = SlaPolicy(target=sla)
+    states = await channel_states(list(tickets), now=now)
     rows = []
     for ticket in tickets:
         identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)  # type: ignore[attr-defined]
@@ -326,6 +329,7 @@ async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, la
             last_message=(last.text[:140] if last else ""),
             last_sender=(last.sender_kind.value if last else ""),
             owner=(ticket.assignee.name or ticket.assignee.email) if ticket.assignee else "",
+            channels=states[ticket.id],
         ))
     return rows
 
@@ -449,6 +453,7 @@ async def ticket_page(request: web.Request) -> web.Response:
         "agents": [u for u in users.values() if u.active],
         "window": window,
         "window_text": remaining_text(window) if window is not None else "",
+        "channels": (await channel_states([ticket], now=now))[ticket.id],
     }
     return render(request, "ticket.html", context)
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from handoff.delivery import Button, ChannelRegistry, send_text
-from handoff.tickets import add_event, resolve_ticket
+from handoff.tickets import add_event, reply_conversation, resolve_ticket
 from models import (
     ActorKind,
     AuditLog,
@@ -151,15 +151,20 @@ async def reply(*, registry: ChannelRegistry, ticket: Ticket, agent: User, text:
     _require_owner(agent, ticket)
     _require_open(ticket)
     text = _clean(text)
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    conversation = await reply_conversation(ticket)
     message = await send_text(registry=registry, conversation=conversation, text=text,
                               sender_kind=SenderKind.AGENT, agent=agent, ticket=ticket)
     await Ticket.filter(id=ticket.id, first_response_at=None).update(first_response_at=now)
     if ticket.status == TicketStatus.PENDING:  # the user was waiting on us, not the other way round
         await Ticket.filter(id=ticket.id).update(status=TicketStatus.OPEN)
     conversation.status = ConversationStatus.OPEN
+    conversation.step = FlowStep.WITH_AGENT  # on another channel than the ticket's, the bot must keep quiet too
     conversation.last_message_at = now
-    await conversation.save(update_fields=["status", "last_message_at", "updated_at"])
+    await conversation.save(update_fields=["status", "step", "last_message_at", "updated_at"])
+    if conversation.id != ticket.conversation_id:  # type: ignore[attr-defined]
+        await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+            status=ConversationStatus.OPEN, updated_at=now
+        )
     await ticket.refresh_from_db()
     await add_event(ticket=ticket, kind="agent_reply", actor_kind=ActorKind.AGENT, actor=agent,
                     data={"message_id": message.id})
@@ -219,10 +224,13 @@ async def close_ticket(
         raise ConsoleError("error_category_required", 400)
     await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
     await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    # The survey goes where the person wrote last; the ticket's own conversation returns to the bot too.
+    conversation = await reply_conversation(ticket)
     contact = await Contact.get(id=conversation.contact_id)  # type: ignore[attr-defined]
+    back_to_bot = FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW
+    await _release_conversations(contact_id=contact.id, keep=conversation.id, step=back_to_bot, now=now)
     conversation.status = ConversationStatus.BOT
-    conversation.step = FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW
+    conversation.step = back_to_bot
     identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
     if conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now):
         # Outside the window a free-form survey would be refused (Twilio 63016); skip rather than fail.
@@ -240,6 +248,16 @@ async def close_ticket(
     await conversation.save(update_fields=["status", "step", "updated_at"])
     await ticket.refresh_from_db()
     return ticket
+
+
+async def _release_conversations(*, contact_id: int, keep: int, step: FlowStep, now: datetime) -> None:
+    """Conversations that were with an agent only for a ticket now closed go back to the bot."""
+    waiting = await Conversation.filter(
+        contact_id=contact_id, status__in=[ConversationStatus.OPEN, ConversationStatus.PENDING]
+    ).exclude(id=keep)
+    for other in waiting:
+        if not await Ticket.filter(conversation_id=other.id).exclude(status=TicketStatus.RESOLVED).exists():
+            await Conversation.filter(id=other.id).update(status=ConversationStatus.BOT, step=step, updated_at=now)
 
 
 async def report_fix(*, ticket: Ticket, agent: User, text: str) -> Ticket:

@@ -64,10 +64,25 @@
       renderPresence();
       return;
     }
+    // A closing WhatsApp window is the assigned agent's to act on; unassigned, anyone's.
+    if (name === "ticket.window_closing" && (data.assignee_id === null || data.assignee_id === me)) {
+      alertWindow(data.ticket_id);
+    }
     if (!name.startsWith("ticket.") && !name.startsWith("conversation.")) return;
     if (page === "queue") refresh(["queue-rows"]);
     else if (page === "dashboard") refresh(["dashboard"]);
     else if (page === "ticket" && data.ticket_id === ticketId) refresh(["timeline", "ticket-meta"]);
+  }
+
+  function alertWindow(id) {
+    const box = document.getElementById("live-alert");
+    if (!box) return;
+    const link = document.createElement("a");
+    link.href = `/console/t/${Number(id)}`;
+    link.textContent = body.dataset.openTicket || "";
+    box.replaceChildren(document.createTextNode(`${body.dataset.windowClosing || ""} `), link);
+    box.dataset.ticket = String(Number(id));
+    box.hidden = false;
   }
 
   function connect() {

@@ -334,10 +334,12 @@ async def test_a_restart_sends_what_was_left_in_the_outbox_once(
 ) -> None:
     settings = settings_for(fake_telegram, db_url, tmp_path)
     first = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
-    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 600", retry_after=600, times=3)
+    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 600", retry_after=600)
     assert await post_update(first, fake_telegram.message_update(CHAT, "halo")) == 200
     await first.close()
     assert fake_telegram.texts(CHAT) == []
+    # The 429 paused the channel: the other two replies were not even tried on Telegram.
+    assert [c.status for c in fake_telegram.calls if c.method == "sendMessage"] == [429]
 
     second = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
     app = second.app

@@ -1,0 +1,150 @@
+"""Telegram's flood limits on outbound messages, against the loopback Bot API that records when each call came.
+
+Only lower bounds on spacing are asserted (what Telegram enforces); nothing here asserts that anything is fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+
+from bot.channels.telegram import TelegramChannel
+from bot.channels.telegram_limits import CHAT_BURST, CHAT_RATE
+from handoff.delivery import ChannelRegistry, DeliveryError, OutboundMessage, SendResult
+from handoff.outbox import drain
+from models import (
+    ChannelIdentity,
+    ChannelKind,
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    SenderKind,
+)
+from tests.fakes.telegram import FakeTelegram
+
+TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuv"
+SLACK = 0.05  # aiolimiter and the fake read the same monotonic clock; this covers rounding only
+
+
+@pytest.fixture
+async def channel(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramChannel]:
+    telegram = TelegramChannel(token=TOKEN, api_base_url=fake_telegram.base_url, public_url="https://x.example")
+    await telegram.application.initialize()
+    try:
+        yield telegram
+    finally:
+        await telegram.stop()
+
+
+def outbound(chat: int, text: str, message_id: int = 1) -> OutboundMessage:
+    return OutboundMessage(message_id=message_id, channel=ChannelKind.TELEGRAM, recipient=str(chat), text=text)
+
+
+def send_times(fake: FakeTelegram, chat: int) -> list[float]:
+    return [c.at for c in fake.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == chat]
+
+
+async def test_one_private_chat_gets_a_short_burst_then_about_one_message_a_second(
+    channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
+    busy, other = 5550001, 5550002
+    texts = [f"bagian {n}" for n in range(CHAT_BURST + 3)]
+    await asyncio.gather(
+        *(channel.send(outbound(busy, text)) for text in texts),
+        channel.send(outbound(other, "untuk chat lain")),
+    )
+    times = send_times(fake_telegram, busy)
+    assert fake_telegram.texts(busy) == texts  # in order, each once
+    for n in range(CHAT_BURST, len(times)):
+        # The bucket holds CHAT_BURST and drains CHAT_RATE per second.
+        assert times[n] - times[0] >= (n - CHAT_BURST + 1) / CHAT_RATE - SLACK
+    # Another chat is not queued behind the busy one.
+    assert send_times(fake_telegram, other)[0] < times[-1]
+    assert fake_telegram.texts(other) == ["untuk chat lain"]
+
+
+async def test_a_429_pauses_every_chat_for_retry_after_and_nothing_is_doubled(
+    channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    first_task = asyncio.create_task(channel.send(outbound(1001, "pertama")))
+    for _ in range(500):
+        if fake_telegram.calls and fake_telegram.calls[-1].status == 429:
+            break
+        await asyncio.sleep(0.01)
+    # Chat 1002 asks while chat 1001 is waiting out Telegram's 429.
+    second = await channel.send(outbound(1002, "kedua"))
+    first = await first_task
+    calls = [c for c in fake_telegram.calls if c.method == "sendMessage"]
+    assert calls[0].status == 429
+    assert sorted((int(c.params["chat_id"]), c.status) for c in calls[1:]) == [(1001, 200), (1002, 200)]
+    assert all(c.at - calls[0].at >= 1.0 - SLACK for c in calls[1:])
+    assert sorted(fake_telegram.texts()) == ["kedua", "pertama"]
+    assert first.status == second.status == DeliveryStatus.SENT
+
+
+async def test_a_long_retry_after_keeps_every_chat_off_telegram_until_it_is_over(
+    channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
+    fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 600", retry_after=600)
+    with pytest.raises(DeliveryError, match="retry after 600") as first:
+        await channel.send(outbound(1001, "pertama"))
+    with pytest.raises(DeliveryError, match="retry after") as second:
+        await channel.send(outbound(1002, "kedua"))
+    assert not first.value.permanent
+    assert not second.value.permanent
+    # The second message never reached Telegram: it waits in the outbox, as the first does.
+    assert [c.status for c in fake_telegram.calls if c.method == "sendMessage"] == [429]
+
+
+@dataclass
+class TimedChannel:
+    """Another channel whose sends are stamped with the loop's clock, the one aiolimiter and the fake use."""
+
+    kind: ChannelKind = ChannelKind.WHATSAPP
+    supports_buttons: bool = False
+    sent_at: list[float] = field(default_factory=list)
+
+    async def send(self, message: OutboundMessage) -> SendResult:
+        self.sent_at.append(asyncio.get_running_loop().time())
+        return SendResult(provider_message_id=f"timed-{message.message_id}")
+
+
+async def queued(channel: ChannelKind, external_id: str, texts: list[str]) -> list[Message]:
+    contact = await Contact.create()
+    identity = await ChannelIdentity.create(contact=contact, channel=channel, external_id=external_id)
+    conversation = await Conversation.create(contact=contact, identity=identity, channel=channel)
+    return [
+        await Message.create(conversation=conversation, channel=channel, direction=Direction.OUTBOUND,
+                             sender_kind=SenderKind.AGENT, text=text, delivery_status=DeliveryStatus.QUEUED)
+        for text in texts
+    ]
+
+
+async def test_a_throttled_telegram_chat_does_not_hold_up_other_channels_in_the_outbox(
+    db: str, channel: TelegramChannel, fake_telegram: FakeTelegram
+) -> None:
+    chat = 5550003
+    telegram_rows = await queued(ChannelKind.TELEGRAM, str(chat), [f"antrean {n}" for n in range(CHAT_BURST + 2)])
+    whatsapp_rows = await queued(ChannelKind.WHATSAPP, "whatsapp:+6281200000009", ["balasan WhatsApp"])
+    other = TimedChannel()
+    registry = ChannelRegistry()
+    registry.add(channel)
+    registry.add(other)
+    later = max(m.created_at for m in telegram_rows + whatsapp_rows) + timedelta(hours=1)
+    assert await drain(registry=registry, now=later) == len(telegram_rows) + 1
+    times = send_times(fake_telegram, chat)
+    assert fake_telegram.texts(chat) == [m.text for m in telegram_rows]
+    assert times[-1] - times[0] >= 2 / CHAT_RATE - SLACK  # the chat really was throttled...
+    assert len(other.sent_at) == 1
+    assert other.sent_at[0] < times[-1]  # ...and WhatsApp did not wait for it
+    statuses = await Message.all().values_list("delivery_status", flat=True)
+    assert set(statuses) == {DeliveryStatus.SENT}
+    assert await drain(registry=registry, now=later + timedelta(days=1)) == 0
+    assert len(fake_telegram.texts(chat)) == len(telegram_rows)
