@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
+
 
 class ConfigError(ValueError):
     """A setting the operator must fix; the message names the variable."""
@@ -50,6 +52,8 @@ class Settings:
     twilio_templates: Mapping[str, str] = field(default_factory=dict)
     smtp: Mapping[str, str] = field(default_factory=dict)
     imap: Mapping[str, str] = field(default_factory=dict)
+    max_attachment_bytes: int = DEFAULT_MAX_BYTES
+    attachment_types: tuple[str, ...] = DEFAULT_TYPES
 
     @property
     def effective_database_url(self) -> str:
@@ -58,6 +62,10 @@ class Settings:
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+    def attachment_store(self) -> AttachmentStore:
+        policy = AttachmentPolicy(max_bytes=self.max_attachment_bytes, allowed_types=frozenset(self.attachment_types))
+        return AttachmentStore(self.data_dir / "attachments", policy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
@@ -81,6 +89,17 @@ class Settings:
             raise ConfigError(f"SLA_HOURS={sla_hours!r}: expected a number of hours") from None
         if sla <= timedelta(0):
             raise ConfigError("SLA_HOURS must be positive")
+        max_attachment = get("MAX_ATTACHMENT_BYTES", str(DEFAULT_MAX_BYTES)) or str(DEFAULT_MAX_BYTES)
+        try:
+            max_attachment_bytes = int(max_attachment)
+        except ValueError:
+            raise ConfigError(f"MAX_ATTACHMENT_BYTES={max_attachment!r}: expected a number of bytes") from None
+        if max_attachment_bytes <= 0:
+            raise ConfigError("MAX_ATTACHMENT_BYTES must be positive")
+        types = tuple(t.strip().lower() for t in get("ATTACHMENT_TYPES").split(",") if t.strip()) or DEFAULT_TYPES
+        for kind in types:
+            if "/" not in kind or " " in kind:
+                raise ConfigError(f"ATTACHMENT_TYPES: {kind!r} is not a MIME type (e.g. image/png)")
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -109,4 +128,6 @@ class Settings:
             },
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
+            max_attachment_bytes=max_attachment_bytes,
+            attachment_types=types,
         )
