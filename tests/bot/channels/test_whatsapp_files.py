@@ -49,13 +49,15 @@ async def test_a_file_goes_as_its_own_media_message_that_twilio_can_fetch_until_
     assert message.delivery_status == DeliveryStatus.SENT
     text, media = fake_twilio.messages[before:]
     assert text["Body"] == "Jadwalnya terlampir."
-    assert "MediaUrl" not in text and "StatusCallback" not in text  # the callback rides on the last part
+    assert "MediaUrl" not in text
+    assert "StatusCallback" not in text
     assert "Body" not in media
     assert media["StatusCallback"].endswith(f"?m={message.id}")
     assert message.provider_message_id == media["sid"]
     url = urlsplit(media["MediaUrl"])
     assert f"{url.scheme}://{url.netloc}" == fake_twilio.public_url
-    assert url.path.startswith(MEDIA_PATH + "/") and url.path.endswith("/Jadwal%20UTS.pdf")
+    assert url.path.startswith(MEDIA_PATH + "/")
+    assert url.path.endswith("/Jadwal%20UTS.pdf")
 
     # What Twilio does next: fetch it, with no cookie and no header of ours.
     fetched = await client.get(url.path)
