@@ -170,6 +170,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         form = await request.post()
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not same(token, loaded[0].csrf_token):
+            console_files.close_uploads(form)
             log.warning("CSRF check failed for user %s on %s", loaded[1].id, route)
             raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page",
                                     headers={"Cache-Control": "no-store"})
@@ -516,10 +517,12 @@ async def reply_view(request: web.Request) -> web.Response:
         await services.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=text,
                              now=state.clock(), files=files, store=state.attachments)
     except ConsoleError as problem:
+        console_files.close_uploads(form)
         if problem.status == 403:
             raise web.HTTPForbidden(text=_t(request)(problem.code)) from None
         return await ticket_page(request, reply_error=problem.code, reply_text=text,
                                  status_code=413 if problem.code.endswith("too_big") else problem.status)
+    console_files.close_uploads(form)
     _changed(request, ticket)
     raise _back(ticket, "notice_sent")
 

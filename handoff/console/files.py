@@ -103,6 +103,13 @@ async def uploaded_files(form: MultiDictProxy[Any], *, limit: int | None = None)
     return files
 
 
+def close_uploads(form: MultiDictProxy[Any]) -> None:
+    """aiohttp spools uploaded parts to temporary files and leaves closing them to us."""
+    for value in form.values():
+        if isinstance(value, web.FileField):
+            value.file.close()
+
+
 def ticket_scope() -> QuerySet[Ticket]:
     """The tickets a console user may open: the ticket page's rule (every signed-in console user opens
     every ticket; a team rule would narrow this one query)."""
