@@ -290,7 +290,10 @@ class EmailChannel:
                 raise DeliveryError("no attachment store for files", permanent=True)
             for item in message.attachments:
                 maintype, _, subtype = normalise_type(item.content_type).partition("/")
-                data = await self.store.read(item.storage_key)
+                try:
+                    data = await self.store.read(item.storage_key)
+                except OSError:
+                    raise DeliveryError(f"stored file of attachment {item.id} is missing", permanent=True) from None
                 mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
                                     filename=item.filename)
         try:

@@ -179,7 +179,10 @@ class TelegramChannel:
             assert store is not None
             if item.size > MAX_UPLOAD_BYTES:
                 raise DeliveryError(f"file over Telegram's {MAX_UPLOAD_BYTES} bytes", permanent=True)
-            data = await store.read(item.storage_key)
+            try:
+                data = await store.read(item.storage_key)
+            except OSError:
+                raise DeliveryError(f"stored file of attachment {item.id} is missing", permanent=True) from None
             bot = self.application.bot
             if normalise_type(item.content_type) in PHOTO_TYPES and item.size <= MAX_PHOTO_BYTES:
                 return await bot.send_photo(chat_id=chat_id, photo=data, filename=item.filename)
@@ -271,6 +274,12 @@ class TelegramChannel:
         return "handled"
 
     async def _keep_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
+        try:
+            await self._download_files(provider_message_id, files)
+        except Exception:  # a background task: nobody else would hear of it
+            log.exception("keeping the files of telegram message %s failed", provider_message_id)
+
+    async def _download_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
         store = self.store
         row = await Message.get_or_none(channel=ChannelKind.TELEGRAM, provider_message_id=provider_message_id)
         if row is None or store is None:

@@ -332,6 +332,12 @@ class WhatsAppChannel:
         return parts.scheme == "https" and twilio
 
     async def _keep_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
+        try:
+            await self._download_media(message_sid, media)
+        except Exception:  # a background task: nobody else would hear of it
+            log.exception("keeping the media of whatsapp message %s failed", message_sid)
+
+    async def _download_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
         row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
         store = self.store
         if row is None or store is None:
