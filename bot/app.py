@@ -112,10 +112,13 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         autoescape=jinja2.select_autoescape(default=True),
     )
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
+    # One attachment store (files under DATA_DIR) for every channel, the web chat and the console.
+    attachments = settings.attachment_store()
     # The agent console; the flow's notify (below) feeds its live queue through the console's broker.
     console = create_console(
         registry=registry, translate=lambda lang, key, /, **values: catalog(lang).t(key, **values),
         config=ConsoleConfig.from_env(), clock=clock, tz=settings.tz, sla=settings.sla, public_url=settings.public_url,
+        attachments=attachments,
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -169,8 +172,9 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     async def handle(message: Any) -> object:
         return await handle_inbound(message, app[FLOW])
 
-    setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"))
-    setup_channels(app, settings, registry=registry, handle=handle)
+    setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
+                  store=attachments)
+    setup_channels(app, settings, registry=registry, handle=handle, store=attachments)
 
     async def healthz(_request: web.Request) -> web.Response:
         from models import Category

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
+
 
 class ConfigError(ValueError):
     """A setting the operator must fix; the message names the variable."""
@@ -52,6 +54,8 @@ class Settings:
     imap: Mapping[str, str] = field(default_factory=dict)
     # How long before a waiting WhatsApp user's 24-hour window closes the agent is warned; 0 turns it off.
     whatsapp_window_warning: timedelta = timedelta(minutes=120)
+    max_attachment_bytes: int = DEFAULT_MAX_BYTES
+    attachment_types: tuple[str, ...] = DEFAULT_TYPES
 
     @property
     def effective_database_url(self) -> str:
@@ -60,6 +64,10 @@ class Settings:
     @property
     def model_dir(self) -> Path:
         return self.data_dir / "models"
+
+    def attachment_store(self) -> AttachmentStore:
+        policy = AttachmentPolicy(max_bytes=self.max_attachment_bytes, allowed_types=frozenset(self.attachment_types))
+        return AttachmentStore(self.data_dir / "attachments", policy)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
@@ -92,6 +100,17 @@ class Settings:
             ) from None
         if not timedelta(0) <= window_warning < timedelta(hours=24):
             raise ConfigError("WHATSAPP_WINDOW_WARNING_MINUTES must be between 0 and 1439")
+        max_attachment = get("MAX_ATTACHMENT_BYTES", str(DEFAULT_MAX_BYTES)) or str(DEFAULT_MAX_BYTES)
+        try:
+            max_attachment_bytes = int(max_attachment)
+        except ValueError:
+            raise ConfigError(f"MAX_ATTACHMENT_BYTES={max_attachment!r}: expected a number of bytes") from None
+        if max_attachment_bytes <= 0:
+            raise ConfigError("MAX_ATTACHMENT_BYTES must be positive")
+        types = tuple(t.strip().lower() for t in get("ATTACHMENT_TYPES").split(",") if t.strip()) or DEFAULT_TYPES
+        for kind in types:
+            if "/" not in kind or " " in kind:
+                raise ConfigError(f"ATTACHMENT_TYPES: {kind!r} is not a MIME type (e.g. image/png)")
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -121,4 +140,6 @@ class Settings:
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
             whatsapp_window_warning=window_warning,
+            max_attachment_bytes=max_attachment_bytes,
+            attachment_types=types,
         )

@@ -7,13 +7,17 @@ bot's answer take the same path, so nothing reaches a user that the database doe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
+from tortoise.transactions import in_transaction
+
+from handoff.attachments import AttachmentStore, NewFile
 from handoff.reachability import mark_unreachable
 from models import (
+    Attachment,
     ChannelIdentity,
     ChannelKind,
     Conversation,
@@ -35,6 +39,17 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundAttachment:
+    """A stored file going out with a message; the channel reads its bytes from the store by key."""
+
+    id: int  # our Attachment row
+    filename: str
+    content_type: str
+    size: int
+    storage_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     message_id: int  # our Message row
     channel: ChannelKind
@@ -43,6 +58,7 @@ class OutboundMessage:
     buttons: tuple[Button, ...] = ()
     conversation_id: int | None = None
     sender_kind: SenderKind = SenderKind.BOT
+    attachments: tuple[OutboundAttachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +114,27 @@ async def send_text(
     buttons: tuple[Button, ...] = (),
     agent: User | None = None,
     ticket: Ticket | None = None,
+    files: Sequence[NewFile] = (),
+    store: AttachmentStore | None = None,
 ) -> Message:
-    """Store an outbound message, then deliver it through the conversation's channel."""
-    message = await Message.create(
-        conversation=conversation,
-        ticket=ticket,
-        channel=conversation.channel,
-        direction=Direction.OUTBOUND,
-        sender_kind=sender_kind,
-        agent=agent,
-        text=text,
-        buttons=[{"label": b.label, "value": b.value} for b in buttons] or None,
-        delivery_status=DeliveryStatus.QUEUED,
-    )
+    """Store an outbound message (and its files), then deliver it through the conversation's channel."""
+    if files and store is None:
+        raise ValueError("files need an attachment store")
+    # The message and its files are one row set: the outbox never sees the message without its files.
+    async with in_transaction():
+        message = await Message.create(
+            conversation=conversation,
+            ticket=ticket,
+            channel=conversation.channel,
+            direction=Direction.OUTBOUND,
+            sender_kind=sender_kind,
+            agent=agent,
+            text=text,
+            buttons=[{"label": b.label, "value": b.value} for b in buttons] or None,
+            delivery_status=DeliveryStatus.QUEUED,
+        )
+        if files and store is not None:
+            await store.keep_all(message=message, files=list(files))
     await deliver(registry=registry, message=message)
     return message
 
@@ -135,6 +159,12 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         log.info("message %s is not queued (already delivered or in flight); not sent again", message.id)
         return
     buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
+    files = tuple(
+        OutboundAttachment(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,
+                           storage_key=a.storage_key)
+        for a in await Attachment.filter(message_id=message.id, storage_key__not_isnull=True).order_by("position")
+        if a.storage_key
+    )
     outbound = OutboundMessage(
         message_id=message.id,
         channel=message.channel,
@@ -143,6 +173,7 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         buttons=buttons if channel.supports_buttons else (),
         conversation_id=conversation.id,
         sender_kind=message.sender_kind,
+        attachments=files,
     )
     try:
         result = await channel.send(outbound)

@@ -7,6 +7,7 @@ from models.db import Database, open_database, tortoise_config
 from models.entities import (
     AnswerTemplate,
     ApiToken,
+    Attachment,
     AuditLog,
     Category,
     ChannelIdentity,
@@ -40,6 +41,7 @@ __all__ = [
     "ActorKind",
     "AnswerTemplate",
     "ApiToken",
+    "Attachment",
     "AuditLog",
     "Category",
     "ChannelIdentity",

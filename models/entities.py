@@ -125,6 +125,31 @@ class Message(Model):
         unique_together = (("channel", "provider_message_id"),)
 
 
+class Attachment(Model):
+    """A file that came or went with a message. The bytes live under DATA_DIR, named by their SHA-256
+    (handoff.attachments); a part refused by the limits is a row too, so the agent sees what was dropped."""
+
+    id = fields.IntField(primary_key=True)
+    message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
+        "models.Message", related_name="attachments", on_delete=fields.CASCADE
+    )
+    # Order within the message; unique with it, so storing a message's files again (a re-read mail)
+    # cannot double them.
+    position = fields.SmallIntField()
+    filename = fields.CharField(max_length=255)
+    content_type = fields.CharField(max_length=127)
+    size = fields.BigIntField(default=0)
+    sha256 = fields.CharField(max_length=64, null=True)
+    storage_key = fields.CharField(max_length=64, null=True)
+    # Why the bytes were not kept (a code of handoff.attachments.Refusal); null for a kept file.
+    refused_reason = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "attachments"
+        unique_together = (("message", "position"),)
+
+
 class Category(Model):
     id = fields.IntField(primary_key=True)
     slug = fields.CharField(max_length=64, unique=True)

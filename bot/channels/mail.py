@@ -31,8 +31,9 @@ from aioimaplib import IMAP4, IMAP4_SSL
 
 from bot.channels.base import InboundMessage
 from bot.config import ConfigError
+from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
-from models import ChannelKind, DeliveryStatus, Direction, Message, SenderKind
+from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class ParsedMail:
     references: str
     attachments: list[dict[str, Any]] = field(default_factory=list)
     skip: str | None = None  # why this mail must not be answered, if it must not
+    # The attachments' bytes, for the store; kept apart from ``attachments``, which goes in the payload.
+    files: list[NewFile] = field(default_factory=list, repr=False, compare=False)
 
 
 def _skip_reason(msg: EmailMessage, sender: str, own_address: str) -> str | None:
@@ -153,12 +156,13 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
         if body is not None:
             content = body.get_content()
             text = html_to_text(content) if body.get_content_type() == "text/html" else str(content)
-        attachments = [
-            {"filename": part.get_filename() or "", "content_type": part.get_content_type(),
-             "size": len(part.get_payload(decode=True) or b"")}
+        files = [
+            NewFile(filename=part.get_filename() or "", content_type=part.get_content_type(),
+                    data=_payload_bytes(part))
             for part in msg.iter_attachments()
             if isinstance(part, EmailMessage)
         ]
+        attachments = [{"filename": f.filename, "content_type": f.content_type, "size": len(f.data)} for f in files]
         return ParsedMail(
             sender=sender,
             name=name,
@@ -169,11 +173,21 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             references=" ".join(str(msg.get("References", "")).split()),
             attachments=attachments,
             skip=_skip_reason(msg, sender, own_address),
+            files=files,
         )
     except (ValueError, LookupError, TypeError, AttributeError, IndexError) as exc:
         # Malformed headers or charsets: the mail is unreadable, not the service.
         log.warning("unreadable mail skipped: %s", exc.__class__.__name__)
         return None
+
+
+def _payload_bytes(part: EmailMessage) -> bytes:
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        return payload
+    if part.is_multipart():  # an attached mail (message/rfc822): kept as the mail it is
+        return part.as_bytes()
+    return b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +258,8 @@ class EmailChannel:
     # The flow's prompts already say what to type ("Balas 1 = Ya, 2 = Tidak").
     supports_buttons: bool = False
 
-    def __init__(self, *, smtp: SmtpConfig, imap: ImapConfig) -> None:
+    def __init__(self, *, smtp: SmtpConfig, imap: ImapConfig, store: AttachmentStore | None = None) -> None:
+        self.store = store
         self.smtp = smtp
         self.imap = imap
         self.address = parseaddr(smtp.sender)[1].lower()
@@ -270,6 +285,17 @@ class EmailChannel:
         if message.sender_kind != SenderKind.AGENT:
             mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer this
         mail.set_content(message.text)
+        if message.attachments:
+            if self.store is None:
+                raise DeliveryError("no attachment store for files", permanent=True)
+            for item in message.attachments:
+                maintype, _, subtype = normalise_type(item.content_type).partition("/")
+                try:
+                    data = await self.store.read(item.storage_key)
+                except OSError:
+                    raise DeliveryError(f"stored file of attachment {item.id} is missing", permanent=True) from None
+                mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
+                                    filename=item.filename)
         try:
             await aiosmtplib.send(
                 mail,
@@ -356,6 +382,7 @@ class EmailChannel:
                     log.info("mail uid %s not answered: %s", uid, mail.skip)
                 else:
                     await handle(self.to_inbound(mail))
+                    await self._keep_files(mail)
                     handled += 1
                 # Only after the flow stored it: a crash before this line re-reads the mail next time.
                 await client.uid("store", uid, "+FLAGS", "(\\Seen)")
@@ -364,6 +391,18 @@ class EmailChannel:
             if client.protocol is not None and client.protocol.transport is not None:
                 client.protocol.transport.close()
         return handled
+
+    async def _keep_files(self, mail: ParsedMail) -> None:
+        """Store the mail's attachments on its message; a re-read mail (a crash before \\Seen) finds them
+        stored already, or stores what is missing."""
+        if not mail.files or self.store is None:
+            return
+        row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=mail.message_id)
+        if row is None:
+            return
+        if await Attachment.filter(message_id=row.id).count() >= len(mail.files):
+            return
+        await self.store.keep_all(message=row, files=mail.files)
 
     async def _poll_forever(self) -> None:
         while True:

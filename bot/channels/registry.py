@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot.channels.base import InboundMessage
 from bot.config import Settings
+from handoff.attachments import AttachmentStore
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.outbox import running_worker
 
@@ -27,7 +28,8 @@ class ProviderChannel(Channel, Protocol):
     def setup(self, app: web.Application, handle: Handler) -> None: ...
 
 
-def build_channels(settings: Settings) -> list[ProviderChannel]:
+def build_channels(settings: Settings, store: AttachmentStore | None = None) -> list[ProviderChannel]:
+    store = store or settings.attachment_store()
     channels: list[ProviderChannel] = []
     if settings.telegram_bot_token:
         from bot.channels.telegram import TelegramChannel
@@ -38,6 +40,7 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
                 webhook_secret=settings.telegram_webhook_secret,
                 api_base_url=settings.telegram_api_base_url,
                 public_url=settings.public_url,
+                store=store,
             )
         )
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from:
@@ -51,23 +54,26 @@ def build_channels(settings: Settings) -> list[ProviderChannel]:
                 api_base_url=settings.twilio_api_base_url,
                 public_url=settings.public_url,
                 templates=settings.twilio_templates,
-                media_dir=settings.data_dir / "media",
+                store=store,
             )
         )
     smtp, imap = settings.smtp, settings.imap
     if smtp.get("host") and (smtp.get("from") or smtp.get("username")) and imap.get("host") and imap.get("username"):
         from bot.channels.mail import EmailChannel, ImapConfig, SmtpConfig
 
-        channels.append(EmailChannel(smtp=SmtpConfig.from_settings(smtp), imap=ImapConfig.from_settings(imap)))
+        channels.append(
+            EmailChannel(smtp=SmtpConfig.from_settings(smtp), imap=ImapConfig.from_settings(imap), store=store)
+        )
     return channels
 
 
 def setup_channels(
-    app: web.Application, settings: Settings, *, registry: ChannelRegistry, handle: Handler
+    app: web.Application, settings: Settings, *, registry: ChannelRegistry, handle: Handler,
+    store: AttachmentStore | None = None,
 ) -> list[ProviderChannel]:
     """Build the configured channels, register them for delivery, mount their webhooks, and run the
     outbox worker that retries what they could not take at once."""
-    channels = build_channels(settings)
+    channels = build_channels(settings, store)
     started: list[ProviderChannel] = []
     for channel in channels:
         if registry.get(channel.kind) is not None:

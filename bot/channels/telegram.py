@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Message as TelegramMessage
 from telegram.constants import ChatType
 from telegram.error import (
     BadRequest,
@@ -37,8 +38,9 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels.base import InboundMessage, split_message
 from bot.channels.telegram_limits import ChatRateLimiter
-from handoff.delivery import Button, DeliveryError, OutboundMessage, SendResult
-from models import ChannelKind, DeliveryStatus
+from handoff.attachments import AttachmentStore, Refusal, normalise_type
+from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
+from models import ChannelKind, DeliveryStatus, Message
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,11 @@ MAX_CALLBACK_DATA = 64  # bytes, Bot API limit for callback_data
 # so a webhook answer is never held for minutes.
 MAX_INLINE_WAIT = 10.0
 MAX_SEND_ATTEMPTS = 3
+# Bot API limits: getFile downloads files up to 20 MB; uploads go up to 10 MB as a photo, 50 MB otherwise.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 
 Handler = Callable[[InboundMessage], Awaitable[object]]
 
@@ -105,8 +112,11 @@ class TelegramChannel:
         max_inline_wait: float = MAX_INLINE_WAIT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate_limiter: ChatRateLimiter | None = None,
+        store: AttachmentStore | None = None,
     ) -> None:
         self.public_url = public_url.rstrip("/")
+        self.store = store
+        self._file_tasks: set[asyncio.Task[None]] = set()
         self.secret = webhook_secret or derived_secret(token)
         self.max_inline_wait = max_inline_wait
         self._sleep = sleep
@@ -133,13 +143,26 @@ class TelegramChannel:
             chat_id = int(message.recipient)
         except ValueError:
             raise DeliveryError("not a Telegram chat id", permanent=True, unreachable=True) from None
-        parts = split_text(message.text)
-        if not parts[-1].strip():
+        parts = split_text(message.text) if message.text.strip() or not message.attachments else []
+        if parts and not parts[-1].strip():
             raise DeliveryError("empty text cannot be sent on Telegram", permanent=True)
+        if message.attachments and self.store is None:
+            raise DeliveryError("no attachment store for files", permanent=True)
+        sends: list[Callable[[], Awaitable[TelegramMessage]]] = [
+            self._text_sender(chat_id, part, keyboard(message.buttons) if index == len(parts) - 1 else None)
+            for index, part in enumerate(parts)
+        ]
+        sends += [self._file_sender(chat_id, item) for item in message.attachments]
         provider_id = ""
-        for index, part in enumerate(parts):
-            markup = keyboard(message.buttons) if index == len(parts) - 1 else None
-            sent_id = await self._send_part(chat_id, part, markup, message.message_id)
+        for send in sends:
+            try:
+                sent_id = await self._send_part(send, message.message_id)
+            except DeliveryError as exc:
+                if not provider_id:
+                    raise
+                # Part of it reached the user: sending it all again would repeat that part.
+                return SendResult(provider_message_id=provider_id, status=DeliveryStatus.FAILED,
+                                  error=f"partly sent: {exc.reason}"[:500])
             if sent_id is None:
                 # Telegram may or may not have the message: recorded as unknown, never blindly resent.
                 return SendResult(provider_message_id=provider_id or None, status=DeliveryStatus.UNKNOWN,
@@ -158,15 +181,36 @@ class TelegramChannel:
         log.info("telegram paused by a 429; message %s waits %.1f s", message_id, left)
         await self._sleep(left)
 
-    async def _send_part(
-        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None, message_id: int
-    ) -> int | None:
+    def _text_sender(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> Callable[[], Awaitable[TelegramMessage]]:
+        async def send() -> TelegramMessage:
+            return await self.application.bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+
+        return send
+
+    def _file_sender(self, chat_id: int, item: OutboundAttachment) -> Callable[[], Awaitable[TelegramMessage]]:
+        async def send() -> TelegramMessage:
+            store = self.store
+            assert store is not None
+            if item.size > MAX_UPLOAD_BYTES:
+                raise DeliveryError(f"file over Telegram's {MAX_UPLOAD_BYTES} bytes", permanent=True)
+            try:
+                data = await store.read(item.storage_key)
+            except OSError:
+                raise DeliveryError(f"stored file of attachment {item.id} is missing", permanent=True) from None
+            bot = self.application.bot
+            if normalise_type(item.content_type) in PHOTO_TYPES and item.size <= MAX_PHOTO_BYTES:
+                return await bot.send_photo(chat_id=chat_id, photo=data, filename=item.filename)
+            return await bot.send_document(chat_id=chat_id, document=data, filename=item.filename)
+
+        return send
+
+    async def _send_part(self, send: Callable[[], Awaitable[TelegramMessage]], message_id: int) -> int | None:
         for attempt in range(1, MAX_SEND_ATTEMPTS + 1):
             await self._wait_out_pause(message_id)
             try:
-                sent = await self.application.bot.send_message(
-                    chat_id=chat_id, text=text, reply_markup=markup
-                )
+                sent = await send()
             except RetryAfter as exc:
                 wait = retry_after_seconds(exc)
                 loop_now = asyncio.get_running_loop().time()
@@ -237,7 +281,50 @@ class TelegramChannel:
             raw=payload,
         )
         result = await handle(inbound)
-        return "duplicate" if getattr(result, "duplicate", False) else "handled"
+        if getattr(result, "duplicate", False):
+            return "duplicate"
+        files = _files_of(message)
+        if files and self.store is not None:
+            # After the answer to Telegram: the message is stored, and no download holds the webhook up.
+            task = asyncio.create_task(self._keep_files(inbound.provider_message_id, files))
+            self._file_tasks.add(task)
+            task.add_done_callback(self._file_tasks.discard)
+        return "handled"
+
+    async def _keep_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
+        try:
+            await self._download_files(provider_message_id, files)
+        except Exception:  # a background task: nobody else would hear of it
+            log.exception("keeping the files of telegram message %s failed", provider_message_id)
+
+    async def _download_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
+        store = self.store
+        row = await Message.get_or_none(channel=ChannelKind.TELEGRAM, provider_message_id=provider_message_id)
+        if row is None or store is None:
+            return
+        for position, item in enumerate(files):
+            kind = normalise_type(item["content_type"])
+            size = int(item.get("size") or 0)
+            data: bytes | None = None
+            refused: str | None = None
+            if not store.policy.allows_type(kind):
+                refused = Refusal.TYPE_NOT_ALLOWED
+            elif size > min(store.policy.max_bytes, MAX_DOWNLOAD_BYTES):
+                refused = Refusal.TOO_BIG
+            else:
+                try:
+                    found = await self.application.bot.get_file(item["file_id"])
+                    data = bytes(await found.download_as_bytearray())
+                except TelegramError as exc:
+                    log.warning("telegram file of message %s not downloaded: %s", row.id, exc.__class__.__name__)
+                    refused = Refusal.DOWNLOAD_FAILED
+            await store.keep(message=row, position=position, filename=item["filename"], content_type=kind,
+                             data=data, size=size, refused=refused)
+
+    async def settle(self) -> None:
+        """Wait for file downloads in flight (tests, and a clean shutdown)."""
+        while self._file_tasks:
+            await asyncio.gather(*list(self._file_tasks), return_exceptions=True)
 
     async def _callback(self, update: Update, handle: Handler, payload: dict[str, Any]) -> str:
         query = update.callback_query
@@ -333,6 +420,7 @@ class TelegramChannel:
         log.info("telegram polling started (no PUBLIC_URL set)")
 
     async def stop(self) -> None:
+        await self.settle()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -341,6 +429,23 @@ class TelegramChannel:
         await self.application.shutdown()  # a no-op when start() could not initialize
         # After a failed getMe the application never counted as initialized, but its HTTP client is open.
         await self.application.bot.request.shutdown()
+
+
+def _files_of(message: TelegramMessage) -> list[dict[str, Any]]:
+    """The photo (its largest size) and document of a message, as the Bot API describes them."""
+    files: list[dict[str, Any]] = []
+    if message.photo:
+        # Sizes grow in the list; the largest one getFile may still download is the one worth keeping.
+        sizes = [p for p in message.photo if (p.file_size or 0) <= MAX_DOWNLOAD_BYTES] or list(message.photo[:1])
+        best = sizes[-1]
+        files.append({"file_id": best.file_id, "size": best.file_size or 0, "content_type": "image/jpeg",
+                      "filename": f"photo-{message.message_id}.jpg"})
+    if message.document is not None:
+        document = message.document
+        files.append({"file_id": document.file_id, "size": document.file_size or 0,
+                      "content_type": document.mime_type or "application/octet-stream",
+                      "filename": document.file_name or ""})
+    return files
 
 
 def _maybe_sent(exc: NetworkError) -> bool:

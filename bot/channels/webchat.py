@@ -7,6 +7,7 @@ the same entry point for clients without WebSockets.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -23,8 +24,9 @@ from aiohttp import WSMsgType, web
 
 from bot.channels.base import InboundMessage
 from bot.i18n import catalog
+from handoff.attachments import AttachmentStore, content_disposition, human_size, serve_type
 from handoff.delivery import OutboundMessage, SendResult
-from models import ChannelIdentity, ChannelKind, DeliveryStatus, Message
+from models import Attachment, ChannelIdentity, ChannelKind, DeliveryStatus, Message
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class WebChatChannel:
                 "sender": message.sender_kind.value,
                 "text": message.text,
                 "buttons": [{"label": b.label, "value": b.value} for b in message.buttons],
+                "attachments": [_file_json(a.id, a.filename, a.size) for a in message.attachments],
             },
         }
         delivered = False
@@ -107,7 +110,8 @@ def _error(code: str, lang: str, status: int) -> web.Response:
 
 # Route closures share the channel and the handler; splitting them would only add plumbing.
 def setup_webchat(  # noqa: PLR0915
-    app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool
+    app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool,
+    store: AttachmentStore | None = None,
 ) -> None:
     async def page(request: web.Request) -> web.StreamResponse:
         lang = _lang(request)
@@ -150,7 +154,11 @@ def setup_webchat(  # noqa: PLR0915
         if identity is None:
             return web.json_response({"messages": []})
         rows = await Message.filter(conversation__identity=identity).order_by("-id").limit(HISTORY_LIMIT)
-        messages = [_message_json(m) for m in reversed(rows)]
+        files: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        kept = Attachment.filter(message_id__in=[m.id for m in rows], storage_key__not_isnull=True)
+        for a in await kept.order_by("position"):
+            files[a.message_id].append(_file_json(a.id, a.filename, a.size))  # type: ignore[attr-defined]
+        messages = [_message_json(m, files.get(m.id, [])) for m in reversed(rows)]
         return web.json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
 
     async def _accept(request: web.Request, token: str, body: Any) -> web.Response | None:
@@ -221,6 +229,33 @@ def setup_webchat(  # noqa: PLR0915
             channel.detach(address, ws)
         return ws
 
+    async def attachment(request: web.Request) -> web.StreamResponse:
+        """A file of this browser's own chat: the session cookie is the only key; anyone else gets 404."""
+        token = _token(request)
+        try:
+            attachment_id = int(request.match_info["id"])
+        except ValueError:
+            raise web.HTTPNotFound(text="not found") from None
+        if token is None or store is None:
+            raise web.HTTPNotFound(text="not found")
+        row = await Attachment.get_or_none(
+            id=attachment_id,
+            storage_key__not_isnull=True,
+            message__channel=ChannelKind.WEBCHAT,
+            message__conversation__identity__channel=ChannelKind.WEBCHAT,
+            message__conversation__identity__external_id=session_address(token),
+        )
+        if row is None or row.storage_key is None:
+            raise web.HTTPNotFound(text="not found")
+        path = store.path(row.storage_key)
+        if not await asyncio.to_thread(path.is_file):
+            raise web.HTTPNotFound(text="not found")
+        return web.FileResponse(path, headers={
+            "Content-Type": serve_type(row.content_type), "Content-Disposition": content_disposition(row.filename),
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        })
+
+    app.router.add_get("/chat/attachments/{id}", attachment)
     app.router.add_get("/chat", page)
     app.router.add_get("/chat/", page)
     app.router.add_get("/chat/history", history)
@@ -228,11 +263,17 @@ def setup_webchat(  # noqa: PLR0915
     app.router.add_get("/chat/ws", websocket)
 
 
-def _message_json(message: Message) -> dict[str, Any]:
+def _file_json(attachment_id: int, filename: str, size: int) -> dict[str, Any]:
+    url = f"/chat/attachments/{attachment_id}"
+    return {"id": attachment_id, "name": filename, "size": human_size(size), "url": url}
+
+
+def _message_json(message: Message, files: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": message.id,
         "sender": message.sender_kind.value,
         "text": message.text,
         "buttons": message.buttons or [],
+        "attachments": files,
         "created_at": message.created_at.isoformat(),
     }

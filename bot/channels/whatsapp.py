@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import hmac
 import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -31,9 +31,17 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.base import InboundMessage, split_message
-from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from handoff.attachments import (
+    AttachmentStore,
+    Refusal,
+    content_disposition,
+    extension_for,
+    normalise_type,
+)
+from handoff.delivery import DeliveryError, OutboundAttachment, OutboundMessage, SendResult
 from handoff.reachability import mark_unreachable
 from models import (
+    Attachment,
     ChannelIdentity,
     ChannelKind,
     Conversation,
@@ -48,6 +56,9 @@ log = logging.getLogger(__name__)
 
 INBOUND_PATH = "/webhooks/twilio/whatsapp"
 STATUS_PATH = "/webhooks/twilio/status"
+# Files we send are fetched by Twilio from here: no session, a signed and expiring token in the path.
+MEDIA_PATH = "/webhooks/twilio/media"
+MEDIA_URL_TTL = timedelta(hours=2)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 WINDOW = timedelta(hours=24)
@@ -60,12 +71,8 @@ TWILIO_TIMEOUT = 15.0
 # The template (Content SID) used outside the window, by purpose; set as TWILIO_TEMPLATE_<PURPOSE>.
 TEMPLATE_PURPOSES = ("agent_reply", "ticket_resolved", "survey")
 
-# Media the user sends is fetched (never from anywhere but Twilio) and kept beside the database.
-MEDIA_TYPES = {
-    "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
-    "application/pdf": ".pdf", "video/mp4": ".mp4", "audio/ogg": ".ogg", "audio/mpeg": ".mp3",
-}
-MAX_MEDIA_BYTES = 5 * 1024 * 1024
+# Media the user sends is fetched (never from anywhere but Twilio) into the attachment store, within its
+# configured size and type limits.
 TWILIO_MEDIA_HOST_SUFFIXES = (".twilio.com", ".twiliocdn.com")
 
 # Error codes after which this address will not receive anything we send.
@@ -140,7 +147,7 @@ class WhatsAppChannel:
         templates: Mapping[str, str] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timeout: float = TWILIO_TIMEOUT,
-        media_dir: Path | None = None,
+        store: AttachmentStore | None = None,
     ) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
@@ -154,7 +161,7 @@ class WhatsAppChannel:
         self._handle: Handler | None = None
         self._http: Any = None
         self._client: Any = None
-        self.media_dir = media_dir
+        self.store = store
         self._media_session: aiohttp.ClientSession | None = None
         self._media_tasks: set[asyncio.Task[None]] = set()
 
@@ -171,13 +178,22 @@ class WhatsAppChannel:
             in_window = False
         common: dict[str, Any] = {"to": message.recipient, "from_": self.sender}
         callback = self._status_callback(message.message_id)
+        note: str | None = None
         if in_window:
-            parts = split_body(render_buttons(message))
+            if message.attachments and not self.public_url:
+                raise DeliveryError("files on WhatsApp need PUBLIC_URL (Twilio fetches them from us)", permanent=True)
+            text = render_buttons(message)
+            bodies: list[dict[str, Any]] = [{"body": part} for part in split_body(text)] if text.strip() else []
+            # WhatsApp carries one file per message: each goes as its own message after the words.
+            bodies += [{"media_url": [self.media_url(item)]} for item in message.attachments]
             requests = [
-                {**common, "body": part, **({"status_callback": callback} if callback and last_part else {})}
-                for part, last_part in ((p, i == len(parts) - 1) for i, p in enumerate(parts))
+                {**common, **body, **({"status_callback": callback} if callback and last_part else {})}
+                for body, last_part in ((b, i == len(bodies) - 1) for i, b in enumerate(bodies))
             ]
         else:
+            if message.attachments:
+                # An approved template carries words only; the agent sees the files were not sent.
+                note = f"{len(message.attachments)} file(s) not sent: outside the WhatsApp 24-hour window"
             purpose = await self._purpose(
                 has_buttons=bool(message.buttons), sender_kind=message.sender_kind, message_id=message.message_id
             )
@@ -191,6 +207,8 @@ class WhatsAppChannel:
             variables = json.dumps({"1": template_variable(message.text)}, ensure_ascii=False)
             requests = [{**common, "content_sid": content_sid, "content_variables": variables,
                          **({"status_callback": callback} if callback else {})}]
+        if not requests:
+            raise DeliveryError("nothing to send: no text and no file", permanent=True)
         sid: str | None = None
         for params in requests:
             try:
@@ -200,14 +218,58 @@ class WhatsAppChannel:
                     # Twilio may have created it: recorded as unknown, never blindly sent again.
                     return SendResult(provider_message_id=sid, status=DeliveryStatus.UNKNOWN,
                                       error=f"twilio {exc.status}/{exc.code}")
-                raise _delivery_error(exc) from None
+                error = _delivery_error(exc)
+                if sid is not None:
+                    # Part of it reached the user: sending it all again would repeat that part.
+                    return SendResult(provider_message_id=sid, status=DeliveryStatus.FAILED,
+                                      error=f"partly sent: {error.reason}"[:500])
+                raise error from None
             except aiohttp.ClientConnectorError as exc:
+                if sid is not None:
+                    return SendResult(provider_message_id=sid, status=DeliveryStatus.FAILED,
+                                      error=f"partly sent: twilio unreachable: {exc.__class__.__name__}")
                 raise DeliveryError(f"twilio unreachable: {exc.__class__.__name__}") from None
             except (TimeoutError, aiohttp.ClientError) as exc:
                 return SendResult(provider_message_id=sid, status=DeliveryStatus.UNKNOWN,
                                   error=f"no answer from twilio: {exc.__class__.__name__}")
             sid = str(created.sid)
-        return SendResult(provider_message_id=sid, status=DeliveryStatus.SENT)
+        return SendResult(provider_message_id=sid, status=DeliveryStatus.SENT, error=note)
+
+    # -- files Twilio fetches from us -------------------------------------------------------------
+
+    def _media_signature(self, attachment_id: int, expires: int) -> str:
+        # The auth token is the secret Twilio and we already share; every process derives the same key.
+        key = hashlib.sha256(f"carecenter-media:{self._auth_token}".encode()).digest()
+        return hmac.new(key, f"{attachment_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def media_url(self, item: OutboundAttachment) -> str:
+        expires = int((self.clock() + MEDIA_URL_TTL).timestamp())
+        signature = self._media_signature(item.id, expires)
+        # The name at the end is what WhatsApp shows for a document; it is not part of what is signed.
+        return f"{self.public_url}{MEDIA_PATH}/{item.id}/{expires}/{signature}/{quote(item.filename, safe='')}"
+
+    async def _media(self, request: web.Request) -> web.StreamResponse:
+        info = request.match_info
+        try:
+            attachment_id, expires = int(info["id"]), int(info["expires"])
+        except ValueError:
+            raise web.HTTPNotFound(text="not found") from None
+        good = hmac.compare_digest(info["signature"], self._media_signature(attachment_id, expires))
+        if not good or expires < self.clock().timestamp():
+            log.info("media request for attachment %s refused (%s)", attachment_id, "expired" if good else "bad token")
+            raise web.HTTPNotFound(text="not found")
+        row = await Attachment.get_or_none(id=attachment_id, message__channel=ChannelKind.WHATSAPP)
+        store = self.store
+        if row is None or row.storage_key is None or store is None:
+            raise web.HTTPNotFound(text="not found")
+        path = store.path(row.storage_key)
+        if not await asyncio.to_thread(path.is_file):
+            raise web.HTTPNotFound(text="not found")
+        # The real type: WhatsApp decides image, document... from it; the token keeps it from anyone else.
+        return web.FileResponse(path, headers={
+            "Content-Type": row.content_type, "Content-Disposition": content_disposition(row.filename),
+            "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+        })
 
     def _status_callback(self, message_id: int) -> str | None:
         # Our row id travels in the (signed) callback URL, so a callback that beats the save of the
@@ -255,7 +317,7 @@ class WhatsAppChannel:
             raise RuntimeError("WhatsAppChannel.setup() was not called")
         result = await handle(inbound)
         media = inbound.raw.get("media") or []
-        if media and self.media_dir is not None and not getattr(result, "duplicate", False):
+        if media and self.store is not None and not getattr(result, "duplicate", False):
             # After the answer: Twilio waits for no download, and the message is already stored.
             task = asyncio.create_task(self._keep_media(inbound.provider_message_id, media))
             self._media_tasks.add(task)
@@ -271,42 +333,53 @@ class WhatsAppChannel:
         return parts.scheme == "https" and twilio
 
     async def _keep_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
-        kept = [await self._fetch_one(message_sid, index, dict(item)) for index, item in enumerate(media)]
-        row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
-        if row is not None:
-            row.provider_payload = {**(row.provider_payload or {}), "media": kept}
-            await row.save(update_fields=["provider_payload"])
+        try:
+            await self._download_media(message_sid, media)
+        except Exception:  # a background task: nobody else would hear of it
+            log.exception("keeping the media of whatsapp message %s failed", message_sid)
 
-    async def _fetch_one(self, message_sid: str, index: int, item: dict[str, Any]) -> dict[str, Any]:
+    async def _download_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
+        row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
+        store = self.store
+        if row is None or store is None:
+            return
+        for index, item in enumerate(media):
+            declared = normalise_type(str(item.get("content_type", "")))
+            data, size, refused = await self._fetch_one(dict(item), store)
+            name = f"whatsapp-{index + 1}{extension_for(declared)}"
+            await store.keep(message=row, position=index, filename=name,
+                             content_type=declared or "application/octet-stream", data=data, size=size, refused=refused)
+
+    async def _fetch_one(self, item: dict[str, Any], store: AttachmentStore) -> tuple[bytes | None, int, str | None]:
+        """The media item's bytes, or why they were not fetched (with the size when Twilio told it)."""
         url = str(item.get("url", ""))
-        declared = str(item.get("content_type", "")).split(";")[0].strip().lower()
+        declared = normalise_type(str(item.get("content_type", "")))
+        limit = store.policy.max_bytes
         session = self._media_session
         if not self.media_host_allowed(url):
-            return {**item, "rejected": "not a Twilio media URL"}
-        if declared not in MEDIA_TYPES:
-            return {**item, "rejected": "type not allowed"}
-        if session is None or self.media_dir is None:
-            return {**item, "rejected": "channel stopped"}
+            return None, 0, Refusal.SOURCE_NOT_ALLOWED
+        if not store.policy.allows_type(declared):
+            return None, 0, Refusal.TYPE_NOT_ALLOWED
+        if session is None:
+            return None, 0, Refusal.DOWNLOAD_FAILED
         token = base64.b64encode(f"{self.account_sid}:{self._auth_token}".encode()).decode()
         try:
             async with session.get(url, headers={"Authorization": f"Basic {token}"},
                                    timeout=aiohttp.ClientTimeout(total=30)) as response:
                 actual = response.content_type.lower()
                 if response.status != 200:
-                    return {**item, "rejected": f"http {response.status}"}
+                    return None, 0, Refusal.DOWNLOAD_FAILED
                 if actual != declared:
-                    return {**item, "rejected": "type differs from the declared one"}
-                if (response.content_length or 0) > MAX_MEDIA_BYTES:
-                    return {**item, "rejected": "too big"}
-                data = await response.content.read(MAX_MEDIA_BYTES + 1)
+                    return None, 0, Refusal.TYPE_MISMATCH
+                if (response.content_length or 0) > limit:
+                    return None, response.content_length or 0, Refusal.TOO_BIG
+                data = await response.content.read(limit + 1)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return {**item, "rejected": f"download failed: {exc.__class__.__name__}"}
-        if len(data) > MAX_MEDIA_BYTES:
-            return {**item, "rejected": "too big"}
-        name = f"{re.sub(r'[^A-Za-z0-9]', '', message_sid)[:40]}-{index}{MEDIA_TYPES[declared]}"
-        path = self.media_dir / name
-        await asyncio.to_thread(_write, path, data)
-        return {**item, "file": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+            log.warning("whatsapp media download failed: %s", exc.__class__.__name__)
+            return None, 0, Refusal.DOWNLOAD_FAILED
+        if len(data) > limit:
+            return None, len(data), Refusal.TOO_BIG
+        return data, len(data), None
 
     async def settle(self) -> None:
         """Wait for media downloads in flight (tests, and a clean shutdown)."""
@@ -397,6 +470,7 @@ class WhatsAppChannel:
         self._handle = handle
         app.router.add_post(INBOUND_PATH, self._inbound)
         app.router.add_post(STATUS_PATH, self._status)
+        app.router.add_get(MEDIA_PATH + "/{id}/{expires}/{signature}/{name}", self._media)
         app.cleanup_ctx.append(self._lifecycle)
 
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
@@ -411,7 +485,7 @@ class WhatsAppChannel:
         if self.api_base_url:
             client.api.base_url = self.api_base_url
         self._client = client
-        if self.media_dir is not None:
+        if self.store is not None:
             self._media_session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
@@ -424,11 +498,6 @@ class WhatsAppChannel:
             await self._http.close()
             self._http = None
             await asyncio.sleep(0)  # let aiohttp close its connector before the loop ends
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:

@@ -27,6 +27,24 @@
     body.className = "msg__text";
     body.textContent = m.text;
     li.append(who, body);
+    if (m.attachments && m.attachments.length) {
+      // Links to files of this chat session only; the name is text, the URL is the server's own path.
+      const files = document.createElement("ul");
+      files.className = "msg__files";
+      for (const f of m.attachments) {
+        const item = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = f.url;
+        link.textContent = f.name;
+        link.setAttribute("download", "");
+        const size = document.createElement("span");
+        size.className = "msg__size";
+        size.textContent = " (" + f.size + ")";
+        item.append(link, size);
+        files.append(item);
+      }
+      li.append(files);
+    }
     if (m.buttons && m.buttons.length) {
       const row = document.createElement("div");
       row.className = "msg__buttons";

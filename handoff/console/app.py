@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 import jinja2
 from aiohttp import WSMsgType, web
 
+from handoff.attachments import AttachmentStore
 from handoff.auth import UserExistsError, create_user, generate_password
+from handoff.console import files as console_files
 from handoff.console import services
 from handoff.console.assignment import Assigner, run_assignment
 from handoff.console.channel_state import ChannelState, channel_states
@@ -70,6 +72,8 @@ QUEUE_LIMIT = 200
 HISTORY_LIMIT = 300
 PUBLIC_ROUTES = frozenset({"login", "login_post", "static"})
 PASSWORD_ROUTES = frozenset({"password", "password_post", "logout"})
+# Routes whose forms carry files: their body may be as big as the attachment limits allow.
+UPLOAD_ROUTES = frozenset({"reply"})
 
 
 @dataclass(slots=True)
@@ -85,6 +89,7 @@ class ConsoleState:
     public_url: str
     limiter: LoginLimiter
     env: jinja2.Environment
+    attachments: AttachmentStore | None = None
 
 
 STATE = web.AppKey("console_state", ConsoleState)
@@ -157,6 +162,8 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if request.method == "GET" and route != "ws":
             raise web.HTTPSeeOther("/console/login")
         raise web.HTTPUnauthorized(text="sign in at /console/login", headers={"Cache-Control": "no-store"})
+    if request.method == "POST" and route in UPLOAD_ROUTES and state.attachments is not None:
+        request = request.clone(client_max_size=console_files.upload_limit(state.attachments.policy))
     request[SESSION], request[USER] = loaded
     if loaded[1].must_change_password and route not in PASSWORD_ROUTES:
         raise web.HTTPSeeOther("/console/password")
@@ -164,6 +171,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         form = await request.post()
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not same(token, loaded[0].csrf_token):
+            console_files.close_uploads(form)
             log.warning("CSRF check failed for user %s on %s", loaded[1].id, route)
             raise web.HTTPForbidden(text="CSRF token missing or wrong; reload the page",
                                     headers={"Cache-Control": "no-store"})
@@ -362,6 +370,7 @@ class TimelineItem:
     channel: str = ""
     delivery: str = ""
     order: int = 0
+    attachments: tuple[console_files.AttachmentView, ...] = ()
 
 
 def _path_id(request: web.Request) -> int:
@@ -380,12 +389,14 @@ async def _ticket(request: web.Request) -> Ticket:
 
 async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, User]) -> list[TimelineItem]:
     messages = await Message.filter(conversation__contact_id=contact.id).order_by("-id").limit(HISTORY_LIMIT)
+    files = await console_files.attachments_of([m.id for m in messages])
     items = [
         TimelineItem(
             kind="message", at=m.created_at, sender=m.sender_kind.value,
             who=(users[m.agent_id].name if m.agent_id in users else ""),  # type: ignore[attr-defined]
             text=m.text, channel=m.channel.value,
             delivery=m.delivery_status.value if m.delivery_status else "", order=m.id,
+            attachments=files.get(m.id, ()),
         )
         for m in reversed(messages)
     ]
@@ -406,7 +417,8 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
     return items
 
 
-async def ticket_page(request: web.Request) -> web.Response:
+async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text: str = "",
+                      status_code: int = 200) -> web.Response:
     state = _state(request)
     user = request[USER]
     ticket = await _ticket(request)
@@ -454,8 +466,11 @@ async def ticket_page(request: web.Request) -> web.Response:
         "window": window,
         "window_text": remaining_text(window) if window is not None else "",
         "channels": (await channel_states([ticket], now=now))[ticket.id],
+        "reply_error": reply_error,
+        "reply_text": reply_text,
+        "attach": console_files.form_limits(state.attachments),
     }
-    return render(request, "ticket.html", context)
+    return render(request, "ticket.html", context, status=status_code)
 
 
 def _fill(body: str, **values: str) -> str:
@@ -496,13 +511,34 @@ async def take(request: web.Request) -> web.Response:
 
 
 async def reply_view(request: web.Request) -> web.Response:
+    """Text and files; a refused reply shows the page again with the reason and the agent's words kept."""
     state = _state(request)
+    ticket = await _ticket(request)
+    form = await request.post()
+    text = str(form.get("text", ""))
+    try:
+        limit = state.attachments.policy.max_bytes if state.attachments is not None else 0
+        files = await console_files.uploaded_files(form, limit=limit)
+        await services.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=text,
+                             now=state.clock(), files=files, store=state.attachments)
+    except ConsoleError as problem:
+        console_files.close_uploads(form)
+        if problem.status == 403:
+            raise web.HTTPForbidden(text=_t(request)(problem.code)) from None
+        return await ticket_page(request, reply_error=problem.code, reply_text=text,
+                                 status_code=413 if problem.code.endswith("too_big") else problem.status)
+    console_files.close_uploads(form)
+    _changed(request, ticket)
+    raise _back(ticket, "notice_sent")
 
-    async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await services.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=form.get("text", ""),
-                             now=state.clock())
 
-    return await _act(request, run, "notice_sent")
+async def attachment_view(request: web.Request) -> web.StreamResponse:
+    """A file of a message, only to someone who may open a ticket of that conversation's contact."""
+    store = _state(request).attachments
+    found = await console_files.visible_attachment(_path_id(request))
+    if found is None or store is None:
+        raise web.HTTPNotFound(text="not found")
+    return await console_files.file_response(found, store)
 
 
 async def note_view(request: web.Request) -> web.Response:
@@ -802,6 +838,7 @@ def create_console(
     tz: ZoneInfo | None = None,
     sla: timedelta = timedelta(hours=24),
     public_url: str = "",
+    attachments: AttachmentStore | None = None,
 ) -> web.Application:
     """The console, to mount at /console. ``broker`` is what FlowDeps.notify publishes to."""
     config = config or ConsoleConfig()
@@ -824,6 +861,7 @@ def create_console(
         limiter=LoginLimiter(max_per_email=config.login_max_failures, max_per_ip=config.login_max_failures_per_ip,
                              window=config.login_window),
         env=env,
+        attachments=attachments,
     )
     console[BROKER] = console[STATE].broker
     if config.auto_assign:
@@ -850,6 +888,7 @@ def create_console(
     r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
     r.add_post("/t/{id}/close", close_view, name="close")
     r.add_post("/t/{id}/fixed", fixed_view, name="fixed")
+    r.add_get("/attachments/{id}", attachment_view, name="attachment")
     r.add_get("/admin/dashboard", dashboard, name="dashboard")
     r.add_get("/admin/categories", categories_page, name="categories")
     r.add_post("/admin/categories", category_save, name="category_create")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.tickets import add_event, reply_conversation, resolve_ticket
 from models import (
@@ -146,14 +147,40 @@ async def assign_ticket(*, ticket: Ticket, assignee: User, actor: User, now: dat
     return ticket
 
 
-async def reply(*, registry: ChannelRegistry, ticket: Ticket, agent: User, text: str, now: datetime) -> Message:
-    """Send the agent's words through the channel the user wrote on, as the bot's would go."""
+def _check_files(files: list[NewFile], store: AttachmentStore | None) -> None:
+    """Every file is checked before anything is stored or sent: a reply goes whole or not at all."""
+    if not files:
+        return
+    if store is None:
+        raise ConsoleError("error_attachments_off", 400)
+    if len(files) > MAX_FILES_PER_MESSAGE:
+        raise ConsoleError("error_attachment_too_many", 400)
+    for new in files:
+        reason = store.policy.refusal(new.content_type, len(new.data))
+        if reason is not None:
+            raise ConsoleError(f"error_attachment_{reason}", 400)
+
+
+async def reply(
+    *,
+    registry: ChannelRegistry,
+    ticket: Ticket,
+    agent: User,
+    text: str,
+    now: datetime,
+    files: list[NewFile] | None = None,
+    store: AttachmentStore | None = None,
+) -> Message:
+    """Send the agent's words (and files) through the channel the user wrote on, as the bot's would go."""
     _require_owner(agent, ticket)
     _require_open(ticket)
-    text = _clean(text)
+    files = files or []
+    # Files alone are a reply too; words alone must not be empty.
+    text = _clean(text) if text.strip() or not files else ""
+    _check_files(files, store)
     conversation = await reply_conversation(ticket)
     message = await send_text(registry=registry, conversation=conversation, text=text,
-                              sender_kind=SenderKind.AGENT, agent=agent, ticket=ticket)
+                              sender_kind=SenderKind.AGENT, agent=agent, ticket=ticket, files=files, store=store)
     await Ticket.filter(id=ticket.id, first_response_at=None).update(first_response_at=now)
     if ticket.status == TicketStatus.PENDING:  # the user was waiting on us, not the other way round
         await Ticket.filter(id=ticket.id).update(status=TicketStatus.OPEN)
@@ -167,9 +194,9 @@ async def reply(*, registry: ChannelRegistry, ticket: Ticket, agent: User, text:
         )
     await ticket.refresh_from_db()
     await add_event(ticket=ticket, kind="agent_reply", actor_kind=ActorKind.AGENT, actor=agent,
-                    data={"message_id": message.id})
+                    data={"message_id": message.id, **({"attachments": len(files)} if files else {})})
     await audit(actor=agent, action="ticket.reply", target=ticket.number or str(ticket.id),
-                data={"message_id": message.id})
+                data={"message_id": message.id, **({"attachments": len(files)} if files else {})})
     return message
 
 

@@ -8,6 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from aiohttp.web import FileField
+
 # Kept in the repository (with their licences) so the suite runs from a plain clone, not only beside shared/.
 SPECS = Path(__file__).resolve().parent / "specs"
 
@@ -63,6 +65,10 @@ def check_telegram_value(value: Any, kinds: list[str], *, top: bool = False) -> 
 
 def _check_one(value: Any, kind: str, *, top: bool) -> str | None:
     types = telegram_spec()["types"]
+    if kind == "InputFile":
+        # "Must be posted using multipart/form-data in the usual way that files are uploaded via the browser."
+        is_upload = top and isinstance(value, FileField) and bool(value.filename)
+        return None if is_upload else f"expected an InputFile (a multipart file part), got {value!r}"
     if kind.startswith("Array of "):
         if top and isinstance(value, str):
             try:

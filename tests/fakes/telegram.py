@@ -33,6 +33,15 @@ class Call:
 
 
 @dataclass
+class Upload:
+    """A file the product uploaded (sendDocument, sendPhoto), as the fake received it."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
 class Failure:
     status: int
     description: str
@@ -47,6 +56,9 @@ class FakeTelegram:
     violations: list[str] = field(default_factory=list)
     webhook: dict[str, Any] = field(default_factory=dict)
     pending_updates: list[dict[str, Any]] = field(default_factory=list)
+    # Files users "sent", by file_id: (bytes, file_path); and every download of one, by file_path.
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)
     _failures: dict[str, list[Failure]] = field(default_factory=dict)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(500_000))
@@ -68,6 +80,16 @@ class FakeTelegram:
             for c in self.ok_calls("sendMessage")
             if chat_id is None or int(c.params["chat_id"]) == chat_id
         ]
+
+    def add_file(self, data: bytes, *, name: str) -> str:
+        """A file on Telegram's servers; returns its file_id (getFile then serves it)."""
+        file_id = f"FILE{len(self.files) + 1:04d}"
+        self.files[file_id] = (data, f"documents/{file_id}-{name}")
+        return file_id
+
+    def uploads(self, method: str) -> list[Upload]:
+        field_name = {"sendDocument": "document", "sendPhoto": "photo"}[method]
+        return [c.params[field_name] for c in self.ok_calls(method)]
 
     # -- updates the "user" sends -------------------------------------------------------------------
 
@@ -113,8 +135,12 @@ class FakeTelegram:
 
     async def handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = dict(await request.post())
+        params: dict[str, Any] = dict(await request.post())
         problem = check_telegram_request(method, params)
+        params = {
+            k: Upload(v.filename, v.content_type, v.file.read()) if isinstance(v, web.FileField) else v
+            for k, v in params.items()
+        }
         if problem is not None:
             self.violations.append(problem)
             self.calls.append(Call(method, params, time.monotonic(), 400))
@@ -133,7 +159,20 @@ class FakeTelegram:
         call = Call(method, params, time.monotonic(), 200)
         self.calls.append(call)
         call.result = await self._result(method, params)
+        if call.result is None:  # getFile of an unknown file_id, as Telegram answers it
+            call.status = 400
+            return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"},
+                                     status=400)
         return web.json_response({"ok": True, "result": call.result})
+
+    async def download(self, request: web.Request) -> web.Response:
+        """GET /file/bot<token>/<file_path>: the link getFile's answer leads to."""
+        path = request.match_info["path"]
+        self.downloads.append(path)
+        for data, file_path in self.files.values():
+            if file_path == path:
+                return web.Response(body=data, content_type="application/octet-stream")
+        return web.Response(status=404, text="Not Found")
 
     async def _result(self, method: str, params: dict[str, Any]) -> Any:
         if method == "getMe":
@@ -147,6 +186,28 @@ class FakeTelegram:
                 "text": params["text"],
             }
             return result
+        if method in ("sendDocument", "sendPhoto"):
+            upload = params["document" if method == "sendDocument" else "photo"]
+            sent: dict[str, Any] = {
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": int(params["chat_id"]), "type": "private", "first_name": "Ana"},
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "Care Center"},
+            }
+            unique = f"U{next(self._message_ids)}"
+            if method == "sendPhoto":
+                sent["photo"] = [{"file_id": f"P{unique}", "file_unique_id": unique, "width": 640, "height": 480,
+                                  "file_size": len(upload.data)}]
+            else:
+                sent["document"] = {"file_id": f"D{unique}", "file_unique_id": unique, "file_name": upload.filename,
+                                    "mime_type": upload.content_type, "file_size": len(upload.data)}
+            return sent
+        if method == "getFile":
+            found = self.files.get(str(params["file_id"]))
+            if found is None:
+                return None
+            return {"file_id": params["file_id"], "file_unique_id": f"u-{params['file_id']}",
+                    "file_size": len(found[0]), "file_path": found[1]}
         if method == "editMessageReplyMarkup":
             return {"message_id": int(params["message_id"]), "date": int(time.time()),
                     "chat": {"id": int(params["chat_id"]), "type": "private", "first_name": "Ana"}}
@@ -168,6 +229,7 @@ async def fake_telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
     api = web.Application()
     api.router.add_post("/bot{token}/{method}", fake.handle)
+    api.router.add_get("/file/bot{token}/{path:.+}", fake.download)
     runner = web.AppRunner(api)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -128,6 +128,15 @@
     if (option && option.dataset.body && box) { box.value = option.dataset.body; box.focus(); }
   });
 
+  // Files over the limit are named before the upload starts; the server checks again either way.
+  document.getElementById("reply-files")?.addEventListener("change", (e) => {
+    const input = e.target;
+    const max = Number(input.dataset.maxBytes || 0);
+    const tooBig = max > 0 && Array.from(input.files || []).some((f) => f.size > max);
+    input.setCustomValidity(tooBig ? input.dataset.tooBig || "" : "");
+    if (tooBig) input.reportValidity();
+  });
+
   // Time left against the target, counted down between refreshes, coloured as it runs out.
   function tick() {
     const now = Date.now();

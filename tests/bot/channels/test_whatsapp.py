@@ -20,6 +20,7 @@ from bot.directory import import_records
 from handoff.delivery import send_text
 from handoff.outbox import BASE_DELAY, drain
 from models import (
+    Attachment,
     ChannelIdentity,
     ChannelKind,
     Conversation,
@@ -274,7 +275,9 @@ async def test_media_metadata_is_kept_on_the_message(client: TestClient[Any, Any
     assert stored.provider_payload is not None
     assert stored.provider_payload["form"]["NumMedia"] == "1"
     (kept,) = stored.provider_payload["media"]
-    assert (kept["url"], kept["content_type"], kept["size"]) == (media_url, "image/png", 15)
+    assert (kept["url"], kept["content_type"]) == (media_url, "image/png")
+    (attachment,) = await Attachment.filter(message_id=stored.id)
+    assert (attachment.content_type, attachment.size, attachment.refused_reason) == ("image/png", 15, None)
 
 
 @pytest.mark.parametrize(
@@ -344,7 +347,7 @@ async def test_media_is_fetched_only_from_twilio_within_limits(
     picture = b"\xff\xd8\xff" + b"j" * 1000
     good = fake_twilio.add_media("ME1", picture, "image/jpeg")
     exe = fake_twilio.add_media("ME2", b"MZ", "application/x-msdownload")
-    huge = fake_twilio.add_media("ME3", b"0" * (5 * 1024 * 1024 + 1), "image/png")
+    huge = fake_twilio.add_media("ME3", b"0" * (10 * 1024 * 1024 + 1), "image/png")
     liar = fake_twilio.add_media("ME4", b"<html>", "text/html")
     media = [(good, "image/jpeg"), ("https://evil.example/x.jpg", "image/jpeg"), (exe, "application/x-msdownload"),
              (huge, "image/png"), (liar, "image/png")]
@@ -355,13 +358,14 @@ async def test_media_is_fetched_only_from_twilio_within_limits(
     await say(client, fake_twilio, "", **extra)
     await channel.settle()
     stored = await Message.get(direction=Direction.INBOUND)
-    assert stored.provider_payload is not None
-    kept = stored.provider_payload["media"]
-    assert kept[0]["size"] == len(picture)
-    assert (tmp_path / "media" / kept[0]["file"]).read_bytes() == picture
-    assert [item.get("rejected") for item in kept] == [
-        None, "not a Twilio media URL", "type not allowed", "too big", "type differs from the declared one"
+    kept = await Attachment.filter(message_id=stored.id).order_by("position")
+    assert kept[0].size == len(picture)
+    assert kept[0].storage_key is not None
+    assert (tmp_path / "attachments" / kept[0].storage_key[:2] / kept[0].storage_key).read_bytes() == picture
+    assert [item.refused_reason for item in kept] == [
+        None, "source_not_allowed", "type_not_allowed", "too_big", "type_mismatch"
     ]
+    assert [item.storage_key is None for item in kept] == [False, True, True, True, True]
     assert fake_twilio.media_requests == ["ME1", "ME3", "ME4"]  # never the foreign host, never the .exe
 
 
