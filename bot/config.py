@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from handoff.escalation_mail import parse_recipients
+
 
 class ConfigError(ValueError):
     """A setting the operator must fix; the message names the variable."""
@@ -50,6 +52,8 @@ class Settings:
     twilio_templates: Mapping[str, str] = field(default_factory=dict)
     smtp: Mapping[str, str] = field(default_factory=dict)
     imap: Mapping[str, str] = field(default_factory=dict)
+    # Where escalations to the developer team are e-mailed (through the SMTP_* server), comma-separated.
+    escalation_email_to: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -81,6 +85,10 @@ class Settings:
             raise ConfigError(f"SLA_HOURS={sla_hours!r}: expected a number of hours") from None
         if sla <= timedelta(0):
             raise ConfigError("SLA_HOURS must be positive")
+        try:
+            escalation_email_to = parse_recipients(get("ESCALATION_EMAIL_TO"))
+        except ValueError as problem:
+            raise ConfigError(str(problem)) from None
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -109,4 +117,5 @@ class Settings:
             },
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
+            escalation_email_to=escalation_email_to,
         )

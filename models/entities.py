@@ -227,7 +227,7 @@ class Ticket(Model):
 
 
 class Incident(Model):
-    """A problem the developer team works on; escalated tickets link to it and share its fix."""
+    """A problem the developer team works on. Escalated tickets link to it and share its fix."""
 
     id = fields.IntField(primary_key=True)
     title = fields.CharField(max_length=200)
@@ -250,8 +250,8 @@ class Incident(Model):
 
 
 class EscalationMail(Model):
-    """An escalation summary for the developer team's mailbox: a row first, so a failed send is retried
-    (handoff.escalation) and the ticket shows whether the developers were told."""
+    """An escalation summary mailed to the developer team, stored first so a failed send is retried
+    (handoff.escalation_mail) and the ticket shows whether the developers were told."""
 
     id = fields.IntField(primary_key=True)
     ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('sent_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'escalation_mails', 'app': 'models', 'pk_attr': 'id', 'table_description': "An escalation summary for the developer team's mailbox: a row first, so a failed send is retried"},
+            options={'table': 'escalation_mails', 'app': 'models', 'pk_attr': 'id', 'table_description': 'An escalation summary mailed to the developer team, stored first so a failed send is retried'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name='incidents_opened', on_delete=OnDelete.SET_NULL)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'incidents', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A problem the developer team works on; escalated tickets link to it and share its fix.'},
+            options={'table': 'incidents', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A problem the developer team works on. Escalated tickets link to it and share its fix.'},
             bases=['Model'],
         ),
         ops.CreateModel(
