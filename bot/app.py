@@ -6,7 +6,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -26,9 +26,11 @@ from handoff.api import create_api
 from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
 from handoff.delivery import Channel, ChannelRegistry
+from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.scheduler import build_scheduler, holder_id, release_lease
 from handoff.seed import ensure_supervisor, seed_defaults
+from handoff.survey_web import setup_survey_web
 from models import Database, open_database
 from nlp import load_classifier
 
@@ -86,6 +88,22 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
+def console_config(settings: Settings) -> ConsoleConfig:
+    """The console's own variables, plus those it shares with the rest of the app (read once, by Settings)."""
+    return replace(
+        ConsoleConfig.from_env(), escalation_email_to=settings.escalation_email_to, secret_key=settings.secret_key,
+        survey_template=bool(settings.twilio_templates.get("survey")),
+    )
+
+
+def escalation_mailer(settings: Settings) -> Mailer | None:
+    if not settings.smtp.get("host"):
+        return None
+    from bot.channels.mail import SmtpConfig, SmtpMailer
+
+    return SmtpMailer(SmtpConfig.from_settings(settings.smtp))
+
+
 def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     settings: Settings,
     *,
@@ -117,8 +135,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # The agent console; the flow's notify (below) feeds its live queue through the console's broker.
     console = create_console(
         registry=registry, translate=lambda lang, key, /, **values: catalog(lang).t(key, **values),
-        config=ConsoleConfig.from_env(), clock=clock, tz=settings.tz, sla=settings.sla, public_url=settings.public_url,
-        attachments=attachments,
+        config=console_config(settings), clock=clock, tz=settings.tz, sla=settings.sla, public_url=settings.public_url,
+        attachments=attachments, escalation_mailer=escalation_mailer(settings),
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -175,6 +193,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
                   store=attachments)
     setup_channels(app, settings, registry=registry, handle=handle, store=attachments)
+    setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
+                     clock=clock, notify=console[CONSOLE_BROKER].publish)
 
     async def healthz(_request: web.Request) -> web.Response:
         from models import Category

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
+from handoff.escalation_mail import parse_recipients
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,8 @@ class Settings:
     whatsapp_window_warning: timedelta = timedelta(minutes=120)
     max_attachment_bytes: int = DEFAULT_MAX_BYTES
     attachment_types: tuple[str, ...] = DEFAULT_TYPES
+    # Where escalations to the developer team are e-mailed (through the SMTP_* server), comma-separated.
+    escalation_email_to: tuple[str, ...] = ()
 
     @property
     def effective_database_url(self) -> str:
@@ -111,6 +114,10 @@ class Settings:
         for kind in types:
             if "/" not in kind or " " in kind:
                 raise ConfigError(f"ATTACHMENT_TYPES: {kind!r} is not a MIME type (e.g. image/png)")
+        try:
+            escalation_email_to = parse_recipients(get("ESCALATION_EMAIL_TO"))
+        except ValueError as problem:
+            raise ConfigError(str(problem)) from None
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -142,4 +149,5 @@ class Settings:
             whatsapp_window_warning=window_warning,
             max_attachment_bytes=max_attachment_bytes,
             attachment_types=types,
+            escalation_email_to=escalation_email_to,
         )

@@ -26,7 +26,14 @@ from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
-from handoff.survey import parse_rating, record_survey
+from handoff.survey import (
+    CommentKind,
+    comment_kind,
+    parse_rating,
+    record_comment,
+    record_survey,
+    ticket_awaiting_comment,
+)
 from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
 from models import (
     ActorKind,
@@ -309,6 +316,8 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
         return
     if conversation.step == FlowStep.AWAITING_SURVEY and await _survey_step(turn, text):
         return
+    if conversation.step == FlowStep.AWAITING_SURVEY_COMMENT and await _comment_step(turn, text):
+        return
     if text.startswith("/"):
         await _command(turn, text)
         return
@@ -341,6 +350,31 @@ async def _survey_step(turn: _Turn, text: str) -> bool:
     if ticket is None:
         return False
     await turn.say("survey_thanks_low" if ticket.flagged else "survey_thanks")
+    await turn.say("survey_comment_ask")
+    turn.conversation.step = FlowStep.AWAITING_SURVEY_COMMENT
+    await turn.conversation.save(update_fields=["step", "updated_at"])
+    turn.deps.notify("ticket.survey", {"ticket_id": ticket.id})
+    return True
+
+
+async def _comment_step(turn: _Turn, text: str) -> bool:
+    """The message after a chat rating: the optional comment, unless it is a command, a decline, a request
+    for a person or a new question (handoff.survey has the rule). Returns True when it was consumed here.
+    Either way the bot asks only once."""
+    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+    await turn.conversation.save(update_fields=["step", "updated_at"])
+    ticket = await ticket_awaiting_comment(conversation=turn.conversation, now=turn.now)
+    if ticket is None:  # too late: the window passed, so this is just a new message
+        return False
+    kind = comment_kind(text)
+    if kind == CommentKind.DECLINE:
+        await turn.say("survey_comment_skipped")
+        return True
+    if kind != CommentKind.COMMENT or wants_human(text):
+        return False
+    if await record_comment(ticket=ticket, text=text) is None:
+        return False
+    await turn.say("survey_comment_thanks")
     turn.deps.notify("ticket.survey", {"ticket_id": ticket.id})
     return True
 

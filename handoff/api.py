@@ -10,7 +10,7 @@ from aiohttp import web
 from handoff.auth import authenticate_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
-from models import ApiToken, ChannelKind, Conversation, Message, Ticket, TicketStatus
+from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
@@ -81,6 +81,20 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
         # contact's other channels, so an integration can reach the person another way.
         **(await contact_reach(contact.id)).json(),
+        "incident_id": ticket.incident_id,  # type: ignore[attr-defined]
+        "survey": {"rating": ticket.survey_rating, "comment": ticket.survey_comment, "flagged": ticket.flagged},
+    }
+
+
+def incident_json(incident: Incident, *, tickets: list[int]) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "status": incident.status.value,
+        "fix": incident.fix_text,
+        "fixed_at": _iso(incident.fixed_at),
+        "created_at": _iso(incident.created_at),
+        "tickets": tickets,
     }
 
 
@@ -216,6 +230,25 @@ def openapi_document(version: str) -> dict[str, Any]:
             "sla": {"type": "object"},
             "unreachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
             "reachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
+            "incident_id": {"type": ["integer", "null"]},
+            "survey": {"type": "object", "properties": {
+                "rating": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+                "comment": {"type": ["string", "null"]},
+                "flagged": {"type": "boolean"},
+            }},
+        },
+    }
+    incident = {
+        "type": "object",
+        "required": ["id", "title", "status", "fix", "fixed_at", "created_at", "tickets"],
+        "properties": {
+            "id": {"type": "integer"},
+            "title": {"type": "string"},
+            "status": {"type": "string", "enum": [s.value for s in IncidentStatus]},
+            "fix": {"type": ["string", "null"]},
+            "fixed_at": {"type": ["string", "null"], "format": "date-time"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "tickets": {"type": "array", "items": {"type": "integer"}, "description": "linked ticket ids"},
         },
     }
     error = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}}
@@ -229,7 +262,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": ticket, "Error": error},
+            "schemas": {"Ticket": ticket, "Error": error, "Incident": incident},
         },
         "security": [{"bearer": []}],
         "paths": {

@@ -16,6 +16,7 @@ from models.enums import (
     Direction,
     FlowStep,
     HandoffReason,
+    IncidentStatus,
     Priority,
     ResolvedBy,
     SenderKind,
@@ -237,9 +238,72 @@ class Ticket(Model):
     survey_answered_at = fields.DatetimeField(null=True)
     # A rating of 1-2 puts the ticket in front of the supervisor.
     flagged = fields.BooleanField(default=False)
+    # The user's optional words after the rating (chat or the survey page); kept only while empty, once.
+    survey_comment = fields.TextField(null=True)
+    # The developer team's incident this escalated ticket belongs to (one fix reported for all of them).
+    incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
+    # Set by a conditional update when the incident's fix is sent to this ticket's user: once per ticket.
+    fix_notified_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "tickets"
+
+
+class Incident(Model):
+    """A problem the developer team works on. Escalated tickets link to it and share its fix."""
+
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=200)
+    status = fields.CharEnumField(IncidentStatus, max_length=8, default=IncidentStatus.OPEN)
+    fix_text = fields.TextField(null=True)
+    fixed_at = fields.DatetimeField(null=True)
+    fixed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="incidents_fixed", null=True, on_delete=fields.SET_NULL
+    )
+    created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="incidents_opened", null=True, on_delete=fields.SET_NULL
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    tickets: fields.ReverseRelation[Ticket]
+
+    class Meta:
+        table = "incidents"
+        ordering = ("-id",)
+
+
+class EscalationMail(Model):
+    """An escalation summary mailed to the developer team, stored first so a failed send is retried
+    (handoff.escalation_mail) and the ticket shows whether the developers were told."""
+
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE
+    )
+    recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
+    subject = fields.CharField(max_length=200)
+    body = fields.TextField()
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.QUEUED)
+    attempts = fields.IntField(default=0)
+    last_error = fields.CharField(max_length=500, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    sent_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "escalation_mails"
+
+
+class StoredSecret(Model):
+    """A random secret made once per installation (e.g. for survey links when SECRET_KEY is not set)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "stored_secrets"
 
 
 class TicketEvent(Model):

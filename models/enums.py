@@ -32,6 +32,7 @@ class FlowStep(StrEnum):
     AWAITING_QUESTION = "awaiting_question"
     AWAITING_FEEDBACK = "awaiting_feedback"
     AWAITING_SURVEY = "awaiting_survey"  # an agent closed the ticket; a 1-5 rating may follow
+    AWAITING_SURVEY_COMMENT = "awaiting_survey_comment"  # rated; one optional comment may follow
     WITH_AGENT = "with_agent"
     DONE = "done"
 
@@ -94,3 +95,8 @@ class ActorKind(StrEnum):
     BOT = "bot"
     USER = "user"
     AGENT = "agent"
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"  # the developer team is on it
+    FIXED = "fixed"  # the fix was reported back

@@ -33,6 +33,7 @@ from bot.channels.base import InboundMessage
 from bot.config import ConfigError
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from handoff.escalation_mail import MailError
 from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
@@ -427,3 +428,36 @@ class EmailChannel:
         with suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+class SmtpMailer:
+    """Sends the helpdesk's own mails (escalations to the developer team) through the configured SMTP server,
+    mapping aiosmtplib's errors to handoff's MailError: permanent when retrying cannot help."""
+
+    def __init__(self, smtp: SmtpConfig) -> None:
+        self.smtp = smtp
+
+    async def send(self, mail: EmailMessage) -> None:
+        if "From" not in mail:
+            mail["From"] = self.smtp.sender
+        domain = parseaddr(self.smtp.sender)[1].rsplit("@", 1)[-1] or "localhost"
+        if "Message-ID" not in mail:
+            mail["Message-ID"] = make_msgid(domain=domain)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.smtp.host,
+                port=self.smtp.port,
+                username=self.smtp.username or None,
+                password=self.smtp.password or None,
+                use_tls=self.smtp.security == "ssl",
+                start_tls=self.smtp.security == "starttls",
+                timeout=30,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({error.code for error in exc.recipients})
+            raise MailError(f"recipient refused by smtp {codes}", permanent=True) from None
+        except aiosmtplib.SMTPDataError as exc:
+            raise MailError(f"smtp refused the message {exc.code}", permanent=exc.code >= 500) from None
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise MailError(f"smtp: {exc.__class__.__name__}") from None

@@ -13,6 +13,25 @@
 
   const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
 
+  // Links in the bot's own messages (the survey page) become anchors; everything else stays text. The user's
+  // words are never linked, and only http(s) or same-site /survey/ addresses qualify.
+  const LINK = /(https?:\/\/[^\s<>"]+|\/survey\/[A-Za-z0-9._-]+(?:\?[A-Za-z0-9=&]*)?)/g;
+  function appendLinked(node, text, sender) {
+    if (sender === "user") { node.textContent = text; return; }
+    let last = 0;
+    for (const match of text.matchAll(LINK)) {
+      node.append(document.createTextNode(text.slice(last, match.index)));
+      const a = document.createElement("a");
+      a.href = match[0];
+      a.textContent = match[0];
+      a.rel = "noopener noreferrer";
+      a.target = "_blank";
+      node.append(a);
+      last = match.index + match[0].length;
+    }
+    node.append(document.createTextNode(text.slice(last)));
+  }
+
   function render(m) {
     if (m.id !== undefined && seen.has(m.id)) return;
     if (m.id !== undefined) seen.add(m.id);
@@ -25,7 +44,7 @@
     who.textContent = sender === "user" ? strings.web_you : strings.web_bot;
     const body = document.createElement("span");
     body.className = "msg__text";
-    body.textContent = m.text;
+    appendLinked(body, m.text || "", sender);
     li.append(who, body);
     if (m.attachments && m.attachments.length) {
       // Links to files of this chat session only; the name is text, the URL is the server's own path.

@@ -13,12 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.api import OPENAPI, TOKEN_KEY, ticket_json
+from handoff.api import OPENAPI, TOKEN_KEY, incident_json, ticket_json
 from handoff.console import services
 from handoff.console.app import STATE, ConsoleState
 from handoff.console.i18n import console_catalog
+from handoff.console.incidents import survey_options
 from handoff.console.services import ConsoleError
-from models import Category, Ticket, User
+from handoff.incidents import report_incident_fix
+from models import Category, Incident, IncidentStatus, Ticket, User
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -120,16 +122,26 @@ async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: d
 
 
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
+    incident_id = body.get("incident_id")
+    title = body.get("incident_title", "")
+    if (incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool))) or (
+        not isinstance(title, str)
+    ):
+        raise ConsoleError("error_unknown_incident", 400)
+    if incident_id is not None and title.strip():  # one or the other: linking and opening at once is ambiguous
+        raise ConsoleError("error_unknown_incident", 400)
     await services.escalate(
         ticket=ticket, agent=actor, now=state.clock(), summary=_text(body, "summary"),
         webhook_url=state.config.escalation_webhook_url, webhook_secret=state.config.escalation_webhook_secret,
         ticket_url=f"{state.public_url}/console/t/{ticket.id}" if state.public_url else "",
+        email_to=state.config.escalation_email_to, mailer=state.mailer,
+        incident_id=incident_id, incident_title=title,
     )
 
 
 async def _close(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[str, Any]) -> None:
     await services.close_ticket(registry=state.registry, ticket=ticket, agent=actor, now=state.clock(),
-                                translate=state.translate)
+                                translate=state.translate, **survey_options(state))
 
 
 ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None], ...] = (
@@ -139,8 +151,10 @@ ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None], ...] = (
     ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}}),
     ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}),
     ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}}),
-    ("escalate", _escalate, 200, "Escalate to the developer team (calls ESCALATION_WEBHOOK_URL)",
-     {"summary": {"type": "string"}}),
+    ("escalate", _escalate, 200,
+     "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
+     "an open incident (incident_id) or open a new one (incident_title), not both",
+     {"summary": {"type": "string"}, "incident_id": {"type": "integer"}, "incident_title": {"type": "string"}}),
     ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None),
 )
 
@@ -168,4 +182,78 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"type": "object", "properties": properties}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
+    add_incident_endpoints(api, state)
     return api
+
+
+async def _incident_json(incident: Incident) -> dict[str, Any]:
+    ids = await Ticket.filter(incident_id=incident.id).order_by("id").values_list("id", flat=True)
+    return incident_json(incident, tickets=[int(i) for i in ids])  # type: ignore[call-overload]
+
+
+def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
+    """GET /incidents and POST /incidents/{id}/fix: the fix recorded on every linked ticket, and with
+    ``notify_users`` sent once to every user whose linked ticket is still open."""
+
+    async def list_incidents(request: web.Request) -> web.Response:
+        status = request.query.get("status", "")
+        if status and status not in {s.value for s in IncidentStatus}:
+            return _problem(400, "bad_request", "status must be open or fixed")
+        query = Incident.filter(status=IncidentStatus(status)) if status else Incident.all()
+        incidents = await query.order_by("-id").limit(200)
+        return web.json_response({"items": [await _incident_json(i) for i in incidents]})
+
+    async def fix(request: web.Request) -> web.Response:
+        actor = await _actor(request)
+        if isinstance(actor, web.Response):
+            return actor
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        raw = request.match_info["id"]
+        incident = await Incident.get_or_none(id=int(raw)) if raw.isdigit() else None
+        if incident is None:
+            return _problem(404, "not_found", "no such incident")
+        notify = body.get("notify_users", False)
+        if not isinstance(notify, bool):
+            return _problem(400, "bad_request", "notify_users must be true or false")
+        try:
+            result = await report_incident_fix(
+                incident=incident, actor=actor, text=_text(body, "text"), notify_users=notify,
+                registry=state.registry, translate=state.translate, now=state.clock(),
+            )
+        except ConsoleError as problem:
+            return _problem(problem.status, problem.code.removeprefix("error_"), console_catalog("en")(problem.code))
+        for ticket_id in await Ticket.filter(incident_id=incident.id).values_list("id", flat=True):
+            state.broker.publish("ticket.updated", {"ticket_id": ticket_id})
+        return web.json_response({**(await _incident_json(result.incident)), "notified": result.notified})
+
+    api.router.add_get("/incidents", list_incidents)
+    api.router.add_post("/incidents/{id}/fix", fix)
+    ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Incident"}}}
+    paths = api[OPENAPI]["paths"]
+    paths["/incidents"] = {"get": {
+        "summary": "Incidents (newest first), with their linked ticket ids",
+        "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "fixed"]}}],
+        "responses": {"200": {"description": "incidents", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"items": {"type": "array", "items": {
+                "$ref": "#/components/schemas/Incident"}}}}}}},
+            "400": {"description": "bad status filter"}, "401": {"description": "missing or invalid token"}},
+    }}
+    paths["/incidents/{id}/fix"] = {"post": {
+        "summary": "Report the developer team's fix: recorded on every linked ticket (escalated ones reopen for "
+                   "their agents); with notify_users, sent once to each user whose linked ticket is open",
+        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["text"],
+            "properties": {"text": {"type": "string"}, "notify_users": {"type": "boolean", "default": False}}}}}},
+        "responses": {
+            "200": {"description": "the incident after the fix, plus how many users were notified", "content": ref},
+            "400": {"description": "invalid input"},
+            "401": {"description": "missing or invalid token"},
+            "403": {"description": "the token has no user, or the user is neither a supervisor nor an owner of a "
+                                   "linked ticket"},
+            "404": {"description": "no such incident"},
+            "409": {"description": "the fix was already reported"},
+        },
+    }}

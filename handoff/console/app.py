@@ -46,6 +46,7 @@ from handoff.console.sessions import (
     start_session,
 )
 from handoff.delivery import ChannelRegistry
+from handoff.escalation_mail import Mailer
 from handoff.sla import SlaPolicy, SlaState, evaluate
 from models import (
     AnswerTemplate,
@@ -90,6 +91,7 @@ class ConsoleState:
     limiter: LoginLimiter
     env: jinja2.Environment
     attachments: AttachmentStore | None = None
+    mailer: Mailer | None = None
 
 
 STATE = web.AppKey("console_state", ConsoleState)
@@ -409,6 +411,8 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
             text = str(event.data.get("text", ""))
         elif event.kind == "escalated":
             text = str(event.data.get("summary", ""))
+        elif event.kind in ("survey_comment", "fix_reported"):
+            text = str(event.data.get("text", ""))
         else:
             text = ""
         items.append(TimelineItem(kind="note" if event.kind == "note" else "event", at=event.created_at,
@@ -469,6 +473,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "reply_error": reply_error,
         "reply_text": reply_text,
         "attach": console_files.form_limits(state.attachments),
+        **await escalation_context(ticket),
     }
     return render(request, "ticket.html", context, status=status_code)
 
@@ -595,6 +600,7 @@ async def escalate_view(request: web.Request) -> web.Response:
             ticket=ticket, agent=request[USER], now=state.clock(), summary=form.get("summary", ""),
             webhook_url=state.config.escalation_webhook_url, webhook_secret=state.config.escalation_webhook_secret,
             ticket_url=f"{state.public_url}/console/t/{ticket.id}" if state.public_url else "",
+            email_to=state.config.escalation_email_to, mailer=state.mailer, **incident_choice(form),
         )
 
     return await _act(request, run, "notice_escalated")
@@ -605,7 +611,7 @@ async def close_view(request: web.Request) -> web.Response:
 
     async def run(ticket: Ticket, _form: dict[str, str]) -> None:
         await services.close_ticket(registry=state.registry, ticket=ticket, agent=request[USER], now=state.clock(),
-                                    translate=state.translate)
+                                    translate=state.translate, **survey_options(state))
 
     return await _act(request, run, "notice_closed")
 
@@ -825,6 +831,14 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+from handoff.console.incidents import (  # noqa: E402 - its views use this module's helpers
+    add_incident_routes,
+    escalation_context,
+    incident_choice,
+    run_escalation_mail,
+    survey_options,
+)
+
 # --- factory ---------------------------------------------------------------------------------------
 
 
@@ -839,6 +853,7 @@ def create_console(
     sla: timedelta = timedelta(hours=24),
     public_url: str = "",
     attachments: AttachmentStore | None = None,
+    escalation_mailer: Mailer | None = None,
 ) -> web.Application:
     """The console, to mount at /console. ``broker`` is what FlowDeps.notify publishes to."""
     config = config or ConsoleConfig()
@@ -862,8 +877,10 @@ def create_console(
                              window=config.login_window),
         env=env,
         attachments=attachments,
+        mailer=escalation_mailer,
     )
     console[BROKER] = console[STATE].broker
+    run_escalation_mail(console, mailer=escalation_mailer, clock=console[STATE].clock)
     if config.auto_assign:
         run_assignment(console, assigner=Assigner(answer_within=config.answer_within), broker=console[BROKER],
                        clock=console[STATE].clock)
@@ -900,4 +917,5 @@ def create_console(
     r.add_post("/admin/users", user_invite, name="user_invite")
     r.add_post("/admin/users/{id}", user_save, name="user_save")
     r.add_get("/ws", websocket, name="ws")
+    add_incident_routes(r)
     return console

@@ -20,6 +20,13 @@ class ConsoleConfig:
     escalation_webhook_url: str = ""
     # When set, the webhook body is signed: X-Carecenter-Signature: sha256=<HMAC of the body>.
     escalation_webhook_secret: str = ""
+    # The developer team's mailbox(es) for escalations (ESCALATION_EMAIL_TO; read by bot.config.Settings and
+    # handed in by the app, like the two below).
+    escalation_email_to: tuple[str, ...] = ()
+    # Signs the survey links (SECRET_KEY); empty: a secret made once and kept in the database.
+    secret_key: str = ""
+    # An approved WhatsApp "survey" template exists (TWILIO_TEMPLATE_SURVEY): send the survey after the window.
+    survey_template: bool = False
     session_ttl: timedelta = DEFAULT_SESSION_TTL
     # Give handed-off tickets to available agents automatically (least open tickets, within capacity).
     auto_assign: bool = True

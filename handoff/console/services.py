@@ -19,6 +19,8 @@ import aiohttp
 
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.delivery import Button, ChannelRegistry, send_text
+from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
+from handoff.survey import link_secret, make_link_token, survey_url
 from handoff.tickets import add_event, reply_conversation, resolve_ticket
 from models import (
     ActorKind,
@@ -30,6 +32,8 @@ from models import (
     Conversation,
     ConversationStatus,
     FlowStep,
+    Incident,
+    IncidentStatus,
     Message,
     ResolvedBy,
     SenderKind,
@@ -43,6 +47,7 @@ from models import (
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 4000
+MAX_TITLE_CHARS = 200
 WHATSAPP_WINDOW = timedelta(hours=24)
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -95,6 +100,10 @@ def _require_owner(user: User, ticket: Ticket) -> None:
 def _require_open(ticket: Ticket) -> None:
     if ticket.status == TicketStatus.RESOLVED:
         raise ConsoleError("error_closed")
+
+
+def clean_text(text: str) -> str:
+    return _clean(text)
 
 
 def _clean(text: str) -> str:
@@ -242,9 +251,22 @@ def whatsapp_window_open(identity: ChannelIdentity, now: datetime) -> bool:
 
 
 async def close_ticket(
-    *, registry: ChannelRegistry, ticket: Ticket, agent: User, now: datetime, translate: Translate
+    *,
+    registry: ChannelRegistry,
+    ticket: Ticket,
+    agent: User,
+    now: datetime,
+    translate: Translate,
+    public_url: str = "",
+    link_secret_key: str = "",
+    survey_template: bool = False,
 ) -> Ticket:
-    """Resolve by an agent, give the conversation back to the bot, and ask for a 1-5 rating once."""
+    """Resolve by an agent, give the conversation back to the bot, and ask for a 1-5 rating once.
+
+    Outside the WhatsApp window the survey goes out as the approved "survey" template when
+    ``survey_template`` says one is configured (the channel picks it: the message has buttons), and is
+    skipped otherwise: a free-form one would be refused (Twilio 63016).
+    """
     _require_owner(agent, ticket)
     _require_open(ticket)
     if ticket.category_id is None:  # type: ignore[attr-defined]
@@ -259,19 +281,21 @@ async def close_ticket(
     conversation.status = ConversationStatus.BOT
     conversation.step = back_to_bot
     identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
-    if conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now):
-        # Outside the window a free-form survey would be refused (Twilio 63016); skip rather than fail.
+    window_closed = conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now)
+    if window_closed and not survey_template:
         await add_event(ticket=ticket, kind="survey_skipped", actor_kind=ActorKind.SYSTEM,
                         data={"reason": "whatsapp_window_closed"})
     elif await Ticket.filter(id=ticket.id, survey_sent_at=None).update(survey_sent_at=now):
         conversation.step = FlowStep.AWAITING_SURVEY
         lang = conversation.language
+        text = await _survey_text(ticket=ticket, channel=conversation.channel, lang=lang, now=now,
+                                  translate=translate, public_url=public_url, secret_key=link_secret_key)
         await send_text(
-            registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.SYSTEM,
-            text=translate(lang, "survey_ask", ticket=ticket.number or ""),
+            registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.SYSTEM, text=text,
             buttons=tuple(Button(translate(lang, f"survey_button_{n}"), str(n)) for n in range(1, 6)),
         )
-        await add_event(ticket=ticket, kind="survey_sent", actor_kind=ActorKind.SYSTEM)
+        await add_event(ticket=ticket, kind="survey_sent", actor_kind=ActorKind.SYSTEM,
+                        data={"template": window_closed} if window_closed else None)
     await conversation.save(update_fields=["status", "step", "updated_at"])
     await ticket.refresh_from_db()
     return ticket
@@ -285,6 +309,26 @@ async def _release_conversations(*, contact_id: int, keep: int, step: FlowStep, 
     for other in waiting:
         if not await Ticket.filter(conversation_id=other.id).exclude(status=TicketStatus.RESOLVED).exists():
             await Conversation.filter(id=other.id).update(status=ConversationStatus.BOT, step=step, updated_at=now)
+async def _survey_text(
+    *, ticket: Ticket, channel: ChannelKind, lang: str, now: datetime, translate: Translate, public_url: str,
+    secret_key: str,
+) -> str:
+    """Buttons carry the rating on Telegram and WhatsApp; e-mail gets five links and the web chat one, to
+    the signed survey page (handoff.survey_web), which also takes a comment."""
+    number = ticket.number or ""
+    if channel == ChannelKind.EMAIL and public_url:  # a mail client needs absolute links
+        token = make_link_token(ticket_id=ticket.id, secret=await link_secret(secret_key), clock=lambda: now)
+        lines = [
+            translate(lang, "survey_email_line", rating=n, label=translate(lang, f"survey_rating_{n}"),
+                      url=survey_url(public_url, token, n))
+            for n in range(1, 6)
+        ]
+        return translate(lang, "survey_ask_email", ticket=number) + "\n\n" + "\n".join(lines)
+    text = translate(lang, "survey_ask", ticket=number)
+    if channel == ChannelKind.WEBCHAT:  # same site: a relative link works without PUBLIC_URL
+        token = make_link_token(ticket_id=ticket.id, secret=await link_secret(secret_key), clock=lambda: now)
+        text += "\n" + translate(lang, "survey_link", url=survey_url(public_url, token))
+    return text
 
 
 async def report_fix(*, ticket: Ticket, agent: User, text: str) -> Ticket:
@@ -310,22 +354,43 @@ async def escalate(
     webhook_secret: str = "",
     ticket_url: str = "",
     session: aiohttp.ClientSession | None = None,
+    incident_id: int | None = None,
+    incident_title: str = "",
+    email_to: tuple[str, ...] = (),
+    mailer: Mailer | None = None,
 ) -> Ticket:
-    """Hand the ticket to the Edunex developer team: status escalated, and the summary to their webhook."""
+    """Hand the ticket to the Edunex developer team: status escalated, linked to an open incident (or a new
+    one titled ``incident_title``), and the summary to their webhook and/or mailbox."""
     _require_owner(agent, ticket)
     _require_open(ticket)
     summary = summary.strip()[:MAX_TEXT_CHARS]
+    incident: Incident | None = None
+    if incident_id is not None:
+        incident = await Incident.get_or_none(id=incident_id, status=IncidentStatus.OPEN)
+        if incident is None:
+            raise ConsoleError("error_unknown_incident", 400)
+    elif incident_title.strip():
+        incident = await Incident.create(title=" ".join(incident_title.split())[:MAX_TITLE_CHARS], created_by=agent)
+        await audit(actor=agent, action="incident.open", target=str(incident.id))
     ticket.status = TicketStatus.ESCALATED
     ticket.escalated_at = now
-    await ticket.save(update_fields=["status", "escalated_at"])
+    fields = ["status", "escalated_at"]
+    if incident is not None:
+        ticket.incident = incident
+        fields.append("incident_id")
+    await ticket.save(update_fields=fields)
     await add_event(ticket=ticket, kind="escalated", actor_kind=ActorKind.AGENT, actor=agent,
-                    data={"summary": summary})
-    await audit(actor=agent, action="ticket.escalate", target=ticket.number or str(ticket.id))
+                    data={"summary": summary, **({"incident": incident.id} if incident else {})})
+    await audit(actor=agent, action="ticket.escalate", target=ticket.number or str(ticket.id),
+                data={"incident": incident.id} if incident else None)
     if webhook_url:
         delivered = await _post_escalation(ticket, summary, now=now, url=webhook_url, secret=webhook_secret,
                                            ticket_url=ticket_url, session=session)
         await add_event(ticket=ticket, kind="escalation_webhook", actor_kind=ActorKind.SYSTEM,
                         data={"delivered": delivered})
+    if email_to:
+        row = await queue_escalation_mail(ticket=ticket, summary=summary, recipients=email_to, ticket_url=ticket_url)
+        await send_escalation_mail(row=row, mailer=mailer, now=now)
     return ticket
 
 
@@ -346,6 +411,7 @@ async def _post_escalation(
         "opened_at": ticket.opened_at.isoformat(),
         "escalated_at": now.isoformat(),
         "url": ticket_url,
+        "incident": ticket.incident_id,  # type: ignore[attr-defined]
     }
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}

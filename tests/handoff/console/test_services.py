@@ -173,12 +173,13 @@ async def test_survey_rating_is_recorded_once_and_low_ratings_flag(flow: FlowHar
     await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                 translate=translate)
     await flow.send("2")
-    assert flow.replies() == [catalog("id").t("survey_thanks_low")]
+    assert flow.replies() == [catalog("id").t("survey_thanks_low"), catalog("id").t("survey_comment_ask")]
     stored = await Ticket.get(id=ticket.id)
     assert (stored.survey_rating, stored.flagged) == (2, True)
-    # The survey is over: a second "5" is an ordinary message for the bot, not a second rating.
+    # The survey is over: a second "5" is an ordinary message for the bot, not a second rating nor a comment.
     await flow.send("5")
     assert (await Ticket.get(id=ticket.id)).survey_rating == 2
+    assert (await Ticket.get(id=ticket.id)).survey_comment is None
     assert await TicketEvent.filter(ticket=ticket, kind="survey_answered").count() == 1
 
 
@@ -191,7 +192,7 @@ async def test_a_good_rating_thanks_without_flagging(flow: FlowHarness) -> None:
     await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                 translate=translate)
     await flow.send("5")
-    assert flow.replies() == [catalog("id").t("survey_thanks")]
+    assert flow.replies() == [catalog("id").t("survey_thanks"), catalog("id").t("survey_comment_ask")]
     stored = await Ticket.get(id=ticket.id)
     assert (stored.survey_rating, stored.flagged) == (5, False)
 

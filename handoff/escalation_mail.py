@@ -1,0 +1,138 @@
+"""Escalation by e-mail: the ticket summary to the developer team's addresses (ESCALATION_EMAIL_TO), durably.
+
+Each escalation is an ``EscalationMail`` row first, then one try at once; what the SMTP server did not take
+stays ``queued`` and the worker here retries it with the outbox's backoff (30 s, 1.5 min, 3.5 min, ...) until
+``MAX_ATTEMPTS``. A row is claimed (``queued`` -> ``unknown``) before the server sees it, so two workers never
+send it twice and a crash mid-send leaves it ``unknown`` rather than resending blindly. Every outcome is a
+ticket event, which is how the ticket shows whether the developers were told.
+
+The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Protocol
+
+from handoff.tickets import add_event
+from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, Ticket
+
+log = logging.getLogger(__name__)
+
+BASE_DELAY = timedelta(seconds=30)
+MAX_ATTEMPTS = 8
+# A row never tried belongs to the escalation still sending it, unless that process died: wait a little.
+UNTRIED_GRACE = timedelta(minutes=1)
+INTERVAL = 15.0
+
+
+class MailError(Exception):
+    """The server did not take the mail; ``permanent`` means trying again will not help."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Mailer(Protocol):
+    """Sends one prepared mail (From is filled in by the mailer); raises MailError when it was not taken."""
+
+    async def send(self, mail: EmailMessage) -> None: ...
+
+
+def parse_recipients(value: str) -> tuple[str, ...]:
+    """ESCALATION_EMAIL_TO: comma-separated addresses; a value without "@" is a configuration mistake."""
+    addresses = tuple(a.strip() for a in value.split(",") if a.strip())
+    bad = [a for a in addresses if "@" not in a or any(c.isspace() for c in a)]
+    if bad:
+        raise ValueError(f"ESCALATION_EMAIL_TO: {len(bad)} value(s) are not e-mail addresses")
+    return addresses
+
+
+async def summary_text(*, ticket: Ticket, summary: str, ticket_url: str) -> str:
+    """What the developers need: the problem and where to find it, not the person (no name, NIM or phone)."""
+    category = await Category.get_or_none(id=ticket.category_id) if ticket.category_id else None  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    top = (conversation.last_prediction or {}).get("top") or []
+    guesses = ", ".join(f"{label} {float(p) * 100:.0f}%" for label, p in top[:3]) or "-"
+    lines = [
+        f"Ticket: {ticket.number}",
+        f"Category: {category.slug if category else (ticket.predicted_category or '-')}",
+        f"Channel: {ticket.channel.value}",
+        f"Question: {ticket.subject or '-'}",
+        f"Classifier top-3: {guesses}",
+        f"Agent's summary: {summary or '-'}",
+        f"Ticket in the console: {ticket_url or '-'}",
+    ]
+    return "\n".join(lines)
+
+
+async def queue_escalation_mail(
+    *, ticket: Ticket, summary: str, recipients: Sequence[str], ticket_url: str
+) -> EscalationMail:
+    body = await summary_text(ticket=ticket, summary=summary, ticket_url=ticket_url)
+    return await EscalationMail.create(
+        ticket=ticket, recipients=",".join(recipients), subject=f"[Care Center] Escalated: {ticket.number}"[:200],
+        body=body, status=DeliveryStatus.QUEUED,
+    )
+
+
+async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, now: datetime) -> bool:
+    """One try. True when the server took the mail."""
+    if mailer is None:
+        # SMTP is not configured in this process: the row waits for a process that has it.
+        await EscalationMail.filter(id=row.id).update(last_error="smtp not configured")
+        log.warning("escalation mail %s waits: SMTP is not configured", row.id)
+        return False
+    claimed = await EscalationMail.filter(id=row.id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.UNKNOWN, attempts=row.attempts + 1
+    )
+    if not claimed:
+        return False
+    row.attempts += 1
+    mail = EmailMessage()
+    mail["To"] = row.recipients
+    mail["Subject"] = row.subject
+    mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: an out-of-office reply must not come back
+    mail.set_content(row.body)
+    ticket = await Ticket.get(id=row.ticket_id)  # type: ignore[attr-defined]
+    try:
+        await mailer.send(mail)
+    except MailError as exc:
+        gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
+        status = DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED
+        await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500])
+        await add_event(ticket=ticket, kind="escalation_email", actor_kind=ActorKind.SYSTEM,
+                        data={"delivered": False, "attempt": row.attempts, "final": gave_up, "error": exc.reason[:200]})
+        log.warning("escalation mail %s for ticket %s not sent (try %d): %s", row.id, ticket.number, row.attempts,
+                    exc.reason)
+        return False
+    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
+    await add_event(ticket=ticket, kind="escalation_email", actor_kind=ActorKind.SYSTEM,
+                    data={"delivered": True, "attempt": row.attempts})
+    log.info("escalation mail %s for ticket %s sent", row.id, ticket.number)
+    return True
+
+
+def due_at(row: EscalationMail) -> datetime:
+    created: datetime = row.created_at
+    if row.attempts == 0:
+        return created + UNTRIED_GRACE
+    backoff: timedelta = BASE_DELAY * (2 ** int(row.attempts) - 1)
+    return created + backoff
+
+
+async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int:
+    """One sweep: retry the queued escalation mails that are due. Returns how many were tried."""
+    tried = 0
+    for row in await EscalationMail.filter(status=DeliveryStatus.QUEUED).order_by("id").limit(limit):
+        if due_at(row) > now:
+            continue
+        await send_escalation_mail(row=row, mailer=mailer, now=now)
+        tried += 1
+    return tried
+

@@ -1,0 +1,140 @@
+"""The satisfaction survey: the comment rule, signed links, and the chat flow after a rating (SQLite + PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.channels.base import InboundMessage
+from bot.channels.memory import MemoryChannel
+from bot.flow import handle_inbound
+from bot.i18n import catalog
+from handoff.console import services
+from handoff.survey import (
+    COMMENT_WINDOW,
+    CommentKind,
+    SurveyLinkError,
+    comment_kind,
+    link_secret,
+    make_link_token,
+    read_link_token,
+)
+from models import Category, ChannelKind, StoredSecret, Ticket, TicketEvent
+from tests.conftest import IN_HOURS, FlowHarness
+from tests.handoff.console.test_services import agent, handed_off, translate
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Petugasnya ramah dan cepat", CommentKind.COMMENT),
+        ("agak lama menunggu balasan", CommentKind.COMMENT),
+        ("lewati", CommentKind.DECLINE),
+        ("Skip!", CommentKind.DECLINE),
+        ("tidak ada", CommentKind.DECLINE),
+        ("/start", CommentKind.COMMAND),
+        ("4", CommentKind.RATING),
+        ("bagaimana cara mengunduh sertifikat", CommentKind.NEW_QUESTION),
+        ("nilai saya belum muncul?", CommentKind.NEW_QUESTION),
+        ("How do I reset my password", CommentKind.NEW_QUESTION),
+    ],
+)
+def test_what_the_message_after_a_rating_is(text: str, kind: CommentKind) -> None:
+    assert comment_kind(text) == kind
+
+
+def test_a_link_token_names_its_ticket_until_it_expires() -> None:
+    made = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    token = make_link_token(ticket_id=42, secret="s" * 32, clock=lambda: made)
+    assert read_link_token(token, secret="s" * 32, clock=lambda: made + timedelta(days=6, hours=23)) == 42
+    with pytest.raises(SurveyLinkError) as expired:
+        read_link_token(token, secret="s" * 32, clock=lambda: made + timedelta(days=7, seconds=1))
+    assert expired.value.reason == "expired"
+    with pytest.raises(SurveyLinkError) as forged:  # another installation's secret
+        read_link_token(token, secret="t" * 32, clock=lambda: made)
+    assert forged.value.reason == "invalid"
+    other = make_link_token(ticket_id=43, secret="s" * 32, clock=lambda: made)
+    spliced = other.split(".")[0] + "." + ".".join(token.split(".")[1:])  # another ticket's id, this signature
+    with pytest.raises(SurveyLinkError) as edited:
+        read_link_token(spliced, secret="s" * 32, clock=lambda: made)
+    assert edited.value.reason == "invalid"
+
+
+async def test_without_secret_key_one_random_secret_is_kept_in_the_database(db: str) -> None:
+    first = await link_secret("")
+    assert len(first) >= 48
+    assert await link_secret("") == first
+    assert await StoredSecret.all().count() == 1
+    assert await link_secret("configured") == "configured"
+
+
+async def closed_and_rated(flow: FlowHarness, rating: str = "2") -> Ticket:
+    ticket = await handed_off(flow)
+    ana = await agent("ana@cc.test")
+    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    ticket = await Ticket.get(id=ticket.id)
+    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
+    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+                                translate=translate)
+    await flow.send(rating)
+    assert flow.replies()[-1] == catalog("id").t("survey_comment_ask")
+    return ticket
+
+
+async def test_the_message_after_a_rating_is_stored_as_the_comment_once(flow: FlowHarness) -> None:
+    ticket = await closed_and_rated(flow)
+    await flow.send("Balasannya lama sekali, hampir dua hari")
+    assert flow.replies() == [catalog("id").t("survey_comment_thanks")]
+    stored = await Ticket.get(id=ticket.id)
+    assert (stored.survey_rating, stored.flagged) == (2, True)
+    assert stored.survey_comment == "Balasannya lama sekali, hampir dua hari"
+    assert await TicketEvent.filter(ticket=ticket, kind="survey_comment").count() == 1
+    # Asked once: the next message is the bot's again, not a second comment.
+    await flow.send("terima kasih")
+    assert (await Ticket.get(id=ticket.id)).survey_comment == "Balasannya lama sekali, hampir dua hari"
+    assert flow.replies() == [catalog("id").t("resolved_by_bot")]
+
+
+async def test_declining_the_comment_stores_nothing(flow: FlowHarness) -> None:
+    ticket = await closed_and_rated(flow, "4")
+    await flow.send("lewati")
+    assert flow.replies() == [catalog("id").t("survey_comment_skipped")]
+    assert (await Ticket.get(id=ticket.id)).survey_comment is None
+
+
+async def test_a_new_question_after_a_rating_is_answered_not_swallowed(flow: FlowHarness) -> None:
+    ticket = await closed_and_rated(flow, "5")
+    await flow.send("bagaimana cara reset password saya?")
+    assert (await Ticket.get(id=ticket.id)).survey_comment is None
+    assert flow.replies()[-1] == catalog("id").t("did_it_help")  # the bot answered it from a template
+
+
+async def test_a_message_after_the_comment_window_is_a_new_message(flow: FlowHarness) -> None:
+    ticket = await closed_and_rated(flow, "3")
+    flow.now = IN_HOURS + COMMENT_WINDOW + timedelta(minutes=1)
+    await flow.send("halo")
+    assert (await Ticket.get(id=ticket.id)).survey_comment is None
+    assert flow.replies() == [catalog("id").t("welcome_back", name_suffix=", Budi")]
+
+
+async def test_email_survey_carries_five_signed_links(flow: FlowHarness) -> None:
+    mail = MemoryChannel(kind=ChannelKind.EMAIL)
+    flow.deps.registry.add(mail)
+    for n, text in enumerate(("halo", "13521045", "agen"), start=1):
+        await handle_inbound(InboundMessage(channel=ChannelKind.EMAIL, external_id="budi@students.itb.ac.id",
+                                            provider_message_id=f"<m{n}@mail.test>", text=text, received_at=IN_HOURS,
+                                            email="budi@students.itb.ac.id"), flow.deps)
+    ticket = await Ticket.get(channel=ChannelKind.EMAIL)
+    ana = await agent("ana@cc.test")
+    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    ticket = await Ticket.get(id=ticket.id)
+    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
+    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+                                translate=translate, public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
+    text = mail.sent[-1].text
+    assert text.startswith(catalog("id").t("survey_ask_email", ticket=ticket.number))
+    links = [line.rsplit(": ", 1)[1] for line in text.splitlines() if "/survey/" in line]
+    assert [link.rsplit("?r=", 1)[1] for link in links] == ["1", "2", "3", "4", "5"]
+    token = links[0].removeprefix("https://cc.example.ac.id/survey/").split("?")[0]
+    assert read_link_token(token, secret="k" * 32, clock=lambda: IN_HOURS) == ticket.id
