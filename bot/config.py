@@ -50,6 +50,9 @@ class Settings:
     twilio_templates: Mapping[str, str] = field(default_factory=dict)
     smtp: Mapping[str, str] = field(default_factory=dict)
     imap: Mapping[str, str] = field(default_factory=dict)
+    # Replace the shipped Edunex training / held-out files when retraining from the console.
+    nlp_train_data: Path | None = None
+    nlp_test_data: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -109,4 +112,6 @@ class Settings:
             },
             smtp={k.removeprefix("SMTP_").lower(): v for k, v in values.items() if k.startswith("SMTP_")},
             imap={k.removeprefix("IMAP_").lower(): v for k, v in values.items() if k.startswith("IMAP_")},
+            nlp_train_data=Path(get("NLP_TRAIN_DATA")) if get("NLP_TRAIN_DATA") else None,
+            nlp_test_data=Path(get("NLP_TEST_DATA")) if get("NLP_TEST_DATA") else None,
         )

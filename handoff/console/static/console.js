@@ -64,6 +64,8 @@
       renderPresence();
       return;
     }
+    if (name === "classifier.progress") { if (page === "classifier") refresh(["retrain"]); return; }
+    if (name === "settings.updated" || name === "teams.updated") { if (page === "queue") location.reload(); return; }
     if (!name.startsWith("ticket.") && !name.startsWith("conversation.")) return;
     if (page === "queue") refresh(["queue-rows"]);
     else if (page === "dashboard") refresh(["dashboard"]);
