@@ -26,7 +26,8 @@ async def seen(user: User) -> list[int]:
 
 
 async def person(email: str, role: UserRole = UserRole.AGENT) -> User:
-    return await create_user(email=email, role=role, password="a-long-password", name=email.split("@")[0])
+    name = email.split("@", maxsplit=1)[0]
+    return await create_user(email=email, role=role, password="a-long-password", name=name)
 
 
 async def test_without_teams_every_agent_sees_every_ticket(flow: FlowHarness) -> None:
