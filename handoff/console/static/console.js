@@ -72,6 +72,13 @@
     else if (page === "ticket" && data.ticket_id === ticketId) refresh(["timeline", "ticket-meta"]);
   }
 
+  // A retrain that ends before this page's WebSocket is open sends no more events: poll while it runs.
+  if (page === "classifier") {
+    setInterval(() => {
+      if (document.getElementById("retrain")?.dataset.status === "running") refresh(["retrain"]);
+    }, 2000);
+  }
+
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     ws = new WebSocket(`${scheme}://${location.host}/console/ws`);
