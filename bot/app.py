@@ -28,6 +28,7 @@ from handoff.console.api import add_ticket_actions
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
+from handoff.learning import RetrainSettings
 from handoff.scheduler import build_scheduler, holder_id, release_lease
 from handoff.seed import ensure_supervisor, seed_defaults
 from handoff.survey_web import setup_survey_web
@@ -132,11 +133,20 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     app.router.add_static("/static", Path(__file__).parent / "static", name="static")
     # One attachment store (files under DATA_DIR) for every channel, the web chat and the console.
     attachments = settings.attachment_store()
+    hours = OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes)
+
+    def swap_classifier(new: Predictor) -> None:
+        # The flow reads deps.classifier on every message, so the next message uses the activated model.
+        app[FLOW].classifier = new
+
     # The agent console; the flow's notify (below) feeds its live queue through the console's broker.
     console = create_console(
         registry=registry, translate=lambda lang, key, /, **values: catalog(lang).t(key, **values),
         config=console_config(settings), clock=clock, tz=settings.tz, sla=settings.sla, public_url=settings.public_url,
         attachments=attachments, escalation_mailer=escalation_mailer(settings),
+        hours=hours, swap_classifier=swap_classifier,
+        retrain=RetrainSettings(model_dir=settings.model_dir, train_data=settings.nlp_train_data,
+                                test_data=settings.nlp_test_data),
     )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
@@ -163,7 +173,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
                 if settings.directory_url
                 else DatabaseDirectory()
             ),
-            hours=OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes),
+            hours=hours,
             campus_domains=settings.campus_domains,
             sla=settings.sla,
             notify=console[CONSOLE_BROKER].publish,

@@ -59,6 +59,9 @@ class Settings:
     attachment_types: tuple[str, ...] = DEFAULT_TYPES
     # Where escalations to the developer team are e-mailed (through the SMTP_* server), comma-separated.
     escalation_email_to: tuple[str, ...] = ()
+    # Replace the shipped Edunex training / held-out files when retraining from the console.
+    nlp_train_data: Path | None = None
+    nlp_test_data: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -150,4 +153,6 @@ class Settings:
             max_attachment_bytes=max_attachment_bytes,
             attachment_types=types,
             escalation_email_to=escalation_email_to,
+            nlp_train_data=Path(get("NLP_TRAIN_DATA")) if get("NLP_TRAIN_DATA") else None,
+            nlp_test_data=Path(get("NLP_TEST_DATA")) if get("NLP_TEST_DATA") else None,
         )

@@ -26,6 +26,7 @@ from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
+from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
 from handoff.survey import (
     CommentKind,
     comment_kind,
@@ -611,6 +612,22 @@ def _prediction_json(prediction: Prediction) -> dict[str, Any]:
     }
 
 
+def _hours_text(cat: Catalog, ops: Operations) -> str:
+    """The catalogue's sentence until a supervisor sets the hours; then one written from the schedule."""
+    if not ops.stored:
+        return cat.t("hours")
+    spans = []
+    for days, opens, closes in describe_spans(ops.hours):
+        names = cat.weekday(days[0]) if len(days) == 1 else cat.t(
+            "hours_days_range", first=cat.weekday(days[0]), last=cat.weekday(days[-1]))
+        spans.append(cat.t("hours_span", days=names, opens=cat.t("hours_time", hour=opens.hour, minute=opens.minute),
+                           closes=cat.t("hours_time", hour=closes.hour, minute=closes.minute)))
+    if not spans:
+        return cat.t("hours_none")
+    return cat.t("hours_schedule", spans="; ".join(spans),
+                 holidays=cat.t("hours_holidays") if ops.hours.public_holidays else "")
+
+
 async def _handoff(
     turn: _Turn,
     reason: HandoffReason,
@@ -630,6 +647,8 @@ async def _handoff(
         label, confidence = predicted
     if label == "out_of_scope":
         label = None
+    # Read at every hand-off: a supervisor's change in the console applies without a restart.
+    ops = await load_operations(defaults=defaults_from(hours=turn.deps.hours, sla=turn.deps.sla))
     ticket = await open_ticket(
         conversation=turn.conversation,
         reason=reason,
@@ -638,17 +657,18 @@ async def _handoff(
         predicted_confidence=confidence,
         unverified=unverified or not turn.contact.verified,
         subject=question,
-        sla=turn.deps.sla,
+        sla=ops.sla,
     )
-    hours = turn.deps.hours
+    hours = ops.hours
     cat = turn.cat
+    values: dict[str, object] = {
+        "ticket": ticket.number, "hours": _hours_text(cat, ops), "sla_hours": sla_text(ops.sla),
+    }
     if hours.is_open(turn.now):
-        await turn.say("handoff_in_hours", ticket=ticket.number, hours=cat.t("hours"))
+        await turn.say_text(cat.t("handoff_in_hours", **values))
+    elif custom := ops.message(cat.lang):
+        # The supervisor's own words; its fields were checked when it was saved.
+        await turn.say_text(custom.format(**values, next_open=cat.when(hours.next_open(turn.now))))
     else:
-        await turn.say(
-            "handoff_out_of_hours",
-            ticket=ticket.number,
-            hours=cat.t("hours"),
-            next_open=cat.when(hours.next_open(turn.now)),
-        )
+        await turn.say_text(cat.t("handoff_out_of_hours", **values, next_open=cat.when(hours.next_open(turn.now))))
     turn.deps.notify("ticket.opened", {"ticket_id": ticket.id})

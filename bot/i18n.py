@@ -30,6 +30,10 @@ class Catalog:
             template = _load(DEFAULT_LANGUAGE)[key]
         return str(template).format(**values) if values else str(template)
 
+    def weekday(self, index: int) -> str:
+        """Monday is 0, as in ``datetime.weekday()``."""
+        return str(_load(self.lang)["weekdays"][index])
+
     def when(self, moment: datetime) -> str:
         """A local date and time written the way people of this language write it."""
         data = _load(self.lang)

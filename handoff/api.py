@@ -8,15 +8,21 @@ from typing import Any
 from aiohttp import web
 
 from handoff.auth import authenticate_token
+from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
-from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Ticket, TicketStatus
+from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 MAX_LIMIT = 200
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+TEAM_RULE = (
+    "With teams configured, a token sees what its console user sees: a supervisor every ticket; an agent the "
+    "tickets of their teams, tickets without a team and tickets assigned to them. A token without a user "
+    "and the agent role sees tickets without a team. Other tickets answer 404, as if they did not exist."
+)
 
 
 def _problem(status: int, error: str, detail: str) -> web.Response:
@@ -46,7 +52,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
-    await ticket.fetch_related("contact", "category", "assignee")
+    await ticket.fetch_related("contact", "category", "assignee", "team")
     contact = ticket.contact
     assignee = ticket.assignee
     status = evaluate(
@@ -65,6 +71,7 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "reason": ticket.reason.value,
         "subject": ticket.subject,
         "assignee": {"id": assignee.id, "email": assignee.email, "name": assignee.name} if assignee else None,
+        "team": {"id": ticket.team.id, "name": ticket.team.name} if ticket.team else None,
         "contact": {
             "id": contact.id,
             "id_number": contact.id_number,
@@ -119,7 +126,7 @@ def _path_id(request: web.Request, name: str) -> int:
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    query = Ticket.all()
+    query = await scope_for_token(Ticket.all(), request[TOKEN_KEY])
     if (status := request.query.get("status")) is not None:
         if status not in TicketStatus._value2member_map_:
             return _problem(400, "bad_request", f"status must be one of {', '.join(s.value for s in TicketStatus)}")
@@ -149,7 +156,8 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 
 async def get_ticket(request: web.Request) -> web.Response:
-    ticket = await Ticket.get_or_none(id=_path_id(request, "id"))
+    # Another team's ticket is "not found", like a missing one.
+    ticket = await (await scope_for_token(Ticket.filter(id=_path_id(request, "id")), request[TOKEN_KEY])).first()
     if ticket is None:
         return _problem(404, "not_found", "no such ticket")
     return web.json_response(await ticket_json(ticket, now=datetime.now(UTC)))
@@ -157,6 +165,11 @@ async def get_ticket(request: web.Request) -> web.Response:
 
 async def conversation_messages(request: web.Request) -> web.Response:
     conversation = await Conversation.get_or_none(id=_path_id(request, "id"))
+    if conversation is not None and await Team.exists():
+        # With teams, a conversation is readable through a ticket of it the token may see.
+        tickets = await scope_for_token(Ticket.filter(conversation_id=conversation.id), request[TOKEN_KEY])
+        if not await tickets.exists():
+            conversation = None
     if conversation is None:
         return _problem(404, "not_found", "no such conversation")
     messages = await Message.filter(conversation=conversation).order_by("id")
@@ -221,6 +234,11 @@ def openapi_document(version: str) -> dict[str, Any]:
             "reason": {"type": "string"},
             "subject": {"type": "string"},
             "assignee": {"type": ["object", "null"]},
+            "team": {
+                "type": ["object", "null"],
+                "description": "the team of the ticket's category; null when it has none",
+                "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+            },
             "contact": person,
             "unverified": {"type": "boolean"},
             "opened_at": {"type": "string", "format": "date-time"},
@@ -269,6 +287,7 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/tickets": {
                 "get": {
                     "summary": "List tickets, newest first",
+                    "description": TEAM_RULE,
                     "parameters": [
                         {
                             "name": "status",
@@ -318,13 +337,14 @@ def openapi_document(version: str) -> dict[str, Any]:
             "/tickets/{id}": {
                 "get": {
                     "summary": "One ticket",
+                    "description": TEAM_RULE,
                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                     "responses": {
                         "200": {
                             "description": "the ticket",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}},
                         },
-                        "404": {"description": "no such ticket"},
+                        "404": {"description": "no such ticket, or a ticket the token may not see (teams)"},
                         **errors,
                     },
                 }
@@ -335,7 +355,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                     "responses": {
                         "200": {"description": "the messages"},
-                        "404": {"description": "no such conversation"},
+                        "404": {"description": "no such conversation, or none of its tickets may be seen (teams)"},
                         **errors,
                     },
                 }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import holidays
+
+# Long enough to step over the longest run of holidays plus extra closed dates a supervisor might enter.
+LOOKAHEAD_DAYS = 60
 
 
 @dataclass(frozen=True)
@@ -17,29 +20,47 @@ class OperatingHours:
     closes: time = time(16, 0)
     weekdays: frozenset[int] = frozenset(range(5))  # Monday..Friday
     country: str = "ID"
+    # Per weekday (0 = Monday) opening and closing times, as supervisors set them in the console; when
+    # given it replaces opens/closes/weekdays, and a weekday missing from it is closed.
+    schedule: tuple[tuple[int, time, time], ...] | None = None
+    closed_dates: frozenset[date] = frozenset()
+    public_holidays: bool = True
 
     @cached_property
     def _holidays(self) -> holidays.HolidayBase:
         return holidays.country_holidays(self.country)
 
-    def _working_day(self, day: datetime) -> bool:
-        return day.weekday() in self.weekdays and day.date() not in self._holidays
+    def span(self, weekday: int) -> tuple[time, time] | None:
+        """Opening and closing time on this weekday, or None when closed that weekday."""
+        if self.schedule is None:
+            return (self.opens, self.closes) if weekday in self.weekdays else None
+        for day, opens, closes in self.schedule:
+            if day == weekday:
+                return opens, closes
+        return None
+
+    def closed_on(self, day: date) -> bool:
+        return day in self.closed_dates or (self.public_holidays and day in self._holidays)
+
+    def _span_on(self, day: date) -> tuple[time, time] | None:
+        return None if self.closed_on(day) else self.span(day.weekday())
 
     def is_open(self, now: datetime) -> bool:
         local = now.astimezone(self.tz)
-        return self._working_day(local) and self.opens <= local.time() < self.closes
+        span = self._span_on(local.date())
+        return span is not None and span[0] <= local.time() < span[1]
 
     def next_open(self, now: datetime) -> datetime:
         """The next moment agents are on duty (``now`` itself if they are)."""
         local = now.astimezone(self.tz)
         if self.is_open(local):
             return local
-        day = local
-        if local.time() >= self.opens or not self._working_day(local):
-            day = local + timedelta(days=1)
-        for _ in range(30):  # a month of holidays is the worst case worth looking through
-            candidate = datetime.combine(day.date(), self.opens, tzinfo=self.tz)
-            if self._working_day(candidate) and candidate >= local:
+        for offset in range(LOOKAHEAD_DAYS):
+            day = local.date() + timedelta(days=offset)
+            span = self._span_on(day)
+            if span is None:
+                continue
+            candidate = datetime.combine(day, span[0], tzinfo=self.tz)
+            if candidate >= local:
                 return candidate
-            day += timedelta(days=1)
-        return datetime.combine(day.date(), self.opens, tzinfo=self.tz)
+        return datetime.combine(local.date() + timedelta(days=1), self.opens, tzinfo=self.tz)

@@ -64,6 +64,8 @@ async def open_ticket(
             contact_id=conversation.contact_id,  # type: ignore[attr-defined]
             channel=conversation.channel,
             category=category,
+            # The ticket goes to the category's team (teams see their own tickets).
+            team_id=category.team_id if category is not None else None,  # type: ignore[attr-defined]
             predicted_category=predicted_category,
             predicted_confidence=predicted_confidence,
             status=TicketStatus.OPEN,

@@ -159,6 +159,10 @@ class Category(Model):
     description = fields.TextField(default="")
     active = fields.BooleanField(default=True)
     sort_order = fields.IntField(default=0)
+    # The team whose agents handle this category's tickets; none: every agent.
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="categories", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "categories"
@@ -194,6 +198,8 @@ class User(Model):
     capacity = fields.IntField(default=10)
     available = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    teams: fields.ManyToManyRelation[Team]
 
     class Meta:
         table = "users"
@@ -246,6 +252,10 @@ class Ticket(Model):
     )
     # Set by a conditional update when the incident's fix is sent to this ticket's user: once per ticket.
     fix_notified_at = fields.DatetimeField(null=True)
+    # Follows the category's team (at hand-off and on every categorize); none: visible to every agent.
+    team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
+        "models.Team", related_name="tickets", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "tickets"
@@ -404,3 +414,29 @@ class SchedulerLease(Model):
 
     class Meta:
         table = "scheduler_leases"
+
+
+class Team(Model):
+    """A group of agents: categories map to a team, and agents see only the tickets of their teams."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=120, unique=True)
+    members: fields.ManyToManyRelation[User] = fields.ManyToManyField(
+        "models.User", related_name="teams", through="team_members"
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "teams"
+        ordering = ("name",)
+
+
+class Setting(Model):
+    """Settings supervisors edit in the console (hours, SLA...), read at use so a change needs no restart."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    value: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "settings"

@@ -8,7 +8,6 @@ activated (cron wrappers can alert on it without confusing it with a crash).
 from __future__ import annotations
 
 import json
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -18,15 +17,12 @@ from typing import Any
 import click
 
 from nlp.classifier import Classifier, load_classifier
-from nlp.dataset import TEST_FILE, DataFileError, read_examples, shipped_examples
+from nlp.dataset import DataFileError, read_examples
 from nlp.model import OUT_OF_SCOPE, LinearTextModel, ModelFileError, TrainConfig, train
+from nlp.retrain import COMPARED, DEFAULT_TOLERANCE, NoExamplesError, retrain_from_tickets
 from nlp.store import ModelStore, StoreError
 
 REJECTED_EXIT = 3
-# How much a candidate may trail the current model on a held-out metric and still count as "no
-# regression": a single message flipping on a few hundred held-out rows is noise, not a regression.
-DEFAULT_TOLERANCE = 0.005
-COMPARED = ("accuracy", "in_scope_accuracy", "oos_recall")
 
 nlp_group = click.Group("nlp", help="Train and evaluate the message classifier.")
 
@@ -138,68 +134,33 @@ def _train_from_tickets(
     ctx: click.Context, config: TrainConfig, model_dir: Path | None, tolerance: float
 ) -> None:
     started = time.perf_counter()
-    progress = _progress(started)
     fetch = _context_value(ctx, "ticket_examples")
     store = ModelStore(_store_dir(ctx, model_dir))
-    tickets = [(str(t).strip(), str(c).strip()) for t, c in fetch()]
-    tickets = [(t, c) for t, c in tickets if t and c]
-    progress(f"{len(tickets)} confirmed ticket examples")
-    if not tickets:
-        raise click.ClickException("no confirmed ticket examples yet; nothing to learn from")
-    # Held-out rows: the shipped test file (never trained on by any model) plus a fifth of the tickets.
-    # The current model may have seen some of those tickets in an earlier round, which can only favour
-    # it, so a candidate that still does not regress is a safe switch.
-    rng = random.Random(config.seed)  # noqa: S311 - a reproducible data split, not a secret
-    shuffled = tickets[:]
-    rng.shuffle(shuffled)
-    n_held = max(1, len(shuffled) // 5) if len(shuffled) >= 5 else 0
-    held_tickets, train_tickets = shuffled[:n_held], shuffled[n_held:]
-    base_texts, base_labels = shipped_examples()
-    test_texts, test_labels = shipped_examples(TEST_FILE)
-    texts = base_texts + [t for t, _ in train_tickets]
-    labels = base_labels + [c for _, c in train_tickets]
-    held_texts = test_texts + [t for t, _ in held_tickets]
-    held_labels = test_labels + [c for _, c in held_tickets]
-    progress(f"training candidate on {len(texts)} examples; {len(held_texts)} held out")
-    candidate = train(texts, labels, config, progress=progress).model
-
-    from nlp.evaluate import evaluate
-
+    tickets = list(fetch())
     try:
-        current = load_classifier(store.root)
+        outcome = retrain_from_tickets(tickets, store, config=config, tolerance=tolerance,
+                                       progress=_progress(started))
+    except NoExamplesError as exc:
+        raise click.ClickException(str(exc)) from exc
     except (ModelFileError, StoreError) as exc:
         raise click.ClickException(f"cannot load the current model: {exc}") from exc
-    current_metrics = evaluate(current, held_texts, held_labels, oos_label=config.oos_label)
-    candidate_metrics = evaluate(Classifier(candidate), held_texts, held_labels, oos_label=config.oos_label)
-    regressions = [
-        f"{key} {candidate_metrics[key]:.4f} < {current_metrics[key]:.4f}"
-        for key in COMPARED
-        if candidate_metrics[key] is not None
-        and current_metrics[key] is not None
-        and candidate_metrics[key] < current_metrics[key] - tolerance
-    ]
-    summary = {key: candidate_metrics[key] for key in COMPARED}
-    version = store.save(
-        candidate,
-        note=("rejected: " + "; ".join(regressions)) if regressions else "activated",
-        metrics=summary,
-    )
     result: dict[str, Any] = {
-        "version": version,
-        "previous": current.version,
-        "activated": not regressions,
-        "n_tickets": len(tickets),
-        "n_held_out": len(held_texts),
-        "candidate": summary,
-        "current": {key: current_metrics[key] for key in COMPARED},
+        "version": outcome.version,
+        "previous": outcome.previous,
+        "activated": outcome.acceptable,
+        "n_tickets": outcome.n_tickets,
+        "n_held_out": outcome.n_held_out,
+        "candidate": {key: outcome.candidate[key] for key in COMPARED},
+        "current": {key: outcome.current[key] for key in COMPARED},
     }
-    if regressions:
-        result["reason"] = "regression on held-out data: " + "; ".join(regressions)
-        _say(f"candidate {version} NOT activated ({result['reason']}); keeping {current.version}")
+    if not outcome.acceptable:
+        result["reason"] = outcome.reason
+        _say(f"candidate {outcome.version} NOT activated ({outcome.reason}); keeping {outcome.previous}")
         _emit(result)
         ctx.exit(REJECTED_EXIT)
-    store.activate(version)
-    _say(f"activated {version} (previous: {current.version})")
+    store.activate(outcome.version)
+    store.annotate(outcome.version, "activated")
+    _say(f"activated {outcome.version} (previous: {outcome.previous})")
     _emit(result)
 
 

@@ -92,6 +92,24 @@ class ModelStore:
         state["active"] = version
         self._write_state(state)
 
+    def annotate(self, version: str, note: str) -> None:
+        state = self._read_state()
+        if version not in state["versions"]:
+            raise StoreError(f"unknown model version {version!r}")
+        state["versions"][version]["note"] = note
+        self._write_state(state)
+
+    def discard(self, version: str) -> None:
+        """Forget a candidate that was never put in service; one that is or was active stays restorable."""
+        state = self._read_state()
+        if version not in state["versions"]:
+            raise StoreError(f"unknown model version {version!r}")
+        if version == state["active"] or version in state["history"]:
+            raise StoreError(f"model version {version!r} has been active; it is kept so it can be restored")
+        del state["versions"][version]
+        self._write_state(state)
+        self.path_of(version).unlink(missing_ok=True)
+
     def restore_previous(self) -> str | None:
         """Re-activate the version that was active before the current one.
 

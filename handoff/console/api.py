@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.api import OPENAPI, TOKEN_KEY, incident_json, ticket_json
-from handoff.console import services
+from handoff.console import services, teams
 from handoff.console.app import STATE, ConsoleState
 from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
@@ -62,7 +62,7 @@ def _endpoint(state: ConsoleState, action: Action, *, status: int = 200) -> Hand
             ticket = await Ticket.get_or_none(id=int(request.match_info["id"]))
         except ValueError:
             ticket = None
-        if ticket is None:
+        if ticket is None or not await teams.can_see(actor, ticket):  # another team's: as if missing
             return _problem(404, "not_found", "no such ticket")
         try:
             extra = await action(state, ticket, actor, body)
@@ -167,7 +167,7 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
         "400": {"description": "invalid input"},
         "401": {"description": "missing or invalid token"},
         "403": {"description": "the token has no user, or the user may not act on this ticket"},
-        "404": {"description": "no such ticket"},
+        "404": {"description": "no such ticket, or (with teams configured) a ticket of a team the user is not in"},
         "409": {"description": "conflict (already taken, already closed, category missing)"},
     }
     for name, action, status, summary, properties in ACTIONS:

@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from handoff.attachments import AttachmentStore
 from handoff.auth import UserExistsError, create_user, generate_password
 from handoff.console import files as console_files
-from handoff.console import services
+from handoff.console import services, teams
 from handoff.console.assignment import Assigner, run_assignment
 from handoff.console.channel_state import ChannelState, channel_states
 from handoff.console.config import ConsoleConfig
@@ -47,6 +47,9 @@ from handoff.console.sessions import (
 )
 from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
+from handoff.hours import OperatingHours
+from handoff.learning import RetrainSettings
+from handoff.operations import Operations, defaults_from, load_operations
 from handoff.sla import SlaPolicy, SlaState, evaluate
 from models import (
     AnswerTemplate,
@@ -57,6 +60,7 @@ from models import (
     ConsoleSession,
     Contact,
     Message,
+    Team,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -92,16 +96,31 @@ class ConsoleState:
     env: jinja2.Environment
     attachments: AttachmentStore | None = None
     mailer: Mailer | None = None
+    # The environment's hours: the defaults until a supervisor saves others (handoff.operations).
+    hours: OperatingHours = field(default_factory=OperatingHours)
+    # Set by the app: puts a newly activated classifier in the running bot (handoff never imports bot).
+    swap_classifier: Callable[[Any], None] | None = None
+    retrain: RetrainSettings | None = None
 
 
 STATE = web.AppKey("console_state", ConsoleState)
 BROKER = web.AppKey("console_broker", Broker)
 USER = web.RequestKey("console_user", User)
 SESSION = web.RequestKey("console_session", ConsoleSession)
+# The SLA target in force for this request (a supervisor may have changed it since start-up).
+SLA = web.RequestKey("console_sla", timedelta)
 
 
 def _state(request: web.Request) -> ConsoleState:
     return request.config_dict[STATE]
+
+
+async def current_operations(state: ConsoleState) -> Operations:
+    return await load_operations(defaults=defaults_from(hours=state.hours, sla=state.sla))
+
+
+def _sla(request: web.Request) -> timedelta:
+    return request.get(SLA) or _state(request).sla
 
 
 def _lang(request: web.Request) -> str:
@@ -131,7 +150,7 @@ def render(request: web.Request, name: str, context: dict[str, Any], *, status: 
         "notice": notice if known(notice) else "",
         "path": request.path,
         "local": lambda moment: _local(moment, state.tz),
-        "sla_minutes": int(state.sla.total_seconds() // 60),
+        "sla_minutes": int(_sla(request).total_seconds() // 60),
     }
     body = state.env.get_template(name).render({**base, **context})
     response = web.Response(text=body, content_type="text/html", status=status)
@@ -167,6 +186,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     if request.method == "POST" and route in UPLOAD_ROUTES and state.attachments is not None:
         request = request.clone(client_max_size=console_files.upload_limit(state.attachments.policy))
     request[SESSION], request[USER] = loaded
+    request[SLA] = (await current_operations(state)).sla
     if loaded[1].must_change_password and route not in PASSWORD_ROUTES:
         raise web.HTTPSeeOther("/console/password")
     if request.method == "POST":
@@ -317,6 +337,7 @@ async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, la
         query = query.filter(status=TicketStatus.PENDING)
     elif view == "escalated":
         query = query.filter(status=TicketStatus.ESCALATED)
+    query = await teams.scope(query, user)
     tickets = await query.order_by("due_at").limit(QUEUE_LIMIT).prefetch_related("contact", "assignee", "conversation")
     names = await _category_names(lang)
     policy = SlaPolicy(target=sla)
@@ -355,7 +376,7 @@ async def queue(request: web.Request) -> web.Response:
         status=TicketStatus.RESOLVED).exists() else "unassigned")
     if view not in QUEUE_VIEWS:
         view = "all"
-    rows = await queue_rows(view=view, user=user, now=state.clock(), sla=state.sla, lang=_lang(request))
+    rows = await queue_rows(view=view, user=user, now=state.clock(), sla=_sla(request), lang=_lang(request))
     return render(request, "queue.html", {"rows": rows, "view": view, "views": QUEUE_VIEWS, "page": "queue"})
 
 
@@ -384,7 +405,8 @@ def _path_id(request: web.Request) -> int:
 
 async def _ticket(request: web.Request) -> Ticket:
     ticket = await Ticket.get_or_none(id=_path_id(request))
-    if ticket is None:
+    # Another team's ticket answers exactly like a missing one: ids cannot be probed.
+    if ticket is None or not await teams.can_see(request[USER], ticket):
         raise web.HTTPNotFound(text="no such ticket")
     return ticket
 
@@ -434,7 +456,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     lang = _lang(request)
     now = state.clock()
     status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at,
-                      policy=SlaPolicy(target=state.sla), now=now)
+                      policy=SlaPolicy(target=_sla(request)), now=now)
     prediction = conversation.last_prediction or {}
     top = [(str(label), float(p)) for label, p in (prediction.get("top") or [])[:3]]
     categories = await Category.filter(active=True)
@@ -459,7 +481,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "can_act": can_act(user, ticket),
         "open": ticket.status != TicketStatus.RESOLVED,
         "remaining": remaining_text(status.remaining),
-        "sla_class": sla_class(status.remaining, state.sla, status.state),
+        "sla_class": sla_class(status.remaining, _sla(request), status.state),
         "due_iso": ticket.due_at.astimezone(UTC).isoformat(),
         "top": top,
         "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
@@ -629,7 +651,7 @@ def _supervisor(request: web.Request) -> User:
 async def dashboard(request: web.Request) -> web.Response:
     _supervisor(request)
     state = _state(request)
-    board = await build_dashboard(now=state.clock(), tz=state.tz, sla=state.sla, lang=_lang(request))
+    board = await build_dashboard(now=state.clock(), tz=state.tz, sla=_sla(request), lang=_lang(request))
     return render(request, "dashboard.html", {"page": "dashboard", "board": board})
 
 
@@ -726,9 +748,11 @@ async def audit_page(request: web.Request) -> web.Response:
 async def users_page(request: web.Request, *, invited: tuple[str, str] | None = None,
                      error: str = "") -> web.Response:
     _supervisor(request)
-    users = await User.all().order_by("email")
+    users = await User.all().order_by("email").prefetch_related("teams")
     return render(request, "users.html", {"page": "users", "users": users, "roles": [r.value for r in UserRole],
-                                          "invited": invited, "error": error}, status=400 if error else 200)
+                                          "invited": invited, "error": error, "teams": await Team.all(),
+                                          "member_of": {u.id: {t.id for t in u.teams} for u in users}},
+                  status=400 if error else 200)
 
 
 async def user_invite(request: web.Request) -> web.Response:
@@ -769,8 +793,12 @@ async def user_save(request: web.Request) -> web.Response:
     if not target.active:
         await ConsoleSession.filter(user_id=target.id).delete()
         _state(request).broker.publish("session.revoked", {"user_id": target.id})
-    await services.audit(actor=actor, action="user.update", target=target.email,
-                         data={"role": target.role.value, "active": target.active, "capacity": target.capacity})
+    data: dict[str, object] = {"role": target.role.value, "active": target.active, "capacity": target.capacity}
+    if form.get("teams_shown") == "1":  # the form listed the teams (there are some): apply the ticks
+        ticked = (await request.post()).getall("team", [])
+        chosen = [int(v) for v in ticked if isinstance(v, str) and v.isdigit()]
+        data["teams"] = await teams.set_user_teams(target, chosen)
+    await services.audit(actor=actor, action="user.update", target=target.email, data=data)
     raise web.HTTPSeeOther("/console/admin/users?notice=notice_saved")
 
 
@@ -797,6 +825,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             ):
                 await ws.close()
                 return
+            ticket_id = event.data.get("ticket_id")
+            if isinstance(ticket_id, int) and not await teams.can_see_id(user, ticket_id):
+                continue  # another team's ticket: not even its id reaches this browser
             await ws.send_json({"type": "event", "name": event.name, "data": event.data})
 
     sender = asyncio.create_task(pump())
@@ -854,6 +885,9 @@ def create_console(
     public_url: str = "",
     attachments: AttachmentStore | None = None,
     escalation_mailer: Mailer | None = None,
+    hours: OperatingHours | None = None,
+    swap_classifier: Callable[[Any], None] | None = None,
+    retrain: RetrainSettings | None = None,
 ) -> web.Application:
     """The console, to mount at /console. ``broker`` is what FlowDeps.notify publishes to."""
     config = config or ConsoleConfig()
@@ -878,6 +912,9 @@ def create_console(
         env=env,
         attachments=attachments,
         mailer=escalation_mailer,
+        hours=hours or OperatingHours(tz=tz or ZoneInfo("Asia/Jakarta")),
+        swap_classifier=swap_classifier,
+        retrain=retrain,
     )
     console[BROKER] = console[STATE].broker
     run_escalation_mail(console, mailer=escalation_mailer, clock=console[STATE].clock)
@@ -918,4 +955,10 @@ def create_console(
     r.add_post("/admin/users/{id}", user_save, name="user_save")
     r.add_get("/ws", websocket, name="ws")
     add_incident_routes(r)
+    # Imported here: these modules build on this one's helpers (render, STATE, USER).
+    from handoff.console import classifier_views, settings_views, teams_views
+
+    settings_views.add_routes(console)
+    classifier_views.add_routes(console)
+    teams_views.add_routes(console)
     return console

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from handoff.console.live import Broker, LiveEvent
+from handoff.console.teams import agents_of
 from handoff.tickets import add_event
 from models import ActorKind, Conversation, ConversationStatus, Ticket, TicketEvent, TicketStatus, User, UserRole
 
@@ -35,8 +36,11 @@ class Assigner:
     # Round robin on ties: who got a ticket least recently (per process; a restart starts fair again).
     _last: dict[int, datetime] = field(default_factory=dict)
 
-    async def pick(self, *, exclude: frozenset[int] = frozenset()) -> User | None:
-        agents = [a for a in await User.filter(active=True, available=True, role=UserRole.AGENT) if a.id not in exclude]
+    async def pick(self, *, exclude: frozenset[int] = frozenset(), team_id: int | None = None) -> User | None:
+        """The best available agent; for a ticket of a team, among that team's members only."""
+        members = await agents_of(team_id)
+        agents = [a for a in await User.filter(active=True, available=True, role=UserRole.AGENT)
+                  if a.id not in exclude and (members is None or a.id in members)]
         if not agents:
             return None
         open_tickets = await Ticket.filter(assignee_id__in=[a.id for a in agents]).exclude(
@@ -51,7 +55,10 @@ class Assigner:
 
     async def assign(self, *, ticket_id: int, now: datetime) -> User | None:
         """Give an unassigned ticket to the best available agent; None when nobody can take it."""
-        agent = await self.pick()
+        current = await Ticket.get_or_none(id=ticket_id)
+        if current is None:
+            return None
+        agent = await self.pick(team_id=current.team_id)  # type: ignore[attr-defined]
         if agent is None:
             return None
         updated = (
@@ -78,9 +85,9 @@ class Assigner:
             "due_at"
         ).limit(limit).only("id")
         for ticket in backlog:
-            if await self.assign(ticket_id=ticket.id, now=now) is None:
-                break
-            assigned += 1
+            # Not "stop at the first miss": with teams, one team being full says nothing of another.
+            if await self.assign(ticket_id=ticket.id, now=now) is not None:
+                assigned += 1
         return assigned
 
     async def reoffer_unanswered(self, *, now: datetime) -> int:
@@ -99,7 +106,7 @@ class Assigner:
             if now - at < self.answer_within:
                 continue
             current = ticket.assignee_id  # type: ignore[attr-defined]
-            agent = await self.pick(exclude=frozenset({current}))
+            agent = await self.pick(exclude=frozenset({current}), team_id=ticket.team_id)  # type: ignore[attr-defined]
             if agent is None:
                 continue
             updated = await Ticket.filter(id=ticket.id, assignee_id=current, first_response_at=None).update(

@@ -224,7 +224,8 @@ async def categorize(*, ticket: Ticket, category: Category, agent: User) -> Tick
         raise ConsoleError("error_inactive_category", 400)
     previous = ticket.category_id  # type: ignore[attr-defined]
     ticket.category = category
-    await ticket.save(update_fields=["category_id"])
+    ticket.team_id = category.team_id  # type: ignore[attr-defined]  # the team follows the category
+    await ticket.save(update_fields=["category_id", "team_id"])
     data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
     await audit(actor=agent, action="ticket.categorize", target=ticket.number or str(ticket.id), data=data)

@@ -68,6 +68,8 @@
     if (name === "ticket.window_closing" && (data.assignee_id === null || data.assignee_id === me)) {
       alertWindow(data.ticket_id);
     }
+    if (name === "classifier.progress") { if (page === "classifier") refresh(["retrain"]); return; }
+    if (name === "settings.updated" || name === "teams.updated") { if (page === "queue") location.reload(); return; }
     if (!name.startsWith("ticket.") && !name.startsWith("conversation.")) return;
     if (page === "queue") refresh(["queue-rows"]);
     else if (page === "dashboard") refresh(["dashboard"]);
@@ -83,6 +85,13 @@
     box.replaceChildren(document.createTextNode(`${body.dataset.windowClosing || ""} `), link);
     box.dataset.ticket = String(Number(id));
     box.hidden = false;
+  }
+
+  // A retrain that ends before this page's WebSocket is open sends no more events: poll while it runs.
+  if (page === "classifier") {
+    setInterval(() => {
+      if (document.getElementById("retrain")?.dataset.status === "running") refresh(["retrain"]);
+    }, 2000);
   }
 
   function connect() {

@@ -1,0 +1,87 @@
+"""Supervisor page for operating hours, closed dates, the out-of-hours message and the SLA target."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from aiohttp import web
+
+from handoff.console import services
+from handoff.console.app import USER, _form, _state, _supervisor, current_operations, render
+from handoff.operations import (
+    LANGUAGES,
+    MESSAGE_FIELDS,
+    Operations,
+    OperationsFormError,
+    form_values,
+    parse_form,
+    save_operations,
+    sla_text,
+)
+
+
+def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tuple[date, str]]:
+    """The next public holidays, so the supervisor sees what "public holidays" means this year."""
+    calendar = ops.hours._holidays
+    upcoming: list[tuple[date, str]] = []
+    for year in (today.year, today.year + 1):
+        calendar.get(date(year, 1, 1))  # the holidays package fills a year on first look-up
+    for day in sorted(d for d in calendar if d >= today):
+        upcoming.append((day, str(calendar.get(day))))
+        if len(upcoming) >= count:
+            break
+    return upcoming
+
+
+def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
+          *, status: int = 200) -> web.Response:
+    state = _state(request)
+    return render(request, "admin_settings.html", {
+        "page": "settings",
+        "values": values,
+        "errors": errors,
+        "days": range(7),
+        "languages": LANGUAGES,
+        "fields": " ".join("{" + name + "}" for name in sorted(MESSAGE_FIELDS)),
+        "holidays_ahead": _holidays_ahead(ops, today=state.clock().astimezone(state.tz).date()),
+    }, status=status)
+
+
+async def settings_page(request: web.Request) -> web.Response:
+    _supervisor(request)
+    ops = await current_operations(_state(request))
+    return _page(request, ops, form_values(ops), {})
+
+
+async def settings_save(request: web.Request) -> web.Response:
+    user = _supervisor(request)
+    state = _state(request)
+    form = await _form(request)
+    current = await current_operations(state)
+    try:
+        ops = parse_form(form, defaults=current)
+    except OperationsFormError as problem:
+        # Nothing is saved; the form comes back with what was typed, so no input is lost.
+        return _page(request, current, {**form_values(current), **form,
+                                        **{k: "" for k in ("public_holidays",) if k not in form},
+                                        **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
+                     problem.errors, status=400)
+    await save_operations(operations=ops)
+    await services.audit(actor=user, action="settings.operations", data={
+        "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]
+                     for d in range(7) if (s := ops.hours.span(d))},
+        "closed_dates": len(ops.hours.closed_dates),
+        "public_holidays": ops.hours.public_holidays,
+        "sla_hours": sla_text(ops.sla),
+        "message_set": [lang for lang in LANGUAGES if ops.message(lang)],
+        "previous_sla_hours": sla_text(current.sla),
+    })
+    # Open consoles re-read their page, so the queue's time-left colours follow the new target.
+    state.broker.publish("settings.updated", {"by": request[USER].id})
+    raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
+
+
+def add_routes(console: web.Application) -> None:
+    router = console.router
+    router.add_get("/admin/settings", settings_page, name="settings")
+    router.add_post("/admin/settings", settings_save, name="settings_save")

@@ -1,0 +1,114 @@
+"""Supervisor-set hours, closed dates, out-of-hours message and SLA: validation, storage, and the bot using
+them at once (real database: SQLite, and PostgreSQL where one answers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from handoff.hours import OperatingHours
+from handoff.operations import (
+    OperationsFormError,
+    defaults_from,
+    load_operations,
+    parse_form,
+    save_operations,
+)
+from models import Setting, Ticket
+from tests.conftest import FlowHarness
+
+DEFAULTS = defaults_from(hours=OperatingHours(), sla=timedelta(hours=24))
+# Saturday 28 Nov 2026, 10:00 WIB.
+SATURDAY_10 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def weekdays_form(**overrides: str) -> dict[str, str]:
+    form = {"public_holidays": "1", "sla_hours": "24", "closed_dates": "", "message_id": "", "message_en": ""}
+    for day in range(5):
+        form |= {f"open_{day}": "1", f"opens_{day}": "08:00", f"closes_{day}": "16:00"}
+    return form | overrides
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "code"),
+    [
+        ({"closes_0": "07:00"}, "closes_0", "error_end_before_start"),
+        ({"opens_2": "25:00"}, "opens_2", "error_bad_time"),
+        ({"closes_4": "16:60"}, "closes_4", "error_bad_time"),
+        ({"opens_1": "pagi"}, "opens_1", "error_bad_time"),
+        ({"sla_hours": "0"}, "sla_hours", "error_sla_range"),
+        ({"sla_hours": "-4"}, "sla_hours", "error_sla_range"),
+        ({"sla_hours": "100000"}, "sla_hours", "error_sla_range"),
+        ({"sla_hours": "nan"}, "sla_hours", "error_sla_range"),
+        ({"sla_hours": "sehari"}, "sla_hours", "error_sla_number"),
+        ({"closed_dates": "2026-12-24\n2026-02-30"}, "closed_dates", "error_bad_date"),
+        ({"message_id": "Tiket {ticket} dibuka {nama}"}, "message_id", "error_message_field"),
+        ({"message_en": "Ticket {ticket"}, "message_en", "error_message_braces"),
+    ],
+)
+def test_bad_input_names_the_field(overrides: dict[str, str], field: str, code: str) -> None:
+    with pytest.raises(OperationsFormError) as caught:
+        parse_form(weekdays_form(**overrides), defaults=DEFAULTS)
+    assert caught.value.errors == {field: code}
+
+
+def test_a_good_form_becomes_the_schedule() -> None:
+    ops = parse_form(weekdays_form(open_5="1", opens_5="08:00", closes_5="12:00", closed_dates="2026-12-24, 2026-12-31",
+                                   sla_hours="8", public_holidays=""), defaults=DEFAULTS)
+    assert ops.hours.span(5) == (time(8), time(12))
+    assert ops.hours.span(6) is None
+    assert ops.hours.closed_dates == frozenset({date(2026, 12, 24), date(2026, 12, 31)})
+    assert ops.sla == timedelta(hours=8)
+    assert ops.hours.public_holidays is False
+    assert ops.hours.is_open(SATURDAY_10)
+    # Thursday 24 Dec 10:00 WIB is an extra closed date: the next shift is Friday 25 Dec... unless a
+    # holiday; public holidays are off here, so Friday it is.
+    thursday = datetime(2026, 12, 24, 3, 0, tzinfo=UTC)
+    assert not ops.hours.is_open(thursday)
+    assert ops.hours.next_open(thursday) == datetime(2026, 12, 25, 8, 0, tzinfo=ops.hours.tz)
+
+
+async def test_stored_values_round_trip_and_start_from_the_environment(db: str) -> None:
+    assert await load_operations(defaults=DEFAULTS) is DEFAULTS
+    ops = parse_form(weekdays_form(sla_hours="12", message_en="Closed now; ticket {ticket}, back {next_open}."),
+                     defaults=DEFAULTS)
+    await save_operations(operations=ops)
+    await save_operations(operations=ops)  # saving twice keeps one row
+    assert await Setting.filter(key="operations").count() == 1
+    loaded = await load_operations(defaults=DEFAULTS)
+    assert loaded.stored
+    assert loaded.sla == timedelta(hours=12)
+    assert loaded.message("en") == "Closed now; ticket {ticket}, back {next_open}."
+    assert [loaded.hours.span(d) for d in range(7)] == [ops.hours.span(d) for d in range(7)]
+
+
+async def test_the_bot_uses_the_stored_hours_message_and_sla_without_a_restart(flow: FlowHarness) -> None:
+    flow.now = SATURDAY_10  # closed on Saturdays by default
+    await flow.send("halo", user="1")
+    await flow.send("13521045", user="1")
+    await flow.send("agen", user="1")
+    first = await Ticket.filter(conversation__identity__external_id="1").get()
+    assert first.due_at - first.opened_at == timedelta(hours=24)
+    assert "di luar jam layanan" in flow.replies()[-1]
+
+    message = "Kantor tutup. Tiket {ticket}, dibalas mulai {next_open}."
+    ops = parse_form(weekdays_form(sla_hours="6", message_id=message), defaults=DEFAULTS)
+    await save_operations(operations=ops)
+    await flow.send("halo", user="2")
+    await flow.send("13521045", user="2")
+    await flow.send("agen", user="2")
+    second = await Ticket.filter(conversation__identity__external_id="2").get()
+    assert second.due_at - second.opened_at == timedelta(hours=6)
+    monday = "Senin, 30 November 2026 pukul 08.00 WIB"
+    assert flow.replies()[-1] == f"Kantor tutup. Tiket {second.number}, dibalas mulai {monday}."
+
+    # Open on Saturdays now: the in-hours message, with the hours written from the schedule and the new target.
+    await save_operations(operations=parse_form(
+        weekdays_form(open_5="1", opens_5="09:00", closes_5="12:00", sla_hours="6"), defaults=DEFAULTS))
+    await flow.send("halo", user="3")
+    await flow.send("13521045", user="3")
+    await flow.send("agen", user="3")
+    reply = flow.replies()[-1]
+    assert "Senin–Jumat 08.00–16.00; Sabtu 09.00–12.00 WIB, kecuali hari libur nasional" in reply
+    assert "target penyelesaian kami 6 jam" in reply
