@@ -562,7 +562,7 @@ async def reply_view(request: web.Request) -> web.Response:
 async def attachment_view(request: web.Request) -> web.StreamResponse:
     """A file of a message, only to someone who may open a ticket of that conversation's contact."""
     store = _state(request).attachments
-    found = await console_files.visible_attachment(_path_id(request))
+    found = await console_files.visible_attachment(_path_id(request), request[USER])
     if found is None or store is None:
         raise web.HTTPNotFound(text="not found")
     return await console_files.file_response(found, store)

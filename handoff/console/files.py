@@ -30,8 +30,9 @@ from handoff.attachments import (
     normalise_type,
     serve_type,
 )
+from handoff.console import teams
 from handoff.console.services import ConsoleError
-from models import Attachment, Conversation, Message, Ticket
+from models import Attachment, Conversation, Message, Ticket, User
 
 FIELD = "files"
 _GENERIC_TYPES = frozenset({"", "application/octet-stream"})
@@ -110,20 +111,22 @@ def close_uploads(form: MultiDictProxy[Any]) -> None:
             value.file.close()
 
 
-def ticket_scope() -> QuerySet[Ticket]:
-    """The tickets a console user may open: the ticket page's rule (every signed-in console user opens
-    every ticket; a team rule would narrow this one query)."""
-    return Ticket.all()
+async def ticket_scope(user: User) -> QuerySet[Ticket]:
+    """The tickets ``user`` may open: the ticket page's rule, teams included (handoff.console.teams)."""
+    return await teams.scope(Ticket.all(), user)
 
 
-async def visible_attachment(attachment_id: int) -> Attachment | None:
+async def visible_attachment(attachment_id: int, user: User) -> Attachment | None:
     row = await Attachment.get_or_none(id=attachment_id)
     if row is None or row.storage_key is None:
         return None
     message = await Message.get(id=row.message_id)  # type: ignore[attr-defined]
     conversation = await Conversation.get(id=message.conversation_id)  # type: ignore[attr-defined]
-    # A contact with no ticket was never handed to a person: nothing of theirs is the console's to show.
-    if not await ticket_scope().filter(contact_id=conversation.contact_id).exists():  # type: ignore[attr-defined]
+    # The conversation view shows a contact's whole history to whoever may open one of their tickets, so
+    # their files follow the same rule. A contact with no ticket was never handed to a person, and one
+    # whose tickets are all another team's is not this agent's to see.
+    scope = await ticket_scope(user)
+    if not await scope.filter(contact_id=conversation.contact_id).exists():  # type: ignore[attr-defined]
         return None
     return row
 

@@ -47,6 +47,8 @@ from tests.fakes.twilio import FakeTwilio
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 REPLY = "Halo Budi, password Anda sudah kami reset. Silakan coba masuk lagi."
 THANKS = catalog("id").t("survey_thanks")
+# After a rating the bot asks once for an optional comment (handoff.survey).
+COMMENT_ASK = catalog("id").t("survey_comment_ask")
 
 
 async def start(aiohttp_client: ClientFactory, app: web.Application) -> TestClient[Any, Any]:
@@ -99,7 +101,7 @@ async def test_telegram_journey_ends_with_the_reply_the_survey_and_the_rating(
     press = fake_telegram.callback_update(CHAT, "5", message_id=survey.result["message_id"])
     assert await post_update(client, press) == 200
     assert await post_update(client, press) == 200  # a second press is not a second rating
-    assert fake_telegram.texts(CHAT)[-1] == THANKS
+    assert fake_telegram.texts(CHAT)[-2:] == [THANKS, COMMENT_ASK]
     assert fake_telegram.texts(CHAT).count(THANKS) == 1
     await rated(ticket, 5)
 
@@ -115,7 +117,7 @@ async def test_whatsapp_journey_ends_with_the_reply_the_survey_and_the_rating(
     bodies = fake_twilio.bodies(PHONE)
     assert bodies[-2] == REPLY
     assert bodies[-1].startswith(survey_text(ticket))
-    assert await whatsapp_says(client, fake_twilio, "5") == [THANKS]
+    assert await whatsapp_says(client, fake_twilio, "5") == [THANKS, COMMENT_ASK]
     await fake_twilio.play_callbacks(client)
     statuses = await Message.filter(direction=Direction.OUTBOUND).values_list("delivery_status", flat=True)
     assert set(statuses) == {DeliveryStatus.DELIVERED}
@@ -149,5 +151,5 @@ async def test_email_journey_ends_with_the_reply_the_survey_and_the_rating(
     assert texts[-1].startswith(survey_text(ticket))
     agent_mail = smtp_sink.received[-2]
     assert agent_mail["Auto-Submitted"] is None  # a person wrote it: the user's auto-reply may answer
-    assert await write("5", 10) == [THANKS]
+    assert await write("5", 10) == [THANKS, COMMENT_ASK]
     await rated(ticket, 5)

@@ -7,7 +7,7 @@ import io
 import aiohttp
 
 from bot.config import Settings
-from models import Attachment, Direction, Message, Ticket
+from models import Attachment, Direction, Message, Team, Ticket, User
 from tests.handoff.console.conftest import Console, Served
 
 PDF = b"%PDF-1.4 panduan" + b"." * 200
@@ -136,3 +136,23 @@ async def test_files_are_served_only_where_a_ticket_page_would_show_them(served:
         assert (response.status, response.headers["Location"]) == (303, "/console/login")
     finally:
         await anonymous.close()
+
+
+async def test_a_file_follows_the_team_rule_of_its_contacts_tickets(served: Served, console: Console) -> None:
+    ticket = await taken_ticket(served, console)
+    status, _, _ = await reply(console, ticket, form(console, "", [("Panduan.pdf", "application/pdf", PDF)]))
+    assert status == 303
+    (row,) = await Attachment.all()
+    # Bayu, an agent of another team, may not open Ana's team's ticket, so neither may he fetch its files.
+    grades, accounts = await Team.create(name="Nilai"), await Team.create(name="Akun")
+    await grades.members.add(await User.get(email="bayu@cc.test"))
+    await accounts.members.add(await User.get(email="ana@cc.test"))
+    await Ticket.filter(id=ticket.id).update(team_id=accounts.id)
+    bayu = Console(served.url)
+    try:
+        await bayu.login("bayu@cc.test")
+        assert (await bayu.get(f"/console/attachments/{row.id}")).status == 404
+        await Ticket.filter(id=ticket.id).update(team_id=grades.id)  # now his team's
+        assert (await bayu.get(f"/console/attachments/{row.id}")).status == 200
+    finally:
+        await bayu.close()
