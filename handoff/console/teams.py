@@ -62,10 +62,6 @@ async def can_see_id(user: User, ticket_id: int) -> bool:
     return ticket is not None and await can_see(user, ticket)
 
 
-async def team_of_category(category: Category | None) -> int | None:
-    return category.team_id if category is not None else None  # type: ignore[attr-defined]
-
-
 async def agents_of(team_id: int | None) -> frozenset[int] | None:
     """Who automatic assignment may pick for a ticket of ``team_id``; None: anyone."""
     if team_id is None:

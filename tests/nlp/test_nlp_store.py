@@ -45,3 +45,19 @@ def test_damaged_active_model_falls_back_to_shipped(trained: TrainResult, tmp_pa
     store.activate(version)
     store.path_of(version).write_bytes(b"garbage")
     assert load_classifier(tmp_path).version == load_classifier().version
+
+
+def test_a_candidate_can_be_discarded_but_a_model_that_served_cannot(trained: TrainResult, tmp_path: Path) -> None:
+    store = ModelStore(tmp_path)
+    served = store.save(trained.model, note="candidate")
+    store.activate(served)
+    store.annotate(served, "activated")
+    candidate = store.save(trained.model, note="candidate")
+    store.discard(candidate)
+    assert [(v.version, v.note) for v in store.list()] == [(served, "activated")]
+    assert not store.path_of(candidate).exists()
+    with pytest.raises(StoreError, match="kept so it can be restored"):
+        store.discard(served)
+    with pytest.raises(StoreError):
+        store.discard(candidate)  # gone already
+    assert store.active_version() == served
