@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
+from bot.inbound import InboundWorker
 from handoff.api import create_api
 from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
@@ -58,6 +59,7 @@ DATABASE = web.AppKey("database", Database)
 REGISTRY = web.AppKey("registry", ChannelRegistry)
 WEBCHAT = web.AppKey("webchat", WebChatChannel)
 FLOW = web.AppKey("flow", FlowDeps)
+INBOUND = web.AppKey("inbound", InboundWorker)
 STARTUP = web.AppKey("startup", StartupInfo)
 
 
@@ -200,11 +202,26 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     async def handle(message: Any) -> object:
         return await handle_inbound(message, app[FLOW])
 
+    async def accept(message: Any) -> object:
+        return await app[INBOUND].accept(message)
+
+    # The web chat answers in-line: its POST fallback promises the replies are in /chat/history when it
+    # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
+    # is stored; the turn runs in the inbound worker.
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
                   store=attachments)
-    setup_channels(app, settings, registry=registry, handle=handle, store=attachments)
+    setup_channels(app, settings, registry=registry, handle=accept, store=attachments)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)
+
+    async def inbound_worker(app: web.Application) -> AsyncIterator[None]:
+        app[INBOUND] = InboundWorker(app[FLOW])
+        async with app[INBOUND].running():
+            yield
+
+    # After the channels' contexts: it starts once their clients are up (resumed turns send replies) and
+    # stops, letting running turns finish, before they close.
+    app.cleanup_ctx.append(inbound_worker)
 
     async def healthz(_request: web.Request) -> web.Response:
         from models import Category

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.channels.base import MAX_CLASSIFIED_CHARS, InboundMessage
@@ -55,6 +56,10 @@ from nlp import Prediction
 log = logging.getLogger(__name__)
 
 MAX_IDENTITY_ATTEMPTS = 3
+# A turn's claim older than this belongs to a run that died (turns take well under a second).
+CLAIM_LEASE = timedelta(minutes=2)
+# A turn that raised is tried this often in all, then left (logged) so it cannot block its user forever.
+MAX_TURN_ATTEMPTS = 3
 
 _YES = frozenset({"1", "ya", "iya", "yes", "y", "sudah", "udah", "udh", "membantu", "ok", "oke", "yup"})
 _NO = frozenset({"2", "tidak", "tdk", "no", "n", "belum", "blm", "gak", "ga", "nggak", "enggak", "tidak membantu"})
@@ -145,7 +150,8 @@ class FlowDeps:
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
     sla: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
+    turn_locks: KeyedLocks = field(default_factory=KeyedLocks)  # the process step, per user
     # Called with (event name, data) after a state change the console shows live.
     notify: Callable[[str, dict[str, Any]], None] = lambda _name, _data: None
 
@@ -215,27 +221,42 @@ class _Turn:
 
 
 async def handle_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
-    """The single entry point of every channel. Idempotent: a re-delivered message is stored once."""
+    """Store and process in one call: for callers that want the turn done on return (web chat, tests).
+
+    Webhooks instead store (``store_inbound``), answer the provider, and leave the turn to the worker in
+    ``bot.inbound``. Idempotent either way: a re-delivered message is stored once and answered once.
+    """
+    result = await store_inbound(message, deps)
+    if result.message_id is not None:
+        await process_inbound(result.message_id, deps, key=(message.channel.value, message.external_id))
+    return result
+
+
+async def store_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
+    """The fast step a webhook waits for: dedupe, find or create who wrote, insert the message unprocessed."""
     key = (message.channel.value, message.external_id)
     lock = deps.locks.get(key)
     try:
+        # Per user, so one person's messages are stored (and numbered) in arrival order, and a new
+        # user's first two messages do not both create an identity.
         async with lock:
-            return await _handle_locked(message, deps)
+            return await _store_locked(message, deps)
     finally:
         deps.locks.release_idle(key)
 
 
-async def _handle_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult:
-    if await Message.exists(channel=message.channel, provider_message_id=message.provider_message_id):
-        log.info("duplicate %s message ignored", message.channel.value)
-        return HandleResult(duplicate=True, message_id=None, conversation_id=None)
+async def _store_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult:
     now = deps.clock()
-    identity, contact = await _identity_for(message)
+    identity, contact, created = await _identity_for(message, now)
     if message.language_hint in ("id", "en") and message.language_hint != contact.language:
-        contact.language = message.language_hint
-        await contact.save(update_fields=["language", "updated_at"])
-    conversation = await _current_conversation(identity, contact)
+        contact.language = message.language_hint  # before a new conversation copies it
+        await Contact.filter(id=contact.id).update(language=contact.language, updated_at=datetime.now(UTC))
+    conversation = None if created else await _open_conversation(identity)
+    if conversation is None:
+        conversation = await _new_conversation(identity, contact, now)
     try:
+        # No "exists?" query first: the unique (channel, provider id) index is the dedupe, and a
+        # re-delivery is the rare case.
         stored = await Message.create(
             conversation=conversation,
             channel=message.channel,
@@ -245,37 +266,107 @@ async def _handle_locked(message: InboundMessage, deps: FlowDeps) -> HandleResul
             provider_message_id=message.provider_message_id,
             provider_payload=dict(message.raw) or None,
         )
-    except IntegrityError:  # the same delivery racing in through another worker
-        log.info("duplicate %s message ignored (concurrent)", message.channel.value)
+    except IntegrityError:  # a re-delivery, or the same delivery racing in through another worker
+        log.info("duplicate %s message ignored", message.channel.value)
         return HandleResult(duplicate=True, message_id=None, conversation_id=None)
-    identity.last_inbound_at = now
-    identity.unreachable = False
-    await identity.save(update_fields=["last_inbound_at", "unreachable"])
-    conversation.last_message_at = now
-    await conversation.save(update_fields=["last_message_at", "updated_at"])
-    log.info("inbound message %s on conversation %s (%s)", stored.id, conversation.id, message.channel.value)
-    turn = _Turn(deps, conversation, contact, now)
-    await _step(turn, stored, message.text)
+    if not created:
+        await ChannelIdentity.filter(id=identity.id).update(last_inbound_at=now, unreachable=False)
+        await Conversation.filter(id=conversation.id).update(last_message_at=now, updated_at=datetime.now(UTC))
+    log.info("inbound message %s stored on conversation %s (%s)", stored.id, conversation.id, message.channel.value)
     return HandleResult(duplicate=False, message_id=stored.id, conversation_id=conversation.id)
 
 
-async def _identity_for(message: InboundMessage) -> tuple[ChannelIdentity, Contact]:
-    identity = await ChannelIdentity.get_or_none(channel=message.channel, external_id=message.external_id)
-    if identity is None:
-        known = await _known_contact(message)
+async def process_inbound(message_id: int, deps: FlowDeps, *, key: tuple[str, str] | None = None) -> bool:
+    """Run the turn of a stored message once. Returns False when it was not this caller's to run
+    (already processed, or claimed by another worker or process)."""
+    if key is None:
+        row = await Message.filter(id=message_id).values("channel", "conversation__identity__external_id")
+        if not row:
+            return False
+        key = (str(row[0]["channel"]), str(row[0]["conversation__identity__external_id"]))
+    lock = deps.turn_locks.get(key)
+    try:
+        async with lock:
+            return await _process_locked(message_id, deps)
+    finally:
+        deps.turn_locks.release_idle(key)
+
+
+async def _process_locked(message_id: int, deps: FlowDeps) -> bool:
+    claimed_at = datetime.now(UTC)  # wall time, not the flow's clock: leases are about real crashes
+    claimed = (
+        await Message.filter(id=message_id, direction=Direction.INBOUND, processed_at=None)
+        .filter(Q(claimed_at=None) | Q(claimed_at__lt=claimed_at - CLAIM_LEASE))
+        .update(claimed_at=claimed_at, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return False
+    stored = await Message.get(id=message_id).select_related("conversation__identity__contact")
+    try:
+        await _run_turn(stored, deps)
+    except Exception:
+        if stored.attempts >= MAX_TURN_ATTEMPTS:  # read after the claim counted this try
+            await Message.filter(id=message_id).update(processed_at=datetime.now(UTC))
+            log.exception("inbound message %s failed %d times; given up", message_id, stored.attempts)
+        else:
+            # Released, so the worker's sweep tries again a little later.
+            await Message.filter(id=message_id).update(claimed_at=None)
+        raise
+    await Message.filter(id=message_id).update(processed_at=datetime.now(UTC))
+    return True
+
+
+async def _run_turn(stored: Message, deps: FlowDeps) -> None:
+    conversation: Conversation = stored.conversation
+    identity: ChannelIdentity = conversation.identity
+    contact: Contact = identity.contact
+    # attempts was read after the claim's increment; above 1 this run follows a crashed or failed one.
+    if stored.attempts > 1 and await Message.exists(
+        conversation_id=conversation.id, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, id__gt=stored.id
+    ):
+        # The earlier run got as far as answering: running it again would answer twice.
+        log.warning("inbound message %s was partly answered before a crash; not run again", stored.id)
+        return
+    if conversation.status == ConversationStatus.RESOLVED:
+        # An earlier message of the same user closed this conversation after this one was stored:
+        # the message belongs to the next conversation, as it would have had the turns run in-line.
+        conversation = await _open_conversation(identity) or await _new_conversation(identity, contact, None)
+        stored.conversation = conversation
+        await stored.save(update_fields=["conversation_id"])
+    log.info("inbound message %s processing on conversation %s", stored.id, conversation.id)
+    turn = _Turn(deps, conversation, contact, deps.clock())
+    await _step(turn, stored, stored.text)
+
+
+async def _identity_for(message: InboundMessage, now: datetime) -> tuple[ChannelIdentity, Contact, bool]:
+    """The writer's identity and contact (one query when known); True when both were just created."""
+    identity = (
+        await ChannelIdentity.filter(channel=message.channel, external_id=message.external_id)
+        .select_related("contact")
+        .first()
+    )
+    if identity is not None:
+        return identity, identity.contact, False
+    known = await _known_contact(message)
+    try:
         async with in_transaction():
             contact = known or await Contact.create(
-                name="", phone=message.phone, email=message.email.lower() if message.email else None
+                name="",
+                phone=message.phone,
+                email=message.email.lower() if message.email else None,
+                language=message.language_hint if message.language_hint in ("id", "en") else "id",
             )
             identity = await ChannelIdentity.create(
                 contact=contact,
                 channel=message.channel,
                 external_id=message.external_id,
                 display_name=message.display_name[:200],
+                last_inbound_at=now,
             )
-        return identity, contact
-    contact = await Contact.get(id=identity.contact_id)  # type: ignore[attr-defined]
-    return identity, contact
+    except IntegrityError:  # another process created this identity first
+        identity = await ChannelIdentity.get(channel=message.channel, external_id=message.external_id)
+        return identity, await Contact.get(id=identity.contact_id), False  # type: ignore[attr-defined]
+    return identity, contact, True
 
 
 async def _known_contact(message: InboundMessage) -> Contact | None:
@@ -290,19 +381,21 @@ async def _known_contact(message: InboundMessage) -> Contact | None:
     return None
 
 
-async def _current_conversation(identity: ChannelIdentity, contact: Contact) -> Conversation:
-    conversation = (
+async def _open_conversation(identity: ChannelIdentity) -> Conversation | None:
+    return (
         await Conversation.filter(identity=identity).exclude(status=ConversationStatus.RESOLVED).order_by("-id").first()
     )
-    if conversation is None:
-        conversation = await Conversation.create(
-            contact=contact,
-            identity=identity,
-            channel=identity.channel,
-            language=contact.language,
-            step=FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW,
-        )
-    return conversation
+
+
+async def _new_conversation(identity: ChannelIdentity, contact: Contact, now: datetime | None) -> Conversation:
+    return await Conversation.create(
+        contact=contact,
+        identity=identity,
+        channel=identity.channel,
+        language=contact.language,
+        step=FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW,
+        last_message_at=now,
+    )
 
 
 async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:

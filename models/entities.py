@@ -120,10 +120,16 @@ class Message(Model):
     provider_payload: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
+    # Inbound only. Webhooks answer once the message is stored; its turn runs afterwards (bot.inbound).
+    # ``claimed_at`` is set atomically by whoever runs the turn (a stale claim is a crashed run), and
+    # ``processed_at`` when it is done, so a restart finds the stored-but-unanswered ones.
+    claimed_at = fields.DatetimeField(null=True)
+    processed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "messages"
         unique_together = (("channel", "provider_message_id"),)
+        indexes = (("direction", "processed_at"),)
 
 
 class Attachment(Model):

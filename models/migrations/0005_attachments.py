@@ -4,7 +4,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0003_auto_20261123_2344')]
+    dependencies = [('models', '0004_inbound_processing')]
 
     initial = False
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import REGISTRY, create_app
+from bot.app import INBOUND, REGISTRY, create_app
 from bot.channels.mail import EmailChannel, ImapConfig, SmtpConfig, html_to_text, parse_mail, strip_quoted
 from bot.config import ConfigError, Settings
 from bot.demo import DEMO_DIRECTORY
@@ -104,6 +104,7 @@ async def test_journey_over_imap_and_smtp_with_threaded_replies(
                          message_id=f"<m{number}@std.itb.ac.id>", in_reply_to=reply_to, **headers)
         await asyncio.to_thread(dovecot.append, raw)
         await channel.poll_once()
+        await app[INBOUND].idle()  # polling stores the mail; its turn runs after
         return smtp_sink.texts(USER)[before:]
 
     greeting = await write("Selamat pagi", 1, subject="Halo")

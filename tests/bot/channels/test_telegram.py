@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import REGISTRY, create_app
+from bot.app import INBOUND, REGISTRY, create_app
 from bot.channels.telegram import SECRET_HEADER, TelegramChannel, derived_secret, split_text
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
@@ -67,6 +67,8 @@ async def post_update(client: TestClient[Any, Any], update: Any, *, secret: str 
     headers = {SECRET_HEADER: secret} if secret is not None else {}
     response = await client.post("/webhooks/telegram", data=json.dumps(update),
                                  headers={"Content-Type": "application/json", **headers})
+    assert client.app is not None
+    await client.app[INBOUND].idle()  # the webhook answers once stored; the turn runs after it
     return response.status
 
 

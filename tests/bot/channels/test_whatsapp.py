@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from bot.app import REGISTRY, create_app
+from bot.app import INBOUND, REGISTRY, create_app
 from bot.channels.whatsapp import EMPTY_TWIML, WhatsAppChannel, split_body
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
@@ -66,10 +66,17 @@ async def client(
     return await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path))
 
 
+async def settle(client: TestClient[Any, Any]) -> None:
+    """Wait for the turns the webhooks queued: the webhook answers once stored, the turn runs after."""
+    assert client.app is not None
+    await client.app[INBOUND].idle()
+
+
 async def say(client: TestClient[Any, Any], fake: FakeTwilio, text: str, **extra: str) -> list[str]:
     before = len(fake.bodies(USER))
     response = await fake.user_says(client, USER, text, **extra)
     assert response.status == 200
+    await settle(client)
     assert await response.text() == EMPTY_TWIML
     assert response.content_type == "text/xml"
     return fake.bodies(USER)[before:]
@@ -147,6 +154,7 @@ async def test_duplicate_delivery_is_stored_once_and_answered_once(
     fake_twilio.last_inbound[USER] = datetime.now(UTC).timestamp()
     for _ in range(3):
         assert (await fake_twilio.post_signed(client, url, form)).status == 200
+    await settle(client)
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
     assert len(fake_twilio.bodies(USER)) == 3
 
