@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from twilio.request_validator import RequestValidator
 
+from bot.app import INBOUND
 from tests.fakes.spec import check_twilio_form
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
@@ -161,7 +162,12 @@ class FakeTwilio:
     async def user_says(self, client: TestClient[Any, Any], sender: str, body: str, **extra: str) -> Any:
         self.last_inbound[sender] = time.time()
         form = self.inbound_form(sender, body, **extra)
-        return await self.post_signed(client, f"{self.public_url}/webhooks/twilio/whatsapp", form)
+        response = await self.post_signed(client, f"{self.public_url}/webhooks/twilio/whatsapp", form)
+        # The webhook answers once the message is stored and the turn runs after it: a user "saying"
+        # something is over when the bot has answered (post_signed is the raw post, for ack tests).
+        assert client.app is not None
+        await client.app[INBOUND].idle()
+        return response
 
     async def status_callback(self, client: TestClient[Any, Any], message: dict[str, Any], status: str,
                               error_code: str | None = None) -> Any:

@@ -22,6 +22,7 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from handoff.outbox import drain
 from models import ChannelKind, DeliveryStatus, Direction, Message
+from tests.bot.channels.conftest import poll, settle
 from tests.bot.channels.test_mail import CARE, USER
 from tests.bot.channels.test_mail import settings_for as mail_settings
 from tests.bot.channels.test_telegram import CHAT, SECRET
@@ -94,7 +95,7 @@ async def test_smtp_down_then_a_restart_sends_the_queued_replies_once(
     raw = mail_bytes(sender=f"Budi <{USER}>", to=CARE, subject="Halo", body="Selamat pagi",
                      message_id="<down1@std.itb.ac.id>")
     await asyncio.to_thread(dovecot.append, raw)
-    assert await channel.poll_once() == 1
+    assert await poll(app, channel) == 1
     queued = await Message.filter(direction=Direction.OUTBOUND).values_list("delivery_status", flat=True)
     assert queued == [DeliveryStatus.QUEUED] * 3
     await first.close()
@@ -119,8 +120,8 @@ async def test_the_same_mail_delivered_twice_is_stored_once_and_answered_once(
                      message_id="<twice@std.itb.ac.id>")
     await asyncio.to_thread(dovecot.append, raw)
     await asyncio.to_thread(dovecot.append, raw)  # a mail relay delivered it twice
-    await channel.poll_once()
-    await channel.poll_once()
+    await poll(app, channel)
+    await poll(app, channel)
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
     assert len(smtp_sink.texts(USER)) == 3
 
@@ -132,6 +133,7 @@ async def test_concurrent_deliveries_of_one_whatsapp_message_are_answered_once(
     url = f"{fake_twilio.public_url}/webhooks/twilio/whatsapp"
     form = fake_twilio.inbound_form(PHONE, "halo")
     responses = await asyncio.gather(*(fake_twilio.post_signed(client, url, form) for _ in range(4)))
+    await settle(client)
     assert [r.status for r in responses] == [200] * 4
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
     assert await Message.filter(direction=Direction.OUTBOUND).count() == 3
@@ -145,6 +147,7 @@ async def test_concurrent_deliveries_of_one_telegram_update_are_answered_once(
     headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
     responses = await asyncio.gather(*(client.post("/webhooks/telegram", data=body, headers=headers)
                                        for _ in range(4)))
+    await settle(client)
     assert [r.status for r in responses] == [200] * 4
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
     assert len(fake_telegram.texts(CHAT)) == 3

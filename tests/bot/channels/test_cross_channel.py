@@ -32,6 +32,7 @@ from models import (
     User,
     UserRole,
 )
+from tests.bot.channels.conftest import poll
 from tests.conftest import IN_HOURS, ScriptedClassifier
 from tests.fakes.mail import IMAP_PASSWORD, IMAP_USER, Dovecot, SmtpSink, mail_bytes
 from tests.fakes.telegram import FakeTelegram
@@ -116,7 +117,7 @@ async def test_verified_on_whatsapp_then_writing_from_the_campus_address_is_one_
         raw = mail_bytes(sender=f"Budi <{CAMPUS_MAIL}>", to=CARE, subject=subject, body=body,
                          message_id=f"<x{number}@students.itb.ac.id>", in_reply_to=reply_to)
         await asyncio.to_thread(dovecot.append, raw)
-        assert await mail.poll_once() == 1
+        assert await poll(app, mail) == 1
         return smtp_sink.texts(CAMPUS_MAIL)[before:]
 
     await on_whatsapp(client, fake_twilio, "halo")

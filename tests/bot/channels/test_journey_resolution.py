@@ -31,6 +31,7 @@ from models import (
     TicketStatus,
     UserRole,
 )
+from tests.bot.channels.conftest import poll
 from tests.bot.channels.test_mail import CARE, USER
 from tests.bot.channels.test_mail import settings_for as mail_settings
 from tests.bot.channels.test_telegram import CHAT, post_update
@@ -140,7 +141,7 @@ async def test_email_journey_ends_with_the_reply_the_survey_and_the_rating(
         raw = mail_bytes(sender=f"Budi <{USER}>", to=CARE, subject="Re: Edunex" if last else "Edunex", body=body,
                          message_id=f"<r{number}@std.itb.ac.id>", in_reply_to=last)
         await asyncio.to_thread(dovecot.append, raw)
-        await channel.poll_once()
+        await poll(app, channel)
         return smtp_sink.texts(USER)[before:]
 
     for number, text in enumerate(("halo", "13521045", "saya lupa password edunex", "2")):

@@ -28,6 +28,7 @@ from models import (
     Message,
     SenderKind,
 )
+from tests.bot.channels.conftest import poll
 from tests.bot.channels.test_mail import CARE, USER, channel_for, settings_for
 from tests.conftest import ScriptedClassifier
 from tests.fakes.mail import Dovecot, SmtpSink
@@ -64,7 +65,7 @@ async def test_attachments_are_stored_and_refused_parts_recorded_while_the_mail_
         ("scan besar.png", "image/png", b"\x89PNG" + b"0" * 2000),
     ])
     await asyncio.to_thread(dovecot.append, raw)
-    assert await channel.poll_once() == 1
+    assert await poll(client.app, channel) == 1
 
     message = await Message.get(channel=ChannelKind.EMAIL, direction=Direction.INBOUND)
     assert message.text.endswith("Berikut tangkapan layarnya.")
@@ -79,7 +80,7 @@ async def test_attachments_are_stored_and_refused_parts_recorded_while_the_mail_
     assert [r.storage_key for r in rows[1:]] == [None, None]
     # The mail was answered like any other, and is not read twice.
     assert smtp_sink.texts(USER)
-    assert await channel.poll_once() == 0
+    assert await poll(client.app, channel) == 0
 
 
 async def test_storing_a_re_read_mail_again_adds_nothing(db: str, tmp_path: Path) -> None:
