@@ -21,8 +21,8 @@ from bot.flow import FlowDeps, process_inbound, store_inbound
 from bot.identity import Identity
 from handoff.delivery import ChannelRegistry
 from handoff.seed import seed_defaults
-from models import ChannelKind, Direction, Message, open_database
-from tests.conftest import ScriptedClassifier
+from models import ChannelKind, Conversation, ConversationStatus, Direction, Message, open_database
+from tests.conftest import FlowHarness, ScriptedClassifier
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio, fake_twilio
 
 __all__ = ["fake_twilio"]
@@ -221,3 +221,12 @@ async def test_two_processes_racing_for_one_turn_run_it_once(db: str) -> None:
     assert len(sent) == 3
     assert await process_inbound(result.message_id, one) is False
     assert len(sent) == 3
+
+
+async def test_a_late_redelivery_after_the_conversation_closed_opens_nothing(flow: FlowHarness) -> None:
+    await flow.send("halo", provider_id="tg-late")
+    await Conversation.all().update(status=ConversationStatus.RESOLVED)
+    again = await flow.send("halo", provider_id="tg-late")
+    assert again.duplicate
+    assert await Conversation.all().count() == 1
+    assert flow.replies() == []
