@@ -253,6 +253,11 @@ async def _store_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult
         await Contact.filter(id=contact.id).update(language=contact.language, updated_at=datetime.now(UTC))
     conversation = None if created else await _open_conversation(identity)
     if conversation is None:
+        if not created and await Message.exists(
+            channel=message.channel, provider_message_id=message.provider_message_id
+        ):  # a late re-delivery after its conversation closed must not open an empty one
+            log.info("duplicate %s message ignored", message.channel.value)
+            return HandleResult(duplicate=True, message_id=None, conversation_id=None)
         conversation = await _new_conversation(identity, contact, now)
     try:
         # No "exists?" query first: the unique (channel, provider id) index is the dedupe, and a

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
@@ -25,6 +26,22 @@ def normalize_db_url(url: str) -> str:
     return url
 
 
+# SQLite in WAL mode (Tortoise's default) with synchronous=NORMAL: a commit no longer waits for an fsync,
+# only a checkpoint does, and a crash can lose at most the last commits, never corrupt the file (power
+# loss, not a process crash). Every webhook's store step commits, so this is its largest cost on SQLite.
+# busy_timeout lets a second process on the same file (``serve --no-scheduler`` + ``clock``) wait for a
+# write lock instead of failing with "database is locked".
+SQLITE_PRAGMAS = {"journal_mode": "WAL", "synchronous": "NORMAL", "busy_timeout": "5000"}
+
+
+def _with_sqlite_pragmas(url: str) -> str:
+    if not url.startswith("sqlite://") or ":memory:" in url:
+        return url
+    base, _, query = url.partition("?")
+    given = dict(parse_qsl(query))
+    return f"{base}?{urlencode({**SQLITE_PRAGMAS, **given})}"  # what the operator wrote wins
+
+
 def connection_name(db_url: str) -> str:
     # Named after the engine, because Tortoise caches compiled INSERT statements per connection name:
     # one process that talks to SQLite and then PostgreSQL (the test suite) must not share them.
@@ -34,7 +51,7 @@ def connection_name(db_url: str) -> str:
 def tortoise_config(db_url: str) -> dict[str, Any]:
     name = connection_name(db_url)
     return {
-        "connections": {name: normalize_db_url(db_url)},
+        "connections": {name: _with_sqlite_pragmas(normalize_db_url(db_url))},
         "apps": {
             APP_LABEL: {
                 "models": ["models.entities"],

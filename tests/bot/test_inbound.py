@@ -1,0 +1,232 @@
+"""Store-then-process: the WhatsApp webhook answers once the message is stored; the turn runs afterwards,
+once, in the user's order, and survives a restart. Real twilio client and validator, real database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from bot.app import INBOUND, create_app
+from bot.channels.base import InboundMessage
+from bot.channels.memory import MemoryChannel
+from bot.config import Settings
+from bot.demo import DEMO_DIRECTORY
+from bot.directory import DatabaseDirectory, DirectoryRecord, import_records
+from bot.flow import FlowDeps, process_inbound, store_inbound
+from bot.identity import Identity
+from handoff.delivery import ChannelRegistry
+from handoff.seed import seed_defaults
+from models import ChannelKind, Conversation, ConversationStatus, Direction, Message, open_database
+from tests.conftest import FlowHarness, ScriptedClassifier
+from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio, fake_twilio
+
+__all__ = ["fake_twilio"]
+
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+USER = "whatsapp:+6281200000009"
+WEBHOOK = "/webhooks/twilio/whatsapp"
+
+
+class GatedDirectory(DatabaseDirectory):
+    """The campus directory, held shut by the test: a turn that looks someone up waits until it opens."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.waiting = 0
+
+    async def lookup(self, identity: Identity) -> DirectoryRecord | None:
+        self.waiting += 1
+        try:
+            await self.gate.wait()
+        finally:
+            self.waiting -= 1
+        return await super().lookup(identity)
+
+
+def settings_for(fake: FakeTwilio, db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path, database_url=db_url, public_url=fake.public_url, twilio_account_sid=ACCOUNT_SID,
+        twilio_auth_token=AUTH_TOKEN, twilio_whatsapp_from=SENDER, twilio_api_base_url=fake.base_url,
+    )
+
+
+async def start(
+    aiohttp_client: ClientFactory, settings: Settings, directory: DatabaseDirectory
+) -> TestClient[Any, Any]:
+    client = await aiohttp_client(
+        create_app(settings, classifier=ScriptedClassifier(), directory=directory, scheduler=False)
+    )
+    await import_records(DEMO_DIRECTORY)
+    return client
+
+
+async def post(client: TestClient[Any, Any], fake: FakeTwilio, form: dict[str, str]) -> int:
+    # Bounded: a webhook that waited for the (blocked) turn would fail here instead of hanging the suite.
+    response = await asyncio.wait_for(fake.post_signed(client, f"{fake.public_url}{WEBHOOK}", form), 10)
+    assert await response.text() != ""
+    return response.status
+
+
+async def idle(client: TestClient[Any, Any]) -> None:
+    assert client.app is not None
+    await client.app[INBOUND].idle()
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached")
+
+
+async def test_the_webhook_answers_while_the_turn_is_blocked_and_the_turn_runs_once_after(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    directory = GatedDirectory()
+    client = await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path), directory)
+    fake_twilio.last_inbound[USER] = datetime.now(UTC).timestamp()
+    assert await post(client, fake_twilio, fake_twilio.inbound_form(USER, "halo")) == 200
+    await idle(client)
+    assert len(fake_twilio.bodies(USER)) == 3
+
+    directory.gate.clear()
+    form = fake_twilio.inbound_form(USER, "13521045")
+    assert await post(client, fake_twilio, form) == 200
+    # Answered, and the message is durable, while its turn is still waiting on the directory.
+    stored = await Message.get(provider_message_id=form["MessageSid"])
+    assert stored.processed_at is None
+    await wait_for(lambda: directory.waiting == 1)
+    assert len(fake_twilio.bodies(USER)) == 3
+
+    directory.gate.set()
+    await idle(client)
+    await stored.refresh_from_db()
+    assert stored.processed_at is not None
+    replies = fake_twilio.bodies(USER)[3:]
+    assert len(replies) == 2
+    assert replies[0].startswith("Terima kasih, Budi")
+
+
+async def test_one_delivery_twice_at_once_and_again_later_is_one_message_and_one_answer(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    client = await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path), GatedDirectory())
+    fake_twilio.last_inbound[USER] = datetime.now(UTC).timestamp()
+    form = fake_twilio.inbound_form(USER, "halo")
+    assert await asyncio.gather(post(client, fake_twilio, form), post(client, fake_twilio, form)) == [200, 200]
+    await idle(client)
+    assert await post(client, fake_twilio, form) == 200
+    await idle(client)
+    assert await Message.filter(direction=Direction.INBOUND).count() == 1
+    assert len(fake_twilio.bodies(USER)) == 3
+
+
+async def test_one_users_messages_run_in_arrival_order_while_others_go_ahead(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    directory = GatedDirectory()
+    client = await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path), directory)
+    other = "whatsapp:+6281200000010"
+    for user in (USER, other):
+        fake_twilio.last_inbound[user] = datetime.now(UTC).timestamp()
+        assert await post(client, fake_twilio, fake_twilio.inbound_form(user, "halo")) == 200
+    await idle(client)
+
+    directory.gate.clear()
+    for text in ("13521045", "saya lupa password edunex", "1"):
+        assert await post(client, fake_twilio, fake_twilio.inbound_form(USER, text)) == 200
+    await wait_for(lambda: directory.waiting == 1)
+    # Another user is not held up behind the blocked one.
+    assert await post(client, fake_twilio, fake_twilio.inbound_form(other, "halo lagi")) == 200
+    await wait_for(lambda: len(fake_twilio.bodies(other)) == 4)
+    assert len(fake_twilio.bodies(USER)) == 3
+
+    directory.gate.set()
+    await idle(client)
+    replies = fake_twilio.bodies(USER)[3:]
+    assert replies[0].startswith("Terima kasih, Budi")  # the identity first,
+    assert replies[-2] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"  # then the question,
+    assert replies[-1].startswith("Senang bisa membantu")  # then "1": resolved
+    rows = await Message.filter(direction=Direction.INBOUND, conversation__identity__external_id=USER).order_by("id")
+    processed = [row.processed_at for row in rows]
+    assert all(moment is not None for moment in processed)
+    assert processed == sorted(processed)  # type: ignore[type-var]
+
+
+def inbound(text: str, number: int, user: str = USER) -> InboundMessage:
+    return InboundMessage(channel=ChannelKind.WHATSAPP, external_id=user, provider_message_id=f"SM-restart-{number}",
+                          text=text, received_at=datetime.now(UTC), display_name="Ana", phone=user[9:])
+
+
+async def test_a_restart_runs_each_stored_but_unprocessed_message_once(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    settings = settings_for(fake_twilio, db_url, tmp_path)
+    first = await start(aiohttp_client, settings, GatedDirectory())
+    await first.close()
+    database = await open_database(db_url)
+    # What a process that died after acknowledging left behind: stored, never run; one run that died
+    # mid-turn long ago (a stale claim); and one claimed a moment ago by another process that is alive.
+    deps = FlowDeps(registry=ChannelRegistry(), classifier=ScriptedClassifier(), directory=DatabaseDirectory())
+    users = [f"whatsapp:+62812000001{i}" for i in range(4)]
+    ids = []
+    for number, user in enumerate(users):
+        fake_twilio.last_inbound[user] = datetime.now(UTC).timestamp()
+        result = await store_inbound(inbound("halo", number, user), deps)
+        assert result.message_id is not None
+        ids.append(result.message_id)
+    await Message.filter(id=ids[2]).update(claimed_at=datetime.now(UTC) - timedelta(minutes=10))
+    await Message.filter(id=ids[3]).update(claimed_at=datetime.now(UTC))
+    await database.close()
+
+    second = await start(aiohttp_client, settings, GatedDirectory())
+    await idle(second)
+    assert [len(fake_twilio.bodies(user)) for user in users] == [3, 3, 3, 0]
+    rows = {row.id: row for row in await Message.filter(id__in=ids)}
+    assert [rows[i].processed_at is not None for i in ids] == [True, True, True, False]
+    app = second.app
+    assert app is not None
+    assert await app[INBOUND].resume() == 0  # nothing left for this process; the live claim is not its
+    await second.close()
+
+    third = await start(aiohttp_client, settings, GatedDirectory())
+    await idle(third)
+    assert [len(fake_twilio.bodies(user)) for user in users] == [3, 3, 3, 0]
+
+
+async def test_two_processes_racing_for_one_turn_run_it_once(db: str) -> None:
+    await seed_defaults()
+    sent: list[str] = []
+
+    def process() -> FlowDeps:
+        # Each "process" has its own locks: only the database's claim stands between them.
+        channel = MemoryChannel(kind=ChannelKind.WHATSAPP)
+        channel.sent = sent  # type: ignore[assignment]
+        registry = ChannelRegistry()
+        registry.add(channel)
+        return FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory())
+
+    one, two = process(), process()
+    result = await store_inbound(inbound("halo", 1), one)
+    assert result.message_id is not None
+    ran = await asyncio.gather(*(process_inbound(result.message_id, deps) for deps in (one, two, one, two)))
+    assert sorted(ran) == [False, False, False, True]
+    assert len(sent) == 3
+    assert await process_inbound(result.message_id, one) is False
+    assert len(sent) == 3
+
+
+async def test_a_late_redelivery_after_the_conversation_closed_opens_nothing(flow: FlowHarness) -> None:
+    await flow.send("halo", provider_id="tg-late")
+    await Conversation.all().update(status=ConversationStatus.RESOLVED)
+    again = await flow.send("halo", provider_id="tg-late")
+    assert again.duplicate
+    assert await Conversation.all().count() == 1
+    assert flow.replies() == []
