@@ -215,6 +215,19 @@ class SmtpConfig:
             security=security,
         )
 
+    async def send(self, mail: EmailMessage) -> None:
+        """One SMTP submission; callers map aiosmtplib's errors to their own (channel or escalation)."""
+        await aiosmtplib.send(
+            mail,
+            hostname=self.host,
+            port=self.port,
+            username=self.username or None,
+            password=self.password or None,
+            use_tls=self.security == "ssl",
+            start_tls=self.security == "starttls",
+            timeout=30,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ImapConfig:
@@ -298,16 +311,7 @@ class EmailChannel:
                 mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream",
                                     filename=item.filename)
         try:
-            await aiosmtplib.send(
-                mail,
-                hostname=self.smtp.host,
-                port=self.smtp.port,
-                username=self.smtp.username or None,
-                password=self.smtp.password or None,
-                use_tls=self.smtp.security == "ssl",
-                start_tls=self.smtp.security == "starttls",
-                timeout=30,
-            )
+            await self.smtp.send(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # Not the exception's text: it names the address, and delivery errors are logged.
             codes = sorted({error.code for error in exc.recipients})
@@ -444,16 +448,7 @@ class SmtpMailer:
         if "Message-ID" not in mail:
             mail["Message-ID"] = make_msgid(domain=domain)
         try:
-            await aiosmtplib.send(
-                mail,
-                hostname=self.smtp.host,
-                port=self.smtp.port,
-                username=self.smtp.username or None,
-                password=self.smtp.password or None,
-                use_tls=self.smtp.security == "ssl",
-                start_tls=self.smtp.security == "starttls",
-                timeout=30,
-            )
+            await self.smtp.send(mail)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = sorted({error.code for error in exc.recipients})
             raise MailError(f"recipient refused by smtp {codes}", permanent=True) from None
