@@ -149,6 +149,7 @@ def render(request: web.Request, name: str, context: dict[str, Any], *, status: 
         "csrf": session.csrf_token if session else "",
         "notice": notice if known(notice) else "",
         "path": request.path,
+        "page": "",  # the nav marks the current page; pages without a nav entry (password) leave it empty
         "local": lambda moment: _local(moment, state.tz),
         "sla_minutes": int(_sla(request).total_seconds() // 60),
     }

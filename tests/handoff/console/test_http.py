@@ -93,7 +93,14 @@ async def test_forced_password_change(served: Served, console: Console) -> None:
     await served.agent.save(update_fields=["must_change_password"])
     response = await console.login("ana@cc.test")
     assert str(response.url).endswith("/console/password")
+    # The page itself must render: a first sign-in with a one-time password always lands here.
+    assert response.status == 200
+    assert 'name="new"' in await response.text()
     assert (await console.get("/console/queue")).headers["Location"] == "/console/password"
+    changed = await console.post("/console/password", {"current": PASSWORD, "new": "a brand new secret",
+                                                       "confirm": "a brand new secret"})
+    assert changed.status == 303
+    assert (await console.get("/console/queue")).status == 200
 
 
 async def test_close_without_category_is_refused_with_a_message(served: Served, console: Console) -> None:
