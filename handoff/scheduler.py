@@ -82,22 +82,18 @@ def build_scheduler(
     async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
         return await whatsapp_window.sweep(now=now, lead=window_warning, notify=notify)
 
-    scheduler.add_job(
-        _leased(sla_sweep, holder),
-        "interval",
-        minutes=1,
-        id="sla_sweep",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        _leased(window_warnings, holder),
-        "interval",
-        minutes=1,
-        id="whatsapp_window_warnings",
-        coalesce=True,
-        max_instances=1,
-        next_run_time=datetime.now(UTC),
-    )
+    jobs: dict[str, Callable[[datetime], Awaitable[object]]] = {
+        "sla_sweep": sla_sweep,
+        "whatsapp_window_warnings": window_warnings,
+    }
+    for job_id, job in jobs.items():
+        scheduler.add_job(
+            _leased(job, holder),
+            "interval",
+            minutes=1,
+            id=job_id,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
     return scheduler

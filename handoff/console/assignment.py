@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from handoff.console.lifecycle import run_while_serving
 from handoff.console.live import Broker, LiveEvent
 from handoff.console.teams import agents_of
 from handoff.tickets import add_event
@@ -125,11 +126,7 @@ TASK = web.AppKey("assignment_task", asyncio.Task[None])
 
 
 def run_assignment(app: web.Application, *, assigner: Assigner, broker: Broker, clock: Callable[[], datetime]) -> None:
-    """Run assignment while the app runs, woken by hand-offs and availability changes, and every minute.
-
-    Stopped on shutdown rather than cleanup: the database closes in the parent's cleanup, and a round
-    must not be halfway through a query then.
-    """
+    """Run assignment while the app runs, woken by hand-offs and availability changes, and every minute."""
 
     async def loop(queue: asyncio.Queue[LiveEvent]) -> None:
         while True:
@@ -145,18 +142,10 @@ def run_assignment(app: web.Application, *, assigner: Assigner, broker: Broker, 
             except Exception:  # one failed round must not stop assignment for the day
                 log.exception("automatic assignment round failed")
 
-    async def start(app: web.Application) -> None:
+    def start() -> asyncio.Task[None]:
         queue = broker.subscribe()
         task = asyncio.create_task(loop(queue))
         task.add_done_callback(lambda _task: broker.unsubscribe(queue))
-        app[TASK] = task
+        return task
 
-    async def stop(app: web.Application) -> None:
-        task = app.get(TASK)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    run_while_serving(app, TASK, start)

@@ -6,7 +6,6 @@ options the close action needs for the survey. Routes are added by ``add_inciden
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -15,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.console.app import USER, ConsoleState, _form, _state, _t, render
+from handoff.console.lifecycle import run_while_serving
 from handoff.console.services import ConsoleError
 from handoff.escalation_mail import INTERVAL as MAIL_INTERVAL
 from handoff.escalation_mail import Mailer, drain
@@ -102,8 +102,7 @@ def add_incident_routes(router: web.UrlDispatcher) -> None:
 
 
 def run_escalation_mail(app: web.Application, *, mailer: Mailer | None, clock: Callable[[], datetime]) -> None:
-    """Retry escalation mails the SMTP server did not take, while the app runs. Started and stopped with
-    the app's startup/shutdown (not cleanup): the database closes in the parent's cleanup."""
+    """Retry escalation mails the SMTP server did not take, while the app runs."""
     if mailer is None:
         return
 
@@ -117,16 +116,5 @@ def run_escalation_mail(app: web.Application, *, mailer: Mailer | None, clock: C
                 log.exception("escalation mail sweep failed")
             await asyncio.sleep(MAIL_INTERVAL)
 
-    async def start(app: web.Application) -> None:
-        app[MAIL_TASK] = asyncio.create_task(loop(), name="escalation-mail")
-
-    async def stop(app: web.Application) -> None:
-        task = app.get(MAIL_TASK)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app.on_startup.append(start)
-    app.on_shutdown.append(stop)
+    run_while_serving(app, MAIL_TASK, lambda: asyncio.create_task(loop(), name="escalation-mail"))
 
