@@ -10,7 +10,6 @@ from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.flow import handle_inbound
 from bot.i18n import catalog
-from handoff.console import services
 from handoff.survey import (
     COMMENT_WINDOW,
     CommentKind,
@@ -20,9 +19,9 @@ from handoff.survey import (
     make_link_token,
     read_link_token,
 )
-from models import Category, ChannelKind, StoredSecret, Ticket, TicketEvent
+from models import ChannelKind, StoredSecret, Ticket, TicketEvent
 from tests.conftest import IN_HOURS, FlowHarness
-from tests.handoff.console.test_services import agent, handed_off, translate
+from tests.handoff.console.test_services import closed_by_ana, handed_off
 
 
 @pytest.mark.parametrize(
@@ -70,13 +69,7 @@ async def test_without_secret_key_one_random_secret_is_kept_in_the_database(db: 
 
 
 async def closed_and_rated(flow: FlowHarness, rating: str = "2") -> Ticket:
-    ticket = await handed_off(flow)
-    ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
-    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
-                                translate=translate)
+    ticket = await closed_by_ana(flow, await handed_off(flow))
     await flow.send(rating)
     assert flow.replies()[-1] == catalog("id").t("survey_comment_ask")
     return ticket
@@ -125,13 +118,8 @@ async def test_email_survey_carries_five_signed_links(flow: FlowHarness) -> None
         await handle_inbound(InboundMessage(channel=ChannelKind.EMAIL, external_id="budi@students.itb.ac.id",
                                             provider_message_id=f"<m{n}@mail.test>", text=text, received_at=IN_HOURS,
                                             email="budi@students.itb.ac.id"), flow.deps)
-    ticket = await Ticket.get(channel=ChannelKind.EMAIL)
-    ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
-    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
-                                translate=translate, public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
+    ticket = await closed_by_ana(flow, await Ticket.get(channel=ChannelKind.EMAIL),
+                                 public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
     text = mail.sent[-1].text
     assert text.startswith(catalog("id").t("survey_ask_email", ticket=ticket.number))
     links = [line.rsplit(": ", 1)[1] for line in text.splitlines() if "/survey/" in line]

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from aiohttp import web
-
-from bot.app import create_app
-from bot.channels.memory import MemoryChannel
 from bot.config import Settings
-from bot.demo import DEMO_DIRECTORY
-from bot.directory import DatabaseDirectory, import_records
-from handoff.auth import create_user
-from models import ChannelKind, UserRole
 from nlp.dataset import read_examples
 from nlp.model import TrainConfig, train
 from nlp.store import ModelStore
-from tests.conftest import ScriptedClassifier
-from tests.handoff.console.conftest import PASSWORD, Served
+from tests.handoff.console.conftest import Served, serve_console
 
 DATA = Path(__file__).parent / "data"
 TINY_TRAIN = DATA / "tiny-train.csv"
@@ -35,28 +25,8 @@ def seed_model(model_dir: Path) -> str:
     return version
 
 
-@asynccontextmanager
-async def serve(tmp_path: Path, *, database_url: str = "") -> AsyncIterator[Served]:
-    channel = MemoryChannel(kind=ChannelKind.TELEGRAM)
+def serve(tmp_path: Path, *, database_url: str = "") -> AbstractAsyncContextManager[Served]:
+    """The console app on a chosen database, retraining from the tiny NLP files."""
     settings = Settings(data_dir=tmp_path, database_url=database_url, nlp_train_data=TINY_TRAIN,
                         nlp_test_data=TINY_TEST)
-    app = create_app(settings, channels=[channel], classifier=ScriptedClassifier(), directory=DatabaseDirectory(),
-                     scheduler=False)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    await import_records(DEMO_DIRECTORY)
-    users = [
-        await create_user(email=email, role=role, password=PASSWORD, name=name)
-        for email, role, name in (
-            ("ana@cc.test", UserRole.AGENT, "Ana Agen"),
-            ("bayu@cc.test", UserRole.AGENT, "Bayu Agen"),
-            ("sari@cc.test", UserRole.SUPERVISOR, "Sari Supervisor"),
-        )
-    ]
-    try:
-        yield Served(app, f"http://127.0.0.1:{port}", channel, *users, tmp=tmp_path)
-    finally:
-        await runner.cleanup()
+    return serve_console(tmp_path, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,10 +64,12 @@ class Served:
         return ticket
 
 
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serve_console(tmp_path: Path, settings: Settings | None = None) -> AsyncIterator[Served]:
+    """The app on 127.0.0.1 with the demo directory and three console users; ``settings`` default to
+    ``Settings(data_dir=tmp_path)`` (embedded SQLite)."""
     channel = MemoryChannel(kind=ChannelKind.TELEGRAM)
-    app = create_app(Settings(data_dir=tmp_path), channels=[channel], classifier=ScriptedClassifier(),
+    app = create_app(settings or Settings(data_dir=tmp_path), channels=[channel], classifier=ScriptedClassifier(),
                      directory=DatabaseDirectory(), scheduler=False)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -86,6 +89,12 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
         yield Served(app, f"http://127.0.0.1:{port}", channel, *users, tmp=tmp_path)
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[Served]:
+    async with serve_console(tmp_path) as running:
+        yield running
 
 
 class Console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -43,6 +44,16 @@ async def handed_off(flow: FlowHarness, *, user: str = "42") -> Ticket:
 
 async def agent(email: str, role: UserRole = UserRole.AGENT) -> User:
     return await create_user(email=email, role=role, password="a-long-password", name=email.split("@", maxsplit=1)[0])
+
+async def closed_by_ana(flow: FlowHarness, ticket: Ticket, *, category: str = "akun-login", **close: Any) -> Ticket:
+    """Ana takes, categorizes and closes ``ticket``, which sends the satisfaction survey."""
+    ana = await agent("ana@cc.test")
+    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    ticket = await Ticket.get(id=ticket.id)
+    await services.categorize(ticket=ticket, category=await Category.get(slug=category), agent=ana)
+    return await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+                                       translate=translate, **close)
+
 
 
 async def test_two_concurrent_takes_give_exactly_one_owner(flow: FlowHarness) -> None:
@@ -165,13 +176,7 @@ async def test_close_requires_a_category_then_sends_one_survey(flow: FlowHarness
 
 
 async def test_survey_rating_is_recorded_once_and_low_ratings_flag(flow: FlowHarness) -> None:
-    ticket = await handed_off(flow)
-    ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
-    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
-                                translate=translate)
+    ticket = await closed_by_ana(flow, await handed_off(flow))
     await flow.send("2")
     assert flow.replies() == [catalog("id").t("survey_thanks_low"), catalog("id").t("survey_comment_ask")]
     stored = await Ticket.get(id=ticket.id)
@@ -184,13 +189,7 @@ async def test_survey_rating_is_recorded_once_and_low_ratings_flag(flow: FlowHar
 
 
 async def test_a_good_rating_thanks_without_flagging(flow: FlowHarness) -> None:
-    ticket = await handed_off(flow)
-    ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="nilai"), agent=ana)
-    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
-                                translate=translate)
+    ticket = await closed_by_ana(flow, await handed_off(flow), category="nilai")
     await flow.send("5")
     assert flow.replies() == [catalog("id").t("survey_thanks"), catalog("id").t("survey_comment_ask")]
     stored = await Ticket.get(id=ticket.id)
@@ -198,13 +197,7 @@ async def test_a_good_rating_thanks_without_flagging(flow: FlowHarness) -> None:
 
 
 async def test_skipping_the_survey_hands_the_message_to_the_bot(flow: FlowHarness) -> None:
-    ticket = await handed_off(flow)
-    ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="nilai"), agent=ana)
-    await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
-                                translate=translate)
+    ticket = await closed_by_ana(flow, await handed_off(flow), category="nilai")
     await flow.send("nilai saya belum keluar")
     assert (await Ticket.get(id=ticket.id)).survey_rating is None
     assert flow.replies()  # the bot answered the new question
