@@ -16,6 +16,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
 from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
@@ -202,8 +203,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     async def handle(message: Any) -> object:
         return await handle_inbound(message, app[FLOW])
 
-    async def accept(message: Any) -> object:
-        return await app[INBOUND].accept(message)
+    async def accept(message: InboundMessage, /, *, at_once: bool = False) -> object:
+        return await app[INBOUND].accept(message, at_once=at_once)
 
     # The web chat answers in-line: its POST fallback promises the replies are in /chat/history when it
     # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
@@ -215,7 +216,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
                      clock=clock, notify=console[CONSOLE_BROKER].publish)
 
     async def inbound_worker(app: web.Application) -> AsyncIterator[None]:
-        app[INBOUND] = InboundWorker(app[FLOW])
+        app[INBOUND] = InboundWorker(app[FLOW], receipts=app[DATABASE].receipts)
         async with app[INBOUND].running():
             yield
 

@@ -1,12 +1,22 @@
-"""Store-then-process for inbound messages: the provider gets its answer once the message is stored.
+"""Receive-then-process for inbound messages: the provider gets its answer once the delivery is kept.
 
-A webhook (WhatsApp, Telegram) or the mail poller calls ``InboundWorker.accept``, which runs the flow's
-store step (``bot.flow.store_inbound``) and queues the message's turn; the turn (``process_inbound``:
-directory lookup, classification, replies through the outbox) runs here afterwards. One user's messages
-run one at a time in arrival order; different users run side by side, at most ``concurrency`` at once.
+Three steps, each durable before the next:
 
-Nothing depends on this process staying up: a message is stored with ``processed_at`` empty, so start-up
-and a periodic sweep pick up whatever a crashed or stopped process left, and the turn's atomic claim
+1. **Receive** (``InboundWorker.accept``, what a webhook awaits): one INSERT of the delivery into the
+   ``inbox`` table. Its unique (channel, provider id) key turns a concurrent or repeated delivery into a
+   no-op at the door. Nothing else (directory, classifier, contact lookup) sits between the provider and
+   its 200, so the answer stays fast however busy the turns are.
+2. **Store** (``bot.flow.store_inbound``): find or create the contact, identity and conversation, and
+   insert the ``Message`` unprocessed; the inbox row is marked stored. The messages table's own unique
+   key catches a re-delivery that comes after the receipt was pruned.
+3. **Turn** (``bot.flow.process_inbound``): directory lookup, classification, replies through the outbox.
+
+Steps 2 and 3 run here, after the answer: one sender's messages one at a time in arrival order, different
+senders side by side, at most ``concurrency`` at once. The mail poller skips step 1 (``at_once``): no
+provider waits on it, and its attachments need the message row at once.
+
+Nothing depends on this process staying up: start-up and a periodic sweep pick up whatever a crashed or
+stopped process left (receipts not stored, messages not processed), and the turn's atomic claim
 (``Message.claimed_at``) makes sure a message runs once even when the sweep, this queue and another app
 process all reach for it.
 """
@@ -14,104 +24,228 @@ process all reach for it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import FetchesFiles, InboundMessage
 from bot.flow import CLAIM_LEASE, FlowDeps, HandleResult, process_inbound, store_inbound
-from models import Direction, Message
+from models import ChannelKind, Direction, InboxEntry, Message
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (channel, the user's address on it)
+# What a sender's queue holds: a receipt still to be stored, or a stored message whose turn is due.
+Item = tuple[Literal["inbox", "message"], int]
 
-# Turns running at once. Each holds the database for a few queries at a time; on SQLite that is one
-# connection, so more than a few only lengthens the queue the webhooks' store step waits in.
-DEFAULT_CONCURRENCY = 4
+# Items worked on at once. Each holds the database for a few queries at a time; on SQLite that is one
+# connection shared with the webhooks' receipts, so more only lengthens the line a receipt waits in.
+DEFAULT_CONCURRENCY = 2
 SWEEP_INTERVAL = 30.0  # seconds
-# The sweep leaves younger messages alone: they are normally still queued in the process that stored
-# them (its order is the user's order), and only an orphan gets this old unprocessed.
+# The sweep leaves younger rows alone: they are normally still queued in the process that received
+# them (its order is the user's order), and only an orphan gets this old untouched.
 SWEEP_GRACE = timedelta(minutes=1)
 SWEEP_BATCH = 500
 STOP_TIMEOUT = 10.0  # seconds given to running turns at shutdown; the rest resume at the next start
+# A receipt that fails to store this often is left in the inbox, with its error, for the operator.
+MAX_STORE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a webhook learns: whether this delivery was new. The message itself is stored afterwards."""
+
+    duplicate: bool
+    inbox_id: int | None
+
+
+def encode(message: InboundMessage) -> str:
+    return json.dumps(
+        {
+            "channel": message.channel.value,
+            "external_id": message.external_id,
+            "provider_message_id": message.provider_message_id,
+            "text": message.text,
+            "received_at": message.received_at.isoformat(),
+            "display_name": message.display_name,
+            "phone": message.phone,
+            "email": message.email,
+            "language_hint": message.language_hint,
+            "raw": dict(message.raw),
+        },
+        ensure_ascii=False,
+        default=str,  # the raw payload is for audit: a value JSON lacks is kept as its text
+    )
+
+
+def decode(payload: str) -> InboundMessage:
+    data: dict[str, Any] = json.loads(payload)
+    raw: Mapping[str, Any] = data.get("raw") or {}
+    return InboundMessage(
+        channel=ChannelKind(data["channel"]),
+        external_id=data["external_id"],
+        provider_message_id=data["provider_message_id"],
+        text=data["text"],
+        received_at=datetime.fromisoformat(data["received_at"]),
+        display_name=data.get("display_name") or "",
+        phone=data.get("phone"),
+        email=data.get("email"),
+        language_hint=data.get("language_hint"),
+        raw=raw,
+    )
+
+
+async def receive(message: InboundMessage, *, db: BaseDBAsyncClient | None = None) -> Receipt:
+    """Keep one delivery: the single write a webhook waits for (on ``db``, models.Database.receipts)."""
+    try:
+        entry = await InboxEntry.create(
+            using_db=db,
+            channel=message.channel,
+            provider_message_id=message.provider_message_id,
+            address=message.external_id,
+            payload=encode(message),
+            received_at=datetime.now(UTC),
+        )
+    except IntegrityError:  # a re-delivery, or the same delivery racing in on another connection
+        log.info("duplicate %s delivery ignored", message.channel.value)
+        return Receipt(duplicate=True, inbox_id=None)
+    return Receipt(duplicate=False, inbox_id=entry.id)
 
 
 class InboundWorker:
-    def __init__(self, deps: FlowDeps, *, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(
+        self, deps: FlowDeps, *, concurrency: int = DEFAULT_CONCURRENCY, receipts: BaseDBAsyncClient | None = None
+    ) -> None:
         self.deps = deps
+        self._receipts = receipts
         self._slots = asyncio.Semaphore(concurrency)
-        self._queues: dict[Key, deque[int]] = {}
+        self._queues: dict[Key, deque[Item]] = {}
         self._drainers: dict[Key, asyncio.Task[None]] = {}
-        self._queued: set[int] = set()
+        self._queued: set[Item] = set()
 
-    async def accept(self, message: InboundMessage) -> HandleResult:
-        """Store the message and queue its turn; returns as soon as it is durable."""
-        result = await store_inbound(message, self.deps)
-        if result.message_id is not None:
-            self.enqueue((message.channel.value, message.external_id), result.message_id)
-        return result
+    async def accept(self, message: InboundMessage, *, at_once: bool = False) -> Receipt | HandleResult:
+        """Keep the message and queue its turn; returns as soon as it is durable.
 
-    def enqueue(self, key: Key, message_id: int) -> None:
-        if message_id in self._queued:
+        ``at_once`` stores it as a message before returning (the mail poller: its attachments are kept on
+        the message row straight after, and no provider is waiting)."""
+        key = (message.channel.value, message.external_id)
+        if at_once:
+            result = await store_inbound(message, self.deps)
+            if result.message_id is not None:
+                self.enqueue(key, ("message", result.message_id))
+            return result
+        receipt = await receive(message, db=self._receipts)
+        if receipt.inbox_id is not None:
+            self.enqueue(key, ("inbox", receipt.inbox_id))
+        return receipt
+
+    def enqueue(self, key: Key, item: Item) -> None:
+        if item in self._queued:
             return
-        self._queued.add(message_id)
-        self._queues.setdefault(key, deque()).append(message_id)
+        self._queued.add(item)
+        self._queues.setdefault(key, deque()).append(item)
         if key not in self._drainers:
-            self._drainers[key] = asyncio.create_task(self._drain(key), name=f"inbound-{message_id}")
+            self._drainers[key] = asyncio.create_task(self._drain(key), name=f"inbound-{item[0]}-{item[1]}")
 
     async def _drain(self, key: Key) -> None:
         queue = self._queues[key]
         try:
             while queue:
-                message_id = queue[0]
+                item = queue[0]
                 async with self._slots:
                     try:
-                        await process_inbound(message_id, self.deps, key=key)
-                    except Exception:  # one failed turn must not stop this user's later messages
-                        log.exception("inbound message %s: turn failed", message_id)
+                        await self._run(item, key)
+                    except Exception:  # one failed item must not stop this user's later messages
+                        log.exception("inbound %s %s: turn failed", *item)
                 queue.popleft()
-                self._queued.discard(message_id)
+                self._queued.discard(item)
         finally:
             # No await between the last ``while queue`` check and here, so nothing is enqueued unseen.
             del self._drainers[key]
             if not queue:
                 del self._queues[key]
 
+    async def _run(self, item: Item, key: Key) -> None:
+        kind, row_id = item
+        message_id = await self._store(row_id) if kind == "inbox" else row_id
+        if message_id is not None:
+            await process_inbound(message_id, self.deps, key=key)
+
+    async def _store(self, inbox_id: int) -> int | None:
+        """Turn a receipt into a stored message. Returns the message to run, or None (a duplicate, a
+        receipt another process stored already, or a failure recorded on the receipt)."""
+        entry = await InboxEntry.get_or_none(id=inbox_id)
+        if entry is None or entry.stored_at is not None:
+            return None
+        attempts = entry.attempts + 1
+        try:
+            message = decode(entry.payload)
+            result = await store_inbound(message, self.deps)
+        except Exception as exc:
+            await InboxEntry.filter(id=inbox_id).update(attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:500])
+            if attempts >= MAX_STORE_ATTEMPTS:
+                log.exception("inbox %s could not be stored after %d tries; left in the inbox", inbox_id, attempts)
+                return None
+            raise
+        await InboxEntry.filter(id=inbox_id).update(
+            stored_at=datetime.now(UTC), message_id=result.message_id, attempts=attempts, error=None
+        )
+        if result.message_id is not None:
+            channel = self.deps.registry.get(message.channel)
+            if isinstance(channel, FetchesFiles):
+                channel.fetch_files(message)
+        return result.message_id
+
     @property
     def backlog(self) -> int:
-        """Messages queued or running in this process."""
+        """Receipts and messages queued or running in this process."""
         return len(self._queued)
 
     async def idle(self) -> None:
-        """Wait until every queued turn has run (tests, benchmarks, shutdown)."""
+        """Wait until every queued item has run (tests, benchmarks, shutdown)."""
         while self._drainers:
             await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)
 
     async def resume(self, *, older_than: timedelta | None = None) -> int:
-        """Queue stored messages whose turn never ran (or whose run died). Returns how many were queued."""
+        """Queue what a stopped or crashed process left: stored messages whose turn never ran (or whose
+        run died), then receipts never stored. Returns how many were queued."""
         now = datetime.now(UTC)
-        rows = Message.filter(direction=Direction.INBOUND, processed_at=None).filter(
+        messages = Message.filter(direction=Direction.INBOUND, processed_at=None).filter(
             Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_LEASE)
         )
+        receipts = InboxEntry.filter(stored_at=None, attempts__lt=MAX_STORE_ATTEMPTS)
         if older_than is not None:
-            rows = rows.filter(created_at__lt=now - older_than)
-        found = (
-            await rows.order_by("id")
+            messages = messages.filter(created_at__lt=now - older_than)
+            receipts = receipts.filter(received_at__lt=now - older_than)
+        found: list[tuple[Item, Key]] = [
+            (("message", int(row_id)), (str(channel), str(address)))
+            for row_id, channel, address in await messages.order_by("id")
             .limit(SWEEP_BATCH)
             .values_list("id", "channel", "conversation__identity__external_id")
-        )
+        ]
+        # A sender's unstored receipts are younger than their stored messages: queued after them.
+        found += [
+            (("inbox", int(row_id)), (str(channel), str(address)))
+            for row_id, channel, address in await receipts.order_by("id")
+            .limit(SWEEP_BATCH)
+            .values_list("id", "channel", "address")
+        ]
         queued = 0
-        for message_id, channel, address in found:
-            if message_id not in self._queued:
-                self.enqueue((str(channel), str(address)), int(message_id))
+        for item, key in found:
+            if item not in self._queued:
+                self.enqueue(key, item)
                 queued += 1
         if queued:
-            log.info("resumed %d stored inbound message(s) whose turn had not run", queued)
+            log.info("resumed %d inbound item(s) left unprocessed", queued)
         return queued
 
     @asynccontextmanager
@@ -140,7 +274,7 @@ class InboundWorker:
                 await asyncio.wait_for(self.idle(), STOP_TIMEOUT)
             except TimeoutError:
                 # Cancelled turns keep their claim; the next start runs them after the lease.
-                log.warning("stopping with %d inbound message(s) still queued", self.backlog)
+                log.warning("stopping with %d inbound item(s) still queued", self.backlog)
                 for task in list(self._drainers.values()):
                     task.cancel()
                 await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)

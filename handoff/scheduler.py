@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.exceptions import IntegrityError
 
 from handoff import sla, whatsapp_window
-from models import SchedulerLease
+from models import InboxEntry, SchedulerLease
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,16 @@ async def sla_sweep(now: datetime) -> int:
     return await sla.sweep(now=now)
 
 
+# Webhook receipts are the door's dedupe: Telegram re-delivers for up to a day and Twilio within seconds,
+# so a week is ample; anything later still meets the messages table's own unique key.
+INBOX_KEEP = timedelta(days=7)
+
+
+async def inbox_prune(now: datetime) -> int:
+    """Forget receipts stored long ago. Rows never stored (failed ones the operator should see) stay."""
+    return await InboxEntry.filter(stored_at__lt=now - INBOX_KEEP).delete()
+
+
 def build_scheduler(
     *,
     tz: ZoneInfo,
@@ -85,6 +95,7 @@ def build_scheduler(
     jobs: dict[str, Callable[[datetime], Awaitable[object]]] = {
         "sla_sweep": sla_sweep,
         "whatsapp_window_warnings": window_warnings,
+        "inbox_prune": inbox_prune,
     }
     for job_id, job in jobs.items():
         scheduler.add_job(

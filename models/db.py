@@ -9,6 +9,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.backends.sqlite.client import SqliteClient
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 
@@ -68,9 +71,32 @@ def tortoise_config(db_url: str) -> dict[str, Any]:
 class Database:
     url: str
     context: TortoiseContext
+    # The connection webhook receipts are written on (bot.inbound.receive); None: the default one.
+    receipts: BaseDBAsyncClient | None = None
 
     async def close(self) -> None:
+        if self.receipts is not None:
+            await self.receipts.close()
         await self.context.close_connections()
+
+
+async def open_receipts_connection(db_url: str) -> BaseDBAsyncClient | None:
+    """A second SQLite connection, for webhook receipts only.
+
+    Tortoise runs every query of a connection one at a time behind one lock, and a receipt must not wait
+    in that line behind the turns' queries: a provider is waiting on it. On a connection of their own,
+    SQLite's write lock (held for the length of one write) is all receipts share with the rest. It stays
+    out of Tortoise's connection list, so ``in_transaction()`` still finds one default connection.
+    PostgreSQL's pool already gives each receipt a connection of its own, and an in-memory SQLite
+    database is one per connection (a second connection would be another database).
+    """
+    url = _with_sqlite_pragmas(normalize_db_url(db_url))
+    if not url.startswith("sqlite://") or ":memory:" in url:
+        return None
+    credentials = expand_db_url(url)["credentials"]
+    client = SqliteClient(connection_name=f"{connection_name(db_url)}_receipts", **credentials)
+    await client.create_connection(with_db=True)
+    return client
 
 
 async def run_migrations(db_url: str) -> None:
@@ -90,7 +116,7 @@ async def open_database(db_url: str, *, migrate_first: bool = True) -> Database:
     if migrate_first:
         await run_migrations(db_url)
     ctx = await Tortoise.init(config=tortoise_config(db_url), _enable_global_fallback=True)
-    return Database(url=db_url, context=ctx)
+    return Database(url=db_url, context=ctx, receipts=await open_receipts_connection(db_url))
 
 
 # For Tortoise's own CLI (``tortoise -c models.db.TORTOISE_ORM makemigrations``): the schema, not a database.

@@ -132,6 +132,34 @@ class Message(Model):
         indexes = (("direction", "processed_at"),)
 
 
+class InboxEntry(Model):
+    """A webhook's receipt: what a provider delivered, kept before it is answered (bot.inbound).
+
+    Writing this one row is all a webhook waits for, so the provider gets its 200 in a millisecond or
+    two whatever the turn costs; the worker then stores it as a ``Message`` (finding or creating the
+    contact, identity and conversation) and runs the turn. The unique key turns a re-delivery into a
+    no-op at the door; rows are kept a week after they are stored (pruned by the scheduler), long after
+    any provider stops re-delivering, and the message table's own unique key catches anything later.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    channel = fields.CharEnumField(ChannelKind, max_length=16)
+    provider_message_id = fields.CharField(max_length=191)
+    address = fields.CharField(max_length=255)  # the sender on the channel: turns run in order per sender
+    # The InboundMessage as JSON text (bot.inbound.encode): plain text, so no driver's JSON codec is involved.
+    payload = fields.TextField()
+    received_at = fields.DatetimeField()
+    stored_at = fields.DatetimeField(null=True)  # when it became a message (or was found a duplicate)
+    message_id = fields.IntField(null=True)  # that message, for the audit trail; not a key (no cascade)
+    attempts = fields.IntField(default=0)
+    error = fields.CharField(max_length=500, null=True)  # why storing it failed, for the operator
+
+    class Meta:
+        table = "inbox"
+        unique_together = (("channel", "provider_message_id"),)
+        indexes = (("stored_at", "id"),)
+
+
 class Attachment(Model):
     """A file that came or went with a message. The bytes live under DATA_DIR, named by their SHA-256
     (handoff.attachments); a part refused by the limits is a row too, so the agent sees what was dropped."""

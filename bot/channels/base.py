@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from models import ChannelKind
 
@@ -28,6 +28,25 @@ class InboundMessage:
     language_hint: str | None = None
     # Kept for audit only; nothing past the channel adapter reads it.
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Handler(Protocol):
+    """Where a channel hands what it received (``bot.inbound.InboundWorker.accept``).
+
+    By default it returns once the delivery is kept (a receipt), before the message is stored: what a
+    webhook answers its provider after. ``at_once=True`` returns once the message row itself exists (a
+    poller that keeps the message's files on that row straight after)."""
+
+    def __call__(self, message: InboundMessage, /, *, at_once: bool = False) -> Awaitable[object]: ...
+
+
+@runtime_checkable
+class FetchesFiles(Protocol):
+    """A channel whose messages name files to download from the provider (WhatsApp media, Telegram
+    getFile). Called once the message row exists, so the files are kept on it; the download runs in
+    the background and never holds up the turn."""
+
+    def fetch_files(self, message: InboundMessage) -> None: ...
 
 
 def split_message(text: str, limit: int) -> list[str]:

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,7 +29,7 @@ import aiosmtplib
 from aiohttp import web
 from aioimaplib import IMAP4, IMAP4_SSL
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import Handler, InboundMessage
 from bot.config import ConfigError
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
@@ -52,7 +52,6 @@ _QUOTE_HEADER = re.compile(
 )
 _BLANK_LINES = re.compile(r"\n{3,}")
 
-Handler = Callable[[InboundMessage], Awaitable[object]]
 
 
 class _TextOfHtml(HTMLParser):
@@ -386,7 +385,7 @@ class EmailChannel:
                 elif mail.skip is not None:
                     log.info("mail uid %s not answered: %s", uid, mail.skip)
                 else:
-                    await handle(self.to_inbound(mail))
+                    await handle(self.to_inbound(mail), at_once=True)  # its files go on the row
                     await self._keep_files(mail)
                     handled += 1
                 # Only after the flow stored it: a crash before this line re-reads the mail next time.

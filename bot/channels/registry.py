@@ -8,12 +8,12 @@ The web chat is not built here: it is always on and wired by the app factory.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from aiohttp import web
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import Handler
 from bot.config import Settings
 from handoff.attachments import AttachmentStore
 from handoff.delivery import Channel, ChannelRegistry
@@ -21,7 +21,6 @@ from handoff.outbox import running_worker
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[InboundMessage], Awaitable[object]]
 
 
 class ProviderChannel(Channel, Protocol):

@@ -36,7 +36,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import InboundMessage, split_message
+from bot.channels.base import Handler, InboundMessage, split_message
 from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
@@ -60,7 +60,6 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 
-Handler = Callable[[InboundMessage], Awaitable[object]]
 
 
 def derived_secret(token: str) -> str:
@@ -283,13 +282,22 @@ class TelegramChannel:
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
-        files = _files_of(message)
-        if files and self.store is not None:
-            # After the answer to Telegram: the message is stored, and no download holds the webhook up.
-            task = asyncio.create_task(self._keep_files(inbound.provider_message_id, files))
+        return "handled"
+
+    def fetch_files(self, message: InboundMessage) -> None:
+        """The photo or document of a message just stored, downloaded in the background (bot.inbound
+        calls this): no download holds the webhook up, and the files are kept on the stored row."""
+        if self.store is None:
+            return
+        try:
+            update = Update.de_json(dict(message.raw), self.application.bot)
+        except (TypeError, KeyError, ValueError, AttributeError):
+            return  # the update was read once already; a payload that no longer parses has no files to get
+        files = _files_of(update.message) if update is not None and update.message is not None else []
+        if files:
+            task = asyncio.create_task(self._keep_files(message.provider_message_id, files))
             self._file_tasks.add(task)
             task.add_done_callback(self._file_tasks.discard)
-        return "handled"
 
     async def _keep_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
         try:

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import InboundMessage, split_message
+from bot.channels.base import Handler, InboundMessage, split_message
 from handoff.attachments import (
     AttachmentStore,
     Refusal,
@@ -101,7 +101,6 @@ _REPLACES: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
     DeliveryStatus.FAILED: (DeliveryStatus.QUEUED, DeliveryStatus.UNKNOWN, DeliveryStatus.SENT),
 }
 
-Handler = Callable[[InboundMessage], Awaitable[object]]
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -315,14 +314,16 @@ class WhatsAppChannel:
         handle = self._handle
         if handle is None:
             raise RuntimeError("WhatsAppChannel.setup() was not called")
-        result = await handle(inbound)
-        media = inbound.raw.get("media") or []
-        if media and self.store is not None and not getattr(result, "duplicate", False):
-            # After the answer: Twilio waits for no download, and the message is already stored.
-            task = asyncio.create_task(self._keep_media(inbound.provider_message_id, media))
+        await handle(inbound)  # kept: Twilio may have its answer; the media follow once it is stored
+        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
+
+    def fetch_files(self, message: InboundMessage) -> None:
+        """The media of a message just stored, downloaded in the background (bot.inbound calls this)."""
+        media = list(message.raw.get("media") or [])
+        if media and self.store is not None:
+            task = asyncio.create_task(self._keep_media(message.provider_message_id, media))
             self._media_tasks.add(task)
             task.add_done_callback(self._media_tasks.discard)
-        return web.Response(text=EMPTY_TWIML, content_type="text/xml")
 
     def media_host_allowed(self, url: str) -> bool:
         parts = urlsplit(url)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from tortoise.context import require_context
+from tortoise.transactions import in_transaction
 
 from bot.app import INBOUND, create_app
 from bot.channels.base import InboundMessage
@@ -19,9 +22,12 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, DirectoryRecord, import_records
 from bot.flow import FlowDeps, process_inbound, store_inbound
 from bot.identity import Identity
+from bot.inbound import MAX_STORE_ATTEMPTS, Receipt, decode, encode, receive
 from handoff.delivery import ChannelRegistry
+from handoff.scheduler import inbox_prune
 from handoff.seed import seed_defaults
-from models import ChannelKind, Conversation, ConversationStatus, Direction, Message, open_database
+from models import ChannelKind, Conversation, ConversationStatus, Direction, InboxEntry, Message, open_database
+from models.db import Database, open_receipts_connection
 from tests.conftest import FlowHarness, ScriptedClassifier
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio, fake_twilio
 
@@ -99,10 +105,12 @@ async def test_the_webhook_answers_while_the_turn_is_blocked_and_the_turn_runs_o
     directory.gate.clear()
     form = fake_twilio.inbound_form(USER, "13521045")
     assert await post(client, fake_twilio, form) == 200
-    # Answered, and the message is durable, while its turn is still waiting on the directory.
+    # Answered once the delivery is kept in the inbox; the worker stores it as a message and its turn
+    # then waits on the directory, unanswered.
+    assert await InboxEntry.exists(channel=ChannelKind.WHATSAPP, provider_message_id=form["MessageSid"])
+    await wait_for(lambda: directory.waiting == 1)
     stored = await Message.get(provider_message_id=form["MessageSid"])
     assert stored.processed_at is None
-    await wait_for(lambda: directory.waiting == 1)
     assert len(fake_twilio.bodies(USER)) == 3
 
     directory.gate.set()
@@ -230,3 +238,103 @@ async def test_a_late_redelivery_after_the_conversation_closed_opens_nothing(flo
     assert again.duplicate
     assert await Conversation.all().count() == 1
     assert flow.replies() == []
+
+
+async def test_receipts_a_stopped_process_left_are_stored_and_answered_in_order_at_the_next_start(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    settings = settings_for(fake_twilio, db_url, tmp_path)
+    first = await start(aiohttp_client, settings, GatedDirectory())
+    await first.close()
+    database = await open_database(db_url)
+    # What a process that died right after its 200s left: receipts only, no messages yet.
+    other = "whatsapp:+6281200000011"
+    for number, (text, user) in enumerate([("halo", USER), ("halo", other), ("13521045", USER)]):
+        fake_twilio.last_inbound[user] = datetime.now(UTC).timestamp()
+        receipt = await receive(inbound(text, number, user), db=database.receipts)
+        assert receipt == Receipt(duplicate=False, inbox_id=receipt.inbox_id)
+    assert await Message.all().count() == 0
+    await database.close()
+
+    second = await start(aiohttp_client, settings, GatedDirectory())
+    await idle(second)
+    assert len(fake_twilio.bodies(other)) == 3
+    replies = fake_twilio.bodies(USER)
+    assert len(replies) == 5
+    assert replies[3].startswith("Terima kasih, Budi")  # "halo" first, then the NIM: the order they came in
+    entries = await InboxEntry.all().order_by("id")
+    messages = await Message.filter(direction=Direction.INBOUND).order_by("id")
+    assert [entry.message_id for entry in entries] == [message.id for message in messages]
+    assert all(entry.stored_at is not None for entry in entries)
+    assert all(message.processed_at is not None for message in messages)
+
+
+async def test_a_receipt_that_cannot_be_stored_is_kept_with_its_error_and_given_up_after_the_limit(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> None:
+    client = await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path), GatedDirectory())
+    assert client.app is not None
+    worker = client.app[INBOUND]
+    broken = await InboxEntry.create(channel=ChannelKind.WHATSAPP, provider_message_id="SM-broken", address=USER,
+                                     payload="{not json", received_at=datetime.now(UTC))
+    for attempt in range(1, MAX_STORE_ATTEMPTS + 1):
+        assert await worker.resume() == 1
+        await worker.idle()
+        await broken.refresh_from_db()
+        assert broken.attempts == attempt
+    assert broken.stored_at is None
+    assert broken.error is not None
+    assert broken.error.startswith("JSONDecodeError")
+    assert await worker.resume() == 0  # given up: left for the operator, not retried for ever
+    # Another sender is not held up by it.
+    fake_twilio.last_inbound[USER] = datetime.now(UTC).timestamp()
+    assert await post(client, fake_twilio, fake_twilio.inbound_form(USER, "halo")) == 200
+    await idle(client)
+    assert len(fake_twilio.bodies(USER)) == 3
+
+
+async def test_a_receipt_does_not_wait_for_the_connection_the_turns_hold(db: str) -> None:
+    database = Database(url=db, context=require_context())
+    database.receipts = await open_receipts_connection(db)
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def turn() -> None:
+        # A turn in a transaction that has only read so far holds Tortoise's connection (SQLite: its
+        # one connection's lock; PostgreSQL: one of the pool's connections) until it goes on.
+        async with in_transaction():
+            await Message.exists()
+            holding.set()
+            await release.wait()
+
+    running = asyncio.create_task(turn())
+    await holding.wait()
+    try:
+        receipt = await asyncio.wait_for(receive(inbound("halo", 1), db=database.receipts), 5)
+    finally:
+        release.set()
+        await running
+    assert receipt.inbox_id is not None
+    again = await receive(inbound("halo", 1), db=database.receipts)
+    assert again == Receipt(duplicate=True, inbox_id=None)
+    if database.receipts is not None:
+        await database.receipts.close()
+
+
+def test_an_inbound_message_survives_the_inbox_unchanged() -> None:
+    message = InboundMessage(
+        channel=ChannelKind.TELEGRAM, external_id="4242", provider_message_id="4242:7", text="halo 😭\nkak",
+        received_at=datetime(2026, 11, 24, 3, 0, tzinfo=UTC), display_name="Ana", phone="+628120000", email=None,
+        language_hint="en", raw={"update_id": 7, "message": {"text": "halo"}, "when": datetime(2026, 1, 1, tzinfo=UTC)},
+    )
+    back = decode(encode(message))
+    assert back == replace(message, raw={**message.raw, "when": "2026-01-01 00:00:00+00:00"})
+
+
+async def test_the_prune_forgets_receipts_stored_over_a_week_ago_and_keeps_the_rest(db: str) -> None:
+    now = datetime.now(UTC)
+    old = now - timedelta(days=8)
+    for name, stored in [("old", old), ("recent", now - timedelta(days=1)), ("never", None)]:
+        await InboxEntry.create(channel=ChannelKind.WHATSAPP, provider_message_id=name, address=USER, payload="{}",
+                                received_at=old, stored_at=stored)
+    assert await inbox_prune(now) == 1
+    assert sorted(await InboxEntry.all().values_list("provider_message_id", flat=True)) == ["never", "recent"]

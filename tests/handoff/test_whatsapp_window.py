@@ -117,4 +117,4 @@ async def test_tickets_waiting_on_the_user_and_other_channels_are_left_alone(flo
 
 def test_the_scheduler_runs_the_window_sweep_beside_the_sla_sweep() -> None:
     scheduler = build_scheduler(tz=ZoneInfo("Asia/Jakarta"), holder="test", window_warning=timedelta(minutes=45))
-    assert {job.id for job in scheduler.get_jobs()} == {"sla_sweep", "whatsapp_window_warnings"}
+    assert {job.id for job in scheduler.get_jobs()} == {"sla_sweep", "whatsapp_window_warnings", "inbox_prune"}
