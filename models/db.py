@@ -94,6 +94,9 @@ async def open_receipts_connection(db_url: str) -> BaseDBAsyncClient | None:
     if not url.startswith("sqlite://") or ":memory:" in url:
         return None
     credentials = expand_db_url(url)["credentials"]
+    # A commit that fills the WAL past its limit checkpoints it (copies pages into the file and syncs),
+    # which can take tens of milliseconds; that work falls to the other connection, never to a receipt.
+    credentials["wal_autocheckpoint"] = 0
     client = SqliteClient(connection_name=f"{connection_name(db_url)}_receipts", **credentials)
     await client.create_connection(with_db=True)
     return client
