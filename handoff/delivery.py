@@ -7,9 +7,10 @@ bot's answer take the same path, so nothing reaches a user that the database doe
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from tortoise.transactions import in_transaction
@@ -30,6 +31,28 @@ from models import (
 )
 
 log = logging.getLogger(__name__)
+
+# A throttled message's delivery_error starts with this and the time it may go again, e.g.
+# "throttled until 2026-11-24T10:10:00+00:00: rate limited by Telegram; retry after 600 s": the row
+# itself carries its schedule (handoff.outbox reads it back), so the outbox needs no extra column.
+THROTTLED = "throttled until "
+# When a provider throttles without saying for how long (Twilio's 429 / 20429 carry no retry_after).
+DEFAULT_THROTTLE_WAIT = timedelta(minutes=1)
+
+
+def throttle_note(until: datetime, reason: str) -> str:
+    return f"{THROTTLED}{until.astimezone(UTC).isoformat(timespec='seconds')}: {reason}"[:500]
+
+
+def throttled_until(delivery_error: str | None) -> datetime | None:
+    """When a message held back by provider throttling may go again; None if it was not throttled."""
+    if not delivery_error or not delivery_error.startswith(THROTTLED):
+        return None
+    stamp = delivery_error.removeprefix(THROTTLED).split(": ", 1)[0]
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +92,22 @@ class SendResult:
 
 
 class DeliveryError(Exception):
-    """A channel could not deliver; ``permanent`` means retrying will not help (blocked bot, bad number)."""
+    """A channel could not deliver; ``permanent`` means retrying will not help (blocked bot, bad number).
 
-    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False) -> None:
+    ``throttled`` means the provider refused to take anything for now (Telegram's 429 ``retry_after``,
+    Twilio's 429 / 20429): nothing was sent, and nothing is wrong with this message, so it goes again after
+    ``retry_after`` seconds (``DEFAULT_THROTTLE_WAIT`` when the provider did not say) without counting as
+    one of its tries.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool = False, unreachable: bool = False,
+                 throttled: bool = False, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.unreachable = unreachable
+        self.throttled = throttled
+        self.retry_after = retry_after
 
 
 @runtime_checkable
@@ -178,6 +210,22 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
     try:
         result = await channel.send(outbound)
     except DeliveryError as exc:
+        if exc.throttled:
+            # Held back, not failed: the provider took nothing (a 429 is a refusal before sending, so
+            # sending again repeats nothing). Its tries are for failures of this message; the outbox bounds
+            # throttling by a deadline of its own instead.
+            message.attempts -= 1
+            wait = DEFAULT_THROTTLE_WAIT if exc.retry_after is None else timedelta(seconds=math.ceil(exc.retry_after))
+            # The wall clock, not a sweep's: the provider's wait starts when it answered.
+            until = datetime.now(UTC) + wait
+            # Whole seconds in the note: round up, so the message never goes before the provider's time.
+            until = until.replace(microsecond=0) + timedelta(seconds=1 if until.microsecond else 0)
+            message.delivery_status = DeliveryStatus.QUEUED
+            message.delivery_error = throttle_note(until, exc.reason)
+            await message.save(update_fields=["attempts", "delivery_status", "delivery_error"])
+            log.info("message %s on %s throttled by the provider; next try at %s", message.id, message.channel,
+                     until.isoformat(timespec="seconds"))
+            return
         message.delivery_status = DeliveryStatus.FAILED if exc.permanent else DeliveryStatus.QUEUED
         message.delivery_error = exc.reason[:500]
         await message.save(update_fields=["attempts", "delivery_status", "delivery_error"])

@@ -10,6 +10,14 @@ The schedule needs no extra column: try n (n >= 1 tries done) is due at
 ``created_at + BASE_DELAY * (2**n - 1)``, i.e. 30 s, 1.5 min, 3.5 min, 7.5 min... after the message was
 written; after ``MAX_ATTEMPTS`` tries it is marked failed.
 
+Throttling is not a failed try. When a provider asks for a pause (Telegram's 429 ``retry_after``, Twilio's
+429 / 20429), the message that got it, and every one the channel held back because of it, is queued
+again for the provider's time without counting a try (``handoff.delivery.deliver`` notes the time in
+``delivery_error``): a busy hour must not use up the tries meant for a provider that is down. So that a
+provider throttling for ever cannot keep a row waiting for ever, a message still throttled
+``THROTTLE_DEADLINE`` after it was written is marked failed, with the reason on the row and an event on
+its ticket.
+
 A sweep sends each conversation's due messages in order, one after another, but different
 conversations side by side (at most ``LANES_PER_CHANNEL`` per channel): a channel that throttles (Telegram's
 per-chat limit, a 429 pause) or a provider that answers slowly holds up only its own rows, never another
@@ -24,8 +32,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime, timedelta
 
-from handoff.delivery import ChannelRegistry, deliver
-from models import DeliveryStatus, Direction, Message
+from handoff.delivery import ChannelRegistry, deliver, throttled_until
+from handoff.tickets import add_event
+from models import ActorKind, DeliveryStatus, Direction, Message, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +46,46 @@ UNTRIED_GRACE = timedelta(minutes=1)
 BATCH = 100
 INTERVAL = 10.0  # seconds between sweeps
 LANES_PER_CHANNEL = 8
+# The same 24 hours as the helpdesk's resolution target (and WhatsApp's reply window): a message that
+# throttling kept back that long is better reported to the agent than sent a day late.
+THROTTLE_DEADLINE = timedelta(hours=24)
+THROTTLE_EVENT = "delivery_throttled"
 
 
 def due_at(message: Message) -> datetime:
     created: datetime = message.created_at
     if message.attempts == 0:
-        return created + UNTRIED_GRACE
-    backoff: timedelta = BASE_DELAY * (2 ** int(message.attempts) - 1)
-    return created + backoff
+        due = created + UNTRIED_GRACE
+    else:
+        backoff: timedelta = BASE_DELAY * (2 ** int(message.attempts) - 1)
+        due = created + backoff
+    until = throttled_until(message.delivery_error)
+    return max(due, until) if until is not None else due
+
+
+async def _give_up_throttled(message: Message, *, until: datetime) -> None:
+    hours = THROTTLE_DEADLINE.total_seconds() / 3600
+    reason = (f"gave up: provider throttling kept it from going out within {hours:g} h of being written "
+              f"({message.delivery_error})")
+    gave_up = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.FAILED, delivery_error=reason[:500]
+    )
+    if not gave_up:
+        return
+    log.warning("message %s on %s failed for good: throttled past %g h after it was written (next try was %s)",
+                message.id, message.channel, hours, until.isoformat(timespec="seconds"))
+    # The agent must hear of it: the message's own ticket, or the one open on its conversation (the bot's
+    # messages carry no ticket).
+    ticket_id = message.ticket_id  # type: ignore[attr-defined]
+    ticket = await (
+        Ticket.get_or_none(id=ticket_id) if ticket_id is not None
+        else Ticket.filter(conversation_id=message.conversation_id)  # type: ignore[attr-defined]
+        .exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
+    )
+    if ticket is not None:
+        await add_event(ticket=ticket, kind=THROTTLE_EVENT, actor_kind=ActorKind.SYSTEM,
+                        data={"message_id": message.id, "channel": message.channel.value,
+                              "reason": reason[:200]})
 
 
 async def drain(*, registry: ChannelRegistry, now: datetime, limit: int = BATCH) -> int:
@@ -59,6 +100,11 @@ async def drain(*, registry: ChannelRegistry, now: datetime, limit: int = BATCH)
     for message in rows:
         if len(due) >= limit:
             break
+        until = throttled_until(message.delivery_error)
+        # Given up as soon as the provider's time is known to end past the deadline: no use waiting for it.
+        if until is not None and max(now, until) >= message.created_at + THROTTLE_DEADLINE:
+            await _give_up_throttled(message, until=until)
+            continue
         if message.attempts >= MAX_ATTEMPTS:
             gave_up = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
                 delivery_status=DeliveryStatus.FAILED,

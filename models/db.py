@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,14 +37,22 @@ def normalize_db_url(url: str) -> str:
 # busy_timeout lets a second process on the same file (``serve --no-scheduler`` + ``clock``) wait for a
 # write lock instead of failing with "database is locked".
 SQLITE_PRAGMAS = {"journal_mode": "WAL", "synchronous": "NORMAL", "busy_timeout": "5000"}
+# Tortoise changes a SQLite column by rebuilding its table: create a new one, copy the rows, DROP the old
+# one, rename. With foreign keys enforced (Tortoise turns them on), that DROP deletes every row referring to
+# the old table ON DELETE CASCADE: 0007's change to conversations.step emptied messages, tickets and their
+# events. SQLite's own recipe for such changes (sqlite.org/lang_altertable.html, "other kinds of table
+# schema changes") turns foreign keys off while the schema changes and checks them afterwards; so do
+# migrations here, on a connection of their own.
+MIGRATION_SQLITE_PRAGMAS = {"foreign_keys": "OFF"}
 
 
-def _with_sqlite_pragmas(url: str) -> str:
+def _with_sqlite_pragmas(url: str, forced: Mapping[str, str] | None = None) -> str:
     if not url.startswith("sqlite://") or ":memory:" in url:
         return url
     base, _, query = url.partition("?")
     given = dict(parse_qsl(query))
-    return f"{base}?{urlencode({**SQLITE_PRAGMAS, **given})}"  # what the operator wrote wins
+    # What the operator wrote wins over our defaults, but not over what migrating needs.
+    return f"{base}?{urlencode({**SQLITE_PRAGMAS, **given, **(forced or {})})}"
 
 
 def connection_name(db_url: str) -> str:
@@ -51,10 +61,11 @@ def connection_name(db_url: str) -> str:
     return normalize_db_url(db_url).split("://", 1)[0]
 
 
-def tortoise_config(db_url: str) -> dict[str, Any]:
+def tortoise_config(db_url: str, *, migrating: bool = False) -> dict[str, Any]:
     name = connection_name(db_url)
+    forced = MIGRATION_SQLITE_PRAGMAS if migrating else None
     return {
-        "connections": {name: _with_sqlite_pragmas(normalize_db_url(db_url))},
+        "connections": {name: _with_sqlite_pragmas(normalize_db_url(db_url), forced)},
         "apps": {
             APP_LABEL: {
                 "models": ["models.entities"],
@@ -104,14 +115,27 @@ async def open_receipts_connection(db_url: str) -> BaseDBAsyncClient | None:
 
 async def run_migrations(db_url: str) -> None:
     """Apply every pending migration; safe to run on an up-to-date database."""
-    config = tortoise_config(db_url)
+    config = tortoise_config(db_url, migrating=True)
     url = normalize_db_url(db_url)
-    if url.startswith("sqlite://") and ":memory:" not in url:
+    sqlite_file = url.startswith("sqlite://") and ":memory:" not in url
+    if sqlite_file:
         Path(url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
     # A context of its own, so the migration's connections close before the app opens its pool.
-    async with TortoiseContext():
+    async with TortoiseContext() as context:
         await migrate(config=config)
+        if sqlite_file:
+            await _check_foreign_keys(context.connections.get(connection_name(db_url)))
     log.info("database migrated")
+
+
+async def _check_foreign_keys(connection: BaseDBAsyncClient) -> None:
+    """Rows a migration left referring to nothing (foreign keys are off while migrating SQLite)."""
+    broken = Counter(
+        f"{row['table']} -> {row['parent']}" for row in await connection.execute_query_dict("PRAGMA foreign_key_check")
+    )
+    if broken:
+        # Logged, not raised: the migrations are applied and recorded, so refusing to start would not undo them.
+        log.error("after migrating, rows refer to missing rows: %s", dict(broken))
 
 
 async def open_database(db_url: str, *, migrate_first: bool = True) -> Database:

@@ -176,7 +176,9 @@ class TelegramChannel:
         if left <= 0:
             return
         if left > self.max_inline_wait:
-            raise DeliveryError(f"rate limited by Telegram; retry after {left:.0f} s")
+            # Held back by another message's 429, not refused itself: throttled all the same.
+            raise DeliveryError(f"rate limited by Telegram; retry after {left:.0f} s", throttled=True,
+                                retry_after=left)
         log.info("telegram paused by a 429; message %s waits %.1f s", message_id, left)
         await self._sleep(left)
 
@@ -215,7 +217,8 @@ class TelegramChannel:
                 loop_now = asyncio.get_running_loop().time()
                 self._paused_until = max(self._paused_until, loop_now + wait)
                 if wait > self.max_inline_wait or attempt == MAX_SEND_ATTEMPTS:
-                    raise DeliveryError(f"rate limited by Telegram; retry after {wait:.0f} s") from None
+                    raise DeliveryError(f"rate limited by Telegram; retry after {wait:.0f} s", throttled=True,
+                                        retry_after=wait) from None
                 log.warning("telegram 429 for message %s; waiting %.1f s", message_id, wait)
                 continue
             except Forbidden as exc:

@@ -504,7 +504,9 @@ class WhatsAppChannel:
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:
     code = exc.code
     if exc.status == 429 or code == RATE_LIMITED:
-        return DeliveryError(f"rate limited by twilio ({code})")
+        # Twilio refused before queueing anything and says nothing of how long to wait (no retry_after in
+        # its error body): the outbox's default pause applies, and no try is counted.
+        return DeliveryError(f"rate limited by twilio ({code})", throttled=True)
     if code == OUTSIDE_WINDOW:
         return DeliveryError("twilio 63016: outside the WhatsApp 24-hour window", permanent=True)
     if code in UNREACHABLE_CODES:

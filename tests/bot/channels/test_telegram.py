@@ -168,6 +168,40 @@ async def test_a_repeated_button_press_is_counted_once(
     assert await Conversation.filter(status="resolved").count() == 1
 
 
+@pytest.mark.parametrize(
+    "edit_failure",
+    [
+        None,
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the "
+        "same as a current content and reply markup of the message",
+        "Bad Request: message can't be edited",  # older than 48 hours
+    ],
+)
+async def test_a_button_press_is_acknowledged_before_any_other_request_and_a_failed_edit_is_harmless(
+    client: TestClient[Any, Any], fake_telegram: FakeTelegram, edit_failure: str | None
+) -> None:
+    await say(client, fake_telegram, "halo")
+    await say(client, fake_telegram, "13521045")
+    await say(client, fake_telegram, "lupa password")
+    prompt_id = fake_telegram.last_message_with_keyboard(CHAT).result["message_id"]
+    if edit_failure is not None:
+        fake_telegram.fail("editMessageReplyMarkup", 400, edit_failure)
+    before = len(fake_telegram.calls)
+    press = fake_telegram.callback_update(CHAT, "2", message_id=prompt_id)
+    assert await post_update(client, press) == 200
+    requests = [(c.method, c.status) for c in fake_telegram.calls[before:]]
+    # Telegram shows a spinner on the button until the answer: it goes before the keyboard edit and the turn.
+    assert requests[0] == ("answerCallbackQuery", 200)
+    assert ("editMessageReplyMarkup", 400 if edit_failure else 200) in requests[1:]
+    assert ("sendMessage", 200) in requests[1:]
+    # A failed edit changes nothing else: the press counted once and its turn ran (the hand-off).
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.NOT_HELPFUL
+    assert ticket.number is not None
+    assert ticket.number in fake_telegram.texts(CHAT)[-1]
+    assert await Message.filter(provider_message_id=f"cb:{press['callback_query']['id']}").count() == 1
+
+
 async def test_blocked_bot_marks_the_identity_unreachable(
     client: TestClient[Any, Any], fake_telegram: FakeTelegram
 ) -> None:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_limits import CHAT_BURST, CHAT_RATE
-from handoff.delivery import ChannelRegistry, DeliveryError, OutboundMessage, SendResult
-from handoff.outbox import drain
+from handoff.delivery import ChannelRegistry, DeliveryError, OutboundMessage, SendResult, throttled_until
+from handoff.outbox import MAX_ATTEMPTS, THROTTLE_DEADLINE, THROTTLE_EVENT, drain
+from handoff.tickets import open_ticket
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -23,8 +24,10 @@ from models import (
     Conversation,
     DeliveryStatus,
     Direction,
+    HandoffReason,
     Message,
     SenderKind,
+    TicketEvent,
 )
 from tests.fakes.telegram import FakeTelegram
 
@@ -148,3 +151,86 @@ async def test_a_throttled_telegram_chat_does_not_hold_up_other_channels_in_the_
     assert set(statuses) == {DeliveryStatus.SENT}
     assert await drain(registry=registry, now=later + timedelta(days=1)) == 0
     assert len(fake_telegram.texts(chat)) == len(telegram_rows)
+
+
+def registry_of(channel: TelegramChannel) -> ChannelRegistry:
+    registry = ChannelRegistry()
+    registry.add(channel)
+    return registry
+
+
+def next_try(message: Message) -> datetime:
+    until = throttled_until(message.delivery_error)
+    assert until is not None, message.delivery_error
+    return until
+
+
+async def test_a_429_and_the_pause_it_starts_cost_no_try_and_the_rows_go_after_retry_after(
+    db: str, fake_telegram: FakeTelegram
+) -> None:
+    # No waiting in place: every 429 goes back to the outbox, whose bookkeeping is what is tested here.
+    channel = TelegramChannel(token=TOKEN, api_base_url=fake_telegram.base_url, public_url="https://x.example",
+                              max_inline_wait=0)
+    await channel.application.initialize()
+    try:
+        worn, fresh = await queued(ChannelKind.TELEGRAM, "5550004", ["sudah dicoba 7 kali", "belum dicoba"])
+        # Written two hours ago, with seven real failures since (Telegram down): one more failed try and the
+        # outbox gives the first row up. Real time, as Telegram's retry_after is.
+        await Message.filter(id__in=[worn.id, fresh.id]).update(created_at=datetime.now(UTC) - timedelta(hours=2))
+        await Message.filter(id=worn.id).update(attempts=MAX_ATTEMPTS - 1, delivery_error="telegram unavailable")
+        fake_telegram.fail("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+        assert await drain(registry=registry_of(channel), now=datetime.now(UTC)) == 2
+        # The first got the 429; the second, in the same lane after it, was held back by the pause.
+        assert [c.status for c in fake_telegram.calls if c.method == "sendMessage"] == [429]
+        await worn.refresh_from_db()
+        await fresh.refresh_from_db()
+        assert (worn.delivery_status, worn.attempts) == (DeliveryStatus.QUEUED, MAX_ATTEMPTS - 1)
+        assert (fresh.delivery_status, fresh.attempts) == (DeliveryStatus.QUEUED, 0)
+        assert worn.delivery_error is not None
+        assert "retry after 1" in worn.delivery_error
+        # Rescheduled at Telegram's retry_after, not at the backoff: nothing goes before it.
+        until = max(next_try(worn), next_try(fresh))
+        assert until - datetime.now(UTC) <= timedelta(seconds=3)
+        assert await drain(registry=registry_of(channel), now=until - timedelta(seconds=1)) == 0
+        await asyncio.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()))
+        assert await drain(registry=registry_of(channel), now=until) == 2
+        await worn.refresh_from_db()
+        await fresh.refresh_from_db()
+        assert (worn.delivery_status, worn.attempts) == (DeliveryStatus.SENT, MAX_ATTEMPTS)
+        assert (fresh.delivery_status, fresh.attempts) == (DeliveryStatus.SENT, 1)
+        assert fake_telegram.texts(5550004) == ["sudah dicoba 7 kali", "belum dicoba"]
+    finally:
+        await channel.stop()
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "checked_after"),
+    [
+        (600, THROTTLE_DEADLINE),  # a row throttled again and again is still waiting when the deadline comes
+        # Telegram's own retry_after ends past the deadline: given up at once, not left waiting for a day.
+        (int(THROTTLE_DEADLINE.total_seconds()) + 60, timedelta(minutes=3)),
+    ],
+)
+async def test_a_message_throttled_past_the_deadline_fails_with_the_reason_on_its_ticket(
+    db: str, channel: TelegramChannel, fake_telegram: FakeTelegram, retry_after: int, checked_after: timedelta
+) -> None:
+    (reply,) = await queued(ChannelKind.TELEGRAM, "5550005", ["balasan agen"])
+    conversation = await Conversation.get(id=reply.conversation_id)  # type: ignore[attr-defined]
+    ticket = await open_ticket(conversation=conversation, reason=HandoffReason.USER_REQUEST, now=reply.created_at)
+    fake_telegram.fail("sendMessage", 429, f"Too Many Requests: retry after {retry_after}", retry_after=retry_after)
+    assert await drain(registry=registry_of(channel), now=reply.created_at + timedelta(minutes=2)) == 1
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.QUEUED
+    assert await drain(registry=registry_of(channel), now=reply.created_at + checked_after) == 0
+    await reply.refresh_from_db()
+    assert reply.delivery_status == DeliveryStatus.FAILED
+    assert reply.attempts == 0
+    assert reply.delivery_error is not None
+    assert reply.delivery_error.startswith("gave up: provider throttling kept it from going out within 24 h")
+    assert f"retry after {retry_after}" in reply.delivery_error
+    events = await TicketEvent.filter(ticket=ticket, kind=THROTTLE_EVENT).values_list("data", flat=True)
+    assert len(events) == 1
+    assert events[0]["message_id"] == reply.id
+    assert events[0]["channel"] == "telegram"
+    assert [c.status for c in fake_telegram.calls if c.method == "sendMessage"] == [429]  # never sent after
+    assert await drain(registry=registry_of(channel), now=reply.created_at + timedelta(days=2)) == 0

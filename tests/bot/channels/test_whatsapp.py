@@ -17,8 +17,8 @@ from bot.channels.whatsapp import EMPTY_TWIML, WhatsAppChannel, split_body
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from handoff.delivery import send_text
-from handoff.outbox import BASE_DELAY, drain
+from handoff.delivery import DEFAULT_THROTTLE_WAIT, send_text, throttled_until
+from handoff.outbox import BASE_DELAY, MAX_ATTEMPTS, drain
 from models import (
     Attachment,
     ChannelIdentity,
@@ -236,25 +236,50 @@ async def test_a_free_form_message_twilio_fails_with_63016_is_marked_failed(
 
 
 @pytest.mark.parametrize(
-    ("status", "code", "expected", "unreachable"),
+    ("status", "code", "expected", "unreachable", "attempts"),
     [
-        (400, 21211, DeliveryStatus.FAILED, True),
-        (429, 20429, DeliveryStatus.QUEUED, False),
-        (500, 20500, DeliveryStatus.UNKNOWN, False),
-        (400, 63016, DeliveryStatus.FAILED, False),
+        (400, 21211, DeliveryStatus.FAILED, True, 1),
+        (429, 20429, DeliveryStatus.QUEUED, False, 0),  # throttled: not a try of this message
+        (500, 20500, DeliveryStatus.UNKNOWN, False, 1),
+        (400, 63016, DeliveryStatus.FAILED, False, 1),
     ],
 )
 async def test_twilio_errors_map_to_delivery_outcomes(
     client: TestClient[Any, Any], fake_twilio: FakeTwilio, status: int, code: int,
-    expected: DeliveryStatus, unreachable: bool,
+    expected: DeliveryStatus, unreachable: bool, attempts: int,
 ) -> None:
     await say(client, fake_twilio, "halo")
     fake_twilio.fail(status, code)
     reply = await agent_reply(client, "Halo")
     assert reply.delivery_status == expected
-    assert reply.attempts == 1
+    assert reply.attempts == attempts
     identity = await ChannelIdentity.get(channel=ChannelKind.WHATSAPP)
     assert identity.unreachable is unreachable
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, 20429), (429, 429)])
+async def test_twilio_throttling_never_uses_up_the_tries_and_waits_before_each_retry(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio, status: int, code: int
+) -> None:
+    app = client.app
+    assert app is not None
+    await say(client, fake_twilio, "halo")
+    sent_before = len(fake_twilio.messages)
+    # Throttled on the first send and on more retries than a failing message is allowed.
+    fake_twilio.fail(status, code, "Too Many Requests", times=MAX_ATTEMPTS + 1)
+    reply = await agent_reply(client, "Halo, ini balasan agen")
+    for _ in range(MAX_ATTEMPTS + 1):  # the last retry is taken
+        assert (reply.delivery_status, reply.attempts) == (DeliveryStatus.QUEUED, 0)
+        until = throttled_until(reply.delivery_error)
+        assert until is not None, reply.delivery_error
+        # Twilio names no wait: the default pause, never the next sweep.
+        assert until - datetime.now(UTC) > DEFAULT_THROTTLE_WAIT - timedelta(seconds=5)
+        assert await drain(registry=app[REGISTRY], now=until - timedelta(seconds=1)) == 0
+        assert await drain(registry=app[REGISTRY], now=until) == 1
+        await reply.refresh_from_db()
+    assert (reply.delivery_status, reply.attempts) == (DeliveryStatus.SENT, 1)
+    assert fake_twilio.bodies(USER)[sent_before:] == ["Halo, ini balasan agen"]
+    assert len(fake_twilio.attempts) - sent_before == MAX_ATTEMPTS + 2
 
 
 async def test_unreachable_failure_callback_marks_the_identity(
