@@ -3,7 +3,9 @@
 first contact → greeting + privacy notice + ask identity → verify against the directory → classify
 → confident: template answer + "did this help?" → yes: resolved by the bot / no: hand off
 → unsure, or the user asks for a person at any point: hand off (a ticket, due in 24 h)
-While a ticket is open the bot stays silent and files what the user writes on the ticket.
+While a ticket is open the bot stays silent and files what the user writes on the ticket, on whichever of
+the person's channels they write (``_file_on_open_ticket``): a verified contact's new channel joins the
+ticket with one acknowledgement instead of starting a second conversation with the bot.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from models import (
     Message,
     SenderKind,
     Ticket,
+    TicketStatus,
 )
 from nlp import Prediction
 
@@ -206,13 +209,14 @@ class _Turn:
     async def say(self, key: str, *, buttons: tuple[Button, ...] = (), **values: object) -> None:
         await self.say_text(self.cat.t(key, **values), buttons=buttons)
 
-    async def say_text(self, text: str, *, buttons: tuple[Button, ...] = ()) -> None:
+    async def say_text(self, text: str, *, buttons: tuple[Button, ...] = (), ticket: Ticket | None = None) -> None:
         await send_text(
             registry=self.deps.registry,
             conversation=self.conversation,
             text=text,
             sender_kind=SenderKind.BOT,
             buttons=buttons,
+            ticket=ticket,
         )
 
     def name_suffix(self) -> str:
@@ -410,12 +414,18 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
     if conversation.status in (ConversationStatus.PENDING, ConversationStatus.OPEN):
         await _file_on_ticket(turn, stored)
         return
+    # A rating (or its comment) answers the survey of a ticket already closed here, even when another is
+    # open elsewhere; anything else is checked against that open ticket below.
+    if text and conversation.step == FlowStep.AWAITING_SURVEY and await _survey_step(turn, text):
+        return
+    if text and conversation.step == FlowStep.AWAITING_SURVEY_COMMENT and await _comment_step(turn, text):
+        return
+    # Ahead of commands, a request for a person and an empty text (a file sent alone): on the ticket's own
+    # channel those are filed too.
+    if await _file_on_open_ticket(turn, stored):
+        return
     if not text:
         await turn.say("empty_message")
-        return
-    if conversation.step == FlowStep.AWAITING_SURVEY and await _survey_step(turn, text):
-        return
-    if conversation.step == FlowStep.AWAITING_SURVEY_COMMENT and await _comment_step(turn, text):
         return
     if text.startswith("/"):
         await _command(turn, text)
@@ -428,7 +438,7 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
     if conversation.step == FlowStep.NEW:
         await _first_contact(turn, text)
     elif conversation.step == FlowStep.AWAITING_IDENTITY:
-        await _identity_step(turn, text)
+        await _identity_step(turn, stored, text)
     elif conversation.step == FlowStep.AWAITING_FEEDBACK:
         await _feedback_step(turn, text)
     else:
@@ -536,10 +546,72 @@ async def _file_on_ticket(turn: _Turn, stored: Message) -> None:
         log.error("conversation %s was with an agent but had no open ticket", turn.conversation.id)
         await _step(turn, stored, stored.text)
         return
+    await _file_message(turn, ticket, stored)
+
+
+async def _file_message(turn: _Turn, ticket: Ticket, stored: Message) -> None:
     stored.ticket = ticket
     await stored.save(update_fields=["ticket_id"])
     await add_event(ticket=ticket, kind="user_message", actor_kind=ActorKind.USER, data={"message_id": stored.id})
     turn.deps.notify("ticket.message", {"ticket_id": ticket.id, "message_id": stored.id})
+
+
+async def _open_ticket_elsewhere(turn: _Turn) -> Ticket | None:
+    """The ticket this person has with an agent on another of their channels, if any.
+
+    Only a verified contact counts: its identities joined it because the person proved who they are
+    (the same NIM/NIP) or wrote from an address the directory gave them (``_known_contact``). A stranger's
+    identity has a contact of its own, so it can never reach someone else's ticket through here.
+    """
+    if not turn.contact.verified:
+        return None
+    return (
+        await Ticket.filter(
+            contact_id=turn.contact.id,
+            conversation__status__in=[ConversationStatus.PENDING, ConversationStatus.OPEN],
+        )
+        .exclude(status=TicketStatus.RESOLVED)
+        .exclude(conversation_id=turn.conversation.id)
+        .order_by("-id")
+        .first()
+    )
+
+
+async def _file_on_open_ticket(turn: _Turn, stored: Message) -> bool:
+    """A verified person with a ticket open on another channel writes here: file it there, as on the
+    ticket's own channel, instead of greeting or classifying a second time (one thread for the agent).
+
+    This conversation goes to the agent too (the ticket's own status, step WITH_AGENT), the way an agent's
+    reply on another channel moves it (handoff.console.services.reply): later messages here take the
+    ordinary ``_file_on_ticket`` path, silently, and closing the ticket gives it back to the bot
+    (``_release_conversations``). So the person gets one acknowledgement naming the ticket, once per ticket
+    on each channel, and the agent's replies come here while this is where they wrote last
+    (``handoff.tickets.reply_conversation``). Returns False, changing nothing, when there is no such ticket.
+    """
+    ticket = await _open_ticket_elsewhere(turn)
+    if ticket is None:
+        return False
+    conversation = turn.conversation
+    own = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    async with in_transaction():
+        conversation.status = own.status  # pending until an agent takes the ticket, then open
+        conversation.step = FlowStep.WITH_AGENT
+        conversation.pending_question = None  # type: ignore[assignment]  # it goes to the agent, not the bot
+        await conversation.save(update_fields=["status", "step", "pending_question", "updated_at"])
+        # As when a ticket opens: what the person said here before (a question kept until they verified,
+        # say) belongs to the ticket, so the agent reads it there.
+        await Message.filter(conversation_id=conversation.id, ticket_id=None).exclude(id=stored.id).update(
+            ticket_id=ticket.id
+        )
+        await add_event(ticket=ticket, kind="channel_joined", actor_kind=ActorKind.USER,
+                        data={"channel": conversation.channel.value, "conversation_id": conversation.id,
+                              "message_id": stored.id})
+    # Outside the transaction: its live event must not reach the console before the rows are there.
+    await _file_message(turn, ticket, stored)
+    log.info("conversation %s (%s) joined ticket %s", conversation.id, conversation.channel.value, ticket.number)
+    # On the ticket, so a later ticket opened here does not claim it as one of its own messages.
+    await turn.say_text(turn.cat.t("ticket_joined", ticket=ticket.number or ""), ticket=ticket)
+    return True
 
 
 async def _first_contact(turn: _Turn, text: str) -> None:
@@ -561,7 +633,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
     await turn.conversation.save(update_fields=["step", "pending_question", "updated_at"])
 
 
-async def _identity_step(turn: _Turn, text: str) -> None:
+async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
     parsed = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains)
     if parsed.identity is not None:
@@ -573,6 +645,12 @@ async def _identity_step(turn: _Turn, text: str) -> None:
             conversation.step = FlowStep.AWAITING_QUESTION
             await conversation.save(update_fields=["pending_question", "step", "updated_at"])
             await turn.say("identity_verified", name_suffix=turn.name_suffix(), role=turn.cat.t(f"role_{record.role}"))
+            # Verified as someone whose ticket is open on another channel: the question kept until now (and
+            # this message) go to that ticket, not to the classifier, whether or not there is a question:
+            # one rule for a verified person, and "ask your question" would promise a bot answer that
+            # will not come.
+            if await _file_on_open_ticket(turn, stored):
+                return
             if question and not is_greeting_only(question):
                 await _question_step(turn, question)
             else:

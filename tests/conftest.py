@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -162,6 +163,22 @@ class FlowHarness:
     def replies(self) -> list[str]:
         """What the bot sent in answer to the last message."""
         return [m.text for m in self.channel.sent[self.sent_before :]]
+
+    async def on(self, channel: ChannelKind, external_id: str, text: str, **extra: Any) -> list[str]:
+        """A message on any channel (a memory channel is added on first use); the replies it got there."""
+        self.counter += 1
+        memory = self.deps.registry.get(channel)
+        if memory is None:
+            memory = MemoryChannel(kind=channel)
+            self.deps.registry.add(memory)
+        assert isinstance(memory, MemoryChannel)
+        before = len(memory.sent)
+        await handle_inbound(
+            InboundMessage(channel=channel, external_id=external_id, provider_message_id=f"{channel}-{self.counter}",
+                           text=text, received_at=self.now, **extra),
+            self.deps,
+        )
+        return [m.text for m in memory.sent[before:]]
 
 
 @pytest.fixture

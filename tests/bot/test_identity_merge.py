@@ -3,9 +3,6 @@ merging by NIM without losing the newer contact's tickets."""
 
 from __future__ import annotations
 
-from bot.channels.base import InboundMessage
-from bot.channels.memory import MemoryChannel
-from bot.flow import handle_inbound
 from bot.i18n import catalog
 from handoff.auth import create_user
 from handoff.console.services import categorize, close_ticket, take_ticket
@@ -15,28 +12,12 @@ from tests.conftest import FlowHarness
 NUMBER = "whatsapp:+6281200000001"
 
 
-async def on(flow: FlowHarness, channel: ChannelKind, external_id: str, text: str, **extra: str) -> list[str]:
-    flow.counter += 1
-    memory = flow.deps.registry.get(channel)
-    if memory is None:
-        memory = MemoryChannel(kind=channel)
-        flow.deps.registry.add(memory)
-    assert isinstance(memory, MemoryChannel)
-    before = len(memory.sent)
-    await handle_inbound(
-        InboundMessage(channel=channel, external_id=external_id, provider_message_id=f"{channel}-{flow.counter}",
-                       text=text, received_at=flow.now, **extra),  # type: ignore[arg-type]
-        flow.deps,
-    )
-    return [m.text for m in memory.sent[before:]]
-
-
 async def test_a_merge_by_nim_keeps_the_tickets_of_the_newer_contact(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045")  # verified on Telegram
     known = await Contact.get(id_number="13521045")
     for attempt in ("halo", "111", "222", "333"):  # a stranger on WhatsApp fails three times: handed off
-        await on(flow, ChannelKind.WHATSAPP, NUMBER, attempt, phone="+6281200000001")
+        await flow.on(ChannelKind.WHATSAPP, NUMBER, attempt, phone="+6281200000001")
     ticket = await Ticket.get(channel=ChannelKind.WHATSAPP)
     assert ticket.unverified
     assert ticket.contact_id != known.id  # type: ignore[attr-defined]
@@ -46,8 +27,8 @@ async def test_a_merge_by_nim_keeps_the_tickets_of_the_newer_contact(flow: FlowH
     await close_ticket(registry=flow.deps.registry, ticket=taken.ticket, agent=agent, now=flow.now,
                        translate=lambda lang, key, /, **values: catalog(lang).t(key, **values))
 
-    await on(flow, ChannelKind.WHATSAPP, NUMBER, "halo lagi")
-    replies = await on(flow, ChannelKind.WHATSAPP, NUMBER, "13521045")  # now the NIM: the same person
+    await flow.on(ChannelKind.WHATSAPP, NUMBER, "halo lagi")
+    replies = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")  # now the NIM: the same person
     assert replies[0].startswith("Terima kasih, Budi")
     assert await Contact.all().count() == 1
     await ticket.refresh_from_db()  # the closed ticket survived the merge, now the known contact's
@@ -57,21 +38,21 @@ async def test_a_merge_by_nim_keeps_the_tickets_of_the_newer_contact(flow: FlowH
 
 async def test_a_verified_address_joins_at_once_and_an_unverified_one_does_not(flow: FlowHarness) -> None:
     for text in ("halo", "13521045"):
-        await on(flow, ChannelKind.WHATSAPP, NUMBER, text, phone="+6281200000001")
+        await flow.on(ChannelKind.WHATSAPP, NUMBER, text, phone="+6281200000001")
     budi = await Contact.get(id_number="13521045")
     assert (budi.phone, budi.email) == ("+6281200000001", "budi.contoh@students.itb.ac.id")
 
     # The same number shared as a Telegram contact card, and the directory's campus address: known at once.
-    welcome = await on(flow, ChannelKind.TELEGRAM, "42", "halo", phone="+6281200000001")
+    welcome = await flow.on(ChannelKind.TELEGRAM, "42", "halo", phone="+6281200000001")
     assert welcome == ["Halo lagi, Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
-    answered = await on(flow, ChannelKind.EMAIL, "budi.contoh@students.itb.ac.id", "lupa password",
+    answered = await flow.on(ChannelKind.EMAIL, "budi.contoh@students.itb.ac.id", "lupa password",
                         email="Budi.Contoh@students.itb.ac.id")
     assert answered[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
     assert await Contact.all().count() == 1
     assert await ChannelIdentity.filter(contact=budi).count() == 3
 
     # An address only an unverified contact gave proves nothing: a stranger is greeted as one.
-    await on(flow, ChannelKind.EMAIL, "tamu@example.com", "halo", email="tamu@example.com")
-    greeting = await on(flow, ChannelKind.EMAIL, "other@example.com", "halo", email="tamu@example.com")
+    await flow.on(ChannelKind.EMAIL, "tamu@example.com", "halo", email="tamu@example.com")
+    greeting = await flow.on(ChannelKind.EMAIL, "other@example.com", "halo", email="tamu@example.com")
     assert greeting[0].startswith("Halo!")
     assert await Contact.all().count() == 3

@@ -96,7 +96,8 @@ async def test_the_bot_uses_the_stored_hours_message_and_sla_without_a_restart(f
     ops = parse_form(weekdays_form(sla_hours="6", message_id=message), defaults=DEFAULTS)
     await save_operations(operations=ops)
     await flow.send("halo", user="2")
-    await flow.send("13521045", user="2")
+    # Other students: Budi's NIM again would be Budi, whose message joins his ticket still open.
+    await flow.send("16522101", user="2")
     await flow.send("agen", user="2")
     second = await Ticket.filter(conversation__identity__external_id="2").get()
     assert second.due_at - second.opened_at == timedelta(hours=6)
@@ -107,7 +108,7 @@ async def test_the_bot_uses_the_stored_hours_message_and_sla_without_a_restart(f
     await save_operations(operations=parse_form(
         weekdays_form(open_5="1", opens_5="09:00", closes_5="12:00", sla_hours="6"), defaults=DEFAULTS))
     await flow.send("halo", user="3")
-    await flow.send("13521045", user="3")
+    await flow.send("10623077", user="3")
     await flow.send("agen", user="3")
     reply = flow.replies()[-1]
     assert "Senin–Jumat 08.00–16.00; Sabtu 09.00–12.00 WIB, kecuali hari libur nasional" in reply

@@ -1,5 +1,6 @@
-"""One person on two channels: one contact with two identities, one history for the agent, and the agent's
-reply going out on the channel the person wrote on last. Real clients against the loopback stand-ins."""
+"""One person on two channels: one contact with two identities, one history for the agent, a message on the
+second channel filed on the ticket open on the first (one thread, one acknowledgement), and the agent's reply
+going out on the channel the person wrote on last. Real clients against the loopback stand-ins."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from models import (
     User,
     UserRole,
 )
-from tests.bot.channels.conftest import poll
+from tests.bot.channels.conftest import poll, settle
 from tests.conftest import IN_HOURS, ScriptedClassifier
 from tests.fakes.mail import IMAP_PASSWORD, IMAP_USER, Dovecot, SmtpSink, mail_bytes
 from tests.fakes.telegram import FakeTelegram
@@ -66,6 +67,19 @@ async def on_whatsapp(client: TestClient[Any, Any], twilio: FakeTwilio, text: st
     before = len(twilio.bodies(PHONE))
     assert (await twilio.user_says(client, PHONE, text)).status == 200
     return twilio.bodies(PHONE)[before:]
+
+
+async def on_telegram(client: TestClient[Any, Any], telegram: FakeTelegram, text: str) -> list[str]:
+    before = len(telegram.texts(CHAT))
+    response = await client.post("/webhooks/telegram", data=json.dumps(telegram.message_update(CHAT, text)),
+                                 headers={"Content-Type": "application/json", SECRET_HEADER: SECRET})
+    assert response.status == 200
+    await settle(client)
+    return telegram.texts(CHAT)[before:]
+
+
+def joined(ticket: Ticket) -> str:
+    return catalog("id").t("ticket_joined", ticket=ticket.number or "")
 
 
 class ConsoleSession:
@@ -126,10 +140,13 @@ async def test_verified_on_whatsapp_then_writing_from_the_campus_address_is_one_
     ticket = await Ticket.get()
     assert ticket.channel == ChannelKind.WHATSAPP
 
-    # From the campus address the directory gave: known at once, no greeting, no identity question.
+    # From the campus address the directory gave: known at once, and with a ticket open on WhatsApp the
+    # mail goes to that ticket: no greeting, no bot answer, one acknowledgement naming the ticket.
     answered = await by_mail("saya lupa password edunex", 1, subject="Password")
-    assert answered[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
-    assert not any(text.startswith("Halo!") for text in answered)
+    assert answered == [joined(ticket)]
+    mailed = await Message.get(text="saya lupa password edunex")
+    assert (mailed.channel, mailed.ticket_id) == (ChannelKind.EMAIL, ticket.id)  # type: ignore[attr-defined]
+    assert await Ticket.all().count() == 1
     assert await Contact.all().count() == 1
     contact = await Contact.get()
     identities = await ChannelIdentity.filter(contact=contact).values_list("channel", flat=True)
@@ -179,15 +196,8 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
     app = client.app
     assert app is not None
 
-    async def on_telegram(text: str) -> list[str]:
-        before = len(fake_telegram.texts(CHAT))
-        response = await client.post("/webhooks/telegram", data=json.dumps(fake_telegram.message_update(CHAT, text)),
-                                     headers={"Content-Type": "application/json", SECRET_HEADER: SECRET})
-        assert response.status == 200
-        return fake_telegram.texts(CHAT)[before:]
-
-    await on_telegram("halo")
-    await on_telegram("13521045")
+    await on_telegram(client, fake_telegram, "halo")
+    await on_telegram(client, fake_telegram, "13521045")
     # A new WhatsApp number is a stranger until the same NIM is given there.
     assert (await on_whatsapp(client, fake_twilio, "halo"))[0].startswith("Halo!")
     assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Budi")
@@ -200,7 +210,9 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
     await on_whatsapp(client, fake_twilio, "agen")
     ticket = await Ticket.get()
     assert ticket.contact_id == contact.id  # type: ignore[attr-defined]
-    await on_telegram("saya lupa password")  # then back on Telegram, answered by the bot there
+    # Then back on Telegram: filed on the WhatsApp ticket, acknowledged, not answered by the bot.
+    assert await on_telegram(client, fake_telegram, "saya lupa password") == [joined(ticket)]
+    assert (await Message.get(text="saya lupa password")).ticket_id == ticket.id  # type: ignore[attr-defined]
 
     console = ConsoleSession(client)
     agent = await console.sign_in()
@@ -217,3 +229,61 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
     assert len(fake_twilio.messages) == whatsapp_before
     out = await Message.filter(sender_kind=SenderKind.AGENT).values_list("channel", flat=True)
     assert out == [ChannelKind.TELEGRAM]
+
+
+async def test_a_web_chat_ticket_takes_the_question_kept_on_telegram_and_the_reply_goes_there(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio,
+    fake_telegram: FakeTelegram,
+) -> None:
+    settings = Settings(**base_settings(db_url, tmp_path, fake_twilio, telegram_bot_token=TOKEN,
+                                        telegram_webhook_secret=SECRET, telegram_api_base_url=fake_telegram.base_url))
+    client = await start(aiohttp_client, settings)
+    app = client.app
+    assert app is not None
+    # PUBLIC_URL is https, so the chat's session cookie is Secure: carried by hand over plain-http loopback.
+    session = (await client.get("/chat")).cookies["cc_chat"].value
+    sent = 0
+
+    async def on_web(text: str) -> None:
+        nonlocal sent
+        sent += 1
+        response = await client.post("/chat/messages", json={"id": f"web-{sent:08d}", "text": text},
+                                     headers={"Cookie": f"cc_chat={session}"})
+        assert response.status == 202
+
+    async def web_history() -> list[str]:
+        response = await client.get("/chat/history", headers={"Cookie": f"cc_chat={session}"})
+        return [m["text"] for m in (await response.json())["messages"]]
+
+    for text in ("halo", "13521045", "agen"):
+        await on_web(text)
+    ticket = await Ticket.get()
+    assert ticket.channel == ChannelKind.WEBCHAT
+
+    # On Telegram Budi is a stranger first: greeted, and the question he writes is kept, not answered.
+    assert (await on_telegram(client, fake_telegram, "/start"))[0].startswith("Halo!")
+    kept = await on_telegram(client, fake_telegram, "nilai kuis saya belum muncul")
+    assert kept[-1].endswith(catalog("id").t("ask_identity"))
+    # His NIM: the same person, whose ticket is open. The kept question goes to the agent, not the bot.
+    verified = await on_telegram(client, fake_telegram, "13521045")
+    assert verified == ["Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
+    question = await Message.get(text="nilai kuis saya belum muncul")
+    assert (question.channel, question.ticket_id) == (ChannelKind.TELEGRAM, ticket.id)  # type: ignore[attr-defined]
+    assert await Ticket.all().count() == 1
+
+    console = ConsoleSession(client)
+    agent = await console.sign_in()
+    page = await console.history(ticket)
+    assert "nilai kuis saya belum muncul" in page
+    assert "· Telegram" in page
+
+    # The agent's reply goes to Telegram, where he wrote last, and not to the web chat.
+    taken = await take_ticket(ticket_id=ticket.id, agent=agent, now=IN_HOURS)
+    message = await reply(registry=app[REGISTRY], ticket=taken.ticket, agent=agent,
+                          text="Nilai kuisnya sudah kami minta dipublikasikan dosen.", now=IN_HOURS)
+    assert message.channel == ChannelKind.TELEGRAM
+    assert fake_telegram.texts(CHAT)[-1] == "Nilai kuisnya sudah kami minta dipublikasikan dosen."
+    assert "Nilai kuisnya sudah kami minta dipublikasikan dosen." not in await web_history()
+    # His answer there is filed on the ticket in silence.
+    assert await on_telegram(client, fake_telegram, "baik, terima kasih") == []
+    assert (await Message.get(text="baik, terima kasih")).ticket_id == ticket.id  # type: ignore[attr-defined]

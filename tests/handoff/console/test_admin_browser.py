@@ -65,7 +65,7 @@ async def test_supervisor_edits_hours_and_sla_and_queue_and_bot_follow(site: Ser
     await expect(clock).to_have_class(re.compile(r"\bsla-risk\b"))
 
     # The bot: no restart, the supervisor's message and the new target on the next hand-off.
-    second = await site.hand_off(user="779")
+    second = await site.hand_off(user="779", nim="16522101")  # another student: Budi's ticket is still open
     assert second.due_at - second.opened_at == timedelta(hours=100)
     assert site.channel.sent[-1].text == f"Kami sedang tutup. Tiket {second.number} kami balas secepatnya."
 

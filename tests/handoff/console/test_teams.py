@@ -12,9 +12,9 @@ from models import Category, Team, Ticket, User, UserRole
 from tests.conftest import IN_HOURS, FlowHarness
 
 
-async def handed_off(flow: FlowHarness, *, user: str, question: str) -> Ticket:
+async def handed_off(flow: FlowHarness, *, user: str, question: str, nim: str = "13521045") -> Ticket:
     await flow.send("halo", user=user)
-    await flow.send("13521045", user=user)
+    await flow.send(nim, user=user)
     await flow.send(question, user=user)
     if not await Ticket.filter(conversation__identity__external_id=user).exists():
         await flow.send("2", user=user)  # "did this help?" no
@@ -49,7 +49,8 @@ async def test_ticket_team_follows_the_category_and_limits_who_sees_it(flow: Flo
     await teams.set_user_teams(bayu, [grades.id])
 
     password = await handed_off(flow, user="1", question="lupa password")
-    grade = await handed_off(flow, user="2", question="nilai saya belum keluar")
+    # Another student: the same NIM would be Budi again, and his message would join his open ticket.
+    grade = await handed_off(flow, user="2", question="nilai saya belum keluar", nim="16522101")
     assert password.team_id == accounts.id  # type: ignore[attr-defined]
     assert grade.team_id == grades.id  # type: ignore[attr-defined]
 
@@ -88,7 +89,7 @@ async def test_automatic_assignment_picks_within_the_ticket_team(flow: FlowHarne
     await teams.set_user_teams(bayu, [grades.id])
     # Ana has fewer open tickets (none) than Bayu would after one; the team rule still sends it to Bayu.
     first = await handed_off(flow, user="1", question="nilai saya belum keluar")
-    second = await handed_off(flow, user="2", question="nilai kuis tidak muncul")
+    second = await handed_off(flow, user="2", question="nilai kuis tidak muncul", nim="16522101")
     assigner = Assigner(answer_within=timedelta(minutes=10))
     assert await assigner.assign_backlog(now=IN_HOURS) == 2
     owners = {t.id: t.assignee_id for t in await Ticket.filter(id__in=[first.id, second.id])}  # type: ignore[attr-defined]
