@@ -6,10 +6,12 @@ sent twice, as Twilio may), and answered exactly once (each new user's "halo" ge
 messages, each sent once to the stand-in Twilio API). The turns run after the acknowledgement, so it
 also reports the lag from a message's acknowledgement to its first and last reply reaching Twilio.
 
-    python benchmarks/whatsapp_webhook_bench.py --rate 200 --messages 2000 --duplicates 0.1
+    python benchmarks/whatsapp_webhook_bench.py --rate 200 --messages 2000 --duplicates 0.1 [--worker]
 
-The app runs in a process of its own (as in production, where Twilio is elsewhere); the load generator
-and the stand-in of Twilio's API (tests/fakes/twilio.py) share this one. Runs from the repository root.
+The app runs in a process of its own (as in production, where Twilio is elsewhere): ``carecenter serve``
+as it runs by default, turns included; with ``--worker``, as the Procfile runs it, ``serve --no-worker``
+plus a ``carecenter worker`` process that runs the turns. The load generator and the stand-in of
+Twilio's API (tests/fakes/twilio.py) share this process. Runs from the repository root.
 """
 
 from __future__ import annotations
@@ -45,9 +47,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
 
 
-def serve(database: str, data_dir: str, api_base: str, conn: Connection) -> None:
-    """The app, as ``carecenter serve`` runs it (without the scheduler), in its own process."""
-    from bot.app import create_app
+def serve(database: str, data_dir: str, api_base: str, conn: Connection, role: str = "all") -> None:
+    """The app, as ``carecenter serve`` (or ``worker``) runs it, without the scheduler, in its own process."""
+    from bot.app import Role, create_app
     from bot.config import Settings
     from tests.conftest import ScriptedClassifier
 
@@ -57,11 +59,15 @@ def serve(database: str, data_dir: str, api_base: str, conn: Connection) -> None
             twilio_account_sid=ACCOUNT_SID, twilio_auth_token=AUTH_TOKEN, twilio_whatsapp_from=SENDER,
             twilio_api_base_url=api_base,
         )
-        runner = web.AppRunner(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
+        app = create_app(settings, classifier=ScriptedClassifier(), scheduler=False, role=Role(role))
+        runner = web.AppRunner(app)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        conn.send(runner.addresses[0][1])
+        if role == Role.WORKER:
+            conn.send(None)  # no socket: it hears of the webhooks only through the inbox
+        else:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            conn.send(runner.addresses[0][1])
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)  # until told to stop
         await runner.cleanup()  # lets the turns still queued finish
         conn.send("stopped")
@@ -75,7 +81,7 @@ def report(label: str, values: list[float]) -> str:
             f"max {max(ms, default=float('nan')):.1f} ms")
 
 
-async def run(rate: float, messages: int, duplicates: float) -> int:
+async def run(rate: float, messages: int, duplicates: float, *, worker: bool = False) -> int:
     fake = FakeTwilio(public_url=PUBLIC_URL)
     reply_times: dict[str, list[float]] = {}
     create = fake.create_message
@@ -95,13 +101,20 @@ async def run(rate: float, messages: int, duplicates: float) -> int:
 
     data = Path(tempfile.mkdtemp(prefix="cc-bench-"))
     database = data / "bench.sqlite3"
-    ours, theirs = multiprocessing.get_context("spawn").Pipe()
-    server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(f"sqlite://{database}", str(data), fake.base_url, theirs), daemon=True
-    )
-    server.start()
+    spawn = multiprocessing.get_context("spawn")
     loop = asyncio.get_running_loop()
-    port = await loop.run_in_executor(None, ours.recv)
+    processes: list[tuple[multiprocessing.process.BaseProcess, Connection]] = []
+    for role in ("web", "worker") if worker else ("all",):
+        ours, theirs = spawn.Pipe()
+        process = spawn.Process(
+            target=serve, args=(f"sqlite://{database}", str(data), fake.base_url, theirs, role), daemon=True
+        )
+        process.start()
+        processes.append((process, ours))
+        if role != "worker":
+            port = await loop.run_in_executor(None, ours.recv)
+        else:
+            await loop.run_in_executor(None, ours.recv)
     base = f"http://127.0.0.1:{port}"
     path = "/webhooks/twilio/whatsapp"
     signed_url = f"{PUBLIC_URL}{path}"
@@ -143,9 +156,10 @@ async def run(rate: float, messages: int, duplicates: float) -> int:
         await asyncio.sleep(0.1)
     drained = time.perf_counter() - start
     await asyncio.sleep(SETTLE)
-    ours.send("stop")
-    await loop.run_in_executor(None, ours.recv)
-    server.join(30)
+    for process, ours in processes:
+        ours.send("stop")
+        await loop.run_in_executor(None, ours.recv)
+        process.join(30)
     await session.close()
     await api_runner.cleanup()
 
@@ -161,6 +175,7 @@ async def run(rate: float, messages: int, duplicates: float) -> int:
     first_lag = [reply_times[u][0] - acked_at[u] for u in acked_at if u in reply_times]
     last_lag = [reply_times[u][-1] - acked_at[u] for u in acked_at if u in reply_times]
     extra_posts = len(latencies) - messages
+    print(f"topology: {'serve --no-worker + worker' if worker else 'serve (turns in the same process)'}")
     print(f"posts {len(latencies)} ({extra_posts} duplicates) at {rate:g}/s in {posted:.1f} s; "
           f"status {dict(statuses)}")
     print(report("ack latency", latencies))
@@ -180,8 +195,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second")
     parser.add_argument("--messages", type=int, default=2000, help="distinct inbound messages")
     parser.add_argument("--duplicates", type=float, default=0.1, help="share of messages posted twice")
+    parser.add_argument("--worker", action="store_true",
+                        help="run the turns in a 'carecenter worker' process beside 'serve --no-worker'")
     args: Any = parser.parse_args()
-    sys.exit(asyncio.run(run(args.rate, args.messages, args.duplicates)))
+    sys.exit(asyncio.run(run(args.rate, args.messages, args.duplicates, worker=args.worker)))
 
 
 if __name__ == "__main__":

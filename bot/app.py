@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
-from bot.inbound import InboundWorker
+from bot.inbound import WORKER_POLL, InboundWorker
 from handoff.api import create_api
 from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
@@ -45,6 +46,15 @@ def version() -> str:
         return metadata.version("carecenter")
     except metadata.PackageNotFoundError:
         return "0.0.0+source"
+
+
+class Role(StrEnum):
+    """What one process of the product does. ``serve`` is ALL unless told otherwise; a busy site runs
+    ``serve --no-worker`` (WEB) beside ``carecenter worker`` (WORKER), as the Procfile does."""
+
+    ALL = "all"  # web, webhooks, and the turns, pollers and retries behind them
+    WEB = "web"  # web chat, console, API, and webhooks that only keep receipts
+    WORKER = "worker"  # receipts to messages to turns, the outbox's retries, the IMAP / Telegram pollers
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +127,10 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     clock: Callable[[], datetime] | None = None,
     scheduler: bool = True,
     seed_demo: bool = False,
+    role: Role = Role.ALL,
 ) -> web.Application:
     """Build the whole product. Tests pass fakes (extra channels, a fixed clock, a directory)."""
+    runs_turns = role != Role.WEB
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers])
     app[SETTINGS] = settings
     registry = ChannelRegistry()
@@ -211,13 +223,17 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # is stored; the turn runs in the inbound worker.
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
                   store=attachments)
-    setup_channels(app, settings, registry=registry, handle=accept, store=attachments)
+    setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)
 
     async def inbound_worker(app: web.Application) -> AsyncIterator[None]:
-        app[INBOUND] = InboundWorker(app[FLOW], receipts=app[DATABASE].receipts)
-        async with app[INBOUND].running():
+        app[INBOUND] = InboundWorker(app[FLOW], receipts=app[DATABASE].receipts, runs_turns=runs_turns)
+        if not runs_turns:
+            yield
+            return
+        # A worker process hears of new receipts only from the inbox: the webhooks run elsewhere.
+        async with app[INBOUND].running(poll=WORKER_POLL if role == Role.WORKER else None):
             yield
 
     # After the channels' contexts: it starts once their clients are up (resumed turns send replies) and

@@ -77,15 +77,17 @@ def cli(ctx: click.Context) -> None:
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), show_default="8080 or $PORT")
 @click.option("--demo", is_flag=True, help="Also load a small fictional directory and a demo agent.")
 @click.option("--no-scheduler", is_flag=True, help="Run the scheduler in a separate 'carecenter clock' process.")
+@click.option("--no-worker", is_flag=True,
+              help="Run the turns, retries and pollers in a separate 'carecenter worker' process.")
 @click.pass_obj
-def serve(obj: dict[str, Any], host: str, port: int, demo: bool, no_scheduler: bool) -> None:
-    """Run the web app: webhooks, web chat, API and (unless --no-scheduler) the scheduler."""
+def serve(obj: dict[str, Any], *, host: str, port: int, demo: bool, no_scheduler: bool, no_worker: bool) -> None:
+    """Run the web app: webhooks, web chat, API, and (unless told otherwise) the worker and the scheduler."""
     from aiohttp import web
 
-    from bot.app import STARTUP, create_app
+    from bot.app import STARTUP, Role, create_app
 
     settings: Settings = obj["settings"]
-    app = create_app(settings, scheduler=not no_scheduler, seed_demo=demo)
+    app = create_app(settings, scheduler=not no_scheduler, seed_demo=demo, role=Role.WEB if no_worker else Role.ALL)
 
     async def announce(app: web.Application) -> None:
         info = app[STARTUP]
@@ -113,6 +115,33 @@ def migrate(obj: dict[str, Any]) -> None:
     settings: Settings = obj["settings"]
     asyncio.run(run_migrations(settings.effective_database_url))
     click.echo("database is up to date")
+
+
+@cli.command()
+@click.pass_obj
+def worker(obj: dict[str, Any]) -> None:
+    """Run the turns behind the webhooks, the outbox's retries and the pollers (use with 'serve --no-worker').
+
+    Its own process, so a burst of turns never slows the web process's answers to the providers."""
+    from aiohttp import web
+
+    from bot.app import Role, create_app
+
+    settings: Settings = obj["settings"]
+
+    async def run() -> None:
+        # The same app as serve's, started without a listening socket: every resource opens and closes
+        # through the same cleanup contexts, and only the worker's parts have anything to do.
+        runner = web.AppRunner(create_app(settings, scheduler=False, role=Role.WORKER), handle_signals=True)
+        await runner.setup()
+        click.echo("worker running; Ctrl-C to stop")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()  # running turns finish; the rest resume at the next start
+
+    with contextlib.suppress(KeyboardInterrupt, web.GracefulExit):
+        asyncio.run(run())
 
 
 @cli.command()

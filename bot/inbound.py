@@ -51,6 +51,8 @@ Item = tuple[Literal["inbox", "message"], int]
 # connection shared with the webhooks' receipts, so more only lengthens the line a receipt waits in.
 DEFAULT_CONCURRENCY = 2
 SWEEP_INTERVAL = 30.0  # seconds
+# How often a worker process looks for new receipts: the delay a message waits before its turn starts.
+WORKER_POLL = 0.2  # seconds
 # The sweep leaves younger rows alone: they are normally still queued in the process that received
 # them (its order is the user's order), and only an orphan gets this old untouched.
 SWEEP_GRACE = timedelta(minutes=1)
@@ -123,10 +125,14 @@ async def receive(message: InboundMessage, *, db: BaseDBAsyncClient | None = Non
 
 class InboundWorker:
     def __init__(
-        self, deps: FlowDeps, *, concurrency: int = DEFAULT_CONCURRENCY, receipts: BaseDBAsyncClient | None = None
+        self, deps: FlowDeps, *, concurrency: int = DEFAULT_CONCURRENCY, receipts: BaseDBAsyncClient | None = None,
+        runs_turns: bool = True,
     ) -> None:
+        """``runs_turns=False``: a web process beside a ``carecenter worker``; it only keeps receipts, and
+        the worker finds them in the inbox."""
         self.deps = deps
         self._receipts = receipts
+        self.runs_turns = runs_turns
         self._slots = asyncio.Semaphore(concurrency)
         self._queues: dict[Key, deque[Item]] = {}
         self._drainers: dict[Key, asyncio.Task[None]] = {}
@@ -144,7 +150,7 @@ class InboundWorker:
                 self.enqueue(key, ("message", result.message_id))
             return result
         receipt = await receive(message, db=self._receipts)
-        if receipt.inbox_id is not None:
+        if receipt.inbox_id is not None and self.runs_turns:
             self.enqueue(key, ("inbox", receipt.inbox_id))
         return receipt
 
@@ -215,9 +221,12 @@ class InboundWorker:
         while self._drainers:
             await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)
 
-    async def resume(self, *, older_than: timedelta | None = None) -> int:
+    async def resume(self, *, older_than: timedelta | None = None, first_tries_only: bool = False) -> int:
         """Queue what a stopped or crashed process left: stored messages whose turn never ran (or whose
-        run died), then receipts never stored. Returns how many were queued."""
+        run died), then receipts never stored. Returns how many were queued.
+
+        ``first_tries_only``: only what nobody has tried yet (the worker process's frequent look for new
+        receipts); what failed once waits for the slower sweep, so a failing message is not hammered."""
         now = datetime.now(UTC)
         messages = Message.filter(direction=Direction.INBOUND, processed_at=None).filter(
             Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_LEASE)
@@ -226,6 +235,9 @@ class InboundWorker:
         if older_than is not None:
             messages = messages.filter(created_at__lt=now - older_than)
             receipts = receipts.filter(received_at__lt=now - older_than)
+        if first_tries_only:
+            messages = messages.filter(attempts=0)
+            receipts = receipts.filter(attempts=0)
         found: list[tuple[Item, Key]] = [
             (("message", int(row_id)), (str(channel), str(address)))
             for row_id, channel, address in await messages.order_by("id")
@@ -249,27 +261,35 @@ class InboundWorker:
         return queued
 
     @asynccontextmanager
-    async def running(self, *, interval: float = SWEEP_INTERVAL) -> AsyncIterator[InboundWorker]:
-        """Resume at start-up, sweep every ``interval`` seconds, and let running turns finish at the end."""
+    async def running(
+        self, *, interval: float = SWEEP_INTERVAL, poll: float | None = None
+    ) -> AsyncIterator[InboundWorker]:
+        """Resume at start-up, sweep every ``interval`` seconds, and let running turns finish at the end.
+
+        ``poll``: also look for new receipts and messages every ``poll`` seconds. A ``carecenter worker``
+        needs it: the webhooks that keep the receipts run in another process and queue nothing here."""
         await self.resume()
 
-        async def sweep() -> None:
+        async def sweep(every: float, grace: timedelta | None, *, first_tries_only: bool) -> None:
             while True:
-                await asyncio.sleep(interval)
+                await asyncio.sleep(every)
                 try:
-                    await self.resume(older_than=SWEEP_GRACE)
+                    await self.resume(older_than=grace, first_tries_only=first_tries_only)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a database blip must not end the sweeps
                     log.exception("inbound sweep failed")
 
-        sweeper = asyncio.create_task(sweep(), name="inbound-sweep")
+        sweepers = [asyncio.create_task(sweep(interval, SWEEP_GRACE, first_tries_only=False), name="inbound-sweep")]
+        if poll is not None:
+            sweepers.append(asyncio.create_task(sweep(poll, None, first_tries_only=True), name="inbound-poll"))
         try:
             yield self
         finally:
-            sweeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await sweeper
+            for sweeper in sweepers:
+                sweeper.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sweeper
             try:
                 await asyncio.wait_for(self.idle(), STOP_TIMEOUT)
             except TimeoutError:

@@ -420,9 +420,10 @@ class EmailChannel:
 
     # -- aiohttp wiring ---------------------------------------------------------------------------
 
-    def setup(self, app: web.Application, handle: Handler) -> None:
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
         self._handle = handle
-        app.cleanup_ctx.append(self._lifecycle)
+        if polls:  # otherwise the mailbox is the worker process's to read; this one only sends
+            app.cleanup_ctx.append(self._lifecycle)
 
     async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
         self._task = asyncio.create_task(self._poll_forever(), name="imap-poll")

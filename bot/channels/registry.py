@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 
 class ProviderChannel(Channel, Protocol):
-    def setup(self, app: web.Application, handle: Handler) -> None: ...
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
+        """Mount the webhooks and lifecycle. ``polls``: this process also fetches input itself (the
+        IMAP poller, Telegram polling without a PUBLIC_URL): the worker's job when a worker runs."""
+        ...
 
 
 def build_channels(settings: Settings, store: AttachmentStore | None = None) -> list[ProviderChannel]:
@@ -68,7 +71,7 @@ def build_channels(settings: Settings, store: AttachmentStore | None = None) -> 
 
 def setup_channels(
     app: web.Application, settings: Settings, *, registry: ChannelRegistry, handle: Handler,
-    store: AttachmentStore | None = None,
+    store: AttachmentStore | None = None, worker: bool = True,
 ) -> list[ProviderChannel]:
     """Build the configured channels, register them for delivery, mount their webhooks, and run the
     outbox worker that retries what they could not take at once."""
@@ -80,10 +83,10 @@ def setup_channels(
             log.info("channel %s given explicitly; configured one not started", channel.kind.value)
             continue
         registry.add(channel)
-        channel.setup(app, handle)
+        channel.setup(app, handle, polls=worker)
         started.append(channel)
         log.info("channel %s enabled", channel.kind.value)
-    if started:
+    if started and worker:  # a web process beside a ``carecenter worker`` leaves the retries to it
         # Appended after the channels' own contexts, so the worker stops before their clients close.
         async def outbox(_app: web.Application) -> AsyncIterator[None]:
             async with running_worker(registry=registry):

@@ -120,6 +120,7 @@ class TelegramChannel:
         self.max_inline_wait = max_inline_wait
         self._sleep = sleep
         self._handle: Handler | None = None
+        self._polls = True
         # Until this loop.time(), Telegram asked us (429 retry_after) to send nothing at all.
         self._paused_until = 0.0
         self.rate_limiter = rate_limiter or ChatRateLimiter()
@@ -377,8 +378,9 @@ class TelegramChannel:
 
     # -- aiohttp wiring ---------------------------------------------------------------------------
 
-    def setup(self, app: web.Application, handle: Handler) -> None:
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
         self._handle = handle
+        self._polls = polls
         app.router.add_post(WEBHOOK_PATH, self._webhook)
         app.cleanup_ctx.append(self._lifecycle)
 
@@ -423,6 +425,9 @@ class TelegramChannel:
                 log.info("telegram webhook set to %s", url)
             except TelegramError as exc:
                 log.error("telegram setWebhook failed: %s", exc)
+            return
+        if not self._polls:
+            log.info("telegram: no PUBLIC_URL, so updates are polled, by the worker process")
             return
         updater = self.application.updater
         assert updater is not None

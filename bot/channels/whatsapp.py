@@ -467,7 +467,8 @@ class WhatsAppChannel:
 
     # -- aiohttp wiring ---------------------------------------------------------------------------
 
-    def setup(self, app: web.Application, handle: Handler) -> None:
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
+        # ``polls`` is unused: WhatsApp only ever arrives by webhook.
         self._handle = handle
         app.router.add_post(INBOUND_PATH, self._inbound)
         app.router.add_post(STATUS_PATH, self._status)
