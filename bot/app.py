@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
-from bot.inbound import WORKER_POLL, InboundWorker
+from bot.inbound import DEFAULT_CONCURRENCY, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff.api import create_api
 from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
@@ -228,7 +228,10 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
                      clock=clock, notify=console[CONSOLE_BROKER].publish)
 
     async def inbound_worker(app: web.Application) -> AsyncIterator[None]:
-        app[INBOUND] = InboundWorker(app[FLOW], receipts=app[DATABASE].receipts, runs_turns=runs_turns)
+        app[INBOUND] = InboundWorker(
+            app[FLOW], receipts=app[DATABASE].receipts, runs_turns=runs_turns,
+            concurrency=WORKER_CONCURRENCY if role == Role.WORKER else DEFAULT_CONCURRENCY,
+        )
         if not runs_turns:
             yield
             return

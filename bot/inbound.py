@@ -50,6 +50,8 @@ Item = tuple[Literal["inbox", "message"], int]
 # Items worked on at once. Each holds the database for a few queries at a time; on SQLite that is one
 # connection shared with the webhooks' receipts, so more only lengthens the line a receipt waits in.
 DEFAULT_CONCURRENCY = 2
+# A worker process has no webhooks to keep waiting, so it runs more at once (more turns per second).
+WORKER_CONCURRENCY = 4
 SWEEP_INTERVAL = 30.0  # seconds
 # How often a worker process looks for new receipts: the delay a message waits before its turn starts.
 WORKER_POLL = 0.2  # seconds
