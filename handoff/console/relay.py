@@ -105,6 +105,8 @@ class RelayPublisher:
         self._overflowed = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        # One write at a time: a flush() called while the flusher writes would send the same batch twice.
+        self._writing = asyncio.Lock()
         self._last_prune = time.monotonic()
 
     @property
@@ -128,6 +130,10 @@ class RelayPublisher:
     async def flush(self) -> bool:
         """Write everything buffered, batch by batch; False when a write failed (what failed is retried
         by the next flush, up to ``max_attempts`` writes, then dropped). Never raises."""
+        async with self._writing:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         if self._overflowed:
             log.warning("relay buffer full: %d live event(s) dropped before they were written", self._overflowed)
             self._overflowed = 0
@@ -253,7 +259,8 @@ class RelayFollower:
         return self._high
 
     async def start(self) -> None:
-        """Begin after the newest row present now: events older than this follower are not replayed."""
+        """Begin after the newest row present now: events older than this follower are not replayed (nor
+        is a row with a smaller id still committing at this moment: it is as old as the ones before it)."""
         newest = await RelayedEvent.all().order_by("-id").only("id").first()
         self._high = newest.id if newest is not None else 0
 
