@@ -160,6 +160,25 @@ class InboxEntry(Model):
         indexes = (("stored_at", "id"),)
 
 
+class RelayedEvent(Model):
+    """A console live event on its way from a process without console clients (worker, clock) to the web
+    processes that have them (handoff.console.relay). Best-effort and short-lived: rows are pruned after
+    a few minutes; the ticket events are the durable record, and the console re-reads from them.
+    """
+
+    # The order followers deliver in, and how they find what is new: BigInt so it never wraps; never
+    # reused (PostgreSQL sequence, SQLite AUTOINCREMENT), even after every row has been pruned.
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=64)
+    # JSON text written with json.dumps by the relay: plain text, so no driver's JSON codec is involved.
+    data = fields.TextField()
+    # Not indexed: only the prune reads it, once a minute, over a table that holds a few minutes of events.
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "live_events"
+
+
 class Attachment(Model):
     """A file that came or went with a message. The bytes live under DATA_DIR, named by their SHA-256
     (handoff.attachments); a part refused by the limits is a row too, so the agent sees what was dropped."""

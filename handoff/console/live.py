@@ -2,8 +2,8 @@
 
 The flow (through ``FlowDeps.notify``) and console actions publish small events carrying ids only; each
 open console WebSocket has a queue and re-reads what it shows with its own session, so an event never
-carries personal data to a browser that may not see it. One process only: with several web workers,
-each has its own broker (good enough for one care center; a shared bus would replace this class).
+carries personal data to a browser that may not see it. One broker per web process: processes without
+console clients (worker, clock) publish through handoff.console.relay, whose follower feeds each broker.
 """
 
 from __future__ import annotations
