@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,8 +28,9 @@ from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
 from bot.inbound import DEFAULT_CONCURRENCY, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff.api import create_api
-from handoff.console import CONSOLE_BROKER, ConsoleConfig, create_console
+from handoff.console import CONSOLE_BROKER, Broker, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
+from handoff.console.relay import RelayFollower, RelayPublisher
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
@@ -71,6 +74,7 @@ REGISTRY = web.AppKey("registry", ChannelRegistry)
 WEBCHAT = web.AppKey("webchat", WebChatChannel)
 FLOW = web.AppKey("flow", FlowDeps)
 INBOUND = web.AppKey("inbound", InboundWorker)
+LIVE = web.AppKey("live", Broker)  # the console's broker: what this process's consoles hear
 STARTUP = web.AppKey("startup", StartupInfo)
 
 
@@ -164,6 +168,12 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
                                 test_data=settings.nlp_test_data),
     )
 
+    # Live console events: a worker process has no console, so its turns publish through the database
+    # (handoff.console.relay) and each web process's follower hands them to its console's broker.
+    relay = RelayPublisher() if role == Role.WORKER else None
+    app[LIVE] = console[CONSOLE_BROKER]
+    notify = relay.publish if relay is not None else console[CONSOLE_BROKER].publish
+
     async def resources(app: web.Application) -> AsyncIterator[None]:
         app[DATABASE] = await open_database(settings.effective_database_url)
         info = StartupInfo()
@@ -191,7 +201,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             hours=hours,
             campus_domains=settings.campus_domains,
             sla=settings.sla,
-            notify=console[CONSOLE_BROKER].publish,
+            notify=notify,
         )
         if clock is not None:
             app[FLOW].clock = clock
@@ -202,15 +212,26 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
         holder = holder_id()
         jobs = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning,
-                               notify=console[CONSOLE_BROKER].publish)
+                               notify=notify)
         jobs.start()
         yield
         jobs.shutdown(wait=False)
         await release_lease(holder=holder)
 
+    async def live_events(_app: web.Application) -> AsyncIterator[None]:
+        if relay is not None:
+            async with relay.running():
+                yield
+        else:  # what a worker or clock process publishes reaches this process's consoles
+            async with RelayFollower(console[CONSOLE_BROKER].publish).running():
+                yield
+
     app.cleanup_ctx.append(resources)
+    app.cleanup_ctx.append(live_events)
     if scheduler:
         app.cleanup_ctx.append(run_scheduler)
+    if role == Role.WORKER and classifier is None:
+        app.cleanup_ctx.append(functools.partial(follow_active_model, model_dir=settings.model_dir))
 
     async def handle(message: Any) -> object:
         return await handle_inbound(message, app[FLOW])
@@ -254,6 +275,45 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", index)
-    app.add_subapp("/api/v1", add_ticket_actions(create_api(version()), console))
-    app.add_subapp("/console", console)
+    if role != Role.WORKER:  # its background loops (assignment, escalation mail) are the web's to run
+        app.add_subapp("/api/v1", add_ticket_actions(create_api(version()), console))
+        app.add_subapp("/console", console)
     return app
+
+
+# How often a worker process checks which classifier is active: a supervisor activates or restores one in
+# the console, in a web process, and the worker's turns should use it without a restart.
+MODEL_CHECK_INTERVAL = 10.0  # seconds
+
+
+async def follow_active_model(
+    app: web.Application, *, model_dir: Path, interval: float = MODEL_CHECK_INTERVAL
+) -> AsyncIterator[None]:
+    from nlp.store import ModelStore
+
+    store = ModelStore(model_dir)
+    # Read before this context yields: the model loaded at start-up is this one, and a change made while
+    # the process starts is a change.
+    current = await asyncio.to_thread(store.active_path)
+
+    async def follow() -> None:
+        nonlocal current
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                active = await asyncio.to_thread(store.active_path)
+                if active != current:
+                    app[FLOW].classifier = await asyncio.to_thread(load_classifier, model_dir)
+                    current = active
+                    log.info("classifier changed in the model store; now using %s",
+                             active.name if active else "the shipped model")
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # an unreadable store must not stop the checks; the loaded model still answers
+                log.exception("checking the active classifier failed")
+
+    task = asyncio.create_task(follow(), name="follow-active-model")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -148,6 +148,7 @@ def worker(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def clock(obj: dict[str, Any]) -> None:
     """Run only the scheduler (use with 'serve --no-scheduler'); a lease keeps it to one process."""
+    from handoff.console.relay import RelayPublisher
     from handoff.scheduler import build_scheduler, holder_id, release_lease
     from models import open_database
 
@@ -156,15 +157,20 @@ def clock(obj: dict[str, Any]) -> None:
     async def run() -> None:
         db = await open_database(settings.effective_database_url)
         holder = holder_id()
-        scheduler = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning)
-        scheduler.start()
-        click.echo("scheduler running; Ctrl-C to stop")
-        try:
-            await asyncio.Event().wait()
-        finally:
-            scheduler.shutdown(wait=False)
-            await release_lease(holder=holder)
-            await db.close()
+        # No console here: its live alerts (the WhatsApp window warning) reach the web's consoles
+        # through the database.
+        relay = RelayPublisher()
+        scheduler = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning,
+                                    notify=relay.publish)
+        async with relay.running():
+            scheduler.start()
+            click.echo("scheduler running; Ctrl-C to stop")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                scheduler.shutdown(wait=False)
+                await release_lease(holder=holder)
+        await db.close()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())

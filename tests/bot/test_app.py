@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Awaitable, Callable
@@ -9,14 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.app import create_app
+from bot.app import FLOW, create_app, follow_active_model
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
-from bot.directory import import_records
+from bot.directory import DatabaseDirectory, import_records
+from bot.flow import FlowDeps
 from handoff.auth import create_api_token
+from handoff.delivery import ChannelRegistry
 from models import Ticket, UserRole
+from nlp.classifier import Classifier, shipped_model_bytes
+from nlp.model import LinearTextModel
+from nlp.store import ModelStore
 from tests.conftest import ScriptedClassifier
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -205,3 +212,29 @@ async def test_english_page_gets_english_answers(client: TestClient[Any, Any]) -
     assert response.status == 202
     history = await (await client.get("/chat/history")).json()
     assert history["messages"][1]["text"].startswith("Hello!")
+
+
+async def test_a_worker_process_follows_the_classifier_a_supervisor_activates_or_restores(tmp_path: Path) -> None:
+    app = web.Application()
+    scripted = ScriptedClassifier()
+    app[FLOW] = FlowDeps(registry=ChannelRegistry(), classifier=scripted, directory=DatabaseDirectory())
+    following = follow_active_model(app, model_dir=tmp_path, interval=0.02)
+    await anext(following)
+
+    async def reloaded(since: object) -> object:
+        for _ in range(500):
+            if app[FLOW].classifier is not since:
+                return app[FLOW].classifier
+            await asyncio.sleep(0.01)
+        raise AssertionError("the worker did not load the active model")
+
+    # What the console's Activate and Restore do, in another process: change the store on disk.
+    store = ModelStore(tmp_path)
+    store.activate(store.save(LinearTextModel.from_bytes(shipped_model_bytes()), note="retrained"))
+    activated = await reloaded(scripted)
+    await asyncio.sleep(0.1)
+    assert app[FLOW].classifier is activated  # loaded once, not on every check
+    store.restore_previous()
+    assert isinstance(await reloaded(activated), Classifier)
+    with pytest.raises(StopAsyncIteration):
+        await anext(following)

@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from bot.app import INBOUND, Role, create_app
+from bot.app import INBOUND, LIVE, Role, create_app
 from bot.config import Settings
-from models import Direction, InboxEntry, Message
+from models import Direction, InboxEntry, Message, Ticket
 from tests.conftest import ScriptedClassifier
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio, fake_twilio
 
@@ -84,12 +84,22 @@ async def test_the_web_process_keeps_receipts_and_the_worker_process_answers_the
             return len(fake_twilio.bodies(late)) >= 3
 
         await until(late_answered)
+
+        # A hand-off in the worker reaches the web process's consoles (handoff.console.relay).
+        live = client.app[LIVE].subscribe()
+        response = await fake_twilio.post_signed(
+            client, f"{fake_twilio.public_url}{WEBHOOK}", fake_twilio.inbound_form(late, "mau bicara dengan agen")
+        )
+        assert response.status == 200
+        event = await asyncio.wait_for(live.get(), 30)
+        ticket = await Ticket.get()
+        assert (event.name, event.data) == ("ticket.opened", {"ticket_id": ticket.id})
     finally:
         worker.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(worker.communicate(), 30)
     assert worker.returncode == 0, err.decode()
     assert "worker running" in out.decode()
     # Each message stored once and answered once, and every receipt marked stored.
-    assert await Message.filter(direction=Direction.INBOUND).count() == len(USERS) + 1
-    assert [len(fake_twilio.bodies(user)) for user in [*USERS, late]] == [3, 3, 3, 3]
+    assert await Message.filter(direction=Direction.INBOUND).count() == len(USERS) + 2
+    assert [len(fake_twilio.bodies(user)) for user in USERS] == [3, 3, 3]
     assert await InboxEntry.filter(stored_at=None).count() == 0
