@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handoff.tickets import add_event
+from handoff.tickets import add_event, reply_conversation
 from models import (
     ActorKind,
     ChannelIdentity,
@@ -91,6 +91,8 @@ async def sweep(*, now: datetime, lead: timedelta = DEFAULT_LEAD, notify: Notify
         last = identity.last_inbound_at
         if last is None or identity.unreachable:
             continue  # an address nothing reaches gets its own warning (handoff.reachability)
+        if (await reply_conversation(ticket)).channel != ChannelKind.WHATSAPP:
+            continue  # they wrote on another channel since: the reply goes there, and no window applies
         answered = await _answered(ticket.id)
         closing = closes_at(last)
         if answered or await warned_for(ticket.id, closing):

@@ -12,6 +12,7 @@ from bot.flow import handle_inbound
 from handoff.auth import create_user
 from handoff.console.services import reply, set_waiting, take_ticket
 from handoff.scheduler import build_scheduler
+from handoff.tickets import reply_conversation
 from handoff.whatsapp_window import EVENT, LIVE_EVENT, WINDOW, sweep
 from models import ChannelKind, Ticket, TicketEvent, UserRole
 from tests.conftest import FlowHarness
@@ -113,6 +114,18 @@ async def test_tickets_waiting_on_the_user_and_other_channels_are_left_alone(flo
     assert await Ticket.filter(channel=ChannelKind.TELEGRAM).count() == 1
     assert await sweep(now=flow.now + WINDOW - timedelta(minutes=30), lead=LEAD) == []
     assert await sweep(now=flow.now + WINDOW - timedelta(minutes=30), lead=timedelta(0)) == []
+
+
+async def test_no_warning_when_the_person_has_moved_to_another_channel(flow: FlowHarness) -> None:
+    ticket = await waiting_ticket(flow)
+    first = flow.now
+    flow.now = first + timedelta(hours=1)
+    # Budi writes from his campus address: filed on the ticket, and the agent's reply now goes by e-mail.
+    await flow.on(ChannelKind.EMAIL, "budi.contoh@students.itb.ac.id", "apakah sudah ada kabar?",
+                  email="budi.contoh@students.itb.ac.id")
+    assert (await reply_conversation(ticket)).channel == ChannelKind.EMAIL
+    assert await sweep(now=first + WINDOW - timedelta(minutes=30), lead=LEAD) == []
+    assert await warnings_of(ticket) == []
 
 
 def test_the_scheduler_runs_the_window_sweep_beside_the_sla_sweep() -> None:
