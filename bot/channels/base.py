@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+import asyncio
+import logging
+from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from models import ChannelKind
+
+log = logging.getLogger(__name__)
 
 # Longer messages are kept whole in the database but only this much is classified: a question that
 # needs 10,000 characters is one for a person anyway.
@@ -47,6 +51,30 @@ class FetchesFiles(Protocol):
     the background and never holds up the turn."""
 
     def fetch_files(self, message: InboundMessage) -> None: ...
+
+
+class Downloads:
+    """Provider file downloads running in the background once their message is stored: a failure is logged
+    (nobody else would hear of it), and shutdown and tests can wait for those still in flight."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, work: Coroutine[Any, Any, None], *, provider_message_id: str) -> None:
+        task = asyncio.create_task(self._logged(work, provider_message_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _logged(self, work: Coroutine[Any, Any, None], provider_message_id: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.exception("keeping the files of %s message %s failed", self.channel, provider_message_id)
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 def split_message(text: str, limit: int) -> list[str]:

@@ -36,7 +36,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.channels.base import Handler, InboundMessage, split_message
+from bot.channels.base import Downloads, Handler, InboundMessage, split_message
 from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
@@ -115,7 +115,7 @@ class TelegramChannel:
     ) -> None:
         self.public_url = public_url.rstrip("/")
         self.store = store
-        self._file_tasks: set[asyncio.Task[None]] = set()
+        self._downloads = Downloads("telegram")
         self.secret = webhook_secret or derived_secret(token)
         self.max_inline_wait = max_inline_wait
         self._sleep = sleep
@@ -299,15 +299,8 @@ class TelegramChannel:
             return  # the update was read once already; a payload that no longer parses has no files to get
         files = _files_of(update.message) if update is not None and update.message is not None else []
         if files:
-            task = asyncio.create_task(self._keep_files(message.provider_message_id, files))
-            self._file_tasks.add(task)
-            task.add_done_callback(self._file_tasks.discard)
-
-    async def _keep_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
-        try:
-            await self._download_files(provider_message_id, files)
-        except Exception:  # a background task: nobody else would hear of it
-            log.exception("keeping the files of telegram message %s failed", provider_message_id)
+            self._downloads.start(self._download_files(message.provider_message_id, files),
+                                  provider_message_id=message.provider_message_id)
 
     async def _download_files(self, provider_message_id: str, files: list[dict[str, Any]]) -> None:
         store = self.store
@@ -335,8 +328,7 @@ class TelegramChannel:
 
     async def settle(self) -> None:
         """Wait for file downloads in flight (tests, and a clean shutdown)."""
-        while self._file_tasks:
-            await asyncio.gather(*list(self._file_tasks), return_exceptions=True)
+        await self._downloads.settle()
 
     async def _callback(self, update: Update, handle: Handler, payload: dict[str, Any]) -> str:
         query = update.callback_query

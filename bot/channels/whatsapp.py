@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Handler, InboundMessage, split_message
+from bot.channels.base import Downloads, Handler, InboundMessage, split_message
 from handoff.attachments import (
     AttachmentStore,
     Refusal,
@@ -162,7 +162,7 @@ class WhatsAppChannel:
         self._client: Any = None
         self.store = store
         self._media_session: aiohttp.ClientSession | None = None
-        self._media_tasks: set[asyncio.Task[None]] = set()
+        self._downloads = Downloads("whatsapp")
 
     # -- outbound ---------------------------------------------------------------------------------
 
@@ -321,9 +321,8 @@ class WhatsAppChannel:
         """The media of a message just stored, downloaded in the background (bot.inbound calls this)."""
         media = list(message.raw.get("media") or [])
         if media and self.store is not None:
-            task = asyncio.create_task(self._keep_media(message.provider_message_id, media))
-            self._media_tasks.add(task)
-            task.add_done_callback(self._media_tasks.discard)
+            self._downloads.start(self._download_media(message.provider_message_id, media),
+                                  provider_message_id=message.provider_message_id)
 
     def media_host_allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -332,12 +331,6 @@ class WhatsAppChannel:
             return parts.scheme in ("http", "https")  # the configured stand-in of Twilio's API
         twilio = host == "api.twilio.com" or host.endswith(TWILIO_MEDIA_HOST_SUFFIXES)
         return parts.scheme == "https" and twilio
-
-    async def _keep_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
-        try:
-            await self._download_media(message_sid, media)
-        except Exception:  # a background task: nobody else would hear of it
-            log.exception("keeping the media of whatsapp message %s failed", message_sid)
 
     async def _download_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
         row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
@@ -384,8 +377,7 @@ class WhatsAppChannel:
 
     async def settle(self) -> None:
         """Wait for media downloads in flight (tests, and a clean shutdown)."""
-        while self._media_tasks:
-            await asyncio.gather(*list(self._media_tasks), return_exceptions=True)
+        await self._downloads.settle()
 
     def to_inbound(self, form: Mapping[str, str]) -> InboundMessage:
         sid = form.get("MessageSid") or form.get("SmsMessageSid") or ""
