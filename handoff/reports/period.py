@@ -34,7 +34,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end < self.start:
-            raise PeriodError("error_period_order", start=self.start.isoformat(), end=self.end.isoformat())
+            raise PeriodError("error.period_order", start=self.start.isoformat(), end=self.end.isoformat())
 
     @classmethod
     def month(cls, year: int, month: int, tz: ZoneInfo) -> Period:
@@ -73,10 +73,10 @@ def parse_month(text: str, *, tz: ZoneInfo, now: datetime) -> Period:
     """``YYYY-MM`` as a month in ``tz``; the month in progress is allowed (figures up to now), a later one not."""
     match = _MONTH.fullmatch(text.strip())
     if match is None or not 1 <= int(match.group(2)) <= 12 or int(match.group(1)) < 1:
-        raise PeriodError("error_month_malformed", value=text)
+        raise PeriodError("error.month_malformed", value=text)
     period = Period.month(int(match.group(1)), int(match.group(2)), tz)
     if period.start > now.astimezone(tz).date():
-        raise PeriodError("error_month_future", value=text)
+        raise PeriodError("error.month_future", value=text)
     return period
 
 
@@ -84,12 +84,12 @@ def parse_day(text: str, *, option: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise PeriodError("error_date_malformed", option=option, value=text) from None
+        raise PeriodError("error.date_malformed", option=option, value=text) from None
 
 
 def parse_range(since: str, until: str, *, tz: ZoneInfo) -> Period:
     """Local dates, ``until`` exclusive: ``--since 2026-11-01 --until 2026-12-01`` is November."""
     start, end = parse_day(since, option="--since"), parse_day(until, option="--until")
     if end < start:
-        raise PeriodError("error_period_order", start=start.isoformat(), end=end.isoformat())
+        raise PeriodError("error.period_order", start=start.isoformat(), end=end.isoformat())
     return Period(start, end, tz)
