@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from handoff.reports.figures import outcome_sql, targets
@@ -285,7 +286,9 @@ async def csv_chunks(request: ExportRequest) -> AsyncIterator[bytes]:
 def _append(sheet: WriteOnlyWorksheet, batch: list[list[Cell]]) -> None:
     for row in batch:
         cells: list[Any] = []
-        for value in row:
+        for raw in row:
+            # Control characters XML cannot hold (a pasted vertical tab) would stop the whole file.
+            value = ILLEGAL_CHARACTERS_RE.sub("", raw) if isinstance(raw, str) else raw
             if isinstance(value, str) and formula_like(value):
                 # A text cell marked as text (Excel's own leading apostrophe): shown as written, never run,
                 # and still text when someone edits it.

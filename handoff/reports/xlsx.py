@@ -23,6 +23,8 @@ FORMATS = {
     Kind.AVERAGE: "0.00",
 }
 BOLD = Font(bold=True)
+# The narrative fills rows 4 to TABLE_ROW - 2 (merged); the summary table starts below it.
+TABLE_ROW = 14
 
 
 def _header(ws: Worksheet, *labels: str) -> None:
@@ -43,15 +45,16 @@ def _summary(ws: Worksheet, both: Comparison, paragraph: str, text: ReportText) 
     ws["A2"] = text("generated_at", when=text.moment(both.current.computed_at.astimezone(both.current.period.tz)))
     ws["A4"] = paragraph
     ws["A4"].alignment = Alignment(wrap_text=True, vertical="top")
-    ws.merge_cells("A4:D12")
-    ws.append([])
-    _header(ws, text("label.figure"), f"{text('label.current')}: {text.period(both.current.period)}",
-            f"{text('label.previous')}: {text.period(both.previous.period)}", text("label.change"))
-    for row in summary_rows(both):
-        ws.append([text(f"label.{row.label}"), row.current, row.previous, row.change])
-        cells = ws[ws.max_row]
-        cells[1].number_format = cells[2].number_format = FORMATS[row.kind]
-        cells[3].number_format = "+0.0%;-0.0%;0.0%"
+    ws.merge_cells(f"A4:D{TABLE_ROW - 2}")
+    headings = [text("label.figure"), f"{text('label.current')}: {text.period(both.current.period)}",
+                f"{text('label.previous')}: {text.period(both.previous.period)}", text("label.change")]
+    for column, heading in enumerate(headings, start=1):
+        ws.cell(TABLE_ROW, column, heading).font = BOLD
+    for index, row in enumerate(summary_rows(both), start=TABLE_ROW + 1):
+        ws.cell(index, 1, text(f"label.{row.label}"))
+        ws.cell(index, 2, row.current).number_format = FORMATS[row.kind]
+        ws.cell(index, 3, row.previous).number_format = FORMATS[row.kind]
+        ws.cell(index, 4, row.change).number_format = "+0.0%;-0.0%;0.0%"
     _widths(ws, 46, 24, 24, 14)
 
 

@@ -115,14 +115,14 @@ def test_periods() -> None:
     assert week.previous() == parse_range("2026-11-02", "2026-11-09", tz=WIB)
     assert NOVEMBER.start_utc == wib(2026, 11, 1)
     assert str(NOVEMBER.start_utc) == "2026-10-31 17:00:00+00:00"
-    for bad, key in [("2027-01", "error_month_future"), ("2026-13", "error_month_malformed"),
-                     ("26-11", "error_month_malformed"), ("2026-1", "error_month_malformed")]:
+    for bad, key in [("2027-01", "error.month_future"), ("2026-13", "error.month_malformed"),
+                     ("26-11", "error.month_malformed"), ("2026-1", "error.month_malformed")]:
         with pytest.raises(PeriodError) as raised:
             parse_month(bad, tz=WIB, now=now)
         assert raised.value.key == key
     with pytest.raises(PeriodError) as raised:
         parse_range("2026-11-02", "2026-11-01", tz=WIB)
-    assert raised.value.key == "error_period_order"
+    assert raised.value.key == "error.period_order"
     with pytest.raises(PeriodError) as raised:
         parse_range("2026-11-31", "2026-12-01", tz=WIB)
-    assert raised.value.key == "error_date_malformed"
+    assert raised.value.key == "error.date_malformed"
