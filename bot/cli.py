@@ -254,6 +254,116 @@ def directory_import(obj: dict[str, Any], file: Path) -> None:
     click.echo(f"imported {len(records)} entries: {created} new, {updated} updated")
 
 
+def _period_problem(problem: Exception, param: str) -> click.BadParameter:
+    from handoff.reports.period import PeriodError
+    from handoff.reports.text import report_text
+
+    assert isinstance(problem, PeriodError)
+    # The CLI speaks English, like its other messages; the console shows the same errors in its language.
+    return click.BadParameter(report_text("en")(problem.key, **problem.values), param_hint=param)
+
+
+def _cannot_write(path: Path, problem: OSError) -> click.ClickException:
+    return click.ClickException(f"cannot write {path}: {problem.strerror or problem}; nothing was written")
+
+
+@cli.group()
+def report() -> None:
+    """Reports for supervisors."""
+
+
+@report.command("monthly")
+@click.option("--month", required=True, metavar="YYYY-MM", help="The month, in the configured time zone (TZ).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The file to write; its extension chooses the format: .xlsx or .pdf.")
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True)
+@click.pass_obj
+def report_monthly(obj: dict[str, Any], month: str, out: Path, lang: str) -> None:
+    """The monthly report ("Laporan Care Center") with the month before for comparison."""
+    from datetime import UTC, datetime
+
+    from handoff.reports.monthly import ReportFormat, format_of, write_monthly_report
+    from handoff.reports.period import PeriodError, parse_month
+
+    settings: Settings = obj["settings"]
+    now = datetime.now(UTC)
+    try:
+        period = parse_month(month, tz=settings.tz, now=now)
+    except PeriodError as problem:
+        raise _period_problem(problem, "--month") from None
+    fmt = format_of(out)
+    if fmt is None:
+        raise click.BadParameter(f"{out.name!r}: the file name must end in "
+                                 + " or ".join(f".{f.value}" for f in ReportFormat), param_hint="--out")
+    try:
+        _with_db(settings, lambda: write_monthly_report(period=period, now=now, lang=lang, path=out, fmt=fmt))
+    except OSError as problem:
+        raise _cannot_write(out, problem) from None
+    click.echo(f"wrote {out}", err=True)
+
+
+@cli.group()
+def export() -> None:
+    """Data downloads for reporting (the SOP's step 10)."""
+
+
+@export.command("tickets")
+@click.option("--since", required=True, metavar="YYYY-MM-DD", help="First local day (inclusive).")
+@click.option("--until", required=True, metavar="YYYY-MM-DD", help="Last local day, exclusive.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), required=True)
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The file to write; standard output when not given.")
+@click.option("--mask", is_flag=True, help="Mask personal data: name initials, NIM/NIP, e-mail and phone.")
+@click.option("--lang", type=click.Choice(["id", "en"]), default="id", show_default=True,
+              help="Language of the header and the status words.")
+@click.pass_obj
+def export_tickets(obj: dict[str, Any], *, since: str, until: str, fmt: str, out: Path | None, mask: bool,
+                   lang: str) -> None:
+    """One row per ticket opened in [--since, --until), as CSV or XLSX."""
+    import shutil
+    import tempfile
+    from datetime import UTC, datetime
+
+    from handoff.exports import ExportFormat, ExportRequest, write_csv, write_xlsx
+    from handoff.reports.output import atomic_output
+    from handoff.reports.period import PeriodError, parse_range
+
+    settings: Settings = obj["settings"]
+    try:
+        period = parse_range(since, until, tz=settings.tz)
+    except PeriodError as problem:
+        raise _period_problem(problem, "--since/--until") from None
+    kind = ExportFormat(fmt)
+    if out is None and kind == ExportFormat.XLSX and sys.stdout.isatty():
+        raise click.UsageError("XLSX is binary: give --out FILE, or pipe standard output to a file or program")
+    request = ExportRequest(period=period, now=datetime.now(UTC), mask=mask, lang=lang)
+
+    async def to(stream: Any) -> None:
+        if kind == ExportFormat.CSV:
+            await write_csv(request, stream)
+        else:
+            await write_xlsx(request, stream)
+
+    if out is not None:
+        try:
+            with atomic_output(out) as stream:
+                _with_db(settings, lambda: to(stream))
+        except OSError as problem:
+            raise _cannot_write(out, problem) from None
+        click.echo(f"wrote {out}", err=True)
+        return
+    target = sys.stdout.buffer
+    if kind == ExportFormat.CSV:
+        _with_db(settings, lambda: to(target))  # chunk by chunk, as the rows come
+    else:
+        # A zip archive is finished by its central directory: spool it, then copy it out in blocks.
+        with tempfile.TemporaryFile() as spool:
+            _with_db(settings, lambda: to(spool))
+            spool.seek(0)
+            shutil.copyfileobj(spool, target)
+    target.flush()
+
+
 def _mount_nlp() -> None:
     from nlp.cli import nlp_group
 

@@ -1,0 +1,323 @@
+"""Ticket exports (the SOP's step 10): one row per ticket opened in a period, as CSV or XLSX, streamed.
+
+Memory stays flat whatever the number of tickets: rows come from the database in keyset-paginated
+batches (``id > last ORDER BY id LIMIT n``, on the primary key), CSV leaves chunk by chunk and XLSX goes
+through openpyxl's write-only mode, which spools rows to disk. Whether an agent chose a ticket's
+category is read from its ``categorized`` events in one pass over ticket_events by primary key, into a
+bitmap over the exported ticket ids (one bit per ticket), because ticket_events has no index on ticket_id
+and a lookup per batch would scan the whole table every time.
+
+Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection"), and personal-data
+columns can be masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from handoff.reports.figures import outcome_sql, targets
+from handoff.reports.period import Period
+from handoff.reports.sql import Sql
+from handoff.reports.text import ReportText, report_text
+from models import Category, Team, User
+
+BATCH = 1000
+EVENT_PAGE = 5000
+MASK = "*"
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+# The columns, in order; the SLA outcomes follow "status", one per target (handoff.reports.figures.targets).
+BEFORE_SLA = ("number", "opened_at", "first_response_at", "resolved_at", "channel", "contact_name", "id_number",
+              "email", "phone", "category", "category_source", "predicted_category", "agent", "team", "status")
+AFTER_SLA = ("escalated", "incident", "rating", "comment")
+PERSONAL = frozenset({"contact_name", "id_number", "email", "phone"})
+TIMES = frozenset({"opened_at", "first_response_at", "resolved_at"})
+
+Cell = str | int | datetime | None
+
+
+def columns() -> tuple[str, ...]:
+    return (*BEFORE_SLA, *(f"sla_{t.name}" for t in targets()), *AFTER_SLA)
+
+
+# Spreadsheet formula neutralisation (OWASP, "CSV Injection"): a cell beginning with one of these runs
+# as a formula in Excel, LibreOffice or Google Sheets. Some importers drop leading spaces and quotes first,
+# so what follows those counts too; fullwidth forms are folded to ASCII by some of them.
+FORMULA_STARTS = frozenset("=+-@＝＋－＠")
+CONTROL_STARTS = frozenset("\t\r")
+_SKIPPED = " \t\r\n\x0b\x0c\u00a0\u3000'\"`‘’“”"
+
+
+def formula_like(value: str) -> bool:
+    if value[:1] in CONTROL_STARTS:
+        return True
+    return value.lstrip(_SKIPPED)[:1] in FORMULA_STARTS
+
+
+def neutralise(value: str) -> str:
+    """CSV: a leading single quote makes the spreadsheet read the cell as text (OWASP's advice)."""
+    return "'" + value if formula_like(value) else value
+
+
+def mask_name(name: str) -> str:
+    """Initials only: "Budi Santoso" -> "B. S."."""
+    return " ".join(f"{word[0].upper()}." for word in name.split())
+
+
+def mask_id_number(value: str) -> str:
+    """NIM/NIP with the middle digits hidden: the first three (programme, or birth year) and the last two stay."""
+    if len(value) <= 5:
+        return MASK * len(value)
+    return value[:3] + MASK * (len(value) - 5) + value[-2:]
+
+
+def mask_email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not at:
+        return MASK * len(value)
+    return (local[:1] + MASK * 3) + "@" + domain
+
+
+def mask_phone(value: str) -> str:
+    if len(value) <= 6:
+        return MASK * len(value)
+    return value[:3] + MASK * (len(value) - 6) + value[-3:]
+
+
+MASKS: dict[str, Callable[[str], str]] = {
+    "contact_name": mask_name, "id_number": mask_id_number, "email": mask_email, "phone": mask_phone,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    period: Period
+    now: datetime
+    mask: bool = False
+    lang: str = "id"
+
+
+def header(request: ExportRequest) -> list[str]:
+    text = report_text(request.lang)
+    zone = datetime.now(request.period.tz).tzname() or str(request.period.tz)
+    return [text(f"column.{name}", tz=zone) for name in columns()]
+
+
+def _moment(value: Any) -> datetime | None:
+    """SQLite hands datetimes back as the UTC text Tortoise stored, PostgreSQL as aware datetimes."""
+    if value is None:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+class _Bitmap:
+    """One bit per ticket id in [low, high]: 100,000 tickets cost 12.5 kB."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low = low
+        self.bits = bytearray((high - low) // 8 + 1)
+
+    def add(self, ticket_id: int) -> None:
+        offset = ticket_id - self.low
+        self.bits[offset >> 3] |= 1 << (offset & 7)
+
+    def __contains__(self, ticket_id: int) -> bool:
+        offset = ticket_id - self.low
+        return bool(self.bits[offset >> 3] & (1 << (offset & 7)))
+
+
+async def _agent_chosen(low: int, high: int) -> _Bitmap:
+    """Tickets whose category an agent chose: the same "categorized" events as
+    handoff.reports.figures.agent_categorized_source, read page by page by primary key."""
+    chosen = _Bitmap(low, high)
+    last = 0
+    while True:
+        sql = Sql()
+        rows = await sql.rows(
+            "SELECT e.id, e.ticket_id FROM ticket_events e "
+            f"WHERE e.id > {sql(last)} AND e.kind = 'categorized' "
+            f"AND e.ticket_id >= {sql(low)} AND e.ticket_id <= {sql(high)} ORDER BY e.id LIMIT {EVENT_PAGE}"
+        )
+        for row in rows:
+            chosen.add(int(row["ticket_id"]))
+        if len(rows) < EVENT_PAGE:
+            return chosen
+        last = int(rows[-1]["id"])
+
+
+def _cohort(sql: Sql, period: Period) -> str:
+    return f"t.opened_at >= {sql.moment(period.start_utc)} AND t.opened_at < {sql.moment(period.end_utc)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    categories: dict[Any, dict[str, Any]]
+    by_slug: dict[str, dict[str, Any]]
+    users: dict[Any, str]
+    teams: dict[Any, str]
+
+    @classmethod
+    async def load(cls) -> _Names:
+        # Small tables (dozens to hundreds of rows), read once rather than joined into every batch.
+        categories = {c["id"]: c for c in await Category.all().values("id", "slug", "name_id", "name_en")}
+        return cls(
+            categories=categories,
+            by_slug={str(c["slug"]): c for c in categories.values()},
+            users={u["id"]: str(u["name"] or u["email"]) for u in await User.all().values("id", "name", "email")},
+            teams={t["id"]: str(t["name"]) for t in await Team.all().values("id", "name")},
+        )
+
+    def category(self, row: dict[str, Any] | None, lang: str) -> str | None:
+        if row is None:
+            return None
+        return str(row["name_en"] if lang == "en" else row["name_id"])
+
+
+async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell]]]:
+    """The export's rows, ``BATCH`` at a time, in ticket order."""
+    sql = Sql()
+    bounds = await sql.rows(
+        f"SELECT MIN(t.id) AS low, MAX(t.id) AS high FROM tickets t WHERE {_cohort(sql, request.period)}"
+    )
+    if not bounds or bounds[0]["low"] is None:
+        return
+    low, high = int(bounds[0]["low"]), int(bounds[0]["high"])
+    chosen = await _agent_chosen(low, high)
+    names = await _Names.load()
+    text = report_text(request.lang)
+    last = low - 1
+    while True:
+        sql = Sql()
+        outcomes = "".join(f", {outcome_sql(t, sql, alias='t', now=request.now)} AS sla_{t.name}" for t in targets())
+        rows = await sql.rows(
+            "SELECT t.id, t.number, t.opened_at, t.first_response_at, t.resolved_at, t.channel, t.status, "
+            "t.category_id, t.predicted_category, t.assignee_id, t.team_id, t.escalated_at, t.incident_id, "
+            f"t.survey_rating, t.survey_comment{outcomes}, "
+            "c.name AS contact_name, c.id_number, c.email, c.phone "
+            "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
+            f"WHERE t.id > {sql(last)} AND t.id <= {sql(high)} AND {_cohort(sql, request.period)} "
+            f"ORDER BY t.id LIMIT {BATCH}"
+        )
+        if rows:
+            yield [_row(row, request, text, names, chosen) for row in rows]
+        if len(rows) < BATCH:
+            return
+        last = int(rows[-1]["id"])
+
+
+def _row(row: dict[str, Any], request: ExportRequest, text: ReportText, names: _Names, chosen: _Bitmap) -> list[Cell]:
+    tz = request.period.tz
+    category = names.categories.get(row["category_id"])
+    values: dict[str, Cell] = {
+        "number": row["number"],
+        "channel": text(f"channel.{row['channel']}"),
+        "contact_name": row["contact_name"] or None,
+        "id_number": row["id_number"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "category": names.category(category, request.lang),
+        "category_source": None if category is None else text(
+            "category_source.agent" if int(row["id"]) in chosen else "category_source.classifier"),
+        "predicted_category": names.category(names.by_slug.get(row["predicted_category"] or ""), request.lang)
+        or row["predicted_category"],
+        "agent": names.users.get(row["assignee_id"]),
+        "team": names.teams.get(row["team_id"]),
+        "status": text(f"status.{row['status']}"),
+        "escalated": text("yes") if row["escalated_at"] is not None else text("no"),
+        "incident": int(row["incident_id"]) if row["incident_id"] is not None else None,
+        "rating": int(row["survey_rating"]) if row["survey_rating"] is not None else None,
+        "comment": row["survey_comment"],
+    }
+    for name in TIMES:
+        moment = _moment(row[name])
+        values[name] = moment.astimezone(tz).replace(tzinfo=None) if moment else None
+    for target in targets():
+        values[f"sla_{target.name}"] = text(f"outcome.{row[f'sla_{target.name}']}")
+    if request.mask:
+        for name, mask in MASKS.items():
+            value = values[name]
+            values[name] = mask(value) if isinstance(value, str) and value else value
+    return [values[name] for name in columns()]
+
+
+def _csv_cell(value: Cell) -> str | int:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(TIME_FORMAT)
+    if isinstance(value, str):
+        return neutralise(value)
+    return value
+
+
+async def csv_chunks(request: ExportRequest) -> AsyncIterator[bytes]:
+    """UTF-8 with a byte-order mark (so Excel reads the names right), every field quoted (OWASP), one
+    chunk per batch."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(header(request))
+    yield ("\ufeff" + buffer.getvalue()).encode()
+    async for batch in ticket_batches(request):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([_csv_cell(v) for v in row] for row in batch)
+        yield buffer.getvalue().encode()
+
+
+def _append(sheet: WriteOnlyWorksheet, batch: list[list[Cell]]) -> None:
+    for row in batch:
+        cells: list[Any] = []
+        for raw in row:
+            # Control characters XML cannot hold (a pasted vertical tab) would stop the whole file.
+            value = ILLEGAL_CHARACTERS_RE.sub("", raw) if isinstance(raw, str) else raw
+            if isinstance(value, str) and formula_like(value):
+                # A text cell marked as text (Excel's own leading apostrophe): shown as written, never run,
+                # and still text when someone edits it.
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.data_type = "s"
+                cell.quotePrefix = True
+                cells.append(cell)
+            elif isinstance(value, datetime):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd hh:mm"
+                cells.append(cell)
+            else:
+                cells.append(value)
+        sheet.append(cells)
+
+
+async def write_xlsx(request: ExportRequest, out: Path | IO[bytes]) -> int:
+    """Returns how many tickets were written. Appending and saving run in a thread (CPU work)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(report_text(request.lang)("label.tickets"))
+    sheet.append(header(request))
+    written = 0
+    async for batch in ticket_batches(request):
+        await asyncio.to_thread(_append, sheet, batch)
+        written += len(batch)
+    await asyncio.to_thread(workbook.save, out)
+    return written
+
+
+async def write_csv(request: ExportRequest, out: IO[bytes]) -> None:
+    async for chunk in csv_chunks(request):
+        out.write(chunk)

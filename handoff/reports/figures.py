@@ -1,0 +1,428 @@
+"""A period's figures, computed on the database: the one source of the dashboard's period view, the
+digests and the monthly report.
+
+What is counted (each rule is defined here once):
+- **Conversations** are those started in the period (``conversations.created_at``); each ends up in one
+  of four outcomes: *handed off* (it has a ticket, or is with an agent through a ticket on another of the
+  person's channels), *bot alone* (resolved by the bot, no ticket), *abandoned* (still with the bot, no
+  ticket, and the person has written nothing for ``ABANDONED_AFTER``), or *in progress* (the rest: with
+  the bot and recently active).
+- **Tickets** are those opened in the period: every ticket figure (targets, times, categories, ratings,
+  agents, escalations) describes the same tickets, as they stand at ``now``, so the shares add up.
+- **Targets**: each ticket is held to its own due times (``targets``); its outcome per target is met,
+  missed or still open.
+- **Percentiles** interpolate linearly between the closest ranks (PostgreSQL's percentile_cont).
+- **Local days** are days in the period's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from handoff.reports.period import Period
+from handoff.reports.sql import BUCKET_SECONDS, Sql, interpolate, percentile_ranks
+from models import Category, ChannelKind, ConversationStatus, FlowStep, Incident, User
+
+# A bot conversation the person has left this long is abandoned, not merely slow: after 24 hours of
+# silence WhatsApp no longer lets the bot write to them freely, and the care center's own target is 24 h.
+ABANDONED_AFTER = timedelta(hours=24)
+# Ratings are 1-5; 4 and 5 count as satisfied, 1 and 2 as dissatisfied (the console flags those).
+RATINGS = (1, 2, 3, 4, 5)
+SATISFIED_FROM = 4
+DISSATISFIED_UP_TO = 2
+PERCENTS = (50, 90)
+
+
+class Outcome(StrEnum):
+    MET = "met"
+    MISSED = "missed"
+    OPEN = "open"
+
+
+class ConversationOutcome(StrEnum):
+    BOT = "bot"
+    HANDED_OFF = "handed_off"
+    ABANDONED = "abandoned"
+    IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A service target as columns of a ticket: when it is due, when it was achieved, and where the SLA
+    sweep recorded a breach (if it does for this target)."""
+
+    name: str
+    due: str
+    done: str
+    breached: str | None = None
+
+
+def targets() -> tuple[Target, ...]:
+    """The targets reports measure. Each ticket carries its own due time, so per-category or per-priority
+    targets need nothing here; a first-response target joins this list once tickets store its due time."""
+    return (Target("resolution", due="due_at", done="resolved_at", breached="breached_at"),)
+
+
+def outcome_sql(target: Target, sql: Sql, *, alias: str, now: datetime) -> str:
+    """Met, missed or open, as SQL (the export and the figures share it). A breach the sweep recorded
+    stays a miss; an unresolved ticket past its due time is a miss even before the sweep has run."""
+    col = f"{alias}.{{}}".format
+    breached = f"WHEN {col(target.breached)} IS NOT NULL THEN '{Outcome.MISSED}' " if target.breached else ""
+    return (
+        f"CASE {breached}"
+        f"WHEN {col(target.done)} IS NOT NULL THEN "
+        f"CASE WHEN {col(target.done)} <= {col(target.due)} THEN '{Outcome.MET}' ELSE '{Outcome.MISSED}' END "
+        f"WHEN {col(target.due)} <= {sql.moment(now)} THEN '{Outcome.MISSED}' "
+        f"ELSE '{Outcome.OPEN}' END"
+    )
+
+
+def categorized_sql(alias: str) -> str:
+    """A ticket counts as categorized when it has a category. When agents confirm categories (issue 12's
+    category confirmation), this becomes "confirmed by an agent", here only."""
+    return f"{alias}.category_id IS NOT NULL"
+
+
+def agent_categorized_source() -> str:
+    """Ticket ids whose category an agent chose (a ``categorized`` event); the rest kept the classifier's guess."""
+    return "SELECT DISTINCT ticket_id FROM ticket_events WHERE kind = 'categorized'"
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Durations in seconds: how many, their median and 90th percentile (None when there are none)."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCounts:
+    met: int = 0
+    missed: int = 0
+    open: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.met + self.missed
+
+    @property
+    def met_share(self) -> float | None:
+        """Of the tickets whose outcome is known; those still open and not yet due are left out."""
+        return self.met / self.decided if self.decided else None
+
+
+@dataclass(frozen=True, slots=True)
+class DayVolume:
+    day: date
+    conversations: int
+    tickets: int
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryCount:
+    slug: str | None  # None: tickets without a category
+    name_id: str
+    name_en: str
+    tickets: int
+
+    def name(self, lang: str) -> str:
+        return self.name_en if lang == "en" else self.name_id
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    user_id: int
+    name: str
+    email: str
+    taken: int
+    closed: int
+    first_response: Spread
+    ratings: int
+    rating_average: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Csat:
+    distribution: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RATINGS, 0))
+
+    @property
+    def count(self) -> int:
+        return sum(self.distribution.values())
+
+    @property
+    def average(self) -> float | None:
+        return sum(r * n for r, n in self.distribution.items()) / self.count if self.count else None
+
+    @property
+    def satisfied_share(self) -> float | None:
+        satisfied = sum(n for r, n in self.distribution.items() if r >= SATISFIED_FROM)
+        return satisfied / self.count if self.count else None
+
+    @property
+    def dissatisfied(self) -> int:
+        return sum(n for r, n in self.distribution.items() if r <= DISSATISFIED_UP_TO)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    period: Period
+    computed_at: datetime
+    conversations: int = 0
+    tickets: int = 0
+    by_day: tuple[DayVolume, ...] = ()
+    conversations_by_channel: dict[ChannelKind, int] = field(default_factory=dict)
+    tickets_by_channel: dict[ChannelKind, int] = field(default_factory=dict)
+    tickets_by_category: tuple[CategoryCount, ...] = ()
+    outcomes: dict[ConversationOutcome, int] = field(default_factory=dict)
+    abandoned_by_step: dict[FlowStep, int] = field(default_factory=dict)
+    targets: dict[str, TargetCounts] = field(default_factory=dict)
+    first_response: Spread = Spread()
+    resolution: Spread = Spread()
+    resolved: int = 0
+    categorized: int = 0  # of the resolved tickets (categorized_sql)
+    agent_categorized: int = 0  # tickets whose category an agent chose, resolved or not
+    predicted_and_agent_categorized: int = 0
+    agent_agreed_with_prediction: int = 0
+    csat: Csat = Csat()
+    agents: tuple[AgentFigures, ...] = ()
+    escalated: int = 0
+    linked_to_incident: int = 0
+    incidents_opened: int = 0
+    incidents_fixed: int = 0
+
+    def outcome(self, outcome: ConversationOutcome) -> int:
+        return self.outcomes.get(outcome, 0)
+
+    @property
+    def bot_share(self) -> float | None:
+        """Conversations the bot resolved alone, of those that ended (bot alone, handed off or abandoned)."""
+        ended = self.conversations - self.outcome(ConversationOutcome.IN_PROGRESS)
+        return self.outcome(ConversationOutcome.BOT) / ended if ended else None
+
+    @property
+    def categorized_share(self) -> float | None:
+        return self.categorized / self.resolved if self.resolved else None
+
+    @property
+    def resolution_target(self) -> TargetCounts:
+        return self.targets.get("resolution", TargetCounts())
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A period's figures beside the previous period's (``Period.previous``)."""
+
+    current: Figures
+    previous: Figures
+
+
+def change(current: float | None, previous: float | None) -> float | None:
+    """Relative change (0.12 is 12 % up); None when there is nothing to compare with."""
+    if current is None or previous is None or previous == 0:
+        return None
+    return (current - previous) / previous
+
+
+def _cohort(sql: Sql, period: Period, alias: str = "t") -> str:
+    return f"{alias}.opened_at >= {sql.moment(period.start_utc)} AND {alias}.opened_at < {sql.moment(period.end_utc)}"
+
+
+async def _grouped(period: Period, build: str, *, column: str = "c.created_at", table: str = "conversations c",
+                   extra: str = "") -> dict[object, int]:
+    """COUNT(*) per value of the expression ``build`` (may use {bucket}) over rows in the period."""
+    sql = Sql()
+    key = build.format(bucket=sql.bucket(column))
+    where = f"{column} >= {sql.moment(period.start_utc)} AND {column} < {sql.moment(period.end_utc)}{extra}"
+    rows = await sql.rows(f"SELECT {key} AS k, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY 1")
+    return {row["k"]: int(row["n"]) for row in rows}
+
+
+def _days(period: Period, buckets: dict[object, int]) -> dict[date, int]:
+    per_day: dict[date, int] = {}
+    for bucket, n in buckets.items():
+        day = datetime.fromtimestamp(int(bucket) * BUCKET_SECONDS, period.tz).date()  # type: ignore[call-overload]
+        per_day[day] = per_day.get(day, 0) + n
+    return per_day
+
+
+async def _spreads(period: Period, *, done: str, group: str | None) -> dict[object, Spread]:
+    """Median and p90 of (done - opened_at) over the period's tickets, per ``group`` column or overall.
+    Only the rows each percentile lies between leave the database (window functions on both engines)."""
+    sql = Sql()
+    value = sql.seconds_between("t.opened_at", f"t.{done}")
+    partition = f"PARTITION BY t.{group} " if group else ""
+    key = f"t.{group}" if group else "0"
+    rows = await sql.rows(
+        f"SELECT s.g, s.v, s.rn, s.n FROM (SELECT {key} AS g, {value} AS v, "
+        f"ROW_NUMBER() OVER ({partition}ORDER BY {value}) AS rn, COUNT(*) OVER ({partition.strip()}) AS n "
+        f"FROM tickets t WHERE {_cohort(sql, period)} AND t.{done} IS NOT NULL"
+        + (f" AND t.{group} IS NOT NULL" if group else "")
+        + f") s WHERE {percentile_ranks(PERCENTS)}"
+    )
+    ranked: dict[object, dict[int, float]] = {}
+    sizes: dict[object, int] = {}
+    for row in rows:
+        ranked.setdefault(row["g"], {})[int(row["rn"])] = float(row["v"])
+        sizes[row["g"]] = int(row["n"])
+    return {
+        g: Spread(sizes[g], interpolate(ranked[g], sizes[g], 50), interpolate(ranked[g], sizes[g], 90))
+        for g in ranked
+    }
+
+
+async def _outcomes(period: Period, now: datetime) -> tuple[dict[ConversationOutcome, int], dict[FlowStep, int]]:
+    sql = Sql()
+    with_agent = ", ".join(f"'{s}'" for s in (ConversationStatus.PENDING, ConversationStatus.OPEN))
+    outcome = (
+        f"CASE WHEN h.conversation_id IS NOT NULL OR c.status IN ({with_agent}) "
+        f"THEN '{ConversationOutcome.HANDED_OFF}' "
+        f"WHEN c.status = '{ConversationStatus.RESOLVED}' THEN '{ConversationOutcome.BOT}' "
+        f"WHEN COALESCE(c.last_message_at, c.created_at) < {sql.moment(now - ABANDONED_AFTER)} "
+        f"THEN '{ConversationOutcome.ABANDONED}' ELSE '{ConversationOutcome.IN_PROGRESS}' END"
+    )
+    start = sql.moment(period.start_utc)
+    # A ticket is never older than its conversation: only tickets opened since the period began can matter.
+    handed = f"SELECT DISTINCT conversation_id FROM tickets WHERE opened_at >= {start}"
+    rows = await sql.rows(
+        f"SELECT {outcome} AS o, c.step AS step, COUNT(*) AS n FROM conversations c "
+        f"LEFT JOIN ({handed}) h ON h.conversation_id = c.id "
+        f"WHERE c.created_at >= {start} AND c.created_at < {sql.moment(period.end_utc)} "
+        "GROUP BY 1, 2"
+    )
+    outcomes = dict.fromkeys(ConversationOutcome, 0)
+    abandoned: dict[FlowStep, int] = {}
+    for row in rows:
+        kind = ConversationOutcome(row["o"])
+        outcomes[kind] += int(row["n"])
+        if kind == ConversationOutcome.ABANDONED:
+            step = FlowStep(row["step"])
+            abandoned[step] = abandoned.get(step, 0) + int(row["n"])
+    return outcomes, abandoned
+
+
+async def _target_counts(period: Period, now: datetime) -> dict[str, TargetCounts]:
+    counts: dict[str, TargetCounts] = {}
+    for target in targets():
+        sql = Sql()
+        outcome = outcome_sql(target, sql, alias="t", now=now)
+        rows = await sql.rows(
+            f"SELECT {outcome} AS o, COUNT(*) AS n FROM tickets t WHERE {_cohort(sql, period)} GROUP BY 1"
+        )
+        by = {Outcome(row["o"]): int(row["n"]) for row in rows}
+        counts[target.name] = TargetCounts(by.get(Outcome.MET, 0), by.get(Outcome.MISSED, 0), by.get(Outcome.OPEN, 0))
+    return counts
+
+
+async def _ticket_totals(period: Period) -> dict[str, int]:
+    sql = Sql()
+    rows = await sql.rows(
+        "SELECT COUNT(*) AS tickets, "
+        "SUM(CASE WHEN t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, "
+        f"SUM(CASE WHEN t.resolved_at IS NOT NULL AND {categorized_sql('t')} THEN 1 ELSE 0 END) AS categorized, "
+        "SUM(CASE WHEN t.escalated_at IS NOT NULL THEN 1 ELSE 0 END) AS escalated, "
+        "SUM(CASE WHEN t.incident_id IS NOT NULL THEN 1 ELSE 0 END) AS linked "
+        f"FROM tickets t WHERE {_cohort(sql, period)}"
+    )
+    return {k: int(v or 0) for k, v in rows[0].items()}
+
+
+async def _agent_categorization(period: Period) -> dict[str, int]:
+    sql = Sql()
+    rows = await sql.rows(
+        "SELECT COUNT(*) AS chosen, "
+        "SUM(CASE WHEN t.predicted_category IS NOT NULL THEN 1 ELSE 0 END) AS predicted, "
+        "SUM(CASE WHEN k.slug = t.predicted_category THEN 1 ELSE 0 END) AS agreed "
+        f"FROM tickets t JOIN ({agent_categorized_source()}) e ON e.ticket_id = t.id "
+        "LEFT JOIN categories k ON k.id = t.category_id "
+        f"WHERE {_cohort(sql, period)}"
+    )
+    return {k: int(v or 0) for k, v in rows[0].items()}
+
+
+async def _agents(period: Period) -> tuple[AgentFigures, ...]:
+    sql = Sql()
+    rows = await sql.rows(
+        "SELECT t.assignee_id AS a, COUNT(*) AS taken, "
+        "SUM(CASE WHEN t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS closed, "
+        "COUNT(t.survey_rating) AS ratings, SUM(t.survey_rating) AS rating_sum "
+        f"FROM tickets t WHERE {_cohort(sql, period)} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id"
+    )
+    if not rows:
+        return ()
+    spreads = await _spreads(period, done="first_response_at", group="assignee_id")
+    users = {u["id"]: u for u in await User.filter(id__in=[r["a"] for r in rows]).values("id", "name", "email")}
+    agents = [
+        AgentFigures(
+            user_id=int(row["a"]),
+            name=str(users.get(row["a"], {}).get("name") or users.get(row["a"], {}).get("email") or row["a"]),
+            email=str(users.get(row["a"], {}).get("email") or ""),
+            taken=int(row["taken"]),
+            closed=int(row["closed"] or 0),
+            first_response=spreads.get(row["a"], Spread()),
+            ratings=int(row["ratings"] or 0),
+            rating_average=int(row["rating_sum"]) / int(row["ratings"]) if row["ratings"] else None,
+        )
+        for row in rows
+    ]
+    return tuple(sorted(agents, key=lambda a: (-a.closed, -a.taken, a.name.lower())))
+
+
+async def compute_figures(*, period: Period, now: datetime) -> Figures:
+    """Every figure of ``period`` as the database stands at ``now``."""
+    conversation_days = _days(period, await _grouped(period, "{bucket}"))
+    ticket_days = _days(period, await _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"))
+    conversation_channels = await _grouped(period, "c.channel")
+    ticket_channels = await _grouped(period, "t.channel", column="t.opened_at", table="tickets t")
+    category_counts = await _grouped(period, "t.category_id", column="t.opened_at", table="tickets t")
+    ratings = await _grouped(period, "t.survey_rating", column="t.opened_at", table="tickets t",
+                             extra=" AND t.survey_rating IS NOT NULL")
+    outcomes, abandoned = await _outcomes(period, now)
+    totals = await _ticket_totals(period)
+    chosen = await _agent_categorization(period)
+    first_response = (await _spreads(period, done="first_response_at", group=None)).get(0, Spread())
+    resolution = (await _spreads(period, done="resolved_at", group=None)).get(0, Spread())
+
+    categories = {c["id"]: c for c in await Category.all().values("id", "slug", "name_id", "name_en")}
+    by_category = [
+        CategoryCount(None, "", "", n) if cid is None else CategoryCount(
+            str(categories[cid]["slug"]), str(categories[cid]["name_id"]), str(categories[cid]["name_en"]), n)
+        for cid, n in category_counts.items()
+        if cid is None or cid in categories
+    ]
+    by_category.sort(key=lambda c: (c.slug is None, -c.tickets, c.slug or ""))
+    start, end = period.start_utc, period.end_utc
+    return Figures(
+        period=period,
+        computed_at=now,
+        conversations=sum(conversation_channels.values()),
+        tickets=totals["tickets"],
+        by_day=tuple(DayVolume(d, conversation_days.get(d, 0), ticket_days.get(d, 0)) for d in period.days),
+        conversations_by_channel={k: conversation_channels.get(k.value, 0) for k in ChannelKind},
+        tickets_by_channel={k: ticket_channels.get(k.value, 0) for k in ChannelKind},
+        tickets_by_category=tuple(by_category),
+        outcomes=outcomes,
+        abandoned_by_step=abandoned,
+        targets=await _target_counts(period, now),
+        first_response=first_response,
+        resolution=resolution,
+        resolved=totals["resolved"],
+        categorized=totals["categorized"],
+        agent_categorized=chosen["chosen"],
+        predicted_and_agent_categorized=chosen["predicted"],
+        agent_agreed_with_prediction=chosen["agreed"],
+        csat=Csat({r: ratings.get(r, 0) for r in RATINGS}),
+        agents=await _agents(period),
+        escalated=totals["escalated"],
+        linked_to_incident=totals["linked"],
+        incidents_opened=await Incident.filter(created_at__gte=start, created_at__lt=end).count(),
+        incidents_fixed=await Incident.filter(fixed_at__gte=start, fixed_at__lt=end).count(),
+    )
+
+
+async def compare_figures(*, period: Period, now: datetime) -> Comparison:
+    return Comparison(await compute_figures(period=period, now=now),
+                      await compute_figures(period=period.previous(), now=now))
