@@ -66,7 +66,7 @@ def test_settings_read_and_check_the_proxy_list() -> None:
     assert [str(n) for n in settings.trusted_proxies.networks] == ["10.0.0.0/8", "::1/128"]
     assert settings.trusted_proxies.header == ProxyHeader.FORWARDED
     assert Settings.from_env({}, env_file=None).trusted_proxies.networks == ()
-    with pytest.raises(ConfigError, match="TRUSTED_PROXIES: 'proxy.local'"):
+    with pytest.raises(ConfigError, match=r"TRUSTED_PROXIES: 'proxy\.local'"):
         Settings.from_env({"TRUSTED_PROXIES": "10.0.0.1, proxy.local"}, env_file=None)
     with pytest.raises(ConfigError, match="TRUSTED_PROXY_HEADER"):
         Settings.from_env({"TRUSTED_PROXY_HEADER": "x-real-ip"}, env_file=None)
