@@ -47,7 +47,8 @@ async def test_a_deactivated_users_token_reads_nothing_and_works_again_when_reac
     user.active = False
     await user.save(update_fields=["active"])
     status, body, challenge = await tickets(client, raw)
-    assert (status, body["error"], body["reason"]) == (401, "unauthorized", "user_inactive")
+    assert status == 401
+    assert (body["error"], body["reason"]) == ("unauthorized", "user_inactive")
     assert 'error="invalid_token"' in challenge
     user.active = True
     await user.save(update_fields=["active"])
