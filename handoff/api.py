@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.auth import ApiCaller, TokenRefusal, TokenRefusedError, authenticate_token
+from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.console.i18n import console_catalog
 from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
@@ -15,8 +15,6 @@ from handoff.sla import SlaPolicy, evaluate
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
-# Who the accepted token acts as, checked on this request (see handoff.auth).
-CALLER_KEY = web.RequestKey("api_caller", ApiCaller)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 MAX_LIMIT = 200
@@ -60,7 +58,6 @@ async def bearer_auth(request: web.Request, handler: Any) -> web.StreamResponse:
     except TokenRefusedError as refused:
         return _refused(refused.reason)
     request[TOKEN_KEY] = caller.token
-    request[CALLER_KEY] = caller
     authorized: web.StreamResponse = await handler(request)
     return authorized
 
