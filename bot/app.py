@@ -28,6 +28,7 @@ from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog
 from bot.inbound import DEFAULT_CONCURRENCY, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff.api import create_api
+from handoff.client_address import real_client
 from handoff.console import CONSOLE_BROKER, Broker, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
 from handoff.console.relay import RelayFollower, RelayPublisher
@@ -135,7 +136,10 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 ) -> web.Application:
     """Build the whole product. Tests pass fakes (extra channels, a fixed clock, a directory)."""
     runs_turns = role != Role.WEB
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers])
+    # The client's address first, so every later middleware and handler sees the same one.
+    middlewares = [real_client(settings.trusted_proxies)] if settings.trusted_proxies.networks else []
+    app = web.Application(client_max_size=settings.max_body_bytes,
+                          middlewares=[*middlewares, error_boundary, security_headers])
     app[SETTINGS] = settings
     registry = ChannelRegistry()
     webchat = WebChatChannel()

@@ -216,22 +216,88 @@ def token() -> None:
 @click.option("--name", required=True)
 @click.option("--role", type=click.Choice(["agent", "supervisor"]), default="agent", show_default=True)
 @click.option("--user", "user_email", default=None,
-              help="Console user the token acts as (needed for ticket actions); the user's role applies.")
+              help="Console user the token acts as (needed for ticket actions); the user's current role applies.")
+@click.option("--expires-in", "expires", default="", metavar="90d|12h|4w|DATE",
+              help="When it stops working: a duration, or a date (works through that day, TZ). Default: never.")
 @click.pass_obj
-def token_create(obj: dict[str, Any], name: str, role: str, user_email: str | None) -> None:
+def token_create(obj: dict[str, Any], name: str, role: str, user_email: str | None, expires: str) -> None:
     """Create an API token; it is printed once, as the last line."""
-    from handoff.auth import create_api_token
+    from datetime import UTC, datetime
+
+    from handoff.auth import ExpiryError, create_api_token, parse_expiry
     from models import User, UserRole
+
+    settings: Settings = obj["settings"]
+    try:
+        expires_at = parse_expiry(expires, now=datetime.now(UTC), tz=settings.tz)
+    except ExpiryError as problem:
+        raise click.BadParameter(str(problem), param_hint="--expires-in") from None
 
     async def create() -> tuple[Any, str]:
         user = await User.get_or_none(email=user_email.strip().lower()) if user_email else None
         if user_email and user is None:
             raise click.ClickException(f"no console user {user_email}")
-        return await create_api_token(name=name, role=UserRole(role), user=user)
+        return await create_api_token(name=name, role=UserRole(role), user=user, expires_at=expires_at)
 
-    _, raw = _with_db(obj["settings"], create)
-    click.echo(f"token for {name} ({role}); keep it secret, it is not shown again:")
+    created, raw = _with_db(settings, create)
+    until = _local(expires_at, settings) if expires_at else "never"
+    click.echo(f"token {created.id} for {name} ({created.role.value}), expires {until}; "
+               "keep it secret, it is not shown again:")
     click.echo(raw)
+
+
+def _local(moment: Any, settings: Settings) -> str:
+    return str(moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %Z")) if moment else "-"
+
+
+@token.command("list")
+@click.pass_obj
+def token_list(obj: dict[str, Any]) -> None:
+    """Every token: id, name, owner, role in force, created, last used, expires, revoked (never the secret)."""
+    from datetime import UTC, datetime
+
+    from handoff.auth import token_role
+    from models import ApiToken
+
+    settings: Settings = obj["settings"]
+
+    async def rows() -> list[list[str]]:
+        now = datetime.now(UTC)
+        listed = []
+        for t in await ApiToken.all().order_by("id").prefetch_related("user"):
+            owner = t.user.email if t.user else "-"
+            state = ("revoked" if t.revoked_at else "expired" if t.expires_at and t.expires_at <= now
+                     else "inactive user" if t.user and not t.user.active else "active")
+            listed.append([str(t.id), t.name, owner, token_role(t).value, _local(t.created_at, settings),
+                           _local(t.last_used_at, settings), _local(t.expires_at, settings),
+                           _local(t.revoked_at, settings), state])
+        return listed
+
+    table = [["ID", "NAME", "OWNER", "ROLE", "CREATED", "LAST USED", "EXPIRES", "REVOKED", "STATE"],
+             *_with_db(settings, rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def token_revoke(obj: dict[str, Any], token_id: int) -> None:
+    """Revoke a token by its id (from 'token list'); it fails on its next request."""
+    from datetime import UTC, datetime
+
+    from handoff.auth import revoke_api_token
+    from models import ApiToken
+
+    async def revoke() -> tuple[Any, bool]:
+        found = await ApiToken.get_or_none(id=token_id)
+        if found is None:
+            raise click.ClickException(f"no token {token_id}")
+        return found, await revoke_api_token(found, now=datetime.now(UTC))
+
+    found, revoked = _with_db(obj["settings"], revoke)
+    click.echo(f"revoked token {found.id} ({found.name})" if revoked else f"token {found.id} was already revoked")
 
 
 @cli.group()

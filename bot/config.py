@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
+from handoff.client_address import ProxyHeader, TrustedProxies, parse_networks
 from handoff.escalation_mail import parse_recipients
 
 
@@ -62,6 +63,9 @@ class Settings:
     # Replace the shipped Edunex training / held-out files when retraining from the console.
     nlp_train_data: Path | None = None
     nlp_test_data: Path | None = None
+    # Reverse proxies whose forwarding header is believed for the client's address (TRUSTED_PROXIES,
+    # TRUSTED_PROXY_HEADER); none by default, so a client cannot choose its own address.
+    trusted_proxies: TrustedProxies = field(default_factory=TrustedProxies)
 
     @property
     def effective_database_url(self) -> str:
@@ -121,6 +125,13 @@ class Settings:
             escalation_email_to = parse_recipients(get("ESCALATION_EMAIL_TO"))
         except ValueError as problem:
             raise ConfigError(str(problem)) from None
+        try:
+            proxies = parse_networks(get("TRUSTED_PROXIES"))
+        except ValueError as problem:
+            raise ConfigError(f"TRUSTED_PROXIES: {problem}") from None
+        header = (get("TRUSTED_PROXY_HEADER", ProxyHeader.X_FORWARDED_FOR) or ProxyHeader.X_FORWARDED_FOR).lower()
+        if header not in ProxyHeader._value2member_map_:
+            raise ConfigError(f"TRUSTED_PROXY_HEADER={header!r}: expected x-forwarded-for or forwarded")
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -155,4 +166,5 @@ class Settings:
             escalation_email_to=escalation_email_to,
             nlp_train_data=Path(get("NLP_TRAIN_DATA")) if get("NLP_TRAIN_DATA") else None,
             nlp_test_data=Path(get("NLP_TEST_DATA")) if get("NLP_TEST_DATA") else None,
+            trusted_proxies=TrustedProxies(networks=proxies, header=ProxyHeader(header)),
         )

@@ -7,7 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.auth import authenticate_token
+from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
+from handoff.console.i18n import console_catalog
 from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
@@ -30,19 +31,33 @@ def _problem(status: int, error: str, detail: str) -> web.Response:
     return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
+def _refused(reason: TokenRefusal | None) -> web.Response:
+    """401 in the API's shape, plus ``reason`` (missing / unknown / revoked / expired / user_inactive);
+    RFC 6750's ``invalid_token`` for a token that was sent, so generic OAuth clients understand it too."""
+    key = "missing" if reason is None else reason.value
+    detail = console_catalog("en")(f"api_token_{key}")
+    challenge = 'Bearer realm="carecenter"'
+    if reason is not None:
+        challenge += f', error="invalid_token", error_description="{detail}"'
+    return web.json_response({"error": "unauthorized", "reason": key, "detail": detail}, status=401,
+                             headers={"WWW-Authenticate": challenge})
+
+
 @web.middleware
 async def bearer_auth(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Every request, every time: the token exists, is not revoked or expired, and its user is active."""
     if request.path in PUBLIC_PATHS:
         response: web.StreamResponse = await handler(request)
         return response
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
-        return _problem(401, "unauthorized", "send 'Authorization: Bearer <token>' (carecenter token create)")
-    token = await authenticate_token(raw.strip())
-    if token is None:
-        return _problem(401, "unauthorized", "the token is unknown or revoked")
-    request[TOKEN_KEY] = token
+        return _refused(None)
+    try:
+        caller = await authenticate_token(raw.strip(), now=datetime.now(UTC))
+    except TokenRefusedError as refused:
+        return _refused(refused.reason)
+    request[TOKEN_KEY] = caller.token
     authorized: web.StreamResponse = await handler(request)
     return authorized
 
@@ -269,9 +284,14 @@ def openapi_document(version: str) -> dict[str, Any]:
             "tickets": {"type": "array", "items": {"type": "integer"}, "description": "linked ticket ids"},
         },
     }
-    error = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}}
+    error = {"type": "object", "properties": {
+        "error": {"type": "string"}, "detail": {"type": "string"},
+        "reason": {"type": "string", "enum": ["missing", *(r.value for r in TokenRefusal)],
+                   "description": "on 401 only: why the token was refused"},
+    }}
     errors = {
-        "401": {"description": "missing or invalid token", "content": {"application/json": {"schema": error}}},
+        "401": {"description": "no token, or one that is unknown, revoked or expired, or whose user is deactivated",
+                "content": {"application/json": {"schema": error}}},
         "400": {"description": "invalid filter", "content": {"application/json": {"schema": error}}},
     }
     return {

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from tortoise.exceptions import IntegrityError
 
-from handoff import sla, whatsapp_window
+from handoff import login_throttle, sla, whatsapp_window
 from models import InboxEntry, SchedulerLease
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,11 @@ async def inbox_prune(now: datetime) -> int:
     return await InboxEntry.filter(stored_at__lt=now - INBOX_KEEP).delete()
 
 
+async def login_throttle_prune(now: datetime) -> int:
+    """Sign-in failures that no longer slow anyone, and pairs no longer recently signed in from."""
+    return await login_throttle.prune(now=now)
+
+
 def build_scheduler(
     *,
     tz: ZoneInfo,
@@ -96,6 +101,7 @@ def build_scheduler(
         "sla_sweep": sla_sweep,
         "whatsapp_window_warnings": window_warnings,
         "inbox_prune": inbox_prune,
+        "login_throttle_prune": login_throttle_prune,
     }
     for job_id, job in jobs.items():
         scheduler.add_job(

@@ -421,6 +421,8 @@ class ApiToken(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
+    # None: the token does not expire (it can still be revoked, and fails while its user is inactive).
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "api_tokens"
@@ -493,3 +495,25 @@ class Setting(Model):
 
     class Meta:
         table = "settings"
+
+
+class LoginThrottle(Model):
+    """Failed console sign-ins, kept in the database so every process and a restart see the same count.
+
+    One row per (account, client address) pair, and one per address alone (``account`` empty) for the
+    looser per-address ceiling. Both are keyed HMACs, never the typed e-mail (people type passwords
+    there) or the address themselves. See handoff.console.sessions.LoginLimiter.
+    """
+
+    id = fields.IntField(primary_key=True)
+    account = fields.CharField(max_length=64)
+    address = fields.CharField(max_length=64)
+    failures = fields.IntField(default=0)
+    last_failed_at = fields.DatetimeField(null=True)
+    # The pair's last successful sign-in: an address the owner signs in from is not slowed by the
+    # other accounts tried from it.
+    succeeded_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "login_throttle"
+        unique_together = (("account", "address"),)

@@ -36,7 +36,6 @@ from handoff.console.services import ConsoleError, Translate, can_act, is_superv
 from handoff.console.sessions import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
-    LoginLimiter,
     PasswordProblemError,
     authenticate,
     change_password,
@@ -49,6 +48,7 @@ from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
+from handoff.login_throttle import LoginLimiter, retry_after_seconds
 from handoff.operations import Operations, defaults_from, load_operations
 from handoff.sla import SlaPolicy, SlaState, evaluate
 from models import (
@@ -166,7 +166,14 @@ def _local(moment: datetime | None, tz: ZoneInfo) -> str:
 
 
 def _client_ip(request: web.Request) -> str:
+    # The proxy-aware address: bot.app puts handoff.client_address.real_client in front when
+    # TRUSTED_PROXIES is set, so request.remote is the client's own even behind a reverse proxy.
     return request.remote or "?"
+
+
+def _wait_text(request: web.Request, seconds: int) -> str:
+    t = _t(request)
+    return t("wait_seconds", n=seconds) if seconds < 120 else t("wait_minutes", n=-(-seconds // 60))
 
 
 @web.middleware
@@ -232,14 +239,20 @@ async def login_post(request: web.Request) -> web.Response:
     now = state.clock()
     ip = _client_ip(request)
     context = {"login_csrf": cookie, "email": email}
-    if state.limiter.blocked(email=email, ip=ip, now=now):
-        log.warning("console sign-in refused by the rate limit")  # no address or e-mail in the log
-        return render(request, "login.html", {**context, "error": "login_rate_limited"}, status=429)
+    # Counted before the password is checked (and refunded if it was right), so parallel tries cannot
+    # all pass while the first ones are being checked; a refused try is answered at once, never held.
+    attempt = await state.limiter.attempt(email=email, address=ip, now=now)
+    if attempt.wait:
+        log.warning("console sign-in slowed by the throttle")  # no address or e-mail in the log
+        seconds = retry_after_seconds(attempt.wait)
+        response = render(request, "login.html", {**context, "error": "login_rate_limited",
+                                                   "wait": _wait_text(request, seconds)}, status=429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     user = await authenticate(email=email, password=form.get("password", ""))
     if user is None:
-        state.limiter.failed(email=email, ip=ip, now=now)
         return render(request, "login.html", {**context, "error": "login_failed"}, status=401)
-    state.limiter.succeeded(email=email)
+    await state.limiter.succeeded(attempt, now=now)
     _session, raw = await start_session(user=user, now=now, ttl=state.config.session_ttl)
     await services.audit(actor=user, action="auth.login")
     response = web.HTTPSeeOther("/console/password" if user.must_change_password else "/console/queue")
@@ -908,8 +921,7 @@ def create_console(
         sla=sla,
         secure_cookies=public_url.startswith("https://"),
         public_url=public_url.rstrip("/"),
-        limiter=LoginLimiter(max_per_email=config.login_max_failures, max_per_ip=config.login_max_failures_per_ip,
-                             window=config.login_window),
+        limiter=LoginLimiter(),
         env=env,
         attachments=attachments,
         mailer=escalation_mailer,
@@ -957,9 +969,10 @@ def create_console(
     r.add_get("/ws", websocket, name="ws")
     add_incident_routes(r)
     # Imported here: these modules build on this one's helpers (render, STATE, USER).
-    from handoff.console import classifier_views, settings_views, teams_views
+    from handoff.console import classifier_views, settings_views, teams_views, tokens_views
 
     settings_views.add_routes(console)
     classifier_views.add_routes(console)
     teams_views.add_routes(console)
+    tokens_views.add_routes(console)
     return console

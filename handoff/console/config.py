@@ -32,9 +32,6 @@ class ConsoleConfig:
     auto_assign: bool = True
     # An automatically assigned ticket with no reply after this long goes to the next agent; None: never.
     answer_within: timedelta | None = DEFAULT_ANSWER_WITHIN
-    login_max_failures: int = 5  # per e-mail address, per window
-    login_max_failures_per_ip: int = 20
-    login_window: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_env(

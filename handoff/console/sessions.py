@@ -1,4 +1,4 @@
-"""Console sign-in: server-side sessions, CSRF tokens, login rate limiting, password changes.
+"""Console sign-in: server-side sessions, CSRF tokens, password changes (throttling: handoff.login_throttle).
 
 Why a session table rather than a signed cookie: signing out, deactivating a user and changing a
 password must end sessions *now*, on every device. A table row we delete does that without extra
@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from handoff.auth import hash_password, verify_password
@@ -33,33 +31,6 @@ def digest(token: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
-
-
-@dataclass(slots=True)
-class LoginLimiter:
-    """Failed sign-ins per e-mail and per client address within a sliding window (per process)."""
-
-    max_per_email: int = 5
-    max_per_ip: int = 20
-    window: timedelta = timedelta(minutes=15)
-    _failures: dict[str, deque[datetime]] = field(default_factory=dict)
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] > self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, *, email: str, ip: str, now: datetime) -> bool:
-        return (len(self._recent(f"e:{email}", now)) >= self.max_per_email
-                or len(self._recent(f"i:{ip}", now)) >= self.max_per_ip)
-
-    def failed(self, *, email: str, ip: str, now: datetime) -> None:
-        self._recent(f"e:{email}", now).append(now)
-        self._recent(f"i:{ip}", now).append(now)
-
-    def succeeded(self, *, email: str) -> None:
-        self._failures.pop(f"e:{email}", None)
 
 
 async def authenticate(*, email: str, password: str) -> User | None:

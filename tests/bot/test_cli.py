@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
+
+from bot.app import create_app
+from bot.config import Settings
+from tests.conftest import ScriptedClassifier
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,3 +123,40 @@ def test_unknown_command_and_bad_configuration_are_explained(tmp_path: Path) -> 
     bad = run(tmp_path, "migrate")
     assert bad.returncode == 2
     assert "TZ='Mars/Olympus'" in bad.stderr
+
+
+async def test_token_list_and_revoke_and_the_api_refuses_the_revoked_token(
+    tmp_path: Path, aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+) -> None:
+    created = await asyncio.to_thread(run, tmp_path, "token", "create", "--name", "crm", "--expires-in", "30d")
+    assert created.returncode == 0, created.stderr
+    raw = created.stdout.strip().splitlines()[-1]
+    kept = await asyncio.to_thread(run, tmp_path, "token", "create", "--name", "report")
+    assert "expires never" in kept.stdout
+    listing = await asyncio.to_thread(run, tmp_path, "token", "list")
+    assert listing.returncode == 0, listing.stderr
+    lines = listing.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "NAME", "OWNER", "ROLE"]
+    crm = next(line for line in lines if " crm " in line)
+    assert crm.split()[-1] == "active"
+    assert raw not in listing.stdout
+    token_id = crm.split()[0]
+
+    revoked = await asyncio.to_thread(run, tmp_path, "token", "revoke", token_id)
+    assert revoked.stdout.strip() == f"revoked token {token_id} (crm)"
+    again = await asyncio.to_thread(run, tmp_path, "token", "revoke", token_id)
+    assert again.stdout.strip() == f"token {token_id} was already revoked"
+    assert (await asyncio.to_thread(run, tmp_path, "token", "revoke", "999")).returncode == 1
+    assert next(line for line in (await asyncio.to_thread(run, tmp_path, "token", "list")).stdout.splitlines()
+                if " crm " in line).split()[-1] == "revoked"
+
+    app = create_app(Settings(data_dir=tmp_path / "data"), classifier=ScriptedClassifier(), scheduler=False)
+    client = await aiohttp_client(app)
+    response = await client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {raw}"})
+    assert (response.status, (await response.json())["reason"]) == (401, "revoked")
+
+
+def test_token_create_refuses_an_expiry_it_cannot_read(tmp_path: Path) -> None:
+    result = run(tmp_path, "token", "create", "--name", "crm", "--expires-in", "next tuesday")
+    assert result.returncode == 2
+    assert "--expires-in" in result.stderr
