@@ -29,7 +29,7 @@ VALUES ('crm', 'supervisor', '{hashlib.sha256(RAW.encode()).hexdigest()}',
 """
 
 
-async def test_a_token_from_before_0012_still_works_after_the_upgrade(empty_db_url: str) -> None:
+async def test_a_token_from_before_0011_still_works_after_the_upgrade(empty_db_url: str) -> None:
     async with TortoiseContext():
         await migrate(config=tortoise_config(empty_db_url), target=BEFORE)
     async with raw_sql(empty_db_url) as connection:
