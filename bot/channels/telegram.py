@@ -65,7 +65,8 @@ MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
 MAX_FILE_PATH = 512
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+# Relative, in segments of letters, digits and a few marks: what Telegram's file paths are made of.
+_FILE_PATH = re.compile(r"[A-Za-z0-9_.~+=@,-]+(?:/[A-Za-z0-9_.~+=@,-]+)*")
 
 
 
@@ -90,12 +91,11 @@ def file_policy(base_file_url: str, *, configured: bool) -> FetchPolicy:
 
 def file_path_allowed(path: str) -> str | None:
     """A getFile ``file_path`` as Telegram gives it (``documents/file_12.pdf``), or None: an absolute path
-    (a local-mode server's), ``..`` or ``.`` segments, a scheme, a backslash or control characters."""
-    if not path or len(path) > MAX_FILE_PATH or path.startswith("/") or "\\" in path or _SCHEME.match(path):
+    (a local-mode server's), a ``..`` or ``.`` segment, a scheme, a backslash, percent-encoding or anything
+    else a path of Telegram's own never holds."""
+    if len(path) > MAX_FILE_PATH or _FILE_PATH.fullmatch(path) is None:
         return None
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
-        return None
-    if any(segment in ("", ".", "..") for segment in path.split("/")):
+    if any(segment in (".", "..") for segment in path.split("/")):
         return None
     return path
 
