@@ -107,7 +107,7 @@ class FetchPolicy:
     redirects: tuple[Rule, ...] = ()
     credentials: Origin | None = None
 
-    def refusal(self, raw: str, *, redirect: bool = False) -> tuple[URL | None, str]:
+    def admit(self, raw: str, *, redirect: bool = False) -> tuple[URL | None, str]:
         """The parsed URL when it may be fetched, else None and the rule it broke (for the log)."""
         if len(raw) > MAX_URL_CHARS or _URL_CHARS.fullmatch(raw) is None:
             return None, "characters"
@@ -115,9 +115,19 @@ class FetchPolicy:
             url = URL(raw)
         except ValueError:
             return None, "unparseable"
-        return self.check(url, redirect=redirect)
+        return self.admit_url(url, redirect=redirect)
 
-    def check(self, url: URL, *, redirect: bool = False) -> tuple[URL | None, str]:
+    def follow(self, current: URL, location: str) -> tuple[URL | None, str]:
+        """Where a redirect from ``current`` to ``location`` (absolute or relative) leads, when it may."""
+        if len(location) > MAX_URL_CHARS or _URL_CHARS.fullmatch(location) is None:
+            return None, "characters"
+        try:
+            target = current.join(URL(location))
+        except ValueError:
+            return None, "unparseable"
+        return self.admit_url(target, redirect=True)
+
+    def admit_url(self, url: URL, *, redirect: bool = False) -> tuple[URL | None, str]:
         if not url.absolute or url.scheme not in ("http", "https"):
             return None, "scheme"
         if url.user is not None or url.password is not None or "@" in (url.raw_authority or ""):
@@ -150,7 +160,7 @@ async def fetch_file(
     """The file at ``raw_url`` under ``policy``, or why it was not fetched (a ``Refusal`` code).
 
     With ``expected_type``, an answer of another type is refused before its body is read."""
-    url, why = policy.refusal(raw_url)
+    url, why = policy.admit(raw_url)
     if url is None:
         return Fetched(None, 0, Refusal.SOURCE_NOT_ALLOWED, why=why)
     headers = dict(credentials or {}) if policy.credentials is not None and policy.credentials.admits(url) else {}
@@ -159,9 +169,7 @@ async def fetch_file(
             for _hop in range(MAX_REDIRECTS + 1):
                 async with session.get(url, headers=headers, allow_redirects=False) as response:
                     if response.status in _REDIRECTS:
-                        location = response.headers.get("Location", "")
-                        target = url.join(URL(location)) if _URL_CHARS.fullmatch(location) else None
-                        url, why = policy.check(target, redirect=True) if target is not None else (None, "characters")
+                        url, why = policy.follow(url, response.headers.get("Location", ""))
                         if url is None:
                             return Fetched(None, 0, Refusal.SOURCE_NOT_ALLOWED, why=f"redirect {why}")
                         headers = {}  # a redirect target never gets the credentials

@@ -355,8 +355,10 @@ class TelegramChannel:
                     fetched = Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why=exc.__class__.__name__)
                 data, refused = fetched.data, fetched.refused
                 if refused is not None:
-                    log.info("telegram file %d of message %s not fetched: %s (%s)", position, row.id, refused,
-                             fetched.why)
+                    # A refusal is the policy at work; a failed download is for the operator to look at.
+                    level = logging.WARNING if refused == Refusal.DOWNLOAD_FAILED else logging.INFO
+                    log.log(level, "telegram file %d of message %s not fetched: %s (%s)", position, row.id,
+                            refused, fetched.why)
             await store.keep(message=row, position=position, filename=item["filename"], content_type=kind,
                              data=data, size=size, refused=refused)
 

@@ -355,8 +355,10 @@ class WhatsAppChannel:
             except Exception as exc:  # whatever went wrong, the row is written: the agent sees it was not fetched
                 fetched = Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why=exc.__class__.__name__)
             if fetched.refused is not None and fetched.why:
-                log.info("whatsapp media %d of message %s not fetched: %s (%s)", index, row.id, fetched.refused,
-                         fetched.why)
+                # A refusal is the policy at work; a failed download is something for the operator to look at.
+                level = logging.WARNING if fetched.refused == Refusal.DOWNLOAD_FAILED else logging.INFO
+                log.log(level, "whatsapp media %d of message %s not fetched: %s (%s)", index, row.id,
+                        fetched.refused, fetched.why)
             name = f"whatsapp-{index + 1}{extension_for(declared)}"
             await store.keep(message=row, position=index, filename=name,
                              content_type=declared or "application/octet-stream", data=fetched.data,
@@ -366,7 +368,7 @@ class WhatsAppChannel:
         """The media item's bytes, or why they were not fetched (with the size when Twilio told it)."""
         url = str(item.get("url", ""))
         declared = normalise_type(str(item.get("content_type", "")))
-        allowed, why = self.media_policy.refusal(url)
+        allowed, why = self.media_policy.admit(url)
         if allowed is None:
             return Fetched(None, 0, Refusal.SOURCE_NOT_ALLOWED, why=why)
         if not store.policy.allows_type(declared):

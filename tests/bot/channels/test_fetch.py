@@ -41,7 +41,7 @@ STREAMED_KB = 1024
 )
 def test_twilio_media_policy(url: str, start: bool, redirect: bool) -> None:
     policy = media_policy(account_sid=SID)
-    assert (policy.refusal(url)[0] is not None, policy.refusal(url, redirect=True)[0] is not None) == (
+    assert (policy.admit(url)[0] is not None, policy.admit(url, redirect=True)[0] is not None) == (
         start, redirect)
 
 
@@ -65,7 +65,7 @@ def test_credentials_go_to_twilios_api_only() -> None:
 )
 def test_telegram_file_policy(url: str, allowed: bool) -> None:
     policy = file_policy(f"https://api.telegram.org/file/bot{TOKEN}", configured=False)
-    assert (policy.refusal(url)[0] is not None) is allowed
+    assert (policy.admit(url)[0] is not None) is allowed
 
 
 @pytest.mark.parametrize(
