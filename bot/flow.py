@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from handoff.survey import (
     record_survey,
     ticket_awaiting_comment,
 )
+from handoff.templating import ANSWER, OUT_OF_HOURS, render
 from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
 from models import (
     ActorKind,
@@ -732,7 +732,7 @@ async def _question_step(turn: _Turn, text: str) -> None:
     if body is None:  # a category without a template (or a disabled one) is a person's job
         await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=text, prediction=prediction)
         return
-    await turn.say_text(render_template(body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
+    await turn.say_text(render(ANSWER, body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
     cat = turn.cat
     await turn.say("did_it_help", buttons=(Button(cat.t("button_yes"), "1"), Button(cat.t("button_no"), "2")))
     turn.conversation.step = FlowStep.AWAITING_FEEDBACK
@@ -763,19 +763,6 @@ async def _template_for(slug: str, language: str) -> str | None:
     templates = await AnswerTemplate.filter(category__slug=slug, category__active=True).values("language", "body")
     by_lang = {t["language"]: t["body"] for t in templates}
     return by_lang.get(language) or by_lang.get("id") or next(iter(by_lang.values()), None)
-
-
-class _Blank(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return ""
-
-
-def render_template(body: str, **values: str) -> str:
-    """Fill {name}, {ticket}...; unknown variables become empty and a stray brace never breaks a reply."""
-    try:
-        return string.Formatter().vformat(body, (), _Blank(values)).replace(" ,", ",")
-    except (ValueError, IndexError):
-        return body
 
 
 def _prediction_json(prediction: Prediction) -> dict[str, Any]:
@@ -837,14 +824,12 @@ async def _handoff(
     )
     hours = ops.hours
     cat = turn.cat
-    values: dict[str, object] = {
-        "ticket": ticket.number, "hours": _hours_text(cat, ops), "sla_hours": sla_text(ops.sla),
-    }
+    values = {"ticket": ticket.number or "", "hours": _hours_text(cat, ops), "sla_hours": sla_text(ops.sla)}
     if hours.is_open(turn.now):
         await turn.say_text(cat.t("handoff_in_hours", **values))
     elif custom := ops.message(cat.lang):
-        # The supervisor's own words; its fields were checked when it was saved.
-        await turn.say_text(custom.format(**values, next_open=cat.when(hours.next_open(turn.now))))
+        # The supervisor's own words, filled by name only (handoff.templating): nothing in them is evaluated.
+        await turn.say_text(render(OUT_OF_HOURS, custom, **values, next_open=cat.when(hours.next_open(turn.now))))
     else:
         await turn.say_text(cat.t("handoff_out_of_hours", **values, next_open=cat.when(hours.next_open(turn.now))))
     turn.deps.notify("ticket.opened", {"ticket_id": ticket.id})

@@ -8,13 +8,13 @@ environment's values (OPENING_TIME, CLOSING_TIME, SLA_HOURS) are the defaults un
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, time, timedelta
 from typing import Any
 
 from handoff.hours import OperatingHours
+from handoff.templating import OUT_OF_HOURS, check
 from models import Setting
 
 KEY = "operations"
@@ -22,8 +22,6 @@ LANGUAGES = ("id", "en")
 MAX_SLA_HOURS = 24 * 30  # a month: anything longer is a typo, not a target
 MAX_CLOSED_DATES = 366
 MAX_MESSAGE_CHARS = 1000
-# What a supervisor's out-of-hours message may contain; the same values the catalogue's message gets.
-MESSAGE_FIELDS = frozenset({"ticket", "hours", "next_open", "sla_hours"})
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 
@@ -45,11 +43,13 @@ class Operations:
 
 
 class OperationsFormError(ValueError):
-    """Bad input on the settings form: ``errors`` maps a field name to a console catalogue key."""
+    """Bad input on the settings form: ``errors`` maps a field name to a console catalogue key, ``params``
+    a field name to the values that key's text names (the placeholder a message got wrong, for one)."""
 
-    def __init__(self, errors: dict[str, str]) -> None:
+    def __init__(self, errors: dict[str, str], params: dict[str, dict[str, str]] | None = None) -> None:
         super().__init__(", ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
+        self.params = params or {}
 
 
 def sla_text(sla: timedelta) -> str:
@@ -123,17 +123,12 @@ def _parse_time(raw: str) -> time | None:
     return time(hour, minute)
 
 
-def _check_message(text: str) -> str | None:
-    """An error key when the message would fail or leak braces at hand-off time, else None."""
+def _check_message(text: str) -> tuple[str, dict[str, str]] | None:
+    """An error key and its values when the message is too long or names anything but its fields."""
     if len(text) > MAX_MESSAGE_CHARS:
-        return "error_message_too_long"
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError:
-        return "error_message_braces"
-    if any(name not in MESSAGE_FIELDS for name in names):
-        return "error_message_field"
-    return None
+        return "error_message_too_long", {}
+    problem = check(OUT_OF_HOURS, text)
+    return (problem.code, problem.params()) if problem is not None else None
 
 
 def parse_form(form: Mapping[str, str], *, defaults: Operations) -> Operations:
@@ -144,6 +139,7 @@ def parse_form(form: Mapping[str, str], *, defaults: Operations) -> Operations:
     ``message_id`` / ``message_en``, ``sla_hours``.
     """
     errors: dict[str, str] = {}
+    params: dict[str, dict[str, str]] = {}
     schedule: list[tuple[int, time, time]] = []
     for day in range(7):
         if form.get(f"open_{day}") != "1":
@@ -185,11 +181,11 @@ def parse_form(form: Mapping[str, str], *, defaults: Operations) -> Operations:
     for lang in LANGUAGES:
         text = form.get(f"message_{lang}", "").replace("\r\n", "\n").strip()
         problem = _check_message(text)
-        if problem:
-            errors[f"message_{lang}"] = problem
+        if problem is not None:
+            errors[f"message_{lang}"], params[f"message_{lang}"] = problem
         messages[lang] = text
     if errors:
-        raise OperationsFormError(errors)
+        raise OperationsFormError(errors, params)
     hours = replace(defaults.hours, schedule=tuple(schedule), closed_dates=frozenset(closed),
                     public_holidays=form.get("public_holidays") == "1")
     return Operations(hours=hours, sla=sla, messages=messages, stored=True)

@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 from tortoise.exceptions import IntegrityError
 
 from handoff.tickets import add_event
@@ -185,6 +186,10 @@ def read_link_token(
     max_age: timedelta = LINK_MAX_AGE,
 ) -> int:
     """The ticket id a link was made for; SurveyLinkError when it is forged, damaged or too old."""
+    if not _canonical(token):
+        # Base64 lets several strings decode to the same bytes (padding, the unused bits of the last
+        # character); only the one we wrote is a link of ours.
+        raise SurveyLinkError("invalid")
     try:
         data = _serializer(secret, clock).loads(token, max_age=int(max_age.total_seconds()))
     except SignatureExpired:
@@ -195,6 +200,14 @@ def read_link_token(
     if not isinstance(ticket_id, int):
         raise SurveyLinkError("invalid")
     return ticket_id
+
+
+def _canonical(token: str) -> bool:
+    parts = token.split(".")
+    try:
+        return len(parts) == 3 and all(base64_encode(base64_decode(part)).decode() == part for part in parts)
+    except BadData:
+        return False
 
 
 def survey_url(base_url: str, token: str, rating: int | None = None) -> str:

@@ -14,11 +14,14 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram import Message as TelegramMessage
@@ -35,8 +38,10 @@ from telegram.error import (
 )
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
+from yarl import URL
 
 from bot.channels.base import Downloads, Handler, InboundMessage, split_message
+from bot.channels.fetch import Fetched, FetchPolicy, fetch_file, provider_origin, stand_in_origin
 from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
@@ -59,6 +64,9 @@ MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 PHOTO_TYPES = frozenset({"image/jpeg", "image/png"})
+MAX_FILE_PATH = 512
+# Relative, in segments of letters, digits and a few marks: what Telegram's file paths are made of.
+_FILE_PATH = re.compile(r"[A-Za-z0-9_.~+=@,-]+(?:/[A-Za-z0-9_.~+=@,-]+)*")
 
 
 
@@ -70,6 +78,26 @@ def derived_secret(token: str) -> str:
 def _file_url(base_url: str) -> str:
     # A self-hosted Bot API server serves files under /file/bot<token>, beside /bot<token>.
     return base_url[: -len("bot")] + "file/bot" if base_url.endswith("/bot") else base_url
+
+
+def file_policy(base_file_url: str, *, configured: bool) -> FetchPolicy:
+    """Files come from the bot's own file directory on Telegram (or on the configured Bot API server),
+    never from anywhere its answers might point."""
+    prefix = URL(base_file_url).path.rstrip("/") + "/"
+    origin = stand_in_origin(base_file_url, path_prefix=prefix) if configured else provider_origin(
+        base_file_url, path_prefix=prefix)
+    return FetchPolicy(start=(origin,) if origin is not None else ())
+
+
+def file_path_allowed(path: str) -> str | None:
+    """A getFile ``file_path`` as Telegram gives it (``documents/file_12.pdf``), or None: an absolute path
+    (a local-mode server's), a ``..`` or ``.`` segment, a scheme, a backslash, percent-encoding or anything
+    else a path of Telegram's own never holds."""
+    if len(path) > MAX_FILE_PATH or _FILE_PATH.fullmatch(path) is None:
+        return None
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return None
+    return path
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -129,8 +157,11 @@ class TelegramChannel:
             builder = builder.base_url(api_base_url).base_file_url(_file_url(api_base_url))
         if self.public_url:
             builder = builder.updater(None)
+        # Never local_mode: PTB would then read file paths from our own disk. Files are fetched by us instead.
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_polled_update))
+        self.file_policy = file_policy(self.application.bot.base_file_url, configured=bool(api_base_url))
+        self._file_session: aiohttp.ClientSession | None = None
 
     @property
     def webhook_mode(self) -> bool:
@@ -318,13 +349,37 @@ class TelegramChannel:
                 refused = Refusal.TOO_BIG
             else:
                 try:
-                    found = await self.application.bot.get_file(item["file_id"])
-                    data = bytes(await found.download_as_bytearray())
-                except TelegramError as exc:
-                    log.warning("telegram file of message %s not downloaded: %s", row.id, exc.__class__.__name__)
-                    refused = Refusal.DOWNLOAD_FAILED
+                    fetched = await self._fetch_file(str(item["file_id"]), min(store.policy.max_bytes,
+                                                                                MAX_DOWNLOAD_BYTES))
+                except Exception as exc:  # whatever went wrong, the row is written: the agent sees it was not fetched
+                    fetched = Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why=exc.__class__.__name__)
+                data, refused = fetched.data, fetched.refused
+                if refused is not None:
+                    # A refusal is the policy at work; a failed download is for the operator to look at.
+                    level = logging.WARNING if refused == Refusal.DOWNLOAD_FAILED else logging.INFO
+                    log.log(level, "telegram file %d of message %s not fetched: %s (%s)", position, row.id,
+                            refused, fetched.why)
             await store.keep(message=row, position=position, filename=item["filename"], content_type=kind,
                              data=data, size=size, refused=refused)
+
+    async def _fetch_file(self, file_id: str, max_bytes: int) -> Fetched:
+        """getFile through PTB for the path, then the bytes through our own checked fetch: PTB's
+        ``File.download_*`` reads ``file_path`` from our disk when a file of that name exists here."""
+        bot = self.application.bot
+        try:
+            found = await bot.get_file(file_id)
+        except TelegramError as exc:
+            return Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why=exc.__class__.__name__)
+        prefix = bot.base_file_url + "/"
+        given = found.file_path or ""
+        # PTB leaves a path unprefixed when it names a file on this machine: never read, whatever it is.
+        relative = file_path_allowed(given[len(prefix):]) if given.startswith(prefix) else None
+        if relative is None:
+            return Fetched(None, 0, Refusal.SOURCE_NOT_ALLOWED, why="file_path")
+        session = self._file_session
+        if session is None:
+            return Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why="not started")
+        return await fetch_file(session, prefix + quote(relative), policy=self.file_policy, max_bytes=max_bytes)
 
     async def settle(self) -> None:
         """Wait for file downloads in flight (tests, and a clean shutdown)."""
@@ -400,6 +455,8 @@ class TelegramChannel:
         await self.stop()
 
     async def start(self) -> None:
+        if self.store is not None:
+            self._file_session = aiohttp.ClientSession()
         try:
             await self.application.initialize()  # getMe: a wrong token stops start-up here
         except InvalidToken:
@@ -437,6 +494,9 @@ class TelegramChannel:
         await self.application.shutdown()  # a no-op when start() could not initialize
         # After a failed getMe the application never counted as initialized, but its HTTP client is open.
         await self.application.bot.request.shutdown()
+        if self._file_session is not None:
+            await self._file_session.close()
+            self._file_session = None
 
 
 def _files_of(message: TelegramMessage) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -31,6 +31,17 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot.channels.base import Downloads, Handler, InboundMessage, split_message
+from bot.channels.fetch import (
+    HTTPS_PORT,
+    Fetched,
+    FetchPolicy,
+    HostSuffix,
+    Origin,
+    Rule,
+    fetch_file,
+    provider_origin,
+    stand_in_origin,
+)
 from handoff.attachments import (
     AttachmentStore,
     Refusal,
@@ -71,9 +82,16 @@ TWILIO_TIMEOUT = 15.0
 # The template (Content SID) used outside the window, by purpose; set as TWILIO_TEMPLATE_<PURPOSE>.
 TEMPLATE_PURPOSES = ("agent_reply", "ticket_resolved", "survey")
 
-# Media the user sends is fetched (never from anywhere but Twilio) into the attachment store, within its
-# configured size and type limits.
-TWILIO_MEDIA_HOST_SUFFIXES = (".twilio.com", ".twiliocdn.com")
+# Media the user sends is fetched from Twilio only (bot.channels.fetch), into the attachment store within its
+# configured size and type limits. A MediaUrl is a resource of our account on Twilio's API, fetched with the
+# account's credentials; Twilio answers it with a redirect to a short-lived URL on its CDN, on
+# mms.twiliocdn.com when media need HTTP auth, on s3-external-1.amazonaws.com/media.twiliocdn.com/ for
+# media stored before that (Twilio: "Protect Media Access with HTTP Basic Authentication").
+TWILIO_API_URL = "https://api.twilio.com"
+TWILIO_MEDIA_REDIRECTS: tuple[Rule, ...] = (
+    HostSuffix("twiliocdn.com"),
+    Origin("https", "s3-external-1.amazonaws.com", HTTPS_PORT, "/media.twiliocdn.com/"),
+)
 
 # Error codes after which this address will not receive anything we send.
 UNREACHABLE_CODES = frozenset({21211, 21214, 21610, 21614, 63003, 63024})
@@ -163,6 +181,7 @@ class WhatsAppChannel:
         self.store = store
         self._media_session: aiohttp.ClientSession | None = None
         self._downloads = Downloads("whatsapp")
+        self.media_policy = media_policy(account_sid=account_sid, api_base_url=self.api_base_url)
 
     # -- outbound ---------------------------------------------------------------------------------
 
@@ -324,14 +343,6 @@ class WhatsAppChannel:
             self._downloads.start(self._download_media(message.provider_message_id, media),
                                   provider_message_id=message.provider_message_id)
 
-    def media_host_allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if self.api_base_url and host == (urlsplit(self.api_base_url).hostname or "").lower():
-            return parts.scheme in ("http", "https")  # the configured stand-in of Twilio's API
-        twilio = host == "api.twilio.com" or host.endswith(TWILIO_MEDIA_HOST_SUFFIXES)
-        return parts.scheme == "https" and twilio
-
     async def _download_media(self, message_sid: str, media: list[dict[str, Any]]) -> None:
         row = await Message.get_or_none(channel=ChannelKind.WHATSAPP, provider_message_id=message_sid)
         store = self.store
@@ -339,41 +350,35 @@ class WhatsAppChannel:
             return
         for index, item in enumerate(media):
             declared = normalise_type(str(item.get("content_type", "")))
-            data, size, refused = await self._fetch_one(dict(item), store)
+            try:
+                fetched = await self._fetch_one(dict(item), store)
+            except Exception as exc:  # whatever went wrong, the row is written: the agent sees it was not fetched
+                fetched = Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why=exc.__class__.__name__)
+            if fetched.refused is not None and fetched.why:
+                # A refusal is the policy at work; a failed download is something for the operator to look at.
+                level = logging.WARNING if fetched.refused == Refusal.DOWNLOAD_FAILED else logging.INFO
+                log.log(level, "whatsapp media %d of message %s not fetched: %s (%s)", index, row.id,
+                        fetched.refused, fetched.why)
             name = f"whatsapp-{index + 1}{extension_for(declared)}"
             await store.keep(message=row, position=index, filename=name,
-                             content_type=declared or "application/octet-stream", data=data, size=size, refused=refused)
+                             content_type=declared or "application/octet-stream", data=fetched.data,
+                             size=fetched.size, refused=fetched.refused)
 
-    async def _fetch_one(self, item: dict[str, Any], store: AttachmentStore) -> tuple[bytes | None, int, str | None]:
+    async def _fetch_one(self, item: dict[str, Any], store: AttachmentStore) -> Fetched:
         """The media item's bytes, or why they were not fetched (with the size when Twilio told it)."""
         url = str(item.get("url", ""))
         declared = normalise_type(str(item.get("content_type", "")))
-        limit = store.policy.max_bytes
-        session = self._media_session
-        if not self.media_host_allowed(url):
-            return None, 0, Refusal.SOURCE_NOT_ALLOWED
+        allowed, why = self.media_policy.admit(url)
+        if allowed is None:
+            return Fetched(None, 0, Refusal.SOURCE_NOT_ALLOWED, why=why)
         if not store.policy.allows_type(declared):
-            return None, 0, Refusal.TYPE_NOT_ALLOWED
+            return Fetched(None, 0, Refusal.TYPE_NOT_ALLOWED)
+        session = self._media_session
         if session is None:
-            return None, 0, Refusal.DOWNLOAD_FAILED
+            return Fetched(None, 0, Refusal.DOWNLOAD_FAILED, why="not started")
         token = base64.b64encode(f"{self.account_sid}:{self._auth_token}".encode()).decode()
-        try:
-            async with session.get(url, headers={"Authorization": f"Basic {token}"},
-                                   timeout=aiohttp.ClientTimeout(total=30)) as response:
-                actual = response.content_type.lower()
-                if response.status != 200:
-                    return None, 0, Refusal.DOWNLOAD_FAILED
-                if actual != declared:
-                    return None, 0, Refusal.TYPE_MISMATCH
-                if (response.content_length or 0) > limit:
-                    return None, response.content_length or 0, Refusal.TOO_BIG
-                data = await response.content.read(limit + 1)
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            log.warning("whatsapp media download failed: %s", exc.__class__.__name__)
-            return None, 0, Refusal.DOWNLOAD_FAILED
-        if len(data) > limit:
-            return None, len(data), Refusal.TOO_BIG
-        return data, len(data), None
+        return await fetch_file(session, url, policy=self.media_policy, max_bytes=store.policy.max_bytes,
+                                credentials={"Authorization": f"Basic {token}"}, expected_type=declared)
 
     async def settle(self) -> None:
         """Wait for media downloads in flight (tests, and a clean shutdown)."""
@@ -492,6 +497,21 @@ class WhatsAppChannel:
             await self._http.close()
             self._http = None
             await asyncio.sleep(0)  # let aiohttp close its connector before the loop ends
+
+
+def media_policy(*, account_sid: str, api_base_url: str = "") -> FetchPolicy:
+    """Where WhatsApp media may be fetched from: our account's media on Twilio's API (or the configured
+    stand-in of it), then Twilio's CDN; the credentials go to the API only."""
+    prefix = f"/2010-04-01/Accounts/{account_sid}/"
+    if not api_base_url:
+        api = provider_origin(TWILIO_API_URL, path_prefix=prefix)
+        return FetchPolicy(start=(api,), redirects=TWILIO_MEDIA_REDIRECTS, credentials=api)
+    stand_in = stand_in_origin(api_base_url, path_prefix=prefix)
+    if stand_in is None:
+        return FetchPolicy(start=())
+    # A stand-in plays the CDN on its own origin too.
+    anywhere_on_it = Origin(stand_in.scheme, stand_in.host, stand_in.port)
+    return FetchPolicy(start=(stand_in,), redirects=(anywhere_on_it, *TWILIO_MEDIA_REDIRECTS), credentials=stand_in)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:

@@ -51,6 +51,9 @@ from handoff.learning import RetrainSettings
 from handoff.login_throttle import LoginLimiter, retry_after_seconds
 from handoff.operations import Operations, defaults_from, load_operations
 from handoff.sla import SlaPolicy, SlaState, evaluate
+from handoff.templating import ANSWER, TemplateProblem
+from handoff.templating import check as check_template
+from handoff.templating import render as render_template
 from models import (
     AnswerTemplate,
     AuditLog,
@@ -477,7 +480,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     templates = []
     first_name = ticket.contact.name.split(" ")[0] if ticket.contact.name else ""
     for template in await AnswerTemplate.filter(category__active=True).prefetch_related("category"):
-        body = _fill(template.body, name=first_name, ticket=ticket.number or "", agent=user.name)
+        body = render_template(ANSWER, template.body, name=first_name, ticket=ticket.number or "", agent=user.name)
         label = template.category.name_en if lang == "en" else template.category.name_id
         templates.append({"label": f"{label} ({template.language})", "body": body,
                           "match": template.language == conversation.language})
@@ -512,12 +515,6 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         **await escalation_context(ticket),
     }
     return render(request, "ticket.html", context, status=status_code)
-
-
-def _fill(body: str, **values: str) -> str:
-    for key, value in values.items():
-        body = body.replace("{" + key + "}", value)
-    return body
 
 
 def _back(ticket: Ticket, notice: str = "") -> web.HTTPSeeOther:
@@ -712,7 +709,17 @@ async def category_save(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/console/admin/categories?notice=notice_saved")
 
 
-async def templates_page(request: web.Request) -> web.Response:
+@dataclass(frozen=True, slots=True)
+class _RefusedTemplate:
+    """A template the supervisor tried to save, sent back beside its form with the reason."""
+
+    category_id: int
+    language: str
+    body: str
+    problem: TemplateProblem
+
+
+async def templates_page(request: web.Request, *, refused: _RefusedTemplate | None = None) -> web.Response:
     _supervisor(request)
     categories = await Category.all()
     by_key = {(t.category_id, t.language): t for t in await AnswerTemplate.all()}  # type: ignore[attr-defined]
@@ -720,12 +727,20 @@ async def templates_page(request: web.Request) -> web.Response:
         {"category": c, "templates": [(lang, by_key.get((c.id, lang))) for lang in LANGUAGES]}
         for c in categories
     ]
-    user = request[USER]
+    t = console_catalog(_lang(request))
+    sample = t("template_preview_name")
 
-    def preview(body: str) -> str:  # the same filling the console's canned answers use
-        return _fill(body, name="Budi", ticket="CC-2611-000042", agent=user.name)
+    def preview(body: str) -> str:
+        # Exactly what the bot sends to a user of that first name: the same renderer, the same values.
+        return render_template(ANSWER, body, name=sample)
 
-    return render(request, "templates.html", {"page": "templates", "rows": rows, "preview": preview})
+    def problem(body: str) -> TemplateProblem | None:
+        # A template stored before fields were checked: the supervisor sees why it reads oddly.
+        return check_template(ANSWER, body)
+
+    return render(request, "templates.html", {"page": "templates", "rows": rows, "preview": preview,
+                                              "problem": problem, "sample": sample, "refused": refused},
+                  status=400 if refused is not None else 200)
 
 
 async def template_save(request: web.Request) -> web.Response:
@@ -736,6 +751,10 @@ async def template_save(request: web.Request) -> web.Response:
     if category is None or lang not in LANGUAGES:
         raise web.HTTPNotFound(text="no such category or language")
     body = form.get("body", "").replace("\r\n", "\n").strip()
+    refused = check_template(ANSWER, body)
+    if refused is not None:
+        # Nothing saved; the form comes back with what was typed and the field that is not allowed.
+        return await templates_page(request, refused=_RefusedTemplate(category.id, lang, body, refused))
     existing = await AnswerTemplate.get_or_none(category=category, language=lang)
     if not body:
         # An empty template means "a person answers this category in this language".

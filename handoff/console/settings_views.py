@@ -10,7 +10,6 @@ from handoff.console import services
 from handoff.console.app import USER, _form, _state, _supervisor, current_operations, render
 from handoff.operations import (
     LANGUAGES,
-    MESSAGE_FIELDS,
     Operations,
     OperationsFormError,
     form_values,
@@ -18,6 +17,7 @@ from handoff.operations import (
     save_operations,
     sla_text,
 )
+from handoff.templating import OUT_OF_HOURS
 
 
 def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tuple[date, str]]:
@@ -34,15 +34,16 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
 
 
 def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
-          *, status: int = 200) -> web.Response:
+          *, params: dict[str, dict[str, str]] | None = None, status: int = 200) -> web.Response:
     state = _state(request)
     return render(request, "admin_settings.html", {
         "page": "settings",
         "values": values,
         "errors": errors,
+        "error_params": params or {},
         "days": range(7),
         "languages": LANGUAGES,
-        "fields": " ".join("{" + name + "}" for name in sorted(MESSAGE_FIELDS)),
+        "fields": OUT_OF_HOURS.fields_text(),
         "holidays_ahead": _holidays_ahead(ops, today=state.clock().astimezone(state.tz).date()),
     }, status=status)
 
@@ -65,7 +66,7 @@ async def settings_save(request: web.Request) -> web.Response:
         return _page(request, current, {**form_values(current), **form,
                                         **{k: "" for k in ("public_holidays",) if k not in form},
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
-                     problem.errors, status=400)
+                     problem.errors, params=problem.params, status=400)
     await save_operations(operations=ops)
     await services.audit(actor=user, action="settings.operations", data={
         "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]

@@ -81,10 +81,11 @@ class FakeTelegram:
             if chat_id is None or int(c.params["chat_id"]) == chat_id
         ]
 
-    def add_file(self, data: bytes, *, name: str) -> str:
-        """A file on Telegram's servers; returns its file_id (getFile then serves it)."""
+    def add_file(self, data: bytes, *, name: str, file_path: str | None = None) -> str:
+        """A file on Telegram's servers; returns its file_id (getFile then serves it). ``file_path`` is what
+        getFile answers, when a test plays a Bot API server answering something else."""
         file_id = f"FILE{len(self.files) + 1:04d}"
-        self.files[file_id] = (data, f"documents/{file_id}-{name}")
+        self.files[file_id] = (data, file_path if file_path is not None else f"documents/{file_id}-{name}")
         return file_id
 
     def uploads(self, method: str) -> list[Upload]:

@@ -54,6 +54,10 @@ class FakeTwilio:
     # Media the fake serves, by the media SID in the URL: (bytes, content type).
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     media_requests: list[str] = field(default_factory=list)
+    # Media answered with a redirect instead, as Twilio sends media on to its CDN: media SID → Location.
+    redirects: dict[str, str] = field(default_factory=dict)
+    # Requests to the fake's CDN (``/cdn/<media SID>``), with the Authorization header each carried.
+    cdn_requests: list[tuple[str, str]] = field(default_factory=list)
     _failures: list[Failure] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -105,9 +109,23 @@ class FakeTwilio:
         expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return self._error(401, 20003, "Authenticate")
+        location = self.redirects.get(request.match_info["media"])
+        if location is not None:
+            return web.Response(status=302, headers={"Location": location})
         found = self.media.get(request.match_info["media"])
         if found is None:
             return self._error(404, 20404, "The requested resource was not found")
+        return web.Response(body=found[0], content_type=found[1])
+
+    def cdn_url(self, media_sid: str) -> str:
+        return f"{self.base_url}/cdn/{media_sid}"
+
+    async def get_cdn(self, request: web.Request) -> web.StreamResponse:
+        """The short-lived CDN URL a media URL redirects to: no credentials needed, none expected."""
+        self.cdn_requests.append((request.match_info["media"], request.headers.get("Authorization", "")))
+        found = self.media.get(request.match_info["media"])
+        if found is None:
+            return web.Response(status=404)
         return web.Response(body=found[0], content_type=found[1])
 
     def _rules(self, form: dict[str, str]) -> str | None:
@@ -196,6 +214,7 @@ async def fake_twilio() -> AsyncIterator[FakeTwilio]:
     api = web.Application()
     api.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", fake.create_message)
     api.router.add_get("/2010-04-01/Accounts/{sid}/Messages/{message}/Media/{media}", fake.get_media)
+    api.router.add_get("/cdn/{media}", fake.get_cdn)
     runner = web.AppRunner(api)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()

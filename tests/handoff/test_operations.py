@@ -43,14 +43,33 @@ def weekdays_form(**overrides: str) -> dict[str, str]:
         ({"sla_hours": "nan"}, "sla_hours", "error_sla_range"),
         ({"sla_hours": "sehari"}, "sla_hours", "error_sla_number"),
         ({"closed_dates": "2026-12-24\n2026-02-30"}, "closed_dates", "error_bad_date"),
-        ({"message_id": "Tiket {ticket} dibuka {nama}"}, "message_id", "error_message_field"),
-        ({"message_en": "Ticket {ticket"}, "message_en", "error_message_braces"),
+        ({"message_id": "Tiket {ticket} dibuka {nama}"}, "message_id", "error_template_field"),
+        ({"message_en": "Ticket {ticket"}, "message_en", "error_template_brace"),
+        ({"message_en": "Ticket {ticket:#>20000}"}, "message_en", "error_template_format"),
     ],
 )
 def test_bad_input_names_the_field(overrides: dict[str, str], field: str, code: str) -> None:
     with pytest.raises(OperationsFormError) as caught:
         parse_form(weekdays_form(**overrides), defaults=DEFAULTS)
     assert caught.value.errors == {field: code}
+
+
+@pytest.mark.parametrize(
+    ("message", "field"),
+    [
+        # A width: one hand-off once became a 20,000-character message, 13 WhatsApp sends.
+        ("Tiket {ticket:#>20000} dibuka.", "{ticket:#>20000}"),
+        ("Tiket {ticket.__class__.__mro__}", "{ticket.__class__.__mro__}"),
+        ("Tiket {ticket!r}", "{ticket!r}"),
+        ("Tiket {ticket[0]}", "{ticket[0]}"),
+        ("Tiket {0}", "{0}"),
+    ],
+)
+def test_an_out_of_hours_message_naming_anything_but_a_bare_field_is_refused(message: str, field: str) -> None:
+    with pytest.raises(OperationsFormError) as caught:
+        parse_form(weekdays_form(message_id=message), defaults=DEFAULTS)
+    assert caught.value.params == {"message_id": {"field": field,
+                                                  "allowed": "{ticket}, {hours}, {next_open}, {sla_hours}"}}
 
 
 def test_a_good_form_becomes_the_schedule() -> None:

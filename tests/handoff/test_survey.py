@@ -60,6 +60,24 @@ def test_a_link_token_names_its_ticket_until_it_expires() -> None:
     assert edited.value.reason == "invalid"
 
 
+def test_a_link_token_is_accepted_only_as_it_was_written() -> None:
+    made = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    token = make_link_token(ticket_id=42, secret="s" * 32, clock=lambda: made)
+    payload, stamp, signature = token.split(".")
+    # Base64 spellings of the same bytes: padding, and the unused low bits of a last character (a
+    # 20-byte signature is 27 characters, the last one carrying 2 bits that decode to nothing).
+    assert len(signature) % 4 == 3
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    index = alphabet.index(signature[-1])
+    same_bytes = alphabet[(index & ~3) | ((index + 1) & 3)]
+    variants = [token + "=", f"{payload}=.{stamp}.{signature}", f"{payload}.{stamp}=.{signature}",
+                f"{payload}.{stamp}.{signature[:-1]}{same_bytes}"]
+    for variant in variants:
+        with pytest.raises(SurveyLinkError) as refused:
+            read_link_token(variant, secret="s" * 32, clock=lambda: made)
+        assert refused.value.reason == "invalid", variant
+
+
 async def test_without_secret_key_one_random_secret_is_kept_in_the_database(db: str) -> None:
     first = await link_secret("")
     assert len(first) >= 48

@@ -7,11 +7,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from bot.app import INBOUND
+from tests.fakes.listener import listener
 from tests.fakes.mail import dovecot, smtp_sink
 from tests.fakes.telegram import fake_telegram
 from tests.fakes.twilio import fake_twilio
 
-__all__ = ["dovecot", "fake_telegram", "fake_twilio", "smtp_sink"]
+__all__ = ["dovecot", "fake_telegram", "fake_twilio", "listener", "smtp_sink"]
 
 
 @pytest.fixture(autouse=True)
