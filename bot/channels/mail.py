@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 MAX_MAIL_BYTES = 10 * 1024 * 1024
 MAX_PARTS = 100  # a MIME bomb nests thousands of parts; a real mail has a handful
-MAX_TEXT_CHARS = 10_000
 MAX_PER_POLL = 50
 DEFAULT_POLL_SECONDS = 30.0
 DEFAULT_SUBJECT = "Care Center Edunex ITB"
@@ -168,7 +167,8 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             name=name,
             message_id=message_id[:191],
             subject=subject,
-            text=strip_quoted(text)[:MAX_TEXT_CHARS],
+            # Whole: the store step keeps what is over MAX_STORED_CHARS as a file on the message.
+            text=strip_quoted(text),
             in_reply_to=str(msg.get("In-Reply-To", "")).strip(),
             references=" ".join(str(msg.get("References", "")).split()),
             attachments=attachments,
@@ -379,7 +379,8 @@ class EmailChannel:
             for uid in uids[:MAX_PER_POLL]:
                 fetched = await client.uid("fetch", uid, "(BODY.PEEK[])")
                 raw = _fetched_bytes(fetched.lines) if fetched.result == "OK" else None
-                mail = parse_mail(raw, own_address=self.address) if raw is not None else None
+                # In a thread: parsing a mail of up to MAX_MAIL_BYTES is milliseconds to seconds of CPU.
+                mail = await asyncio.to_thread(parse_mail, raw, own_address=self.address) if raw is not None else None
                 if mail is None:
                     log.warning("mail uid %s unreadable; flagged seen", uid)
                 elif mail.skip is not None:
@@ -404,7 +405,8 @@ class EmailChannel:
         row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=mail.message_id)
         if row is None:
             return
-        if await Attachment.filter(message_id=row.id).count() >= len(mail.files):
+        # Positions from 0 are the mail's files (below 0: the whole text of a long mail, kept by the flow).
+        if await Attachment.filter(message_id=row.id, position__gte=0).count() >= len(mail.files):
             return
         await self.store.keep_all(message=row, files=mail.files)
 
