@@ -8,6 +8,8 @@ the bound is wide (``slack`` times linear) and checked up to three times before 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,3 +47,34 @@ def repeat_to(unit: str) -> Callable[[int], str]:
     def make(n: int) -> str:
         return (unit * (n // len(unit) + 1))[:n]
     return make
+
+
+class LoopWatch:
+    """While watching: the most CPU time the event loop's thread spent in one go, between two of this
+    watcher's turns; what every other request (``/healthz`` among them) waited at worst. CPU time of that
+    thread, not wall time, so other processes on a busy machine do not move it; work handed to other
+    threads (the database driver's, ``asyncio.to_thread``) does not count, as it does not hold the loop."""
+
+    def __init__(self, tick: float = 0.001) -> None:
+        self.tick = tick
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        last = time.thread_time()
+        while True:
+            await asyncio.sleep(self.tick)
+            now = time.thread_time()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    async def __aenter__(self) -> LoopWatch:
+        self._task = asyncio.create_task(self._watch())
+        await asyncio.sleep(0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
