@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage, storable
 from bot.directory import Directory, DirectoryRecord
 from bot.i18n import Catalog, catalog, detect_language
-from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
+from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
 from handoff.attachments import AttachmentStore
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
@@ -675,7 +675,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
     await turn.say("privacy_notice")
     # An identity sent before the notice was shown is not consent: the person is asked again, but a
     # question in that first message is kept and answered once they are verified.
-    question = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains).remainder
+    question = (await _parse_identity(turn, text)).remainder
     if question and not is_greeting_only(question) and not text.startswith("/"):
         turn.conversation.pending_question = question
         await turn.say("question_noted")
@@ -686,7 +686,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
 
 async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
-    parsed = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains)
+    parsed = await _parse_identity(turn, text)
     if parsed.identity is not None:
         record = await _lookup(turn, parsed.identity)
         if record is not None:
@@ -725,6 +725,14 @@ async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
         await _handoff(turn, HandoffReason.UNVERIFIED, question=conversation.pending_question or "", unverified=True)
         return
     await turn.say_text(f"{problem} {turn.cat.t('attempts_left', left=left)}\n{turn.cat.t('ask_identity')}")
+
+
+async def _parse_identity(turn: _Turn, text: str) -> ParseResult:
+    # In a thread: linear, but a stored message full of e-mail-like runs is milliseconds of CPU
+    # (benchmarks/message_cost_bench.py), time the event loop owes every other user and /healthz.
+    return await asyncio.to_thread(
+        parse_identity, text, today=turn.now.date(), campus_domains=turn.deps.campus_domains
+    )
 
 
 async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
