@@ -206,6 +206,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             campus_domains=settings.campus_domains,
             sla=settings.sla,
             notify=notify,
+            attachments=attachments,
         )
         if clock is not None:
             app[FLOW].clock = clock

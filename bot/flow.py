@@ -22,10 +22,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from bot.channels.base import MAX_CLASSIFIED_CHARS, InboundMessage
+from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage, storable
 from bot.directory import Directory, DirectoryRecord
 from bot.i18n import Catalog, catalog, detect_language
-from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, mask, parse_identity
+from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
+from handoff.attachments import AttachmentStore
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
 from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
@@ -42,6 +43,7 @@ from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_b
 from models import (
     ActorKind,
     AnswerTemplate,
+    Attachment,
     ChannelIdentity,
     Contact,
     Conversation,
@@ -63,6 +65,10 @@ MAX_IDENTITY_ATTEMPTS = 3
 CLAIM_LEASE = timedelta(minutes=2)
 # A turn that raised is tried this often in all, then left (logged) so it cannot block its user forever.
 MAX_TURN_ATTEMPTS = 3
+# A message over MAX_STORED_CHARS keeps its whole text as this file, before any file the user sent.
+FULL_TEXT_POSITION = -1
+FULL_TEXT_FILENAME = "full-message.txt"
+FULL_TEXT_TYPE = "text/plain"
 
 _YES = frozenset({"1", "ya", "iya", "yes", "y", "sudah", "udah", "udh", "membantu", "ok", "oke", "yup"})
 _NO = frozenset({"2", "tidak", "tdk", "no", "n", "belum", "blm", "gak", "ga", "nggak", "enggak", "tidak membantu"})
@@ -139,7 +145,9 @@ class KeyedLocks:
 
 
 class Predictor(Protocol):
-    """What the flow needs of a classifier (nlp.Classifier; tests pass a scripted one)."""
+    """What the flow needs of a classifier (nlp.Classifier; tests pass a scripted one). ``predict`` runs in a
+    worker thread (a long message costs milliseconds of CPU), so it must be safe to call from several at
+    once: nlp.Classifier only reads its model."""
 
     def predict(self, text: str) -> Prediction: ...
 
@@ -157,6 +165,8 @@ class FlowDeps:
     turn_locks: KeyedLocks = field(default_factory=KeyedLocks)  # the process step, per user
     # Called with (event name, data) after a state change the console shows live.
     notify: Callable[[str, dict[str, Any]], None] = lambda _name, _data: None
+    # Where the whole text of a message over MAX_STORED_CHARS is kept (the app's one attachment store).
+    attachments: AttachmentStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,18 +273,19 @@ async def _store_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult
             log.info("duplicate %s message ignored", message.channel.value)
             return HandleResult(duplicate=True, message_id=None, conversation_id=None)
         conversation = await _new_conversation(identity, contact, now)
+    text = storable(message.text)
+    row: dict[str, Any] = {
+        "conversation": conversation, "channel": message.channel, "direction": Direction.INBOUND,
+        "sender_kind": SenderKind.USER, "text": text[:MAX_STORED_CHARS],
+        "provider_message_id": message.provider_message_id, "provider_payload": dict(message.raw) or None,
+    }
     try:
         # No "exists?" query first: the unique (channel, provider id) index is the dedupe, and a
         # re-delivery is the rare case.
-        stored = await Message.create(
-            conversation=conversation,
-            channel=message.channel,
-            direction=Direction.INBOUND,
-            sender_kind=SenderKind.USER,
-            text=message.text,
-            provider_message_id=message.provider_message_id,
-            provider_payload=dict(message.raw) or None,
-        )
+        if len(text) > MAX_STORED_CHARS:
+            stored = await _create_long(row, text, deps)
+        else:
+            stored = await Message.create(**row)
     except IntegrityError:  # a re-delivery, or the same delivery racing in through another worker
         log.info("duplicate %s message ignored", message.channel.value)
         return HandleResult(duplicate=True, message_id=None, conversation_id=None)
@@ -283,6 +294,34 @@ async def _store_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult
         await Conversation.filter(id=conversation.id).update(last_message_at=now, updated_at=datetime.now(UTC))
     log.info("inbound message %s stored on conversation %s (%s)", stored.id, conversation.id, message.channel.value)
     return HandleResult(duplicate=False, message_id=stored.id, conversation_id=conversation.id)
+
+
+async def _create_long(row: dict[str, Any], text: str, deps: FlowDeps) -> Message:
+    """A message over MAX_STORED_CHARS: the row holds its beginning, and its whole text is a file on it,
+    written in the same transaction, so neither exists without the other (a crash between the two would
+    lose the rest for good: the re-delivery is a duplicate)."""
+    store = deps.attachments
+    if store is None:  # only a flow built without one (tests of other parts); the app always has a store
+        log.warning("no attachment store: %d characters of an inbound message not kept", len(text) - MAX_STORED_CHARS)
+        return await Message.create(**row)
+    data = text.encode("utf-8")
+    if not store.policy.refusal(FULL_TEXT_TYPE, len(data), check_type=False):
+        # The bytes first, outside the transaction: the database never waits on the disk, and a crash
+        # before the rows leaves at most a file nothing names.
+        await store.put(data)
+    async with in_transaction():
+        stored = await Message.create(**row)
+        await store.keep(message=stored, position=FULL_TEXT_POSITION, filename=FULL_TEXT_FILENAME,
+                         content_type=FULL_TEXT_TYPE, data=data, ours=True)
+    log.info("inbound message %s is %d characters long; its whole text is kept as a file", stored.id, len(text))
+    return stored
+
+
+async def _kept_in_full(stored: Message) -> bool:
+    """Whether the store step cut this message (its whole text is the file at FULL_TEXT_POSITION)."""
+    return len(stored.text) >= MAX_STORED_CHARS and await Attachment.exists(
+        message_id=stored.id, position=FULL_TEXT_POSITION
+    )
 
 
 async def process_inbound(message_id: int, deps: FlowDeps, *, key: tuple[str, str] | None = None) -> bool:
@@ -369,7 +408,7 @@ async def _identity_for(message: InboundMessage, now: datetime) -> tuple[Channel
                 contact=contact,
                 channel=message.channel,
                 external_id=message.external_id,
-                display_name=message.display_name[:200],
+                display_name=storable(message.display_name)[:200],
                 last_inbound_at=now,
             )
     except IntegrityError:  # another process created this identity first
@@ -427,6 +466,9 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
     if not text:
         await turn.say("empty_message")
         return
+    if await _kept_in_full(stored):
+        await _long_message(turn, text)
+        return
     if text.startswith("/"):
         await _command(turn, text)
         return
@@ -443,6 +485,15 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
         await _feedback_step(turn, text)
     else:
         await _question_step(turn, text)
+
+
+async def _long_message(turn: _Turn, text: str) -> None:
+    """A message cut at MAX_STORED_CHARS goes to a person, who reads it whole (the file on it): the bot
+    would answer from its beginning only. Like a request for a person, this needs no verified identity;
+    the ticket says whether there is one. Said once: later messages are filed on the ticket."""
+    await _maybe_switch_language(turn, text)
+    await turn.say("long_message")
+    await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=text)
 
 
 async def _survey_step(turn: _Turn, text: str) -> bool:
@@ -624,7 +675,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
     await turn.say("privacy_notice")
     # An identity sent before the notice was shown is not consent: the person is asked again, but a
     # question in that first message is kept and answered once they are verified.
-    question = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains).remainder
+    question = (await _parse_identity(turn, text)).remainder
     if question and not is_greeting_only(question) and not text.startswith("/"):
         turn.conversation.pending_question = question
         await turn.say("question_noted")
@@ -635,7 +686,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
 
 async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
-    parsed = parse_identity(text, today=turn.now.date(), campus_domains=turn.deps.campus_domains)
+    parsed = await _parse_identity(turn, text)
     if parsed.identity is not None:
         record = await _lookup(turn, parsed.identity)
         if record is not None:
@@ -674,6 +725,14 @@ async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
         await _handoff(turn, HandoffReason.UNVERIFIED, question=conversation.pending_question or "", unverified=True)
         return
     await turn.say_text(f"{problem} {turn.cat.t('attempts_left', left=left)}\n{turn.cat.t('ask_identity')}")
+
+
+async def _parse_identity(turn: _Turn, text: str) -> ParseResult:
+    # In a thread: linear, but a stored message full of e-mail-like runs is milliseconds of CPU
+    # (benchmarks/message_cost_bench.py), time the event loop owes every other user and /healthz.
+    return await asyncio.to_thread(
+        parse_identity, text, today=turn.now.date(), campus_domains=turn.deps.campus_domains
+    )
 
 
 async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
@@ -722,7 +781,7 @@ async def _question_step(turn: _Turn, text: str) -> None:
     if _THANKS.match(text.lower()):
         await turn.say("resolved_by_bot")
         return
-    prediction = turn.deps.classifier.predict(text[:MAX_CLASSIFIED_CHARS])
+    prediction = await _predict(turn, text)
     turn.conversation.last_prediction = _prediction_json(prediction)
     await turn.conversation.save(update_fields=["last_prediction", "updated_at"])
     if prediction.handoff:
@@ -765,6 +824,12 @@ async def _template_for(slug: str, language: str) -> str | None:
     return by_lang.get(language) or by_lang.get("id") or next(iter(by_lang.values()), None)
 
 
+async def _predict(turn: _Turn, text: str) -> Prediction:
+    # In a thread: up to MAX_CLASSIFIED_CHARS of text costs the classifier milliseconds (tens for text that
+    # Unicode normalisation lengthens), time the event loop owes every other user and /healthz.
+    return await asyncio.to_thread(turn.deps.classifier.predict, text[:MAX_CLASSIFIED_CHARS])
+
+
 def _prediction_json(prediction: Prediction) -> dict[str, Any]:
     return {
         "label": prediction.label,
@@ -803,7 +868,7 @@ async def _handoff(
     label: str | None = None
     confidence: float | None = None
     if prediction is None and predicted is None and question:
-        prediction = turn.deps.classifier.predict(question[:MAX_CLASSIFIED_CHARS])
+        prediction = await _predict(turn, question)
     if prediction is not None:
         label, confidence = prediction.label, prediction.confidence
     elif predicted is not None:

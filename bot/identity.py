@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from nlp.textscan import Finder
+
 
 class IdentityKind(StrEnum):
     NIM = "nim"
@@ -50,9 +52,16 @@ class ParseResult:
 DEFAULT_CAMPUS_DOMAINS = ("itb.ac.id",)
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+# Searched in linear time (nlp.textscan), with the same matches: a match begins where a run of [\w.+-]
+# begins (a later start in the run would reach the same '@' and domain) and the run reaches '@' and a
+# dotted domain; a try that fails skips the run. ``_EMAIL.finditer`` tried every position of a run and
+# read to its end each time: quadratic, and 100,000 digits froze the bot for 105 s.
+_EMAILS = Finder(_EMAIL, starts=re.compile(r"(?<![\w.+-])(?=[\w.+-]+@[\w-]+\.[\w-])"), run=re.compile(r"[\w.+-]+"))
 # NIPs are often written in groups: "19850312 201012 1 001". Digit runs may be split by single spaces,
 # dots or dashes; a run of 6+ digits is treated as an identity attempt (shorter numbers are course
-# codes, quiz numbers and the like, and belong to the question).
+# codes, quiz numbers and the like, and belong to the question). Linear as it stands: a try starts only at
+# a digit with no word character before it, and fails only over digits that are unbroken after its first
+# five, where no other try can start; so each character is read by a few tries at most.
 _DIGITS = re.compile(r"(?<![\w])\d(?:[ .-]?\d){5,}(?![\w])")
 
 
@@ -93,13 +102,13 @@ def is_campus_email(email: str, domains: tuple[str, ...]) -> bool:
 def parse_identity(text: str, *, today: date, campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS) -> ParseResult:
     """Find the first valid identity in ``text``; otherwise report the first malformed attempt."""
     attempt: Attempt | None = None
-    for match in _EMAIL.finditer(text):
+    for match in _EMAILS.finditer(text):
         email = match.group(0).lower().rstrip(".")
         if is_campus_email(email, campus_domains):
             remainder = (text[: match.start()] + " " + text[match.end() :]).strip()
             return ParseResult(Identity(IdentityKind.EMAIL, email), None, _tidy(remainder))
         attempt = attempt or Attempt(Problem.NOT_CAMPUS_EMAIL, email)
-    scrubbed = _EMAIL.sub(" ", text)
+    scrubbed = _EMAILS.sub(" ", text)
     for match in _DIGITS.finditer(scrubbed):
         digits = re.sub(r"\D", "", match.group(0))
         identity: Identity | None = None

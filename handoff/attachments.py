@@ -118,8 +118,8 @@ class AttachmentPolicy:
     def allows_type(self, content_type: str) -> bool:
         return normalise_type(content_type) in self.allowed_types
 
-    def refusal(self, content_type: str, size: int) -> str | None:
-        if not self.allows_type(content_type):
+    def refusal(self, content_type: str, size: int, *, check_type: bool = True) -> str | None:
+        if check_type and not self.allows_type(content_type):
             return Refusal.TYPE_NOT_ALLOWED
         if size > self.max_bytes:
             return Refusal.TOO_BIG
@@ -150,14 +150,14 @@ class AttachmentStore:
         return self.root / key[:2] / key
 
     async def put(self, data: bytes) -> str:
-        key = hashlib.sha256(data).hexdigest()
-        await asyncio.to_thread(self._write, key, data)
-        return key
+        # Hashed in the thread too: 10 MiB is tens of milliseconds of CPU the event loop must not spend.
+        return await asyncio.to_thread(self._write, data)
 
-    def _write(self, key: str, data: bytes) -> None:
+    def _write(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
         if target.is_file() and target.stat().st_size == len(data):
-            return
+            return key
         target.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed: a crash leaves a temporary file, never a truncated key.
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
@@ -168,6 +168,7 @@ class AttachmentStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        return key
 
     async def read(self, key: str) -> bytes:
         return await asyncio.to_thread(self.path(key).read_bytes)
@@ -182,10 +183,13 @@ class AttachmentStore:
         data: bytes | None = None,
         size: int | None = None,
         refused: str | None = None,
+        ours: bool = False,
     ) -> Attachment:
         """Record one file of a message: its bytes when the policy allows them, otherwise why not.
 
-        Idempotent per (message, position): a second call returns the row the first one wrote.
+        Idempotent per (message, position): a second call returns the row the first one wrote. ``ours``: a
+        file the product writes itself (the whole text of a long message), kept whatever ATTACHMENT_TYPES
+        lists; the size limit still holds.
         """
         message_id = message if isinstance(message, int) else message.id
         existing = await Attachment.get_or_none(message_id=message_id, position=position)
@@ -194,7 +198,9 @@ class AttachmentStore:
         kind = normalise_type(content_type) or "application/octet-stream"
         name = sanitise_filename(filename, kind)
         length = len(data) if data is not None else (size or 0)
-        reason = refused or (self.policy.refusal(kind, length) if data is not None else Refusal.DOWNLOAD_FAILED)
+        reason = refused or (
+            self.policy.refusal(kind, length, check_type=not ours) if data is not None else Refusal.DOWNLOAD_FAILED
+        )
         key: str | None = None
         if reason is None and data is not None:
             key = await self.put(data)

@@ -14,12 +14,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from bot.flow import FlowDeps, HandleResult, handle_inbound
+from handoff.attachments import AttachmentStore
 from handoff.delivery import ChannelRegistry
 from handoff.seed import seed_defaults
 from models import ChannelKind, open_database
@@ -27,6 +29,18 @@ from models.db import run_migrations
 from nlp import Prediction
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+# The full suites (CARECENTER_FULL_SUITES=1): property tests with many more examples. The normal run (CI)
+# keeps a few, chosen the same way on every run (derandomize), so a failure there can be replayed.
+FULL_SUITES = os.environ.get("CARECENTER_FULL_SUITES", "") == "1"
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+settings.register_profile("full", max_examples=1000, deadline=None)
+settings.load_profile("full" if FULL_SUITES else "ci")
+
+
+def examples(ci: int, full: int) -> int:
+    """Hypothesis examples for a test that costs more than the profile's count allows (database work)."""
+    return full if FULL_SUITES else ci
+
 # Tuesday 24 Nov 2026 10:00 WIB: inside operating hours.
 IN_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 
@@ -182,14 +196,15 @@ class FlowHarness:
 
 
 @pytest.fixture
-async def flow(db: str) -> FlowHarness:
+async def flow(db: str, tmp_path: Path) -> FlowHarness:
     await seed_defaults()
     await import_records(DEMO_DIRECTORY)
     channel = MemoryChannel(kind=ChannelKind.TELEGRAM)
     registry = ChannelRegistry()
     registry.add(channel)
     harness = FlowHarness(
-        deps=FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory()),
+        deps=FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory(),
+                      attachments=AttachmentStore(tmp_path / "attachments")),
         channel=channel,
     )
 

@@ -13,9 +13,52 @@ from models import ChannelKind
 
 log = logging.getLogger(__name__)
 
-# Longer messages are kept whole in the database but only this much is classified: a question that
-# needs 10,000 characters is one for a person anyway.
+# What one message puts in the database, on every channel: the providers' own limit for a text
+# (Telegram 4096, WhatsApp 4096). The store step (bot.flow) cuts a longer text (a careless or forged
+# provider, a log pasted into the web chat, a long mail) to this, keeps the whole of it as a text file on
+# the message for the agent, and the turn hands it to a person. Every step after the store (identity,
+# language, classifier) reads at most this much of a message.
+MAX_STORED_CHARS = 4096
+# Of the stored text, the classifier reads this much: a question that needs more is one for a person.
 MAX_CLASSIFIED_CHARS = 2000
+# The raw provider payload is kept for audit, not as a second copy of a long text: its strings are cut
+# to MAX_STORED_CHARS, its lists and objects to this many items, this many levels deep.
+MAX_PAYLOAD_ITEMS = 100
+MAX_PAYLOAD_DEPTH = 16
+CUT_MARK = "…"
+
+
+def storable(text: str) -> str:
+    """``text`` as both databases store it: PostgreSQL refuses NUL in text and JSON, and neither database
+    nor a UTF-8 file takes a lone surrogate (one arrives with a JSON string such as "\\ud800"). Each becomes
+    U+FFFD, so such a message is stored like any other instead of failing on every try."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def audit_payload(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A provider payload bounded for keeping: same shape, long strings and long lists cut (CUT_MARK)."""
+    bounded = _bounded(raw, 0)
+    return bounded if isinstance(bounded, dict) else {}
+
+
+def _bounded(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        value = storable(value)
+        return value if len(value) <= MAX_STORED_CHARS else value[:MAX_STORED_CHARS] + CUT_MARK
+    if isinstance(value, Mapping | list | tuple) and depth >= MAX_PAYLOAD_DEPTH:
+        return CUT_MARK
+    if isinstance(value, Mapping):
+        return {_bounded(str(key), depth + 1): _bounded(item, depth + 1)
+                for key, item in list(value.items())[:MAX_PAYLOAD_ITEMS]}
+    if isinstance(value, list | tuple):
+        return [_bounded(item, depth + 1) for item in value[:MAX_PAYLOAD_ITEMS]]
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +73,13 @@ class InboundMessage:
     email: str | None = None
     # The language the user chose in the channel's own interface (the web chat's toggle), if any.
     language_hint: str | None = None
-    # Kept for audit only; nothing past the channel adapter reads it.
+    # Kept for audit only; nothing past the channel adapter reads it. Bounded here, once for every channel
+    # (audit_payload), so neither the inbox nor the message row keeps a second copy of a huge text. The text
+    # itself stays whole until the store step, which keeps what is over MAX_STORED_CHARS as a file.
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "raw", audit_payload(self.raw))
 
 
 class Handler(Protocol):

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from bot.channels.base import MAX_STORED_CHARS
+from bot.flow import FULL_TEXT_FILENAME
+from bot.i18n import catalog
 from models import (
+    Attachment,
     ChannelIdentity,
     ChannelKind,
     Contact,
@@ -183,12 +189,57 @@ async def test_empty_and_whitespace_messages_get_an_answer(flow: FlowHarness) ->
     assert flow.replies() == ["Pesan Anda kosong. Silakan tuliskan pertanyaan Anda."]
 
 
-async def test_very_long_message_is_kept_whole(flow: FlowHarness) -> None:
+async def test_very_long_message_is_stored_cut_kept_whole_as_a_file_and_read_by_a_person(flow: FlowHarness) -> None:
     await verified(flow)
     text = "password " + "x" * 10_000
+    result = await flow.send(text)
+    stored = await Message.get(id=result.message_id)
+    assert stored.text == text[:MAX_STORED_CHARS]
+    whole = await Attachment.get(message_id=stored.id)
+    assert (whole.filename, whole.content_type, whole.size, whole.refused_reason) == (
+        FULL_TEXT_FILENAME, "text/plain", len(text), None
+    )
+    assert flow.deps.attachments is not None
+    assert whole.storage_key is not None
+    assert (await flow.deps.attachments.read(whole.storage_key)).decode() == text
+    # Not answered by the bot from its first 2,000 characters: said once, then a person's ticket.
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.LOW_CONFIDENCE
+    replies = flow.replies()
+    assert replies[0] == catalog("id").t("long_message")
+    assert len(replies) == 2
+    assert ticket.number is not None
+    assert ticket.number in replies[1]
+    await flow.send(text + " lagi")
+    assert flow.replies() == []  # on the ticket, where the bot is silent
+    assert await Attachment.filter(message__ticket_id=ticket.id).count() == 2
+
+
+async def test_long_first_message_goes_to_a_person_in_its_language(flow: FlowHarness) -> None:
+    text = "I cannot open the quiz and the page says error. " * 100
     await flow.send(text)
-    assert await Message.filter(text=text).count() == 1
+    assert flow.replies()[0] == catalog("en").t("long_message")
+    ticket = await Ticket.get()
+    assert ticket.unverified
+
+
+async def test_a_text_of_exactly_the_stored_length_is_not_cut(flow: FlowHarness) -> None:
+    await verified(flow)
+    text = ("password " * 1000)[:MAX_STORED_CHARS]
+    result = await flow.send(text)
+    assert (await Message.get(id=result.message_id)).text == text
+    assert not await Attachment.exists(message_id=result.message_id)
     assert flow.replies()[-1].startswith("Apakah jawaban ini membantu?")
+
+
+@pytest.mark.parametrize("text", ["nilai\x00saya", "nilai \ud800 saya"])
+async def test_nul_and_lone_surrogates_are_stored_not_a_failure_on_every_try(flow: FlowHarness, text: str) -> None:
+    """PostgreSQL refuses NUL in text; no database takes a lone surrogate (the web chat's JSON can carry one)."""
+    result = await flow.send(text, provider_id="odd-1")
+    stored = await Message.get(id=result.message_id)
+    assert stored.text == text.replace("\x00", "\ufffd").replace("\ud800", "\ufffd")
+    assert stored.processed_at is not None
+    assert flow.replies()[0] == catalog("id").t("greeting")  # greeted like any first message
 
 
 async def test_emoji_only_message_is_handled(flow: FlowHarness) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from handoff.delivery import DeliveryError, OutboundMessage
 from models import ChannelKind, Direction, HandoffReason, Message, SenderKind, Ticket
+from tests.complexity import assert_linear, repeat_to
 from tests.conftest import ScriptedClassifier
 from tests.fakes.mail import IMAP_PASSWORD, IMAP_USER, Dovecot, SmtpSink, mail_bytes
 
@@ -186,3 +188,22 @@ async def test_a_refused_address_is_unreachable_and_not_logged(
     assert (caught.value.permanent, caught.value.unreachable) == (True, True)
     assert USER not in caught.value.reason
     assert USER not in caplog.text
+
+
+@pytest.mark.parametrize("unit", ["<a", "</", "<?", "<!--", "<p>x</p>", "&#", "<a x='"])
+def test_html_to_text_cost_grows_linearly(unit: str) -> None:
+    """Issue 10 audit: the standard library's HTMLParser took 68 s for 100,000 "<a" (quadratic)."""
+    assert_linear(html_to_text, repeat_to(unit), 2000, what=f"html_to_text of {unit!r}")
+
+
+def test_a_long_body_is_not_cut_by_the_parser() -> None:
+    """The store step cuts at MAX_STORED_CHARS and keeps the whole text; the parser used to drop all past
+    10,000 characters."""
+    body = "kuis error " * 3000
+    mail = EmailMessage()
+    mail["From"] = USER
+    mail["Message-ID"] = "<long@std.itb.ac.id>"
+    mail.set_content(body)
+    parsed = parse_mail(bytes(mail))
+    assert parsed is not None
+    assert parsed.text == body.strip()

@@ -12,9 +12,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from bot.app import REGISTRY, create_app
+from bot.channels.base import MAX_STORED_CHARS
 from bot.channels.mail import EmailChannel, parse_mail
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
+from bot.flow import FULL_TEXT_FILENAME, FULL_TEXT_POSITION
 from handoff.attachments import AttachmentPolicy, AttachmentStore
 from handoff.delivery import OutboundAttachment, OutboundMessage
 from models import (
@@ -25,8 +27,10 @@ from models import (
     Conversation,
     DeliveryStatus,
     Direction,
+    HandoffReason,
     Message,
     SenderKind,
+    Ticket,
 )
 from tests.bot.channels.conftest import poll
 from tests.bot.channels.test_mail import CARE, USER, channel_for, settings_for
@@ -119,3 +123,36 @@ async def test_files_go_out_as_mime_attachments(smtp_sink: SmtpSink, tmp_path: P
     assert (part.get_filename(), part.get_content_type(), part.get_content()) == (
         "KRS Budi.pdf", "application/pdf", PDF
     )
+
+
+async def test_a_long_mail_is_stored_cut_with_its_whole_text_and_its_own_files(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, smtp_sink: SmtpSink, dovecot: Dovecot
+) -> None:
+    """The store step's file for the whole text sits before the mail's files, which are all still kept."""
+    settings = settings_for(db_url, tmp_path, smtp_sink, dovecot.port)
+    client = await aiohttp_client(create_app(settings, classifier=ScriptedClassifier(), scheduler=False))
+    await import_records(DEMO_DIRECTORY)
+    assert client.app is not None
+    channel = client.app[REGISTRY].get(ChannelKind.EMAIL)
+    assert isinstance(channel, EmailChannel)
+    mail = EmailMessage()
+    mail["From"] = f"Budi <{USER}>"
+    mail["To"] = CARE
+    mail["Subject"] = "Log error"
+    mail["Message-ID"] = "<long1@std.itb.ac.id>"
+    body = "\n".join(f"baris {i}: error saat membuka kuis" for i in range(1000))  # ~33,000 characters
+    mail.set_content(body)
+    mail.add_attachment(PDF, maintype="application", subtype="pdf", filename="log.pdf")
+    await asyncio.to_thread(dovecot.append, bytes(mail))
+    assert await poll(client.app, channel) == 1
+
+    message = await Message.get(channel=ChannelKind.EMAIL, direction=Direction.INBOUND)
+    assert len(message.text) == MAX_STORED_CHARS
+    rows = await Attachment.filter(message_id=message.id).order_by("position")
+    assert [(r.position, r.filename, r.refused_reason) for r in rows] == [
+        (FULL_TEXT_POSITION, FULL_TEXT_FILENAME, None), (0, "log.pdf", None),
+    ]
+    assert rows[0].storage_key is not None
+    whole = (await channel.store.read(rows[0].storage_key)).decode()  # type: ignore[union-attr]
+    assert whole == f"Log error\n{body}"  # a new thread's subject is part of the question
+    assert (await Ticket.get()).reason == HandoffReason.LOW_CONFIDENCE
