@@ -195,4 +195,4 @@ def test_reduplication_digit_is_part_of_the_word() -> None:
 
 
 def test_yes_and_no_together_say_nothing_either_way() -> None:
-    assert read("ya ga").act not in {Act.YES, Act.NO}
+    assert read("iya tidak").act not in {Act.YES, Act.NO}
