@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from nlp.classifier import Classifier, Prediction
-from nlp.decision import Decision, figures
+from nlp.decision import TARGET_COVERAGE, TARGET_PRECISION, Decision, figures
 
 # The keys of ``evaluate``'s result, in the order a report shows them.
 DECISION_FIGURES = (
@@ -103,6 +103,7 @@ def evaluate(
             "margin": round(classifier.margin, 4),
             "clarify_mass": classifier.rule.clarify_mass,
             "clarify_max": classifier.rule.clarify_max,
+            "targets": {"precision_answered": TARGET_PRECISION, "coverage_clarified": TARGET_COVERAGE},
             "model_version": classifier.version,
         }
     )
