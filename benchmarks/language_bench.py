@@ -40,9 +40,11 @@ def score(name: str, detect: Detector, rows: list[dict[str, str]]) -> str:
     )
 
 
-def main() -> None:
+def table() -> list[str]:
+    """The comparison as markdown table lines."""
     rows = list(csv.DictReader(DATA.open(encoding="utf-8")))
-    lines = ["| detector | precision (answered) | coverage | None on language-less rows | time/message |",
+    lines = [f"{len(rows)} messages, languages {', '.join(LANGUAGES)}.", "",
+             "| detector | precision (answered) | coverage | None on language-less rows | time/message |",
              "|---|---|---|---|---|"]
     language_probability("warm up")  # model loading is not per-message cost
     for threshold in (0.0, 0.7, 0.8, 0.9):
@@ -68,8 +70,11 @@ def main() -> None:
                 return None if found is None else names[found]
 
             lines.append(score(f"lingua, minimum relative distance {distance}", lingua, rows))
-    print(f"{len(rows)} messages, languages {LANGUAGES}")
-    print("\n".join(lines))
+    return lines
+
+
+def main() -> None:
+    print("\n".join(table()))
 
 
 if __name__ == "__main__":
