@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from nlp.language import detect_language as nlp_detect_language
 
 DEFAULT_LANGUAGE = "id"
 LANGUAGES = ("id", "en")
@@ -51,118 +52,10 @@ def catalog(lang: str | None) -> Catalog:
     return Catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
 
 
-_WORD = re.compile(r"[a-z']+")
-# Function words are the most reliable cheap signal: content words (login, password, upload) are shared.
-_EN = frozenset(
-    [
-        "the",
-        "is",
-        "are",
-        "was",
-        "were",
-        "can't",
-        "cannot",
-        "can't",
-        "i",
-        "my",
-        "me",
-        "you",
-        "your",
-        "what",
-        "how",
-        "why",
-        "when",
-        "where",
-        "which",
-        "please",
-        "could",
-        "would",
-        "should",
-        "have",
-        "has",
-        "does",
-        "do",
-        "did",
-        "not",
-        "with",
-        "this",
-        "that",
-        "there",
-        "it",
-        "to",
-        "of",
-        "and",
-        "for",
-        "in",
-        "on",
-        "hello",
-        "hi",
-        "thanks",
-        "thank",
-    ]
-)
-_ID = frozenset(
-    [
-        "saya",
-        "aku",
-        "gue",
-        "gw",
-        "sy",
-        "tidak",
-        "tdk",
-        "gak",
-        "ga",
-        "nggak",
-        "enggak",
-        "bisa",
-        "gimana",
-        "bagaimana",
-        "kenapa",
-        "mengapa",
-        "apa",
-        "yang",
-        "di",
-        "ke",
-        "dari",
-        "untuk",
-        "dan",
-        "atau",
-        "sudah",
-        "udah",
-        "udh",
-        "belum",
-        "tolong",
-        "mohon",
-        "kak",
-        "min",
-        "pak",
-        "bu",
-        "ini",
-        "itu",
-        "ada",
-        "dengan",
-        "halo",
-        "terima",
-        "kasih",
-        "makasih",
-        "bagaimana",
-        "kok",
-        "dong",
-        "ya",
-        "nya",
-        "lagi",
-        "mau",
-    ]
-)
-
-
 def detect_language(text: str) -> str | None:
-    """'en' or 'id' when the text clearly leans one way; None when it does not (keep the current language)."""
-    words = _WORD.findall(text.lower())
-    en = sum(w in _EN for w in words)
-    idn = sum(w in _ID for w in words)
-    if en >= 2 and en > 2 * idn:
-        return "en"
-    if idn >= 1 and idn >= en:
-        return "id"
-    return None
+    """'en' or 'id' when the text clearly leans one way; None when it does not (keep the current language).
+
+    Delegates to the language detector in ``nlp.language`` (a library model restricted to the two
+    languages), which replaced a hand-written word list.
+    """
+    return nlp_detect_language(text)

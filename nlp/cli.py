@@ -18,6 +18,7 @@ import click
 
 from nlp.classifier import Classifier, load_classifier
 from nlp.dataset import DataFileError, read_examples
+from nlp.decision import DEFAULT_TARGET_PRECISION
 from nlp.model import OUT_OF_SCOPE, LinearTextModel, ModelFileError, TrainConfig, train
 from nlp.retrain import COMPARED, DEFAULT_TOLERANCE, NoExamplesError, retrain_from_tickets
 from nlp.store import ModelStore, StoreError
@@ -68,7 +69,10 @@ def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
     "--out", "out_path", type=click.Path(path_type=Path, dir_okay=False), help="Model file to write."
 )
 @click.option(
-    "--target-handoff", default=0.05, show_default=True, help="Share of in-scope messages sent to a person."
+    "--target-precision",
+    default=DEFAULT_TARGET_PRECISION,
+    show_default=True,
+    help="Share of answered messages that must get the right template (on out-of-fold scores).",
 )
 @click.option("--from-tickets", is_flag=True, help="Retrain on shipped data + agents' confirmed tickets.")
 @click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), help="Versioned model store.")
@@ -82,15 +86,15 @@ def train_command(
     label_col: str,
     oos_label: str,
     out_path: Path | None,
-    target_handoff: float,
+    target_precision: float,
     from_tickets: bool,
     model_dir: Path | None,
     tolerance: float,
 ) -> None:
     """Train a model from a file (--data/--out), or retrain from confirmed tickets (--from-tickets)."""
-    if not 0.0 <= target_handoff < 1.0:
-        raise click.BadParameter("must be in [0, 1)", param_hint="--target-handoff")
-    config = TrainConfig(target_handoff=target_handoff, oos_label=oos_label)
+    if not 0.0 < target_precision <= 1.0:
+        raise click.BadParameter("must be in (0, 1]", param_hint="--target-precision")
+    config = TrainConfig(target_precision=target_precision, oos_label=oos_label)
     if from_tickets:
         _train_from_tickets(ctx, config, model_dir, tolerance)
         return
@@ -110,6 +114,9 @@ def train_command(
             "labels": len(result.model.labels),
             "threshold": round(result.model.calibration.threshold, 4),
             "margin": result.model.calibration.margin,
+            "clarify_mass": result.model.calibration.clarify_mass,
+            "clarify_max": result.model.calibration.clarify_max,
+            "validation": result.model.meta.get("validation", {}),
             "train_seconds": result.model.meta["train_seconds"],
             "size_bytes": out_path.stat().st_size,
         }

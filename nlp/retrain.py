@@ -20,12 +20,27 @@ from nlp.evaluate import evaluate
 from nlp.model import TrainConfig, train
 from nlp.store import ModelStore
 
-# How much a candidate may trail the current model on a held-out metric and still count as "no
+# How much a candidate may trail the current model on a coverage figure and still count as "no
 # regression": a single message flipping on a few hundred held-out rows is noise, not a regression.
 DEFAULT_TOLERANCE = 0.005
-# The figures compared for "does the candidate regress"; more are shown, these decide.
-COMPARED = ("accuracy", "in_scope_accuracy", "oos_recall")
-SHOWN = ("accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "handoff_rate")
+# Precision first: a candidate whose share of answered messages that get the right template is lower
+# than the active model's, on the same held-out rows, is refused outright (no tolerance).
+PRECISION = "precision_answered"
+# Compared with the tolerance above, so that a candidate cannot buy precision by answering nothing.
+COMPARED_WITH_TOLERANCE = ("coverage_clarified", "oos_recall")
+# The figures that decide, and (more) the figures shown; all are keys of nlp.evaluate.evaluate.
+COMPARED = (PRECISION, *COMPARED_WITH_TOLERANCE)
+SHOWN = (
+    PRECISION,
+    "coverage_direct",
+    "coverage_clarified",
+    "clarify_rate",
+    "oos_recall",
+    "handoff_rate",
+    "accuracy",
+    "macro_f1",
+    "in_scope_accuracy",
+)
 
 
 class NoExamplesError(ValueError):
@@ -51,6 +66,8 @@ class RetrainResult:
     n_tickets: int
     n_train: int
     n_held_out: int
+    # The figures of SHOWN for each model on the same held-out rows (``current[PRECISION]`` and
+    # ``candidate[PRECISION]`` are the two precisions the console compares).
     current: dict[str, Any]
     candidate: dict[str, Any]
     per_category: tuple[CategoryDelta, ...]
@@ -59,6 +76,18 @@ class RetrainResult:
     @property
     def acceptable(self) -> bool:
         return not self.regressions
+
+    @property
+    def precision_current(self) -> float | None:
+        """Share of answered held-out messages the active model got right."""
+        value: float | None = self.current.get(PRECISION)
+        return value
+
+    @property
+    def precision_candidate(self) -> float | None:
+        """The same share for the candidate; below ``precision_current`` the candidate is refused."""
+        value: float | None = self.candidate.get(PRECISION)
+        return value
 
     @property
     def reason(self) -> str:
@@ -75,6 +104,20 @@ def per_category_f1(classifier: Classifier, texts: Sequence[str], labels: Sequen
         fn = sum(1 for g, p in zip(labels, predicted, strict=True) if g == label and p != label)
         scores[label] = round(2 * tp / (2 * tp + fp + fn), 4) if tp + fp + fn else 0.0
     return scores
+
+
+def compare(current: dict[str, Any], candidate: dict[str, Any], tolerance: float) -> tuple[str, ...]:
+    """Why the candidate may not replace the current model (empty: it may)."""
+    found: list[str] = []
+    mine, theirs = candidate.get(PRECISION), current.get(PRECISION)
+    if theirs is not None and (mine is None or mine < theirs):
+        shown = "none answered" if mine is None else f"{mine:.4f}"
+        found.append(f"{PRECISION} {shown} < {theirs:.4f}")
+    for key in COMPARED_WITH_TOLERANCE:
+        mine, theirs = candidate.get(key), current.get(key)
+        if mine is not None and theirs is not None and mine < theirs - tolerance:
+            found.append(f"{key} {mine:.4f} < {theirs:.4f}")
+    return tuple(found)
 
 
 def _noop(_message: str) -> None:
@@ -124,13 +167,7 @@ def retrain_from_tickets(
     progress("evaluating the current model and the candidate on the held-out rows")
     current_metrics = evaluate(current, held_texts, held_labels, oos_label=config.oos_label)
     candidate_metrics = evaluate(candidate, held_texts, held_labels, oos_label=config.oos_label)
-    regressions = tuple(
-        f"{key} {candidate_metrics[key]:.4f} < {current_metrics[key]:.4f}"
-        for key in COMPARED
-        if candidate_metrics[key] is not None
-        and current_metrics[key] is not None
-        and candidate_metrics[key] < current_metrics[key] - tolerance
-    )
+    regressions = compare(current_metrics, candidate_metrics, tolerance)
     current_f1 = per_category_f1(current, held_texts, held_labels)
     candidate_f1 = per_category_f1(candidate, held_texts, held_labels)
     counts = {label: held_labels.count(label) for label in current_f1}

@@ -150,3 +150,28 @@ def test_near_zero_weights_are_pruned_in_model_and_pipeline(trained: TrainResult
     coef = np.abs(trained.model.coef)
     assert not ((coef > 0) & (coef < TrainConfig().prune)).any()
     assert np.array_equal(trained.pipeline.named_steps["clf"].coef_ == 0, trained.model.coef.T == 0)
+
+
+def test_model_file_without_clarification_fields_loads_with_the_defaults() -> None:
+    # Files written before the three-way decision: their calibration has scale, threshold and margin.
+    from nlp.classifier import shipped_model_bytes
+    from nlp.decision import DEFAULT_CLARIFY_MASS, DEFAULT_CLARIFY_MAX
+
+    source = zipfile.ZipFile(io.BytesIO(shipped_model_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "meta.json":
+                import json
+
+                meta = json.loads(data)
+                meta["calibration"] = {k: meta["calibration"][k] for k in ("scale", "threshold", "margin")}
+                data = json.dumps(meta).encode()
+            target.writestr(name, data)
+    model = LinearTextModel.from_bytes(out.getvalue())
+    assert (model.calibration.clarify_mass, model.calibration.clarify_max) == (
+        DEFAULT_CLARIFY_MASS,
+        DEFAULT_CLARIFY_MAX,
+    )
+    assert Classifier(model).predict("lupa password edunex").label == "reset-password"

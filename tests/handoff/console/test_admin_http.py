@@ -197,15 +197,19 @@ async def test_retrain_shows_figures_then_activates_and_restores(site: Served, w
 
 async def test_a_regressing_candidate_is_refused_with_the_reason(site: Served, web: Console) -> None:
     seeded = await asyncio.to_thread(seed_model, site.tmp / "models")
-    # Careless confirmations: out-of-scope chatter filed as a category teaches the model to never hand off.
-    for n, text in enumerate(["halo selamat pagi", "terima kasih banyak", "cuaca hari ini cerah", "siapa presiden",
-                              "resep nasi goreng", "jadwal kereta ke bandung"]):
+    # Careless confirmations: login and password questions filed under grades. The candidate learns
+    # contradictions and loses the precision of its answers, which refuses it whatever else it does.
+    for n, text in enumerate(["ga bisa login edunex", "akun saya terkunci", "login gagal terus user not found",
+                              "akun tidak terdaftar", "cannot sign in to my account",
+                              "akun diblokir setelah salah password", "lupa password edunex gimana resetnya",
+                              "link reset kata sandi ga masuk ke email", "mau ganti password akun",
+                              "reset password gagal terus"]):
         await confirmed(site, str(10 + n), text, "nilai")
     await web.login("sari@cc.test")
     await web.post("/console/admin/classifier/retrain", {})
     page = await wait_for_retrain(web)
     assert 'id="retrain-refused"' in page
-    assert "oos_recall" in page
+    assert "precision_answered" in page
     store = ModelStore(site.tmp / "models")
     candidate = next(v for v in store.list() if v.version != seeded)
     response = await web.post("/console/admin/classifier/activate", {"version": candidate.version})
