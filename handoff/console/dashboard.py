@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handoff.sla import SlaPolicy, SlaState, evaluate
+from handoff.tickets import UNRESOLVED
 from models import Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -76,7 +77,7 @@ def _age_bucket(age: timedelta) -> str:
 async def build_dashboard(*, now: datetime, tz: ZoneInfo, sla: timedelta, lang: str) -> Dashboard:
     board = Dashboard()
     policy = SlaPolicy(target=sla)
-    unresolved = await Ticket.exclude(status=TicketStatus.RESOLVED).prefetch_related("assignee", "category")
+    unresolved = await Ticket.filter(status__in=UNRESOLVED).prefetch_related("assignee", "category")
     board.open_by_status = bars(Counter(t.status.value for t in unresolved),
                                 [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
     board.open_by_age = bars(Counter(_age_bucket(now - t.opened_at) for t in unresolved),
