@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from tortoise.functions import Min
 
 from handoff.auth import authenticate_token
 from handoff.console.teams import scope_for_token
@@ -144,20 +143,18 @@ async def list_tickets(request: web.Request) -> web.Response:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         query = query.filter(opened_at__gte=moment)
-        # Newest first is id order, which SQLite serves by walking the tickets from the newest one until a
-        # page of them matches: with fewer than a page opened since (a sync asking what is new), that walk
-        # read every ticket ever opened. The ids of the tickets opened since start at the smallest of them,
-        # found in the opened_at index: bounded by it, the walk ends there. Exact, whatever the id order.
-        first = (await Ticket.filter(opened_at__gte=moment).annotate(first=Min("id"))
-                 .values_list("first", flat=True))[0]
-        query = query.filter(id__gte=first) if first is not None else query.filter(id__in=[])
     try:
         limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
         offset = _int(request, "offset", 0, low=0, high=10**9)
     except web.HTTPBadRequest as exc:
         return _problem(400, "bad_request", exc.text or "")
     total = await query.count()
-    tickets = await query.order_by("-id").offset(offset).limit(limit)
+    # Never ask for more rows than match. Newest first is id order, which SQLite serves by walking the
+    # tickets from the newest one until the page is full: asked for more than there are (a sync polling
+    # since= for what is new), that walk went on through every ticket ever opened. The tickets opened
+    # since a moment are the newest ones, so the walk now ends about where they do.
+    page = min(limit, total - offset)
+    tickets = await query.order_by("-id").offset(offset).limit(page) if page > 0 else []
     now = datetime.now(UTC)
     items = [await ticket_json(t, now=now) for t in tickets]
     return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})

@@ -98,7 +98,7 @@ class Conversation(Model):
         indexes = (
             ("identity_id", "id"),  # an address's newest open conversation (every inbound message)
             ("contact_id",),  # a person's conversations: the ticket page's history, joining contacts
-            ("created_at",),  # the dashboard's today and last 30 days
+            ("created_at", "status"),  # the dashboard's today, and its last 30 days counted from the index alone
         )
 
 
@@ -137,7 +137,10 @@ class Message(Model):
         table = "messages"
         unique_together = (("channel", "provider_message_id"),)
         indexes = (
-            ("direction", "processed_at"),
+            # Inbound messages whose turn has not run, oldest first (the worker's look every 0.2 s). With id
+            # in the index PostgreSQL reads them in order; without it, its statistics (half the messages
+            # inbound, half never processed: the outbound ones) made it walk every message by id instead.
+            ("direction", "processed_at", "id"),
             ("conversation_id", "id"),  # a conversation's messages in order: API, queue, ticket page
             ("ticket_id", "id"),  # a ticket's messages (WhatsApp window), and SET NULL when a ticket goes
             ("delivery_status", "id"),  # the outbox: the few queued among every message ever sent
@@ -329,15 +332,18 @@ class Ticket(Model):
         indexes = (
             ("status", "due_at"),  # unresolved tickets by due time: the queue, SLA sweep, assignment, dashboard
             ("status", "id"),  # the API by status, newest first (a page of resolved ones without sorting them all)
+            ("status", "channel"),  # WhatsApp tickets waiting on an agent (the window warnings' sweep)
             ("assignee_id", "status"),  # an agent's open tickets (queue "mine", assignment load)
             ("contact_id",),  # a person's tickets: ticket page, open ticket of a contact, survey
             ("conversation_id",),  # a conversation's ticket (every message while it is open)
             ("category_id", "status"),  # tickets closed without a category (dashboard), team changes
             ("incident_id",),  # an incident's tickets
             ("channel", "id"),  # the API by channel
-            ("opened_at",),  # the API's since=, the dashboard's today and last 30 days
-            ("resolved_at",),  # the dashboard's category corrections (30 days)
-            ("survey_answered_at",),  # the dashboard's satisfaction (30 days)
+            # The API's since=, and the dashboard's today and last 30 days; the dashboard's counts read
+            # these indexes alone (every column they need is in them).
+            ("opened_at", "conversation_id"),
+            ("resolved_at", "predicted_category", "category_id"),  # where agents corrected the bot's category
+            ("survey_answered_at", "survey_rating"),  # satisfaction
             ("flagged", "id"),  # the dashboard's low ratings
         )
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Conversation',
-            index=Index(fields=['created_at']),
+            index=Index(fields=['created_at', 'status']),
         ),
         ops.AddIndex(
             model_name='EscalationMail',
@@ -31,6 +31,15 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='EscalationMail',
             index=Index(fields=['status', 'id']),
+        ),
+        ops.RemoveIndex(
+            model_name='Message',
+            name=None,
+            fields=['direction', 'processed_at'],
+        ),
+        ops.AddIndex(
+            model_name='Message',
+            index=Index(fields=['direction', 'processed_at', 'id']),
         ),
         ops.AddIndex(
             model_name='Message',
@@ -51,6 +60,10 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Ticket',
             index=Index(fields=['status', 'id']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['status', 'channel']),
         ),
         ops.AddIndex(
             model_name='Ticket',
@@ -78,15 +91,15 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Ticket',
-            index=Index(fields=['opened_at']),
+            index=Index(fields=['opened_at', 'conversation_id']),
         ),
         ops.AddIndex(
             model_name='Ticket',
-            index=Index(fields=['resolved_at']),
+            index=Index(fields=['resolved_at', 'predicted_category', 'category_id']),
         ),
         ops.AddIndex(
             model_name='Ticket',
-            index=Index(fields=['survey_answered_at']),
+            index=Index(fields=['survey_answered_at', 'survey_rating']),
         ),
         ops.AddIndex(
             model_name='Ticket',

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from handoff.console.dashboard import Bar, build_dashboard
 from handoff.tickets import open_ticket
-from models import Conversation, HandoffReason
+from models import Category, Conversation, ConversationStatus, HandoffReason, Ticket, TicketStatus
 from tests.conftest import FlowHarness
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -55,3 +55,35 @@ async def test_today_later_in_the_day_still_counts_the_night(flow: FlowHarness) 
     board = await build_dashboard(now=wib(10, 0), tz=WIB, sla=timedelta(hours=24), lang="id")
 
     assert board.today_total == 2
+
+
+async def test_the_last_30_days_share_satisfaction_and_corrections(flow: FlowHarness) -> None:
+    now = wib(10, 0)
+    inside, outside = now - timedelta(days=29), now - timedelta(days=31)
+    categories = {c.slug: c.id for c in await Category.all()}
+
+    async def handed_off(user: str, created: datetime, *, rating: int, category: str) -> Ticket:
+        conversation = await conversation_at(flow, user, created)
+        ticket = await open_ticket(conversation=conversation, reason=HandoffReason.NOT_HELPFUL, now=created,
+                                   predicted_category="nilai")
+        await Ticket.filter(id=ticket.id).update(status=TicketStatus.RESOLVED, resolved_at=created,
+                                                 category_id=categories[category], survey_rating=rating,
+                                                 survey_answered_at=created)
+        await Conversation.filter(id=conversation.id).update(status=ConversationStatus.RESOLVED)
+        return ticket
+
+    bot_only = await conversation_at(flow, "1", inside)
+    await Conversation.filter(id=bot_only.id).update(status=ConversationStatus.RESOLVED)
+    agreed = await handed_off("2", inside, rating=5, category="nilai")
+    await handed_off("3", inside, rating=2, category="akun-login")
+    await handed_off("4", outside, rating=1, category="akun-login")
+    # A second ticket on the same conversation is still one conversation handed off.
+    await open_ticket(conversation=await Conversation.get(id=agreed.conversation_id),  # type: ignore[attr-defined]
+                              reason=HandoffReason.USER_REQUEST, now=inside)
+
+    board = await build_dashboard(now=now, tz=WIB, sla=timedelta(hours=24), lang="en")
+
+    assert (board.bot_resolved, board.handed_off, board.bot_share) == (1, 2, 1 / 3)
+    assert (board.csat_count, board.csat_average, board.csat_satisfied_share) == (2, 3.5, 0.5)
+    assert (board.predicted_total, board.predicted_agreed) == (2, 1)
+    assert board.corrections == [("Grades", "Account & login", 1)]
