@@ -9,9 +9,10 @@ background sweep. Each distinct statement then goes through ``EXPLAIN QUERY PLAN
 checked without anyone listing it.
 
 Reading a table whole is: on SQLite a ``SCAN`` step (with or without an index: ``SCAN t USING INDEX i``
-walks all of ``i``); on PostgreSQL a ``Seq Scan``, or an index scan without an index condition (a walk of
-the whole index); on both, an index range with only an upper bound (``due_at <= now``: every row older
-than a moment, which is all of history in time).
+walks all of ``i``), a ``SEARCH`` without an index (MIN(id) walking the rowids) or an automatic index; on
+PostgreSQL a ``Seq Scan``, or an index scan without an index condition (a walk of the whole index); on
+both, an index range with only an upper bound (``due_at <= now``: every row older than a moment, which is
+all of history in time) or only ``IS NOT NULL``.
 
 The question put to each planner is "can an index serve this?", and the answer must not depend on how
 few rows a test database has. SQLite has no statistics (nothing runs ANALYZE, in production either), so
@@ -19,7 +20,8 @@ it takes any index that matches. PostgreSQL gets none either (autovacuum is off 
 tables, so no ANALYZE lands halfway through), so it too takes a matching index as selective, and it is
 asked with ``enable_seqscan`` off: it reads a table whole only when no index can serve the query. With
 statistics of a few hundred rows it would rightly walk a two-page table whole, and learn nothing about
-the year of rows that production has.
+the year of rows that production has. Which index a planner with a year's statistics picks, and how
+long each statement then takes, is for benchmarks/db_history_bench.py to show.
 """
 
 from __future__ import annotations
