@@ -164,7 +164,12 @@ async def list_tickets(request: web.Request) -> web.Response:
     except web.HTTPBadRequest as exc:
         return _problem(400, "bad_request", exc.text or "")
     total = await query.count()
-    tickets = await query.order_by("-id").offset(offset).limit(limit)
+    # Never ask for more rows than match. Newest first is id order, which SQLite serves by walking the
+    # tickets from the newest one until the page is full: asked for more than there are (a sync polling
+    # since= for what is new), that walk went on through every ticket ever opened. The tickets opened
+    # since a moment are the newest ones, so the walk now ends about where they do.
+    page = min(limit, total - offset)
+    tickets = await query.order_by("-id").offset(offset).limit(page) if page > 0 else []
     now = datetime.now(UTC)
     items = [await ticket_json(t, now=now) for t in tickets]
     return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})

@@ -9,8 +9,8 @@ from enum import StrEnum
 
 from tortoise.transactions import in_transaction
 
-from handoff.tickets import add_event
-from models import ActorKind, Ticket, TicketStatus
+from handoff.tickets import UNRESOLVED, add_event
+from models import ActorKind, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def evaluate(
 async def sweep(*, now: datetime) -> int:
     """Mark open tickets past due; returns how many were newly breached. Safe to run twice or concurrently."""
     breached = 0
-    overdue = await Ticket.filter(due_at__lte=now, breached_at=None).exclude(status=TicketStatus.RESOLVED)
+    overdue = await Ticket.filter(status__in=UNRESOLVED, due_at__lte=now, breached_at=None)
     for ticket in overdue:
         async with in_transaction():
             # The conditional update is the guard: a second sweep (or process) updates zero rows.

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -20,6 +22,26 @@ from tortoise.migrations.api import migrate
 log = logging.getLogger(__name__)
 
 APP_LABEL = "models"
+
+
+def sqlite_datetime(moment: datetime) -> str:
+    """A datetime as SQLite receives it, written or compared: UTC text, whatever zone it was made in.
+
+    SQLite has no date type: a datetime parameter becomes ``isoformat(" ")`` text and is compared as text,
+    so "2026-11-23 17:30:00+00:00" >= "2026-11-24 00:00:00+07:00" is false although 00:30 WIB is after
+    midnight WIB. Stored values are UTC; a filter built in local time (the dashboard's "today" from the
+    local midnight, an API ``since=`` with an offset) found nothing from 00:00 to 07:00 WIB. Converting
+    every datetime parameter here, where the driver turns it into text, makes each comparison mean what
+    it says, whoever builds the datetime and wherever. PostgreSQL compares ``timestamptz`` as moments.
+    """
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(" ")
+
+
+# Replaces the adapter Tortoise registers when its SQLite backend is imported (above), same text for UTC
+# values, so nothing stored changes. Process-wide, like Tortoise's own: every SQLite connection uses it.
+sqlite3.register_adapter(datetime, sqlite_datetime)
 
 
 def normalize_db_url(url: str) -> str:

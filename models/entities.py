@@ -69,6 +69,8 @@ class ChannelIdentity(Model):
     class Meta:
         table = "channel_identities"
         unique_together = (("channel", "external_id"),)
+        # A contact's addresses: where a reply goes, reachability, joining two contacts into one.
+        indexes = (("contact_id",),)
 
 
 class Conversation(Model):
@@ -93,6 +95,11 @@ class Conversation(Model):
 
     class Meta:
         table = "conversations"
+        indexes = (
+            ("identity_id", "id"),  # an address's newest open conversation (every inbound message)
+            ("contact_id",),  # a person's conversations: the ticket page's history, joining contacts
+            ("created_at", "status"),  # the dashboard's today, and its last 30 days counted from the index alone
+        )
 
 
 class Message(Model):
@@ -129,7 +136,15 @@ class Message(Model):
     class Meta:
         table = "messages"
         unique_together = (("channel", "provider_message_id"),)
-        indexes = (("direction", "processed_at"),)
+        indexes = (
+            # Inbound messages whose turn has not run, oldest first (the worker's look every 0.2 s). With id
+            # in the index PostgreSQL reads them in order; without it, its statistics (half the messages
+            # inbound, half never processed: the outbound ones) made it walk every message by id instead.
+            ("direction", "processed_at", "id"),
+            ("conversation_id", "id"),  # a conversation's messages in order: API, queue, ticket page
+            ("ticket_id", "id"),  # a ticket's messages (WhatsApp window), and SET NULL when a ticket goes
+            ("delivery_status", "id"),  # the outbox: the few queued among every message ever sent
+        )
 
 
 class InboxEntry(Model):
@@ -312,6 +327,25 @@ class Ticket(Model):
 
     class Meta:
         table = "tickets"
+        # Queries ask for unresolved tickets as ``status IN (...)`` (handoff.tickets.UNRESOLVED), which these
+        # serve; ``status <> 'resolved'`` could use no index and would read every ticket ever closed.
+        indexes = (
+            ("status", "due_at"),  # unresolved tickets by due time: the queue, SLA sweep, assignment, dashboard
+            ("status", "id"),  # the API by status, newest first (a page of resolved ones without sorting them all)
+            ("status", "channel"),  # WhatsApp tickets waiting on an agent (the window warnings' sweep)
+            ("assignee_id", "status"),  # an agent's open tickets (queue "mine", assignment load)
+            ("contact_id",),  # a person's tickets: ticket page, open ticket of a contact, survey
+            ("conversation_id",),  # a conversation's ticket (every message while it is open)
+            ("category_id", "status"),  # tickets closed without a category (dashboard), team changes
+            ("incident_id",),  # an incident's tickets
+            ("channel", "id"),  # the API by channel
+            # The API's since=, and the dashboard's today and last 30 days; the dashboard's counts read
+            # these indexes alone (every column they need is in them).
+            ("opened_at", "conversation_id"),
+            ("resolved_at", "predicted_category", "category_id"),  # where agents corrected the bot's category
+            ("survey_answered_at", "survey_rating"),  # satisfaction
+            ("flagged", "id"),  # the dashboard's low ratings
+        )
 
 
 class Incident(Model):
@@ -356,6 +390,10 @@ class EscalationMail(Model):
 
     class Meta:
         table = "escalation_mails"
+        indexes = (
+            ("ticket_id",),  # a ticket's mails (ticket page)
+            ("status", "id"),  # the retry sweep: queued ones among all ever sent
+        )
 
 
 class StoredSecret(Model):
@@ -385,6 +423,7 @@ class TicketEvent(Model):
     class Meta:
         table = "ticket_events"
         ordering = ("id",)
+        indexes = (("ticket_id", "id"),)  # a ticket's events in order: timeline, assignment, window warnings
 
 
 class ConsoleSession(Model):

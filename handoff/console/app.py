@@ -54,6 +54,7 @@ from handoff.sla import SlaPolicy, SlaState, evaluate
 from handoff.templating import ANSWER, TemplateProblem
 from handoff.templating import check as check_template
 from handoff.templating import render as render_template
+from handoff.tickets import UNRESOLVED
 from models import (
     AnswerTemplate,
     AuditLog,
@@ -345,7 +346,7 @@ async def _category_names(lang: str) -> dict[int, str]:
 
 
 async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, lang: str) -> list[QueueRow]:
-    query = Ticket.exclude(status=TicketStatus.RESOLVED)
+    query = Ticket.filter(status__in=UNRESOLVED)
     if view == "unassigned":
         query = query.filter(assignee_id=None)
     elif view == "mine":
@@ -389,8 +390,8 @@ async def index(_request: web.Request) -> web.Response:
 async def queue(request: web.Request) -> web.Response:
     state = _state(request)
     user = request[USER]
-    view = request.query.get("view", "mine" if await Ticket.filter(assignee_id=user.id).exclude(
-        status=TicketStatus.RESOLVED).exists() else "unassigned")
+    view = request.query.get("view", "mine" if await Ticket.filter(
+        assignee_id=user.id, status__in=UNRESOLVED).exists() else "unassigned")
     if view not in QUEUE_VIEWS:
         view = "all"
     rows = await queue_rows(view=view, user=user, now=state.clock(), sla=_sla(request), lang=_lang(request))

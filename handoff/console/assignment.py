@@ -20,7 +20,7 @@ from aiohttp import web
 from handoff.console.lifecycle import run_while_serving
 from handoff.console.live import Broker, LiveEvent
 from handoff.console.teams import agents_of
-from handoff.tickets import add_event
+from handoff.tickets import UNRESOLVED, add_event
 from models import ActorKind, Conversation, ConversationStatus, Ticket, TicketEvent, TicketStatus, User, UserRole
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,9 @@ class Assigner:
                   if a.id not in exclude and (members is None or a.id in members)]
         if not agents:
             return None
-        open_tickets = await Ticket.filter(assignee_id__in=[a.id for a in agents]).exclude(
-            status=TicketStatus.RESOLVED
-        ).only("id", "assignee_id")
+        open_tickets = await Ticket.filter(assignee_id__in=[a.id for a in agents], status__in=UNRESOLVED).only(
+            "id", "assignee_id"
+        )
         load: Counter[int] = Counter(t.assignee_id for t in open_tickets)  # type: ignore[attr-defined]
         free = [a for a in agents if load[a.id] < a.capacity]
         if not free:
@@ -82,7 +82,7 @@ class Assigner:
     async def assign_backlog(self, *, now: datetime, limit: int = 50) -> int:
         """Unassigned tickets, most urgent first, while someone has room."""
         assigned = 0
-        backlog = await Ticket.filter(assignee_id=None).exclude(status=TicketStatus.RESOLVED).order_by(
+        backlog = await Ticket.filter(assignee_id=None, status__in=UNRESOLVED).order_by(
             "due_at"
         ).limit(limit).only("id")
         for ticket in backlog:
@@ -96,9 +96,7 @@ class Assigner:
         if self.answer_within is None:
             return 0
         moved = 0
-        waiting = await Ticket.filter(assignee_id__not_isnull=True, first_response_at=None).exclude(
-            status=TicketStatus.RESOLVED
-        )
+        waiting = await Ticket.filter(assignee_id__not_isnull=True, first_response_at=None, status__in=UNRESOLVED)
         for ticket in waiting:
             last = await TicketEvent.filter(ticket=ticket, kind__in=list(ASSIGNMENT_KINDS)).order_by("-id").first()
             if last is None or last.kind not in AUTO_KINDS:
