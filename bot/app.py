@@ -90,19 +90,50 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
         raise
     except Exception:
         error_id = uuid.uuid4().hex[:12]
-        log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        # The route's pattern, not the path: a path can carry a secret (a survey link's token, a media URL's
+        # signature) and the log must not.
+        resource = request.match_info.route.resource
+        log.exception("unhandled error %s on %s %s", error_id, request.method,
+                      resource.canonical if resource is not None else "(no route)")
         return web.json_response(
             {"error": "internal_error", "detail": f"something went wrong on our side; reference {error_id}"},
             status=500,
         )
 
 
+# Every page's scripts and styles are files of this site (the web chat's strings are a JSON data block,
+# which is not run); no inline script or style, nothing from elsewhere, no framing, forms post only here.
+# 'self' covers the pages' own WebSockets (ws:/wss: of the same host).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response: web.StreamResponse = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    """On every response, error pages and redirects included; a view may set a stricter value of its own."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        for name, value in SECURITY_HEADERS.items():
+            exc.headers.setdefault(name, value)
+        raise
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 
@@ -243,7 +274,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
     # is stored; the turn runs in the inbound worker.
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
-                  store=attachments)
+                  store=attachments, public_url=settings.public_url)
     setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)

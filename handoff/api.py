@@ -11,12 +11,14 @@ from handoff.auth import authenticate_token
 from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
+from handoff.webinput import ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 MAX_LIMIT = 200
+MAX_OFFSET = 10**9
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 TEAM_RULE = (
     "With teams configured, a token sees what its console user sees: a supervisor every ticket; an agent the "
@@ -105,24 +107,23 @@ def incident_json(incident: Incident, *, tickets: list[int]) -> dict[str, Any]:
     }
 
 
+class BadQueryError(Exception):
+    """A query parameter the API cannot use; the message names it and what it must be."""
+
+
 def _int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be an integer", content_type="text/plain") from None
-    if not low <= value <= high:
-        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}", content_type="text/plain")
+    value = ascii_int(raw, low=low, high=high)
+    if value is None:
+        raise BadQueryError(f"{name} must be an integer between {low} and {high}")
     return value
 
 
-def _path_id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found", content_type="text/plain") from None
+def path_id(request: web.Request, name: str = "id") -> int | None:
+    """The id in the path, or None when it can name no row (the caller answers 404, as for a missing one)."""
+    return parse_id(request.match_info[name])
 
 
 async def list_tickets(request: web.Request) -> web.Response:
@@ -142,12 +143,16 @@ async def list_tickets(request: web.Request) -> web.Response:
             return _problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # year 1 at +14:00, or 9999 at -12:00: no instant the database can hold
+            return _problem(400, "bad_request", "since is out of range")
         query = query.filter(opened_at__gte=moment)
     try:
         limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
-        offset = _int(request, "offset", 0, low=0, high=10**9)
-    except web.HTTPBadRequest as exc:
-        return _problem(400, "bad_request", exc.text or "")
+        offset = _int(request, "offset", 0, low=0, high=MAX_OFFSET)
+    except BadQueryError as exc:
+        return _problem(400, "bad_request", str(exc))
     total = await query.count()
     tickets = await query.order_by("-id").offset(offset).limit(limit)
     now = datetime.now(UTC)
@@ -157,14 +162,17 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def get_ticket(request: web.Request) -> web.Response:
     # Another team's ticket is "not found", like a missing one.
-    ticket = await (await scope_for_token(Ticket.filter(id=_path_id(request, "id")), request[TOKEN_KEY])).first()
+    ticket_id = path_id(request)
+    ticket = (await (await scope_for_token(Ticket.filter(id=ticket_id), request[TOKEN_KEY])).first()
+              if ticket_id is not None else None)
     if ticket is None:
         return _problem(404, "not_found", "no such ticket")
     return web.json_response(await ticket_json(ticket, now=datetime.now(UTC)))
 
 
 async def conversation_messages(request: web.Request) -> web.Response:
-    conversation = await Conversation.get_or_none(id=_path_id(request, "id"))
+    conversation_id = path_id(request)
+    conversation = await Conversation.get_or_none(id=conversation_id) if conversation_id is not None else None
     if conversation is not None and await Team.exists():
         # With teams, a conversation is readable through a ticket of it the token may see.
         tickets = await scope_for_token(Ticket.filter(conversation_id=conversation.id), request[TOKEN_KEY])

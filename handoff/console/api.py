@@ -7,7 +7,6 @@ browsers on their own, so these JSON endpoints need no CSRF token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
 from handoff.console.services import ConsoleError
 from handoff.incidents import report_incident_fix
+from handoff.webinput import InputError, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -38,13 +38,10 @@ async def _actor(request: web.Request) -> User | web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    if not request.can_read_body:
-        return {}
     try:
-        body = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _problem(400, "bad_request", "the body must be a JSON object")
-    return body if isinstance(body, dict) else _problem(400, "bad_request", "the body must be a JSON object")
+        return await read_json_object(request, empty=True)
+    except InputError as problem:
+        return _problem(problem.status, "too_large" if problem.status == 413 else "bad_request", problem.reason)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -58,10 +55,8 @@ def _endpoint(state: ConsoleState, action: Action, *, status: int = 200) -> Hand
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
-        try:
-            ticket = await Ticket.get_or_none(id=int(request.match_info["id"]))
-        except ValueError:
-            ticket = None
+        ticket_id = parse_id(request.match_info["id"])
+        ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id is not None else None
         if ticket is None or not await teams.can_see(actor, ticket):  # another team's: as if missing
             return _problem(404, "not_found", "no such ticket")
         try:
@@ -94,10 +89,12 @@ async def _take(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[st
 
 
 async def _assign(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    target = body.get("user_id")
     email = body.get("email")
-    assignee = (await User.get_or_none(id=target) if isinstance(target, int)
-                else await User.get_or_none(email=str(email).lower()) if isinstance(email, str) else None)
+    if "user_id" in body:
+        user_id = json_id(body["user_id"])  # a number no id column holds names nobody
+        assignee = await User.get_or_none(id=user_id) if user_id is not None else None
+    else:
+        assignee = await User.get_or_none(email=email.lower()) if isinstance(email, str) else None
     if assignee is None:
         raise ConsoleError("error_unknown_user", 400)
     await services.assign_ticket(ticket=ticket, assignee=assignee, actor=actor, now=state.clock())
@@ -122,11 +119,10 @@ async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: d
 
 
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    incident_id = body.get("incident_id")
+    raw_incident = body.get("incident_id")
+    incident_id = json_id(raw_incident)
     title = body.get("incident_title", "")
-    if (incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool))) or (
-        not isinstance(title, str)
-    ):
+    if (raw_incident is not None and incident_id is None) or not isinstance(title, str):
         raise ConsoleError("error_unknown_incident", 400)
     if incident_id is not None and title.strip():  # one or the other: linking and opening at once is ambiguous
         raise ConsoleError("error_unknown_incident", 400)
@@ -210,8 +206,8 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
-        raw = request.match_info["id"]
-        incident = await Incident.get_or_none(id=int(raw)) if raw.isdigit() else None
+        incident_id = parse_id(request.match_info["id"])
+        incident = await Incident.get_or_none(id=incident_id) if incident_id is not None else None
         if incident is None:
             return _problem(404, "not_found", "no such incident")
         notify = body.get("notify_users", False)
