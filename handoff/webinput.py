@@ -198,14 +198,14 @@ def provider_key(provider_id: str) -> str:
 
 
 def _origin_of(url: URL) -> tuple[str, str, int | None] | None:
-    if not url.is_absolute() or url.scheme not in ("http", "https", "ws", "wss") or not url.host:
+    # A browser's Origin is a page's: http or https, never ws:, file: or an extension's scheme.
+    if not url.is_absolute() or url.scheme not in ("http", "https") or not url.host:
         return None
-    scheme = {"ws": "http", "wss": "https"}.get(url.scheme, url.scheme)
     try:
-        port = url.port
+        port = url.port  # the scheme's default when none is written, so :443 and nothing are the same
     except ValueError:
         return None
-    return scheme, url.host.lower().rstrip("."), port
+    return url.scheme, url.host.lower().rstrip("."), port
 
 
 def own_origin(request: web.Request, public_url: str = "") -> str:

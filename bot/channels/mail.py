@@ -34,6 +34,7 @@ from bot.config import ConfigError
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.escalation_mail import MailError
+from handoff.webinput import provider_key
 from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"
         parts = list(msg.walk())
         if len(parts) > MAX_PARTS:
-            return ParsedMail(sender, name, message_id[:191], subject, "", "", "", skip="too many MIME parts")
+            return ParsedMail(sender, name, message_id, subject, "", "", "", skip="too many MIME parts")
         body = msg.get_body(preferencelist=("plain", "html"))
         text = ""
         if body is not None:
@@ -166,7 +167,7 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
         return ParsedMail(
             sender=sender,
             name=name,
-            message_id=message_id[:191],
+            message_id=message_id,
             subject=subject,
             text=strip_quoted(text)[:MAX_TEXT_CHARS],
             in_reply_to=str(msg.get("In-Reply-To", "")).strip(),
@@ -351,7 +352,9 @@ class EmailChannel:
         return InboundMessage(
             channel=ChannelKind.EMAIL,
             external_id=mail.sender,
-            provider_message_id=mail.message_id,
+            # Message-IDs have no length limit: a long one is keyed by its hash (handoff.webinput.provider_key),
+            # never cut short (two ids sharing their first 191 characters are two mails).
+            provider_message_id=provider_key(mail.message_id),
             text=text,
             received_at=datetime.now(UTC),
             display_name=mail.name,
@@ -401,7 +404,7 @@ class EmailChannel:
         stored already, or stores what is missing."""
         if not mail.files or self.store is None:
             return
-        row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=mail.message_id)
+        row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=provider_key(mail.message_id))
         if row is None:
             return
         if await Attachment.filter(message_id=row.id).count() >= len(mail.files):
