@@ -11,7 +11,7 @@ from handoff.auth import authenticate_token
 from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
-from handoff.webinput import ascii_int, parse_id
+from handoff.webinput import MAX_ID, ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
@@ -25,6 +25,23 @@ TEAM_RULE = (
     "tickets of their teams, tickets without a team and tickets assigned to them. A token without a user "
     "and the agent role sees tickets without a team. Other tickets answer 404, as if they did not exist."
 )
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+}
+UNAUTHORIZED = "missing, unknown or revoked token"
+# Path ids are row ids: an integer an id column can hold (anything else names no row: 404).
+ID_PARAMETER: dict[str, Any] = {"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[str, Any]:
+    """OpenAPI responses for the API's errors, every one in the same JSON shape."""
+    return {str(status): {"description": text, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Error"}}}} for status, text in descriptions.items()}
 
 
 def _problem(status: int, error: str, detail: str) -> web.Response:
@@ -277,18 +294,43 @@ def openapi_document(version: str) -> dict[str, Any]:
             "tickets": {"type": "array", "items": {"type": "integer"}, "description": "linked ticket ids"},
         },
     }
-    error = {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}}
-    errors = {
-        "401": {"description": "missing or invalid token", "content": {"application/json": {"schema": error}}},
-        "400": {"description": "invalid filter", "content": {"application/json": {"schema": error}}},
+    page = {
+        "type": "object",
+        "required": ["items", "total", "limit", "offset"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+    }
+    messages = {
+        "type": "object",
+        "required": ["conversation_id", "status", "channel", "items"],
+        "properties": {
+            "conversation_id": {"type": "integer"},
+            "status": {"type": "string"},
+            "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
+            "items": {"type": "array", "items": {"type": "object", "required": ["id", "direction", "sender", "text"],
+                                                 "properties": {
+                "id": {"type": "integer"},
+                "direction": {"type": "string", "enum": ["in", "out"]},
+                "sender": {"type": "string"},
+                "text": {"type": "string"},
+                "ticket_id": {"type": ["integer", "null"]},
+                "delivery_status": {"type": ["string", "null"]},
+                "created_at": {"type": ["string", "null"], "format": "date-time"},
+            }}},
+        },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "carecenter API", "version": version},
+        "info": {"title": "carecenter API", "version": version,
+                 "description": "Every error is a JSON object with `error` (a code) and `detail` (a sentence)."},
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": ticket, "Error": error, "Incident": incident},
+            "schemas": {"Ticket": ticket, "Error": ERROR_SCHEMA, "Incident": incident},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -318,27 +360,13 @@ def openapi_document(version: str) -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                         },
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "offset", "in": "query",
+                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "a page of tickets",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "items": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Ticket"},
-                                            },
-                                            "total": {"type": "integer"},
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        **errors,
+                        "200": {"description": "a page of tickets", "content": {"application/json": {"schema": page}}},
+                        **error_responses({400: "a filter that cannot be used; the detail names it",
+                                           401: UNAUTHORIZED}),
                     },
                 }
             },
@@ -346,25 +374,26 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {
                     "summary": "One ticket",
                     "description": TEAM_RULE,
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [ID_PARAMETER],
                     "responses": {
                         "200": {
                             "description": "the ticket",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}},
                         },
-                        "404": {"description": "no such ticket, or a ticket the token may not see (teams)"},
-                        **errors,
+                        **error_responses({401: UNAUTHORIZED,
+                                           404: "no such ticket, or a ticket the token may not see (teams)"}),
                     },
                 }
             },
             "/conversations/{id}/messages": {
                 "get": {
                     "summary": "Every message of a conversation, bot turns included, oldest first",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [ID_PARAMETER],
                     "responses": {
-                        "200": {"description": "the messages"},
-                        "404": {"description": "no such conversation, or none of its tickets may be seen (teams)"},
-                        **errors,
+                        "200": {"description": "the messages", "content": {"application/json": {"schema": messages}}},
+                        **error_responses({
+                            401: UNAUTHORIZED,
+                            404: "no such conversation, or none of its tickets may be seen (teams)"}),
                     },
                 }
             },

@@ -12,14 +12,14 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.api import OPENAPI, TOKEN_KEY, incident_json, ticket_json
+from handoff.api import ID_PARAMETER, OPENAPI, TOKEN_KEY, UNAUTHORIZED, error_responses, incident_json, ticket_json
 from handoff.console import services, teams
 from handoff.console.app import STATE, ConsoleState
 from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
 from handoff.console.services import ConsoleError
 from handoff.incidents import report_incident_fix
-from handoff.webinput import InputError, json_id, parse_id, read_json_object
+from handoff.webinput import MAX_ID, InputError, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -140,43 +140,50 @@ async def _close(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[s
                                 translate=state.translate, **survey_options(state))
 
 
-ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None], ...] = (
-    ("take", _take, 200, "Claim an unassigned ticket (atomic: 409 with the owner when someone was first)", None),
-    ("assign", _assign, 200, "Transfer the ticket (owner or supervisor)",
-     {"user_id": {"type": "integer"}, "email": {"type": "string"}}),
-    ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}}),
-    ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}),
-    ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}}),
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# name, action, success status, summary, the body's properties (None: no body), its required ones.
+ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ...]], ...] = (
+    ("take", _take, 200, "Claim an unassigned ticket (atomic: 409 with the owner when someone was first)", None, ()),
+    ("assign", _assign, 200, "Transfer the ticket (owner or supervisor), to a user given by id or e-mail",
+     {"user_id": _ID, "email": {"type": "string"}}, ()),
+    ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}},
+     ("text",)),
+    ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}, ("text",)),
+    ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}},
+     ("category",)),
     ("escalate", _escalate, 200,
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",
-     {"summary": {"type": "string"}, "incident_id": {"type": "integer"}, "incident_title": {"type": "string"}}),
-    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None),
+     {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ("summary",)),
+    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None, ()),
 )
+WRITE_ERRORS = {
+    400: "invalid input: a body that is not a JSON object, a field of the wrong type, an unknown user, category "
+         "or incident, an empty text",
+    401: UNAUTHORIZED,
+    403: "the token has no user, or the user may not act on this ticket",
+    404: "no such ticket, or (with teams configured) a ticket of a team the user is not in",
+    409: "conflict (already taken, already closed)",
+    413: "the body is over the size limit (1 MiB)",
+}
 
 
 def add_ticket_actions(api: web.Application, console: web.Application) -> web.Application:
     """Register the actions on the /api/v1 app, using the console's state (channels, broker, clock)."""
     state = console[STATE]
     paths = api[OPENAPI]["paths"]
-    errors = {
-        "400": {"description": "invalid input"},
-        "401": {"description": "missing or invalid token"},
-        "403": {"description": "the token has no user, or the user may not act on this ticket"},
-        "404": {"description": "no such ticket, or (with teams configured) a ticket of a team the user is not in"},
-        "409": {"description": "conflict (already taken, already closed, category missing)"},
-    }
-    for name, action, status, summary, properties in ACTIONS:
+    for name, action, status, summary, properties, required in ACTIONS:
         api.router.add_post(f"/tickets/{{id}}/{name}", _endpoint(state, action, status=status))
         operation: dict[str, Any] = {
             "summary": summary,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [ID_PARAMETER],
             "responses": {str(status): {"description": "the ticket after the action", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}}, **errors},
+                "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
+                **error_responses(WRITE_ERRORS)},
         }
         if properties:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"type": "object", "properties": properties}}}}
+                "schema": {"type": "object", "properties": properties, "required": list(required)}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
     add_incident_endpoints(api, state)
     return api
@@ -232,24 +239,26 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         "summary": "Incidents (newest first), with their linked ticket ids",
         "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "fixed"]}}],
         "responses": {"200": {"description": "incidents", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"items": {"type": "array", "items": {
+            "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
                 "$ref": "#/components/schemas/Incident"}}}}}}},
-            "400": {"description": "bad status filter"}, "401": {"description": "missing or invalid token"}},
+            **error_responses({400: "bad status filter", 401: UNAUTHORIZED})},
     }}
     paths["/incidents/{id}/fix"] = {"post": {
         "summary": "Report the developer team's fix: recorded on every linked ticket (escalated ones reopen for "
                    "their agents); with notify_users, sent once to each user whose linked ticket is open",
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": [ID_PARAMETER],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["text"],
             "properties": {"text": {"type": "string"}, "notify_users": {"type": "boolean", "default": False}}}}}},
         "responses": {
             "200": {"description": "the incident after the fix, plus how many users were notified", "content": ref},
-            "400": {"description": "invalid input"},
-            "401": {"description": "missing or invalid token"},
-            "403": {"description": "the token has no user, or the user is neither a supervisor nor an owner of a "
-                                   "linked ticket"},
-            "404": {"description": "no such incident"},
-            "409": {"description": "the fix was already reported"},
+            **error_responses({
+                400: "invalid input: a body that is not a JSON object, an empty text, notify_users not a boolean",
+                401: UNAUTHORIZED,
+                403: "the token has no user, or the user is neither a supervisor nor an owner of a linked ticket",
+                404: "no such incident",
+                409: "the fix was already reported",
+                413: WRITE_ERRORS[413],
+            }),
         },
     }}
