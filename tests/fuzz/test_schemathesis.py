@@ -76,6 +76,6 @@ def test_the_api_matches_its_document(api_site: tuple[ThreadedSite, str], mode: 
 
             try:
                 conforms()
-            except (Exception, BaseExceptionGroup) as failure:  # every operation is tried; all failures are reported together
+            except (Exception, BaseExceptionGroup) as failure:  # every operation is tried; all reported together
                 failures.append(f"{operation.label}: {failure}")
     assert failures == [], "\n\n".join(failures)
