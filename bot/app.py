@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
@@ -137,6 +139,23 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
     return response
 
 
+class ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The log aiohttp's server writes to (``handler_args``). It logs every request it cannot parse (a
+    broken request line, header, chunk or body encoding, also when it discards the unread rest of a body
+    after the answer) at ERROR with a traceback, and answers 400: noise any client can make, and a flood
+    a hostile one can. Those are logged here at INFO, one line naming the problem; anything else it
+    reports stays an ERROR with its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        problem = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        client_made = isinstance(problem, web.RequestPayloadError) or (
+            isinstance(problem, HttpProcessingError) and 400 <= (problem.code or 0) < 500)
+        if client_made:
+            self.logger.info("malformed HTTP request refused (%s)", type(problem).__name__)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
+
+
 def console_config(settings: Settings) -> ConsoleConfig:
     """The console's own variables, plus those it shares with the rest of the app (read once, by Settings)."""
     return replace(
@@ -166,7 +185,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 ) -> web.Application:
     """Build the whole product. Tests pass fakes (extra channels, a fixed clock, a directory)."""
     runs_turns = role != Role.WEB
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[error_boundary, security_headers],
+                          handler_args={"logger": ClientErrorLog(logging.getLogger("aiohttp.server"), {})})
     app[SETTINGS] = settings
     registry = ChannelRegistry()
     webchat = WebChatChannel()

@@ -58,6 +58,12 @@ def _too_large(exc: web.HTTPRequestEntityTooLarge) -> InputError:
     return InputError(exc.text or "the request body is too large", status=413)
 
 
+# What reading a body raises when the client breaks the framing: a compressed body that does not
+# decompress or a chunked one cut short (aiohttp wraps those as RequestPayloadError), a lying
+# Content-Length or a connection dropped mid-body.
+_CUT_SHORT = (HttpProcessingError, web.RequestPayloadError, ConnectionResetError)
+
+
 # --- forms -------------------------------------------------------------------------------------------
 
 
@@ -71,8 +77,9 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
         raise InputError("the form's charset is unknown") from None
     except UnicodeError:
         raise InputError("the form is not valid text in its charset") from None
-    except (ValueError, HttpProcessingError):
-        # A multipart body without a boundary, a part without a name, a header line over aiohttp's limit...
+    except (ValueError, *_CUT_SHORT):
+        # A multipart body without a boundary, a part without a name, a header line over aiohttp's limit,
+        # a body that is not the length or the encoding it claims...
         raise InputError("the form body is malformed") from None
     except (RuntimeError, TypeError, zlib.error):
         # A part with a Content-Encoding or Content-Transfer-Encoding aiohttp does not know, or bad data in it.
@@ -132,7 +139,7 @@ async def read_json(request: web.Request) -> Any:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _too_large(exc) from None
-    except HttpProcessingError:  # a compressed body that does not decompress, a chunked body cut short
+    except _CUT_SHORT:
         raise InputError("the body could not be read") from None
     return parse_json(body)
 
@@ -143,7 +150,7 @@ async def read_json_object(request: web.Request, *, empty: bool = False) -> dict
         body = await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise _too_large(exc) from None
-    except HttpProcessingError:
+    except _CUT_SHORT:
         raise InputError("the body could not be read") from None
     if empty and not body.strip():
         return {}

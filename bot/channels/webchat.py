@@ -218,15 +218,16 @@ def setup_webchat(  # noqa: PLR0915
                 try:
                     body = parse_json(frame.data)
                 except InputError:
-                    await ws.send_json(
-                        {"type": "error", "error": "bad_request", "message": catalog(lang).t("web_error_bad_request")}
-                    )
-                    continue
-                problem = await _accept(request, token, body)
-                if problem is not None:
-                    await ws.send_json({"type": "error", **json.loads(problem.text or "{}")})
+                    answer = {"type": "error", "error": "bad_request",
+                              "message": catalog(lang).t("web_error_bad_request")}
                 else:
-                    await ws.send_json({"type": "ack", "id": body.get("id")})
+                    problem = await _accept(request, token, body)
+                    answer = ({"type": "error", **json.loads(problem.text or "{}")} if problem is not None
+                              else {"type": "ack", "id": body.get("id")})
+                try:
+                    await ws.send_json(answer)
+                except ConnectionResetError:  # the browser left while its message was answered: it is stored
+                    break
         finally:
             channel.detach(address, ws)
         return ws

@@ -832,6 +832,17 @@ async def user_save(request: web.Request) -> web.Response:
 # --- live ------------------------------------------------------------------------------------------
 
 
+def _read_frame(data: str, csrf: str) -> tuple[dict[str, Any], None] | tuple[None, dict[str, str]]:
+    """A live socket's frame as an action, or the error frame that answers it."""
+    try:
+        body = parse_json(data)
+    except InputError as problem:
+        return None, {"type": "error", "error": "bad_request", "detail": problem.reason}
+    if not isinstance(body, dict) or not same(str(body.get("csrf", "")), csrf):
+        return None, {"type": "error", "error": "csrf"}
+    return body, None
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Live updates out; presence (viewing, typing) in. Every inbound action carries the CSRF token."""
     state = _state(request)
@@ -862,13 +873,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 continue
-            try:
-                body = parse_json(frame.data)
-            except InputError as problem:
-                await ws.send_json({"type": "error", "error": "bad_request", "detail": problem.reason})
-                continue
-            if not isinstance(body, dict) or not same(str(body.get("csrf", "")), session.csrf_token):
-                await ws.send_json({"type": "error", "error": "csrf"})
+            body, refusal = _read_frame(frame.data, session.csrf_token)
+            if body is None:
+                try:
+                    await ws.send_json(refusal or {})
+                except ConnectionResetError:  # the browser is gone
+                    break
                 continue
             action = body.get("action")
             ticket_id = json_id(body.get("ticket_id"))  # it is looked up for every console that hears it
@@ -881,7 +891,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                                   "name": user.name or user.email, "state": action})
     finally:
         sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # The pump ends with ConnectionResetError when it wrote to a socket the browser had closed.
+        with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
             await sender
         state.broker.unsubscribe(queue)
         for ticket_id in viewing:
