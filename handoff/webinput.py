@@ -14,6 +14,8 @@ What is refused, and why:
   than ``MAX_JSON_DEPTH`` levels (Python's parser would raise ``RecursionError`` long before the end of
   ``'[' * 100000``, and anything a little less deep could still fail later, when it is written out again
   for the inbox or the log), or not an object where one is expected;
+- text that no database stores: NUL, lone surrogates (``clean_text``, applied to every form field and
+  JSON string read here, and by the channels to what they read elsewhere);
 - ids: ASCII digits only (``str.isdigit`` accepts ``'²'`` and ``'٣'``, which ``int()`` then refuses or
   reads as another number), within the column's range: every id column here is a 32-bit signed
   ``IntField``; a larger number can name no row, and the databases refuse to compare with it.
@@ -64,6 +66,34 @@ def _too_large(exc: web.HTTPRequestEntityTooLarge) -> InputError:
 _CUT_SHORT = (HttpProcessingError, web.RequestPayloadError, ConnectionResetError)
 
 
+# --- text --------------------------------------------------------------------------------------------
+
+
+def clean_text(value: str) -> str:
+    """Text as the databases can store it: PostgreSQL refuses NUL in text and in JSON, and no database
+    driver can encode a lone surrogate (a JSON ``"\\ud800"`` decodes to one). NUL is dropped, a lone
+    surrogate becomes "?"; any other text comes back unchanged."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def clean_json(value: Any) -> Any:
+    """``clean_text`` on every string of a parsed JSON document, keys included (depth is bounded by
+    ``MAX_JSON_DEPTH`` before anything is parsed)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, list):
+        return [clean_json(item) for item in value]
+    if isinstance(value, dict):
+        return {clean_text(key): clean_json(item) for key, item in value.items()}
+    return value
+
+
 # --- forms -------------------------------------------------------------------------------------------
 
 
@@ -87,9 +117,13 @@ async def read_form(request: web.Request) -> MultiDictProxy[Any]:
 
 
 async def read_text_form(request: web.Request) -> dict[str, str]:
-    """The form's text fields (files are left out); the last value of a repeated name wins."""
-    form = await read_form(request)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    """The form's text fields, cleaned (``clean_text``); files are left out, and of a repeated name the
+    last value wins."""
+    return text_fields(await read_form(request))
+
+
+def text_fields(form: MultiDictProxy[Any] | dict[str, Any]) -> dict[str, str]:
+    return {clean_text(k): clean_text(v) for k, v in form.items() if isinstance(v, str)}
 
 
 # --- JSON --------------------------------------------------------------------------------------------
@@ -120,7 +154,7 @@ def parse_json(data: str | bytes | bytearray) -> Any:
     if nested_too_deep(text):
         raise InputError(f"the JSON is malformed or nested more than {MAX_JSON_DEPTH} levels deep")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return clean_json(json.loads(text, parse_constant=_reject_constant))
     except RecursionError:  # cannot happen after the depth check; kept so no parser limit can ever be a 500
         raise InputError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError:  # JSONDecodeError, NaN/Infinity, an integer over Python's digit limit

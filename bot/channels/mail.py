@@ -16,7 +16,7 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -34,7 +34,7 @@ from bot.config import ConfigError
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.escalation_mail import MailError
-from handoff.webinput import provider_key
+from handoff.webinput import clean_text, provider_key
 from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"
         parts = list(msg.walk())
         if len(parts) > MAX_PARTS:
-            return ParsedMail(sender, name, message_id, subject, "", "", "", skip="too many MIME parts")
+            return _cleaned(ParsedMail(sender, name, message_id, subject, "", "", "", skip="too many MIME parts"))
         body = msg.get_body(preferencelist=("plain", "html"))
         text = ""
         if body is not None:
@@ -164,7 +164,7 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             if isinstance(part, EmailMessage)
         ]
         attachments = [{"filename": f.filename, "content_type": f.content_type, "size": len(f.data)} for f in files]
-        return ParsedMail(
+        return _cleaned(ParsedMail(
             sender=sender,
             name=name,
             message_id=message_id,
@@ -175,11 +175,22 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             attachments=attachments,
             skip=_skip_reason(msg, sender, own_address),
             files=files,
-        )
+        ))
     except (ValueError, LookupError, TypeError, AttributeError, IndexError) as exc:
         # Malformed headers or charsets: the mail is unreadable, not the service.
         log.warning("unreadable mail skipped: %s", exc.__class__.__name__)
         return None
+
+
+def _cleaned(mail: ParsedMail) -> ParsedMail:
+    """The mail's text as the databases can store it (no NUL, no lone surrogates: handoff.webinput)."""
+    return replace(
+        mail, sender=clean_text(mail.sender), name=clean_text(mail.name), message_id=clean_text(mail.message_id),
+        subject=clean_text(mail.subject), text=clean_text(mail.text), in_reply_to=clean_text(mail.in_reply_to),
+        references=clean_text(mail.references),
+        attachments=[{**a, "filename": clean_text(a["filename"])} for a in mail.attachments],
+        files=[replace(f, filename=clean_text(f.filename)) for f in mail.files],
+    )
 
 
 def _payload_bytes(part: EmailMessage) -> bytes:

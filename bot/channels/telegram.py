@@ -40,7 +40,7 @@ from bot.channels.base import Downloads, Handler, InboundMessage, split_message
 from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
-from handoff.webinput import InputError, provider_key, read_json
+from handoff.webinput import InputError, clean_json, clean_text, provider_key, read_json
 from models import ChannelKind, DeliveryStatus, Message
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,8 @@ class TelegramChannel:
         handle = self._handle
         if handle is None:
             raise RuntimeError("TelegramChannel.setup() was not called")
-        payload = dict(raw) if raw is not None else update.to_dict()
+        # Polled updates were never through webinput's JSON reading: their text is cleaned here too.
+        payload = dict(raw) if raw is not None else clean_json(update.to_dict())
         if update.callback_query is not None:
             return await self._callback(update, handle, payload)
         message = update.message
@@ -293,7 +294,7 @@ class TelegramChannel:
             external_id=str(chat_id),
             provider_message_id=f"{chat_id}:{message_id}",
             # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
-            text=_text(message.text) or _text(message.caption),
+            text=clean_text(_text(message.text) or _text(message.caption)),
             received_at=_aware(message.date) if isinstance(message.date, datetime) else datetime.now(UTC),
             display_name=_name(user),
             phone=phone,
@@ -368,7 +369,7 @@ class TelegramChannel:
             channel=ChannelKind.TELEGRAM,
             external_id=str(chat_id),
             provider_message_id=provider_key(f"cb:{query_id}"),
-            text=query.data,
+            text=clean_text(query.data),
             received_at=datetime.now(UTC),
             display_name=_name(query.from_user),
             raw=payload,
@@ -508,7 +509,7 @@ def _printable(value: object) -> str:
 
 def _name(user: object) -> str:
     parts = (getattr(user, "first_name", None), getattr(user, "last_name", None))
-    return " ".join(p for p in parts if isinstance(p, str) and p)
+    return clean_text(" ".join(p for p in parts if isinstance(p, str) and p))
 
 
 def _core_person(value: object) -> dict[str, Any] | None:

@@ -39,7 +39,7 @@ from handoff.attachments import (
 )
 from handoff.delivery import DeliveryError, OutboundAttachment, OutboundMessage, SendResult
 from handoff.reachability import mark_unreachable
-from handoff.webinput import InputError, ascii_int, parse_id, provider_key, read_form
+from handoff.webinput import InputError, ascii_int, parse_id, provider_key, read_form, text_fields
 from models import (
     Attachment,
     ChannelIdentity,
@@ -306,7 +306,7 @@ class WhatsAppChannel:
         if not signature or not self.validator.validate(url, form, signature):
             log.warning("twilio webhook with a bad signature refused on %s", request.path)
             return web.Response(status=403, text="invalid signature")
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        return text_fields(form)  # cleaned after the check: Twilio signed what it sent
 
     async def _inbound(self, request: web.Request) -> web.Response:
         form = await self._signed_form(request)

@@ -62,6 +62,7 @@ from handoff.webinput import (
     read_form,
     same_origin,
     same_origin_path,
+    text_fields,
 )
 from models import (
     AnswerTemplate,
@@ -231,8 +232,7 @@ async def _read_form(request: web.Request) -> MultiDictProxy[Any]:
 
 
 async def _form(request: web.Request) -> dict[str, str]:
-    form = await _read_form(request)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return text_fields(await _read_form(request))
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
@@ -571,7 +571,7 @@ async def reply_view(request: web.Request) -> web.Response:
     state = _state(request)
     ticket = await _ticket(request)
     form = await _read_form(request)
-    text = str(form.get("text", ""))
+    text = text_fields(form).get("text", "")
     try:
         limit = state.attachments.policy.max_bytes if state.attachments is not None else 0
         files = await console_files.uploaded_files(form, limit=limit)

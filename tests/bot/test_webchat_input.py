@@ -100,3 +100,14 @@ async def test_with_public_url_the_socket_accepts_that_origin_only(
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await proxied.ws_connect("/chat/ws", headers={"Origin": wrong, **cookie})
         assert refused.value.status == 403
+
+
+async def test_text_no_database_stores_is_cleaned_not_a_500(
+    client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # PostgreSQL refuses NUL in text; no driver encodes a lone surrogate (both a 500 before, on PostgreSQL).
+    response = await client.post("/chat/messages", data=b'{"id": "nul-00000001", "text": "ha\\u0000lo \\ud800"}',
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 202
+    assert [m.text for m in await Message.filter(sender_kind="user")] == ["halo ?"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -404,7 +404,9 @@ def console_cases(rng: random.Random, seeds: Seeds, count: int) -> list[Case]:
             cases.append(finish(rng, weird_method(rng, "POST"), "/console/login", headers, body))
         elif target < 0.8:  # a signed-in supervisor's forms (not sign-out: the session is shared by every case)
             headers["Cookie"] = session
-            if rng.random() < 0.9:
+            if rng.random() < 0.45:  # the header the console's script sends; reaches past unreadable bodies
+                headers["X-CSRF-Token"] = seeds.console_csrf
+            elif rng.random() < 0.9:
                 fields["csrf"] = seeds.console_csrf
             if rng.random() < 0.3:
                 headers["Referer"] = rng.choice([f"{seeds.url}/console/queue", "http://127.0.0.1.evil.invalid/console/",

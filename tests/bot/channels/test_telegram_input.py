@@ -118,3 +118,11 @@ async def test_a_button_press_with_an_overlong_id_is_stored(
     assert await Message.filter(direction=Direction.INBOUND).count() == 2
     assert await InboxEntry.filter(error__not_isnull=True).count() == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_nul_in_the_text_and_name_is_dropped_not_failed_on(
+    client: TestClient[Any, Any], fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    update = fake_telegram.message_update(CHAT, "ha\x00lo", first_name="A\x00na")
+    message = await stored_and_answered(client, fake_telegram, update, caplog)
+    assert message.text == "halo"

@@ -122,3 +122,15 @@ async def test_sending_adds_no_twilio_lines_to_an_info_log(
     assert len(fake_twilio.messages) >= 6  # a busy log: every reply went through the twilio client
     assert [r.name for r in caplog.records if r.name.startswith("twilio")] == []
     assert [r for r in caplog.records if r.name.startswith("bot.")]  # the log itself was on
+
+
+async def test_a_signed_body_with_nul_is_stored_without_it(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    form = fake_twilio.inbound_form(USER, "ha\x00lo", ProfileName="A\x00na")
+    response = await fake_twilio.post_signed(client, f"{fake_twilio.public_url}{INBOUND_PATH}", form)
+    assert response.status == 200  # signed over the NUL Twilio sent; stored without it
+    await settle(client)
+    assert [m.text for m in await Message.filter(direction=Direction.INBOUND)] == ["halo"]
+    assert await InboxEntry.filter(error__not_isnull=True).count() == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
