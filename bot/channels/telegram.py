@@ -252,11 +252,7 @@ class TelegramChannel:
     # -- inbound ----------------------------------------------------------------------------------
 
     async def process(self, update: Update, *, raw: Mapping[str, Any] | None = None) -> str:
-        """Turn one update into at most one InboundMessage. Returns what was done, for logs and tests.
-
-        PTB checks no types (a ``first_name`` of 123 comes back as the int 123), so every field read here
-        is checked: a message whose chat, sender or text has an unexpected shape is read as far as it can
-        be, and one that cannot be answered at all is acknowledged and logged, never failed on later."""
+        """Turn one update into at most one InboundMessage. Returns what was done, for logs and tests."""
         handle = self._handle
         if handle is None:
             raise RuntimeError("TelegramChannel.setup() was not called")
@@ -264,42 +260,9 @@ class TelegramChannel:
         payload = dict(raw) if raw is not None else clean_json(update.to_dict())
         if update.callback_query is not None:
             return await self._callback(update, handle, payload)
-        message = update.message
-        if message is None:
-            log.debug("telegram update %s of an unsupported type ignored", update.update_id)
-            return "ignored:type"
-        chat = message.chat
-        chat_type = getattr(chat, "type", None) if chat is not None else ChatType.PRIVATE
-        if chat_type != ChatType.PRIVATE:
-            # Groups and channels would expose one user's identity and answers to everyone in them.
-            log.info("telegram update %s from a %s chat ignored", update.update_id, _printable(chat_type))
-            return "ignored:chat"
-        user = message.from_user
-        if user is None or user.is_bot is not False:
-            return "ignored:sender"
-        # A private chat's id is its user's id: a message that came without its chat is answered there.
-        chat_id = _integer(getattr(chat, "id", None)) if chat is not None else _integer(user.id)
-        message_id = _integer(message.message_id)
-        if chat_id is None or message_id is None:
-            log.warning("telegram update %s: a message without a usable chat or message id; acknowledged, not "
-                        "stored", update.update_id)
-            return "ignored:shape"
-        phone = None
-        contact = message.contact
-        if contact is not None and _integer(contact.user_id) == _integer(user.id) and _integer(user.id) is not None:
-            number = contact.phone_number
-            phone = number if isinstance(number, str) and _PHONE.fullmatch(number) else None
-        inbound = InboundMessage(
-            channel=ChannelKind.TELEGRAM,
-            external_id=str(chat_id),
-            provider_message_id=f"{chat_id}:{message_id}",
-            # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
-            text=clean_text(_text(message.text) or _text(message.caption)),
-            received_at=_aware(message.date) if isinstance(message.date, datetime) else datetime.now(UTC),
-            display_name=_name(user),
-            phone=phone,
-            raw=payload,
-        )
+        inbound = read_message(update, payload)
+        if isinstance(inbound, str):
+            return inbound
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
@@ -358,22 +321,11 @@ class TelegramChannel:
         except TelegramError as exc:
             # A re-delivered update's query is already answered or too old; the press still counts once.
             log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
+        inbound = read_button_press(update, payload)
+        if isinstance(inbound, str):
+            return inbound
         message = query.message
-        chat = getattr(message, "chat", None)
-        chat_id = _integer(getattr(chat, "id", None))
-        query_id = query.id if isinstance(query.id, str | int) and not isinstance(query.id, bool) else None
-        if (getattr(chat, "type", None) != ChatType.PRIVATE or chat_id is None or query_id is None
-                or not isinstance(query.data, str) or not query.data):
-            return "ignored:callback"
-        inbound = InboundMessage(
-            channel=ChannelKind.TELEGRAM,
-            external_id=str(chat_id),
-            provider_message_id=provider_key(f"cb:{query_id}"),
-            text=clean_text(query.data),
-            received_at=datetime.now(UTC),
-            display_name=_name(query.from_user),
-            raw=payload,
-        )
+        chat_id = int(inbound.external_id)
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
@@ -570,6 +522,74 @@ def read_update(data: Any, bot: Any) -> Update | None:
         return Update.de_json(core, bot)
     except READ_ERRORS:
         return None
+
+
+def read_message(update: Update, payload: Mapping[str, Any]) -> InboundMessage | str:
+    """The InboundMessage of a message update, or why there is none ("ignored:..."). Pure: no I/O.
+
+    PTB checks no types (a ``first_name`` of 123 comes back as the int 123), so every field read here is
+    checked: a message whose chat, sender or text has an unexpected shape is read as far as it can be,
+    and one that cannot be answered at all is acknowledged and logged, never failed on later."""
+    message = update.message
+    if message is None:
+        log.debug("telegram update %s of an unsupported type ignored", update.update_id)
+        return "ignored:type"
+    chat = message.chat
+    chat_type = getattr(chat, "type", None) if chat is not None else ChatType.PRIVATE
+    if chat_type != ChatType.PRIVATE:
+        # Groups and channels would expose one user's identity and answers to everyone in them.
+        log.info("telegram update %s from a %s chat ignored", update.update_id, _printable(chat_type))
+        return "ignored:chat"
+    user = message.from_user
+    if user is None or user.is_bot is not False:
+        return "ignored:sender"
+    # A private chat's id is its user's id: a message that came without its chat is answered there.
+    chat_id = _integer(getattr(chat, "id", None)) if chat is not None else _integer(user.id)
+    message_id = _integer(message.message_id)
+    if chat_id is None or message_id is None:
+        log.warning("telegram update %s: a message without a usable chat or message id; acknowledged, not stored",
+                    update.update_id)
+        return "ignored:shape"
+    phone = None
+    contact = message.contact
+    if contact is not None and _integer(contact.user_id) == _integer(user.id) and _integer(user.id) is not None:
+        number = contact.phone_number
+        phone = number if isinstance(number, str) and _PHONE.fullmatch(number) else None
+    return InboundMessage(
+        channel=ChannelKind.TELEGRAM,
+        external_id=str(chat_id),
+        provider_message_id=f"{chat_id}:{message_id}",
+        # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
+        text=clean_text(_text(message.text) or _text(message.caption)),
+        received_at=_aware(message.date) if isinstance(message.date, datetime) else datetime.now(UTC),
+        display_name=_name(user),
+        phone=phone,
+        raw=payload,
+    )
+
+
+def read_button_press(update: Update, payload: Mapping[str, Any]) -> InboundMessage | str:
+    """The InboundMessage of a pressed inline button (its value is the text), or why there is none."""
+    query = update.callback_query
+    message = getattr(query, "message", None)
+    chat = getattr(message, "chat", None)
+    chat_id = _integer(getattr(chat, "id", None))
+    query_id = getattr(query, "id", None)
+    if not isinstance(query_id, str | int) or isinstance(query_id, bool):
+        query_id = None
+    data = getattr(query, "data", None)
+    if (getattr(chat, "type", None) != ChatType.PRIVATE or chat_id is None or query_id is None
+            or not isinstance(data, str) or not data):
+        return "ignored:callback"
+    return InboundMessage(
+        channel=ChannelKind.TELEGRAM,
+        external_id=str(chat_id),
+        provider_message_id=provider_key(f"cb:{query_id}"),
+        text=clean_text(data),
+        received_at=datetime.now(UTC),
+        display_name=_name(getattr(query, "from_user", None)),
+        raw=payload,
+    )
 
 
 def _maybe_sent(exc: NetworkError) -> bool:

@@ -18,6 +18,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -418,26 +419,17 @@ class WhatsAppChannel:
         form = await self._signed_form(request)
         if isinstance(form, web.Response):
             return form
-        sid = form.get("MessageSid", "")
-        reported = form.get("MessageStatus", "")
-        if not sid or not reported:
-            return web.Response(status=400, text="MessageSid and MessageStatus are required")
-        new = _STATUS.get(reported)
+        try:
+            callback = read_status(form, request.query.get("m", ""))
+        except BadFormError as exc:
+            return web.Response(status=400, text=str(exc))
+        new, error_code, code, message_id = (callback.status, callback.error_text, callback.error_code,
+                                             callback.message_id)
         if new is None:  # queued, sending, accepted...: nothing we track beyond "sent"
             return web.Response(status=204)
         rows = Message.filter(channel=ChannelKind.WHATSAPP)
-        message_id = request.query.get("m", "")
-        if message_id:
-            row_id = parse_id(message_id)
-            if row_id is None:  # not a callback URL we made (they carry our row id)
-                return web.Response(status=400, text="m must be a message id")
-            rows = rows.filter(id=row_id)
-        else:
-            rows = rows.filter(provider_message_id=provider_key(sid))
-        error_code = form.get("ErrorCode", "")
-        code = ascii_int(error_code, low=0, high=10**9) if error_code else None
-        if error_code and code is None:
-            return web.Response(status=400, text="ErrorCode must be a number")
+        rows = rows.filter(id=message_id) if message_id is not None else rows.filter(provider_message_id=callback.key)
+        reported = callback.reported
         changes: dict[str, Any] = {"delivery_status": new}
         if new == DeliveryStatus.FAILED:
             changes["delivery_error"] = f"twilio {reported} {error_code}".strip()[:500]
@@ -506,6 +498,35 @@ class WhatsAppChannel:
             await self._http.close()
             self._http = None
             await asyncio.sleep(0)  # let aiohttp close its connector before the loop ends
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCallback:
+    """What a status callback says, read and checked (``read_status``)."""
+
+    reported: str  # Twilio's MessageStatus
+    status: DeliveryStatus | None  # ours; None for a status not tracked (queued, sending...)
+    key: str  # the provider id as stored (``provider_key``)
+    error_code: int | None
+    error_text: str  # ErrorCode as sent, for the message's delivery error
+    message_id: int | None  # our row id, from the ?m= of the callback URL we gave Twilio
+
+
+def read_status(form: Mapping[str, str], m: str) -> StatusCallback:
+    """A status callback's fields, or BadFormError naming what is wrong. Pure: no I/O."""
+    sid = form.get("MessageSid", "")
+    reported = form.get("MessageStatus", "")
+    if not sid or not reported:
+        raise BadFormError("MessageSid and MessageStatus are required")
+    message_id = parse_id(m) if m else None
+    if m and message_id is None:  # not a callback URL we made (they carry our row id)
+        raise BadFormError("m must be a message id")
+    error_text = form.get("ErrorCode", "")
+    code = ascii_int(error_text, low=0, high=10**9) if error_text else None
+    if error_text and code is None:
+        raise BadFormError("ErrorCode must be a number")
+    return StatusCallback(reported=reported, status=_STATUS.get(reported), key=provider_key(sid), error_code=code,
+                          error_text=error_text, message_id=message_id)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:
