@@ -143,7 +143,21 @@ def path_id(request: web.Request, name: str = "id") -> int | None:
     return parse_id(request.match_info[name])
 
 
+def unknown_parameters(request: web.Request, known: set[str]) -> web.Response | None:
+    """A 400 naming query parameters the operation does not have: a typo (``stauts=open``) would otherwise
+    be ignored, and the answer would look like the filtered one."""
+    unknown = sorted(set(request.query) - known)
+    if not unknown:
+        return None
+    return _problem(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+
+
+TICKET_FILTERS = {"status", "channel", "since", "limit", "offset"}
+
+
 async def list_tickets(request: web.Request) -> web.Response:
+    if (problem := unknown_parameters(request, TICKET_FILTERS)) is not None:
+        return problem
     query = await scope_for_token(Ticket.all(), request[TOKEN_KEY])
     if (status := request.query.get("status")) is not None:
         if status not in TicketStatus._value2member_map_:
@@ -365,8 +379,9 @@ def openapi_document(version: str) -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": {"description": "a page of tickets", "content": {"application/json": {"schema": page}}},
-                        **error_responses({400: "a filter that cannot be used; the detail names it",
-                                           401: UNAUTHORIZED}),
+                        **error_responses({
+                            400: "a filter that cannot be used, or an unknown parameter; the detail names it",
+                            401: UNAUTHORIZED}),
                     },
                 }
             },

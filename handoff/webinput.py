@@ -28,11 +28,12 @@ import json
 import re
 import zlib
 from itertools import accumulate
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from multidict import MultiDictProxy
+from tortoise.models import Model
 from yarl import URL
 
 from models import Message
@@ -217,6 +218,13 @@ def ascii_int(raw: str, *, low: int, high: int) -> int | None:
         return None
     value = int(raw)
     return value if low <= value <= high else None
+
+
+def fits(value: object, model: type[Model], field: str) -> TypeGuard[str]:
+    """Whether a value from a request can be looked up in a text column: Tortoise refuses (an exception,
+    not a miss) to compare a CharField with a longer value, or with anything but a string."""
+    limit: int = model._meta.fields_map[field].max_length  # type: ignore[attr-defined]
+    return isinstance(value, str) and len(value) <= limit
 
 
 # --- provider ids --------------------------------------------------------------------------------------

@@ -316,23 +316,26 @@ class TelegramChannel:
     async def _callback(self, update: Update, handle: Handler, payload: dict[str, Any]) -> str:
         query = update.callback_query
         assert query is not None
-        try:
-            await query.answer()  # stops the spinner on the user's button
-        except TelegramError as exc:
-            # A re-delivered update's query is already answered or too old; the press still counts once.
-            log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
+        if isinstance(query.id, str):  # the Bot API's ids are strings; another type is no query to answer
+            try:
+                await query.answer()  # stops the spinner on the user's button
+            except TelegramError as exc:
+                # A re-delivered update's query is already answered or too old; the press still counts once.
+                log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
         inbound = read_button_press(update, payload)
         if isinstance(inbound, str):
             return inbound
-        message = query.message
         chat_id = int(inbound.external_id)
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
+        message_id = _integer(getattr(query.message, "message_id", None))
+        if message_id is None or message_id <= 0:
+            return "handled"
         try:
             # The question was answered: take the buttons away so a second press cannot answer it again.
             await self.application.bot.edit_message_reply_markup(
-                chat_id=chat_id, message_id=getattr(message, "message_id", 0), reply_markup=None
+                chat_id=chat_id, message_id=message_id, reply_markup=None
             )
         except TelegramError as exc:
             log.debug("could not remove the keyboard for update %s: %s", update.update_id, exc)
@@ -574,12 +577,10 @@ def read_button_press(update: Update, payload: Mapping[str, Any]) -> InboundMess
     message = getattr(query, "message", None)
     chat = getattr(message, "chat", None)
     chat_id = _integer(getattr(chat, "id", None))
-    query_id = getattr(query, "id", None)
-    if not isinstance(query_id, str | int) or isinstance(query_id, bool):
-        query_id = None
+    query_id = getattr(query, "id", None)  # a string in the Bot API
     data = getattr(query, "data", None)
-    if (getattr(chat, "type", None) != ChatType.PRIVATE or chat_id is None or query_id is None
-            or not isinstance(data, str) or not data):
+    if (getattr(chat, "type", None) != ChatType.PRIVATE or chat_id is None or not isinstance(query_id, str)
+            or not query_id or not isinstance(data, str) or not data):
         return "ignored:callback"
     return InboundMessage(
         channel=ChannelKind.TELEGRAM,

@@ -12,14 +12,23 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.api import ID_PARAMETER, OPENAPI, TOKEN_KEY, UNAUTHORIZED, error_responses, incident_json, ticket_json
+from handoff.api import (
+    ID_PARAMETER,
+    OPENAPI,
+    TOKEN_KEY,
+    UNAUTHORIZED,
+    error_responses,
+    incident_json,
+    ticket_json,
+    unknown_parameters,
+)
 from handoff.console import services, teams
 from handoff.console.app import STATE, ConsoleState
 from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
 from handoff.console.services import ConsoleError
 from handoff.incidents import report_incident_fix
-from handoff.webinput import MAX_ID, InputError, json_id, parse_id, read_json_object
+from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -94,7 +103,7 @@ async def _assign(state: ConsoleState, ticket: Ticket, actor: User, body: dict[s
         user_id = json_id(body["user_id"])  # a number no id column holds names nobody
         assignee = await User.get_or_none(id=user_id) if user_id is not None else None
     else:
-        assignee = await User.get_or_none(email=email.lower()) if isinstance(email, str) else None
+        assignee = await User.get_or_none(email=email.lower()) if fits(email, User, "email") else None
     if assignee is None:
         raise ConsoleError("error_unknown_user", 400)
     await services.assign_ticket(ticket=ticket, assignee=assignee, actor=actor, now=state.clock())
@@ -112,7 +121,8 @@ async def _note(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[st
 
 
 async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    category = await Category.get_or_none(slug=str(body.get("category", "")))
+    slug = body.get("category", "")
+    category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
     if category is None:
         raise ConsoleError("error_unknown_category", 400)
     await services.categorize(ticket=ticket, category=category, agent=actor)
@@ -154,7 +164,7 @@ ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ..
     ("escalate", _escalate, 200,
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",
-     {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ("summary",)),
+     {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ()),
     ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None, ()),
 )
 WRITE_ERRORS = {
@@ -199,10 +209,12 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
     ``notify_users`` sent once to every user whose linked ticket is still open."""
 
     async def list_incidents(request: web.Request) -> web.Response:
-        status = request.query.get("status", "")
-        if status and status not in {s.value for s in IncidentStatus}:
+        if (problem := unknown_parameters(request, {"status"})) is not None:
+            return problem
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in IncidentStatus}:
             return _problem(400, "bad_request", "status must be open or fixed")
-        query = Incident.filter(status=IncidentStatus(status)) if status else Incident.all()
+        query = Incident.filter(status=IncidentStatus(status)) if status is not None else Incident.all()
         incidents = await query.order_by("-id").limit(200)
         return web.json_response({"items": [await _incident_json(i) for i in incidents]})
 
@@ -241,7 +253,7 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         "responses": {"200": {"description": "incidents", "content": {"application/json": {"schema": {
             "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
                 "$ref": "#/components/schemas/Incident"}}}}}}},
-            **error_responses({400: "bad status filter", 401: UNAUTHORIZED})},
+            **error_responses({400: "a status other than open or fixed, or an unknown parameter", 401: UNAUTHORIZED})},
     }}
     paths["/incidents/{id}/fix"] = {"post": {
         "summary": "Report the developer team's fix: recorded on every linked ticket (escalated ones reopen for "

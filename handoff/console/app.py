@@ -55,6 +55,7 @@ from handoff.sla import SlaPolicy, SlaState, evaluate
 from handoff.webinput import (
     InputError,
     ascii_int,
+    fits,
     json_id,
     own_origin,
     parse_id,
@@ -606,7 +607,8 @@ async def note_view(request: web.Request) -> web.Response:
 
 async def categorize_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        category = await Category.get_or_none(slug=form.get("category", ""))
+        slug = form.get("category", "")
+        category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
         if category is None:
             raise ConsoleError("error_unknown_category", 400)
         await services.categorize(ticket=ticket, category=category, agent=request[USER])
@@ -785,6 +787,8 @@ async def user_invite(request: web.Request) -> web.Response:
     actor = _supervisor(request)
     form = await _form(request)
     role = form.get("role", UserRole.AGENT.value)
+    if not fits(form.get("email", "").strip(), User, "email"):
+        return await users_page(request, error="error_bad_email")
     password = generate_password()
     try:
         created = await create_user(

@@ -391,7 +391,7 @@ def console_cases(rng: random.Random, seeds: Seeds, count: int) -> list[Case]:
         fields = {k: rng.choice([rand_text(rng), rng.choice(IDS), "1", ""]) for k in rng.sample(
             ["text", "user_id", "category", "incident", "incident_title", "summary", "available", "slug", "name_id",
              "sort_order", "capacity", "role", "active", "team", "team_id", "name", "delete", "body", "waiting",
-             "notify", "open_0", "sla_hours", "current", "new", "confirm"], rng.randint(0, 6))}
+             "notify", "open_0", "sla_hours", "current", "new", "confirm", "email"], rng.randint(0, 6))}
         target = rng.random()
         if target < 0.4:  # the sign-in form, with and without its CSRF cookie
             fields.update({"email": rng.choice(["sari@cc.test", "ana@cc.test", rand_text(rng), "x" * 400]),

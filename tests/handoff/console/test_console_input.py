@@ -82,6 +82,8 @@ async def test_ids_no_row_can_have_are_refused_not_failed(
     "http://127.0.0.1.evil.invalid:99999/console/queue",  # a 500 before
     "https://evil.invalid/console/queue",
     "{site}//evil.invalid/console/queue",
+    "{site}@evil.invalid/console/queue",  # starts with the site's address, is evil.invalid: followed before
+    "{site}@evil.invalid:99999/console/queue",  # the same with a port no URL can have: a 500 before
     "{site}/chat",  # the site, but not a console page
     "not a url",
 ])
