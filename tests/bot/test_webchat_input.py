@@ -16,19 +16,32 @@ from bot.app import create_app
 from bot.config import Settings
 from models import Message
 from tests.conftest import ScriptedClassifier
+from tests.databases import sqlite_url
+
+__all__ = ["sqlite_url"]
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 DEEP = "[" * 100_000
 DEEP_FRAME = "[" * 30_000  # within the socket's frame limit, far past the parser's recursion limit
 
 
-@pytest.fixture
-async def client(aiohttp_client: ClientFactory, db_url: str, tmp_path: Path) -> TestClient[Any, Any]:
-    app = create_app(Settings(data_dir=tmp_path, database_url=db_url), classifier=ScriptedClassifier(),
+async def visitor(aiohttp_client: ClientFactory, url: str, tmp_path: Path) -> TestClient[Any, Any]:
+    app = create_app(Settings(data_dir=tmp_path, database_url=url), classifier=ScriptedClassifier(),
                      scheduler=False)
     test_client = await aiohttp_client(app)
     assert (await test_client.get("/chat")).status == 200  # the visitor's session cookie
     return test_client
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, db_url: str, tmp_path: Path) -> TestClient[Any, Any]:
+    return await visitor(aiohttp_client, db_url, tmp_path)
+
+
+@pytest.fixture
+async def sqlite_client(aiohttp_client: ClientFactory, sqlite_url: str, tmp_path: Path) -> TestClient[Any, Any]:
+    """For the socket's origin checks: they hold the same on any database."""
+    return await visitor(aiohttp_client, sqlite_url, tmp_path)
 
 
 def origin(client: TestClient[Any, Any], scheme: str = "http") -> str:
@@ -71,13 +84,17 @@ async def test_a_deep_frame_gets_an_error_frame_and_the_socket_goes_on(
 
 
 @pytest.mark.parametrize("scheme", ["https", "foo", "ws"])
-async def test_the_socket_refuses_the_same_host_under_another_scheme(client: TestClient[Any, Any], scheme: str) -> None:
+async def test_the_socket_refuses_the_same_host_under_another_scheme(
+    sqlite_client: TestClient[Any, Any], scheme: str
+) -> None:
+    client = sqlite_client
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/chat/ws", headers={"Origin": origin(client, scheme)})
     assert refused.value.status == 403
 
 
-async def test_the_socket_refuses_another_port_and_accepts_its_own_origin(client: TestClient[Any, Any]) -> None:
+async def test_the_socket_refuses_another_port_and_accepts_its_own_origin(sqlite_client: TestClient[Any, Any]) -> None:
+    client = sqlite_client
     with pytest.raises(aiohttp.WSServerHandshakeError):
         await client.ws_connect("/chat/ws", headers={"Origin": f"http://{client.host}:{client.port + 1}"})
     async with client.ws_connect("/chat/ws", headers={"Origin": origin(client)}) as ws:
@@ -85,10 +102,10 @@ async def test_the_socket_refuses_another_port_and_accepts_its_own_origin(client
 
 
 async def test_with_public_url_the_socket_accepts_that_origin_only(
-    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path
+    aiohttp_client: ClientFactory, sqlite_url: str, tmp_path: Path
 ) -> None:
     # Behind a proxy the browser's origin is PUBLIC_URL's, not the address the app listens on.
-    app = create_app(Settings(data_dir=tmp_path, database_url=db_url, public_url="https://care.example.ac.id"),
+    app = create_app(Settings(data_dir=tmp_path, database_url=sqlite_url, public_url="https://care.example.ac.id"),
                      classifier=ScriptedClassifier(), scheduler=False)
     proxied = await aiohttp_client(app)
     page = await proxied.get("/chat")

@@ -16,7 +16,10 @@ from bot.cli import _configure_logging
 from handoff.webinput import PROVIDER_KEY_CHARS
 from models import DeliveryStatus, Direction, InboxEntry, Message
 from tests.bot.channels.test_whatsapp import USER, say, settings_for, settle, start
+from tests.databases import sqlite_url
 from tests.fakes.twilio import FakeTwilio
+
+__all__ = ["sqlite_url"]
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -26,6 +29,14 @@ async def client(
     aiohttp_client: ClientFactory, db_url: str, tmp_path: Path, fake_twilio: FakeTwilio
 ) -> TestClient[Any, Any]:
     return await start(aiohttp_client, settings_for(fake_twilio, db_url, tmp_path))
+
+
+@pytest.fixture
+async def sqlite_client(
+    aiohttp_client: ClientFactory, sqlite_url: str, tmp_path: Path, fake_twilio: FakeTwilio
+) -> TestClient[Any, Any]:
+    """For checks that end before anything is stored, or are about logging: the same on any database."""
+    return await start(aiohttp_client, settings_for(fake_twilio, sqlite_url, tmp_path))
 
 
 @pytest.mark.parametrize("path", [INBOUND_PATH, STATUS_PATH])
@@ -38,8 +49,9 @@ async def client(
     ],
 )
 async def test_an_unreadable_body_is_a_400_whoever_signed_it(
-    client: TestClient[Any, Any], path: str, content_type: str, body: bytes, caplog: pytest.LogCaptureFixture
+    sqlite_client: TestClient[Any, Any], path: str, content_type: str, body: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    client = sqlite_client
     for headers in ({}, {"X-Twilio-Signature": "forged"}):
         response = await client.post(path, data=body, headers={"Content-Type": content_type, **headers})
         assert response.status == 400
@@ -108,9 +120,10 @@ async def test_status_callback_with_unusable_numbers_is_a_400(
 
 
 async def test_sending_adds_no_twilio_lines_to_an_info_log(
-    client: TestClient[Any, Any], fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture,
+    sqlite_client: TestClient[Any, Any], fake_twilio: FakeTwilio, caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    client = sqlite_client
     # serve's own logging set-up, on loggers restored after the test
     for name in ("twilio", "twilio.http_client", "twilio.async_http_client", "httpx", "aiohttp.access",
                  "apscheduler.executors.default", "tortoise"):
