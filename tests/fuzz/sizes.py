@@ -8,7 +8,7 @@ import os
 FULL = os.environ.get("CARECENTER_FULL_SUITES", "") == "1"
 
 # Generated requests per endpoint family (webhooks, web chat, API, console, survey), per database.
-FUZZ_CASES = int(os.environ.get("CARECENTER_FUZZ_CASES", "0")) or (10_000 if FULL else 150)
+FUZZ_CASES = int(os.environ.get("CARECENTER_FUZZ_CASES", "0")) or (10_000 if FULL else 100)
 # Hypothesis examples per API operation for Schemathesis, and per property of the webhook parsers.
 SCHEMATHESIS_EXAMPLES = 300 if FULL else 12
 PROPERTY_EXAMPLES = 2_000 if FULL else 60

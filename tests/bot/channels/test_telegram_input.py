@@ -35,25 +35,25 @@ async def client(
 
 
 async def stored_and_answered(client: TestClient[Any, Any], fake: FakeTelegram, update: dict[str, Any],
-                              caplog: pytest.LogCaptureFixture, *, replies: int = 3) -> Message:
+                              caplog: pytest.LogCaptureFixture, *, replies: int = 3, chat: int = CHAT) -> Message:
     assert await post_update(client, update) == 200
-    inbound = await Message.filter(direction=Direction.INBOUND).all()
+    inbound = await Message.filter(direction=Direction.INBOUND, conversation__identity__external_id=str(chat))
     assert len(inbound) == 1
     assert await InboxEntry.filter(error__not_isnull=True).count() == 0  # nothing failed in the worker
-    assert len(fake.texts(CHAT)) == replies  # greeting, privacy notice, identity request
+    assert len(fake.texts(chat)) == replies  # greeting, privacy notice, identity request
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     return inbound[0]
 
 
-@pytest.mark.parametrize("first_name", [123, {"a": 1}, ["Ana"], None, True])
 async def test_a_first_name_that_is_not_text_still_gets_the_message_stored_and_answered(
-    client: TestClient[Any, Any], fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture, first_name: Any
+    client: TestClient[Any, Any], fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    update = fake_telegram.message_update(CHAT, "halo")
-    update["message"]["from"]["first_name"] = first_name
-    update["message"]["chat"]["first_name"] = first_name
-    message = await stored_and_answered(client, fake_telegram, update, caplog)
-    assert message.text == "halo"
+    for chat, first_name in enumerate([123, {"a": 1}, ["Ana"], None, True], start=CHAT):
+        update = fake_telegram.message_update(chat, "halo")
+        update["message"]["from"]["first_name"] = first_name
+        update["message"]["chat"]["first_name"] = first_name
+        message = await stored_and_answered(client, fake_telegram, update, caplog, chat=chat)
+        assert message.text == "halo"
 
 
 async def test_a_message_without_its_chat_is_answered_in_the_senders_private_chat(
@@ -73,17 +73,20 @@ async def test_text_that_is_not_text_is_read_as_none_and_the_bot_asks_for_words(
     assert message.text == ""
 
 
-@pytest.mark.parametrize("odd", [
+MALFORMED_PARTS = [
     {"photo": [{"file_id": 1}]},  # a photo size PTB cannot build
     {"entities": [{"type": "bold"}]},
     {"date": 10**20},  # OverflowError in PTB: a 500 before
     {"date": "yesterday"},
-])
+]
+
+
 async def test_a_message_with_a_malformed_part_is_read_without_that_part(
-    client: TestClient[Any, Any], fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture, odd: dict[str, Any]
+    client: TestClient[Any, Any], fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    update = fake_telegram.message_update(CHAT, "halo", extra=odd)
-    await stored_and_answered(client, fake_telegram, update, caplog)
+    for chat, odd in enumerate(MALFORMED_PARTS, start=CHAT):
+        update = fake_telegram.message_update(chat, "halo", extra=odd)
+        await stored_and_answered(client, fake_telegram, update, caplog, chat=chat)
 
 
 UNANSWERABLE = [
