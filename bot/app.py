@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
@@ -91,20 +93,68 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
         raise
     except Exception:
         error_id = uuid.uuid4().hex[:12]
-        log.exception("unhandled error %s on %s %s", error_id, request.method, request.path)
+        # The route's pattern, not the path: a path can carry a secret (a survey link's token, a media URL's
+        # signature) and the log must not.
+        resource = request.match_info.route.resource
+        log.exception("unhandled error %s on %s %s", error_id, request.method,
+                      resource.canonical if resource is not None else "(no route)")
         return web.json_response(
             {"error": "internal_error", "detail": f"something went wrong on our side; reference {error_id}"},
             status=500,
         )
 
 
+# Every page's scripts and styles are files of this site (the web chat's strings are a JSON data block,
+# which is not run); no inline script or style, nothing from elsewhere, no framing, forms post only here.
+# 'self' covers the pages' own WebSockets (ws:/wss: of the same host).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Any) -> web.StreamResponse:
-    response: web.StreamResponse = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    """On every response, error pages and redirects included; a view may set a stricter value of its own."""
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        for name, value in SECURITY_HEADERS.items():
+            exc.headers.setdefault(name, value)
+        raise
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
+
+
+class ClientErrorLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The log aiohttp's server writes to (``handler_args``). It logs every request it cannot parse (a
+    broken request line, header, chunk or body encoding, also when it discards the unread rest of a body
+    after the answer) at ERROR with a traceback, and answers 400: noise any client can make, and a flood
+    a hostile one can. Those are logged here at INFO, one line naming the problem; anything else it
+    reports stays an ERROR with its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kwargs: Any) -> None:
+        problem = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        client_made = isinstance(problem, web.RequestPayloadError) or (
+            isinstance(problem, HttpProcessingError) and 400 <= (problem.code or 0) < 500)
+        if client_made:
+            self.logger.info("malformed HTTP request refused (%s)", type(problem).__name__)
+            return
+        self.logger.exception(msg, *args, exc_info=exc_info, **kwargs)
 
 
 def console_config(settings: Settings) -> ConsoleConfig:
@@ -139,7 +189,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # The client's address first, so every later middleware and handler sees the same one.
     middlewares = [real_client(settings.trusted_proxies)] if settings.trusted_proxies.networks else []
     app = web.Application(client_max_size=settings.max_body_bytes,
-                          middlewares=[*middlewares, error_boundary, security_headers])
+                          middlewares=[*middlewares, error_boundary, security_headers],
+                          handler_args={"logger": ClientErrorLog(logging.getLogger("aiohttp.server"), {})})
     app[SETTINGS] = settings
     registry = ChannelRegistry()
     webchat = WebChatChannel()
@@ -248,7 +299,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
     # is stored; the turn runs in the inbound worker.
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
-                  store=attachments)
+                  store=attachments, public_url=settings.public_url)
     setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)

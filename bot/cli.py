@@ -26,13 +26,17 @@ def _settings() -> Settings:
         raise click.UsageError(str(exc)) from None
 
 
+QUIET_LOGGERS = ("httpx", "twilio", "aiohttp.access", "apscheduler.executors.default", "tortoise")
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # Third-party clients log whole URLs and payloads at INFO (phone numbers, tokens): keep them quiet.
-    for noisy in ("httpx", "twilio.http_client", "aiohttp.access", "apscheduler.executors.default", "tortoise"):
+    # "twilio" covers every logger of the SDK: the async client we use logs as twilio.async_http_client.
+    for noisy in QUIET_LOGGERS:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger(noisy).level))
 
 

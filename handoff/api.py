@@ -12,18 +12,42 @@ from handoff.console.i18n import console_catalog
 from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
+from handoff.webinput import MAX_ID, ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
 MAX_LIMIT = 200
+MAX_OFFSET = 10**9
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 TEAM_RULE = (
     "With teams configured, a token sees what its console user sees: a supervisor every ticket; an agent the "
     "tickets of their teams, tickets without a team and tickets assigned to them. A token without a user "
     "and the agent role sees tickets without a team. Other tickets answer 404, as if they did not exist."
 )
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error", "detail"],
+    "properties": {
+        "error": {"type": "string"},
+        "detail": {"type": "string"},
+        "reason": {"type": "string", "enum": ["missing", *(r.value for r in TokenRefusal)],
+                   "description": "on 401 only: why the token was refused"},
+    },
+}
+UNAUTHORIZED = "no token, or one that is unknown, revoked or expired, or whose user is deactivated"
+# Path ids are row ids: an integer an id column can hold (anything else names no row: 404).
+ID_PARAMETER: dict[str, Any] = {"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def error_responses(descriptions: dict[int, str]) -> dict[str, Any]:
+    """OpenAPI responses for the API's errors, every one in the same JSON shape."""
+    return {str(status): {"description": text, "content": {"application/json": {"schema": {
+        "$ref": "#/components/schemas/Error"}}}} for status, text in descriptions.items()}
 
 
 def _problem(status: int, error: str, detail: str) -> web.Response:
@@ -120,27 +144,40 @@ def incident_json(incident: Incident, *, tickets: list[int]) -> dict[str, Any]:
     }
 
 
+class BadQueryError(Exception):
+    """A query parameter the API cannot use; the message names it and what it must be."""
+
+
 def _int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"{name} must be an integer", content_type="text/plain") from None
-    if not low <= value <= high:
-        raise web.HTTPBadRequest(text=f"{name} must be between {low} and {high}", content_type="text/plain")
+    value = ascii_int(raw, low=low, high=high)
+    if value is None:
+        raise BadQueryError(f"{name} must be an integer between {low} and {high}")
     return value
 
 
-def _path_id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found", content_type="text/plain") from None
+def path_id(request: web.Request, name: str = "id") -> int | None:
+    """The id in the path, or None when it can name no row (the caller answers 404, as for a missing one)."""
+    return parse_id(request.match_info[name])
+
+
+def unknown_parameters(request: web.Request, known: set[str]) -> web.Response | None:
+    """A 400 naming query parameters the operation does not have: a typo (``stauts=open``) would otherwise
+    be ignored, and the answer would look like the filtered one."""
+    unknown = sorted(set(request.query) - known)
+    if not unknown:
+        return None
+    return _problem(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+
+
+TICKET_FILTERS = {"status", "channel", "since", "limit", "offset"}
 
 
 async def list_tickets(request: web.Request) -> web.Response:
+    if (problem := unknown_parameters(request, TICKET_FILTERS)) is not None:
+        return problem
     query = await scope_for_token(Ticket.all(), request[TOKEN_KEY])
     if (status := request.query.get("status")) is not None:
         if status not in TicketStatus._value2member_map_:
@@ -157,12 +194,16 @@ async def list_tickets(request: web.Request) -> web.Response:
             return _problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
+        try:
+            moment = moment.astimezone(UTC)
+        except OverflowError:  # year 1 at +14:00, or 9999 at -12:00: no instant the database can hold
+            return _problem(400, "bad_request", "since is out of range")
         query = query.filter(opened_at__gte=moment)
     try:
         limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
-        offset = _int(request, "offset", 0, low=0, high=10**9)
-    except web.HTTPBadRequest as exc:
-        return _problem(400, "bad_request", exc.text or "")
+        offset = _int(request, "offset", 0, low=0, high=MAX_OFFSET)
+    except BadQueryError as exc:
+        return _problem(400, "bad_request", str(exc))
     total = await query.count()
     # Never ask for more rows than match. Newest first is id order, which SQLite serves by walking the
     # tickets from the newest one until the page is full: asked for more than there are (a sync polling
@@ -177,14 +218,17 @@ async def list_tickets(request: web.Request) -> web.Response:
 
 async def get_ticket(request: web.Request) -> web.Response:
     # Another team's ticket is "not found", like a missing one.
-    ticket = await (await scope_for_token(Ticket.filter(id=_path_id(request, "id")), request[TOKEN_KEY])).first()
+    ticket_id = path_id(request)
+    ticket = (await (await scope_for_token(Ticket.filter(id=ticket_id), request[TOKEN_KEY])).first()
+              if ticket_id is not None else None)
     if ticket is None:
         return _problem(404, "not_found", "no such ticket")
     return web.json_response(await ticket_json(ticket, now=datetime.now(UTC)))
 
 
 async def conversation_messages(request: web.Request) -> web.Response:
-    conversation = await Conversation.get_or_none(id=_path_id(request, "id"))
+    conversation_id = path_id(request)
+    conversation = await Conversation.get_or_none(id=conversation_id) if conversation_id is not None else None
     if conversation is not None and await Team.exists():
         # With teams, a conversation is readable through a ticket of it the token may see.
         tickets = await scope_for_token(Ticket.filter(conversation_id=conversation.id), request[TOKEN_KEY])
@@ -289,23 +333,43 @@ def openapi_document(version: str) -> dict[str, Any]:
             "tickets": {"type": "array", "items": {"type": "integer"}, "description": "linked ticket ids"},
         },
     }
-    error = {"type": "object", "properties": {
-        "error": {"type": "string"}, "detail": {"type": "string"},
-        "reason": {"type": "string", "enum": ["missing", *(r.value for r in TokenRefusal)],
-                   "description": "on 401 only: why the token was refused"},
-    }}
-    errors = {
-        "401": {"description": "no token, or one that is unknown, revoked or expired, or whose user is deactivated",
-                "content": {"application/json": {"schema": error}}},
-        "400": {"description": "invalid filter", "content": {"application/json": {"schema": error}}},
+    page = {
+        "type": "object",
+        "required": ["items", "total", "limit", "offset"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+    }
+    messages = {
+        "type": "object",
+        "required": ["conversation_id", "status", "channel", "items"],
+        "properties": {
+            "conversation_id": {"type": "integer"},
+            "status": {"type": "string"},
+            "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
+            "items": {"type": "array", "items": {"type": "object", "required": ["id", "direction", "sender", "text"],
+                                                 "properties": {
+                "id": {"type": "integer"},
+                "direction": {"type": "string", "enum": ["in", "out"]},
+                "sender": {"type": "string"},
+                "text": {"type": "string"},
+                "ticket_id": {"type": ["integer", "null"]},
+                "delivery_status": {"type": ["string", "null"]},
+                "created_at": {"type": ["string", "null"], "format": "date-time"},
+            }}},
+        },
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "carecenter API", "version": version},
+        "info": {"title": "carecenter API", "version": version,
+                 "description": "Every error is a JSON object with `error` (a code) and `detail` (a sentence)."},
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": ticket, "Error": error, "Incident": incident},
+            "schemas": {"Ticket": ticket, "Error": ERROR_SCHEMA, "Incident": incident},
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -335,27 +399,14 @@ def openapi_document(version: str) -> dict[str, Any]:
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                         },
-                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "offset", "in": "query",
+                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "a page of tickets",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {
-                                            "items": {
-                                                "type": "array",
-                                                "items": {"$ref": "#/components/schemas/Ticket"},
-                                            },
-                                            "total": {"type": "integer"},
-                                        },
-                                    }
-                                }
-                            },
-                        },
-                        **errors,
+                        "200": {"description": "a page of tickets", "content": {"application/json": {"schema": page}}},
+                        **error_responses({
+                            400: "a filter that cannot be used, or an unknown parameter; the detail names it",
+                            401: UNAUTHORIZED}),
                     },
                 }
             },
@@ -363,25 +414,26 @@ def openapi_document(version: str) -> dict[str, Any]:
                 "get": {
                     "summary": "One ticket",
                     "description": TEAM_RULE,
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [ID_PARAMETER],
                     "responses": {
                         "200": {
                             "description": "the ticket",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}},
                         },
-                        "404": {"description": "no such ticket, or a ticket the token may not see (teams)"},
-                        **errors,
+                        **error_responses({401: UNAUTHORIZED,
+                                           404: "no such ticket, or a ticket the token may not see (teams)"}),
                     },
                 }
             },
             "/conversations/{id}/messages": {
                 "get": {
                     "summary": "Every message of a conversation, bot turns included, oldest first",
-                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [ID_PARAMETER],
                     "responses": {
-                        "200": {"description": "the messages"},
-                        "404": {"description": "no such conversation, or none of its tickets may be seen (teams)"},
-                        **errors,
+                        "200": {"description": "the messages", "content": {"application/json": {"schema": messages}}},
+                        **error_responses({
+                            401: UNAUTHORIZED,
+                            404: "no such conversation, or none of its tickets may be seen (teams)"}),
                     },
                 }
             },

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -18,6 +19,7 @@ from aiohttp import web
 
 from handoff.console.services import Translate
 from handoff.survey import MAX_COMMENT_CHARS, SurveyLinkError, link_secret, rate_ticket, read_link_token
+from handoff.webinput import InputError, read_text_form
 from models import Conversation, Ticket
 
 LANGUAGES = ("id", "en")
@@ -93,11 +95,15 @@ async def survey_submit(request: web.Request) -> web.Response:
     if isinstance(found, web.Response):
         return found
     ticket, lang = found
-    form = await request.post()
-    raw_rating = str(form.get("rating", ""))
-    comment = str(form.get("comment", "")).replace("\r\n", "\n").strip()
     if ticket.survey_rating is not None:
         return _page(request, lang=lang, status=409, state="already", ticket=ticket.number)
+    try:
+        form = await read_text_form(request)
+    except InputError as problem:  # the form comes back, empty, with a sentence saying to send it again
+        return _page(request, lang=lang, status=problem.status, state="form", ticket=ticket.number,
+                     error="survey_page_unreadable", selected=None, comment="", max_comment=MAX_COMMENT_CHARS)
+    raw_rating = form.get("rating", "")
+    comment = form.get("comment", "").replace("\r\n", "\n").strip()
     error = ""
     if raw_rating not in ("1", "2", "3", "4", "5"):
         error = "survey_page_pick"
@@ -130,5 +136,6 @@ def setup_survey_web(
     )
     app[SURVEY_WEB] = SurveyWeb(translate=translate, secret_key=secret_key, clock=clock or (lambda: datetime.now(UTC)),
                                 notify=notify, env=env)
+    app.router.add_static("/survey/static", Path(__file__).parent / "static", name="survey_static")
     app.router.add_get("/survey/{token}", survey_page, name="survey_page")
     app.router.add_post("/survey/{token}", survey_submit, name="survey_submit")

@@ -16,7 +16,7 @@ import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -35,6 +35,7 @@ from bot.config import ConfigError
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.escalation_mail import MailError
+from handoff.webinput import clean_text, provider_key
 from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             message_id = f"<{hashlib.sha256(raw).hexdigest()[:40]}@no-message-id>"
         parts = list(msg.walk())
         if len(parts) > MAX_PARTS:
-            return ParsedMail(sender, name, message_id[:191], subject, "", "", "", skip="too many MIME parts")
+            return _cleaned(ParsedMail(sender, name, message_id, subject, "", "", "", skip="too many MIME parts"))
         body = msg.get_body(preferencelist=("plain", "html"))
         text = ""
         if body is not None:
@@ -162,10 +163,10 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             if isinstance(part, EmailMessage)
         ]
         attachments = [{"filename": f.filename, "content_type": f.content_type, "size": len(f.data)} for f in files]
-        return ParsedMail(
+        return _cleaned(ParsedMail(
             sender=sender,
             name=name,
-            message_id=message_id[:191],
+            message_id=message_id,
             subject=subject,
             # Whole: the store step keeps what is over MAX_STORED_CHARS as a file on the message.
             text=strip_quoted(text),
@@ -174,11 +175,22 @@ def parse_mail(raw: bytes, *, own_address: str = "") -> ParsedMail | None:
             attachments=attachments,
             skip=_skip_reason(msg, sender, own_address),
             files=files,
-        )
+        ))
     except (ValueError, LookupError, TypeError, AttributeError, IndexError) as exc:
         # Malformed headers or charsets: the mail is unreadable, not the service.
         log.warning("unreadable mail skipped: %s", exc.__class__.__name__)
         return None
+
+
+def _cleaned(mail: ParsedMail) -> ParsedMail:
+    """The mail's text as the databases can store it (no NUL, no lone surrogates: handoff.webinput)."""
+    return replace(
+        mail, sender=clean_text(mail.sender), name=clean_text(mail.name), message_id=clean_text(mail.message_id),
+        subject=clean_text(mail.subject), text=clean_text(mail.text), in_reply_to=clean_text(mail.in_reply_to),
+        references=clean_text(mail.references),
+        attachments=[{**a, "filename": clean_text(a["filename"])} for a in mail.attachments],
+        files=[replace(f, filename=clean_text(f.filename)) for f in mail.files],
+    )
 
 
 def _payload_bytes(part: EmailMessage) -> bytes:
@@ -351,7 +363,9 @@ class EmailChannel:
         return InboundMessage(
             channel=ChannelKind.EMAIL,
             external_id=mail.sender,
-            provider_message_id=mail.message_id,
+            # Message-IDs have no length limit: a long one is keyed by its hash (handoff.webinput.provider_key),
+            # never cut short (two ids sharing their first 191 characters are two mails).
+            provider_message_id=provider_key(mail.message_id),
             text=text,
             received_at=datetime.now(UTC),
             display_name=mail.name,
@@ -402,7 +416,7 @@ class EmailChannel:
         stored already, or stores what is missing."""
         if not mail.files or self.store is None:
             return
-        row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=mail.message_id)
+        row = await Message.get_or_none(channel=ChannelKind.EMAIL, provider_message_id=provider_key(mail.message_id))
         if row is None:
             return
         # Positions from 0 are the mail's files (below 0: the whole text of a long mail, kept by the flow).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import re
 import warnings
@@ -45,6 +44,7 @@ from bot.channels.fetch import Fetched, FetchPolicy, fetch_file, provider_origin
 from bot.channels.telegram_limits import ChatRateLimiter
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
+from handoff.webinput import InputError, clean_json, clean_text, provider_key, read_json
 from models import ChannelKind, DeliveryStatus, Message
 
 log = logging.getLogger(__name__)
@@ -286,34 +286,13 @@ class TelegramChannel:
         handle = self._handle
         if handle is None:
             raise RuntimeError("TelegramChannel.setup() was not called")
-        payload = dict(raw) if raw is not None else update.to_dict()
+        # Polled updates were never through webinput's JSON reading: their text is cleaned here too.
+        payload = dict(raw) if raw is not None else clean_json(update.to_dict())
         if update.callback_query is not None:
             return await self._callback(update, handle, payload)
-        message = update.message
-        if message is None:
-            log.debug("telegram update %s of an unsupported type ignored", update.update_id)
-            return "ignored:type"
-        if message.chat.type != ChatType.PRIVATE:
-            # Groups and channels would expose one user's identity and answers to everyone in them.
-            log.info("telegram update %s from a %s chat ignored", update.update_id, message.chat.type)
-            return "ignored:chat"
-        user = message.from_user
-        if user is None or user.is_bot:
-            return "ignored:sender"
-        phone = None
-        if message.contact is not None and message.contact.user_id == user.id:
-            phone = message.contact.phone_number
-        inbound = InboundMessage(
-            channel=ChannelKind.TELEGRAM,
-            external_id=str(message.chat.id),
-            provider_message_id=f"{message.chat.id}:{message.message_id}",
-            # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
-            text=message.text or message.caption or "",
-            received_at=_aware(message.date),
-            display_name=user.full_name,
-            phone=phone,
-            raw=payload,
-        )
+        inbound = read_message(update, payload)
+        if isinstance(inbound, str):
+            return inbound
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
@@ -326,9 +305,12 @@ class TelegramChannel:
             return
         try:
             update = Update.de_json(dict(message.raw), self.application.bot)
-        except (TypeError, KeyError, ValueError, AttributeError):
-            return  # the update was read once already; a payload that no longer parses has no files to get
-        files = _files_of(update.message) if update is not None and update.message is not None else []
+            files = _files_of(update.message) if update is not None and update.message is not None else []
+        except READ_ERRORS:
+            return  # a payload PTB reads only in part (see read_update) has no files we could get
+        # PTB checks no types: a file whose id, size, type or name is not what the Bot API promises is skipped.
+        files = [f for f in files if isinstance(f["file_id"], str) and type(f["size"]) is int
+                 and isinstance(f["content_type"], str) and isinstance(f["filename"], str)]
         if files:
             self._downloads.start(self._download_files(message.provider_message_id, files),
                                   provider_message_id=message.provider_message_id)
@@ -388,30 +370,26 @@ class TelegramChannel:
     async def _callback(self, update: Update, handle: Handler, payload: dict[str, Any]) -> str:
         query = update.callback_query
         assert query is not None
-        try:
-            await query.answer()  # stops the spinner on the user's button
-        except TelegramError as exc:
-            # A re-delivered update's query is already answered or too old; the press still counts once.
-            log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
-        message = query.message
-        if message is None or message.chat.type != ChatType.PRIVATE or not query.data:
-            return "ignored:callback"
-        inbound = InboundMessage(
-            channel=ChannelKind.TELEGRAM,
-            external_id=str(message.chat.id),
-            provider_message_id=f"cb:{query.id}",
-            text=query.data,
-            received_at=datetime.now(UTC),
-            display_name=query.from_user.full_name,
-            raw=payload,
-        )
+        if isinstance(query.id, str):  # the Bot API's ids are strings; another type is no query to answer
+            try:
+                await query.answer()  # stops the spinner on the user's button
+            except TelegramError as exc:
+                # A re-delivered update's query is already answered or too old; the press still counts once.
+                log.debug("answerCallbackQuery failed for update %s: %s", update.update_id, exc)
+        inbound = read_button_press(update, payload)
+        if isinstance(inbound, str):
+            return inbound
+        chat_id = int(inbound.external_id)
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
+        message_id = _integer(getattr(query.message, "message_id", None))
+        if message_id is None or message_id <= 0:
+            return "handled"
         try:
             # The question was answered: take the buttons away so a second press cannot answer it again.
             await self.application.bot.edit_message_reply_markup(
-                chat_id=message.chat.id, message_id=message.message_id, reply_markup=None
+                chat_id=chat_id, message_id=message_id, reply_markup=None
             )
         except TelegramError as exc:
             log.debug("could not remove the keyboard for update %s: %s", update.update_id, exc)
@@ -436,15 +414,18 @@ class TelegramChannel:
         if not hmac.compare_digest(given.encode(), self.secret.encode()):
             return web.json_response({"error": "forbidden"}, status=403)
         try:
-            data = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return web.json_response({"error": "body is not JSON"}, status=400)
-        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-            return web.json_response({"error": "not a Telegram update"}, status=400)
-        try:
-            update = Update.de_json(data, self.application.bot)
-        except (TypeError, KeyError, ValueError, AttributeError):
-            return web.json_response({"error": "malformed update"}, status=400)
+            data = await read_json(request)
+        except InputError as problem:
+            # Telegram itself never sends this; whatever sits in between gets told why.
+            return web.json_response({"error": "bad_request", "detail": problem.reason}, status=problem.status)
+        # From here the sender is Telegram (the secret matched): anything it sends is acknowledged, because
+        # it re-delivers an update until it gets a 2xx; what cannot be read is logged and dropped.
+        update = read_update(data, self.application.bot)
+        if update is None:
+            update_id = data.get("update_id") if isinstance(data, dict) else None
+            log.warning("telegram update %s could not be read; acknowledged and dropped",
+                        update_id if _integer(update_id) is not None else "?")
+            return web.json_response({"ok": True, "outcome": "ignored:unreadable"})
         outcome = await self.process(update, raw=data)
         log.debug("telegram update %s: %s", update.update_id, outcome)
         return web.json_response({"ok": True, "outcome": outcome})
@@ -514,6 +495,161 @@ def _files_of(message: TelegramMessage) -> list[dict[str, Any]]:
                       "content_type": document.mime_type or "application/octet-stream",
                       "filename": document.file_name or ""})
     return files
+
+
+# What PTB's de_json raises on a payload of the wrong shape: it checks no types, so a string where an
+# object belongs, a missing required field or a date out of range surfaces as one of these.
+READ_ERRORS = (TypeError, KeyError, ValueError, AttributeError, OverflowError, IndexError)
+# The fields of a message (and of a button press) that this channel reads; see read_update.
+_MESSAGE_KEYS = ("message_id", "date", "chat", "from", "text", "caption", "contact")
+_CALLBACK_KEYS = ("id", "from", "data", "chat_instance", "message")
+_PHONE = re.compile(r"\+?[0-9]{1,20}")
+# Telegram's dates are Unix seconds; anything outside this is not one (and overflows datetime).
+_LATEST_DATE = 2**32
+
+
+def _integer(value: object) -> int | None:
+    """A Telegram id: an integer (not a bool) of at most 64 bits, as the Bot API promises."""
+    return value if type(value) is int and -(2**63) <= value < 2**63 else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _printable(value: object) -> str:
+    return value if isinstance(value, str) and value.isidentifier() else "unexpected"
+
+
+def _name(user: object) -> str:
+    parts = (getattr(user, "first_name", None), getattr(user, "last_name", None))
+    return clean_text(" ".join(p for p in parts if isinstance(p, str) and p))
+
+
+def _core_person(value: object) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or _integer(value.get("id")) is None:
+        return None
+    return {"id": value["id"], "is_bot": value.get("is_bot") is True,
+            "first_name": _text(value.get("first_name")), **({"last_name": value["last_name"]}
+                                                               if isinstance(value.get("last_name"), str) else {})}
+
+
+def _core_message(value: object) -> dict[str, Any] | None:
+    """A message cut down to the fields this channel reads, each of the type the Bot API gives it."""
+    if not isinstance(value, dict) or _integer(value.get("message_id")) is None:
+        return None  # without its id a message cannot be told from its re-delivery
+    date = value.get("date")
+    core: dict[str, Any] = {
+        "message_id": value["message_id"],
+        "date": date if type(date) is int and 0 <= date < _LATEST_DATE else int(datetime.now(UTC).timestamp()),
+    }
+    chat = value.get("chat")
+    if isinstance(chat, dict) and _integer(chat.get("id")) is not None and isinstance(chat.get("type"), str):
+        core["chat"] = {"id": chat["id"], "type": chat["type"]}
+    if (person := _core_person(value.get("from"))) is not None:
+        core["from"] = person
+    for key in ("text", "caption"):
+        if isinstance(value.get(key), str):
+            core[key] = value[key]
+    contact = value.get("contact")
+    if isinstance(contact, dict) and isinstance(contact.get("phone_number"), str):
+        core["contact"] = {"phone_number": contact["phone_number"], "first_name": _text(contact.get("first_name")),
+                           **({"user_id": contact["user_id"]} if _integer(contact.get("user_id")) is not None
+                              else {})}
+    return core
+
+
+def read_update(data: Any, bot: Any) -> Update | None:
+    """The update PTB makes of ``data``; when some part of it has an unexpected shape (a photo size without
+    its id, a string where an object belongs), the same update cut down to the fields this channel reads,
+    so the message is still stored and answered. None when not even that is an update."""
+    if not isinstance(data, dict) or _integer(data.get("update_id")) is None:
+        return None
+    try:
+        return Update.de_json(data, bot)
+    except READ_ERRORS:
+        pass
+    core: dict[str, Any] = {"update_id": data["update_id"]}
+    if (message := _core_message(data.get("message"))) is not None:
+        core["message"] = message
+    query = data.get("callback_query")
+    if isinstance(query, dict) and isinstance(query.get("id"), str) and (
+        person := _core_person(query.get("from"))
+    ) is not None:
+        core["callback_query"] = {"id": query["id"], "from": person,
+                                  "chat_instance": _text(query.get("chat_instance")),
+                                  **({"data": query["data"]} if isinstance(query.get("data"), str) else {}),
+                                  **({"message": m} if (m := _core_message(query.get("message"))) else {})}
+    try:
+        return Update.de_json(core, bot)
+    except READ_ERRORS:
+        return None
+
+
+def read_message(update: Update, payload: Mapping[str, Any]) -> InboundMessage | str:
+    """The InboundMessage of a message update, or why there is none ("ignored:..."). Pure: no I/O.
+
+    PTB checks no types (a ``first_name`` of 123 comes back as the int 123), so every field read here is
+    checked: a message whose chat, sender or text has an unexpected shape is read as far as it can be,
+    and one that cannot be answered at all is acknowledged and logged, never failed on later."""
+    message = update.message
+    if message is None:
+        log.debug("telegram update %s of an unsupported type ignored", update.update_id)
+        return "ignored:type"
+    chat = message.chat
+    chat_type = getattr(chat, "type", None) if chat is not None else ChatType.PRIVATE
+    if chat_type != ChatType.PRIVATE:
+        # Groups and channels would expose one user's identity and answers to everyone in them.
+        log.info("telegram update %s from a %s chat ignored", update.update_id, _printable(chat_type))
+        return "ignored:chat"
+    user = message.from_user
+    if user is None or user.is_bot is not False:
+        return "ignored:sender"
+    # A private chat's id is its user's id: a message that came without its chat is answered there.
+    chat_id = _integer(getattr(chat, "id", None)) if chat is not None else _integer(user.id)
+    message_id = _integer(message.message_id)
+    if chat_id is None or message_id is None:
+        log.warning("telegram update %s: a message without a usable chat or message id; acknowledged, not stored",
+                    update.update_id)
+        return "ignored:shape"
+    phone = None
+    contact = message.contact
+    if contact is not None and _integer(contact.user_id) == _integer(user.id) and _integer(user.id) is not None:
+        number = contact.phone_number
+        phone = number if isinstance(number, str) and _PHONE.fullmatch(number) else None
+    return InboundMessage(
+        channel=ChannelKind.TELEGRAM,
+        external_id=str(chat_id),
+        provider_message_id=f"{chat_id}:{message_id}",
+        # A sticker, photo without caption... arrives as empty text: the flow asks for words instead.
+        text=clean_text(_text(message.text) or _text(message.caption)),
+        received_at=_aware(message.date) if isinstance(message.date, datetime) else datetime.now(UTC),
+        display_name=_name(user),
+        phone=phone,
+        raw=payload,
+    )
+
+
+def read_button_press(update: Update, payload: Mapping[str, Any]) -> InboundMessage | str:
+    """The InboundMessage of a pressed inline button (its value is the text), or why there is none."""
+    query = update.callback_query
+    message = getattr(query, "message", None)
+    chat = getattr(message, "chat", None)
+    chat_id = _integer(getattr(chat, "id", None))
+    query_id = getattr(query, "id", None)  # a string in the Bot API
+    data = getattr(query, "data", None)
+    if (getattr(chat, "type", None) != ChatType.PRIVATE or chat_id is None or not isinstance(query_id, str)
+            or not query_id or not isinstance(data, str) or not data):
+        return "ignored:callback"
+    return InboundMessage(
+        channel=ChannelKind.TELEGRAM,
+        external_id=str(chat_id),
+        provider_message_id=provider_key(f"cb:{query_id}"),
+        text=clean_text(data),
+        received_at=datetime.now(UTC),
+        display_name=_name(getattr(query, "from_user", None)),
+        raw=payload,
+    )
 
 
 def _maybe_sent(exc: NetworkError) -> bool:

@@ -26,6 +26,7 @@ from bot.channels.base import InboundMessage
 from bot.i18n import catalog
 from handoff.attachments import AttachmentStore, content_disposition, human_size, serve_type
 from handoff.delivery import OutboundMessage, SendResult
+from handoff.webinput import InputError, own_origin, parse_id, parse_json, read_json, same_origin
 from models import Attachment, ChannelIdentity, ChannelKind, DeliveryStatus, Message
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def _error(code: str, lang: str, status: int) -> web.Response:
 # Route closures share the channel and the handler; splitting them would only add plumbing.
 def setup_webchat(  # noqa: PLR0915
     app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool,
-    store: AttachmentStore | None = None,
+    store: AttachmentStore | None = None, public_url: str = "",
 ) -> None:
     async def page(request: web.Request) -> web.StreamResponse:
         lang = _lang(request)
@@ -190,17 +191,18 @@ def setup_webchat(  # noqa: PLR0915
         if token is None:
             return _error("no_session", lang, 401)
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error("bad_request", lang, 400)
+            body = await read_json(request)
+        except InputError as unreadable:
+            return _error("too_long" if unreadable.status == 413 else "bad_request", lang, unreadable.status)
         problem = await _accept(request, token, body)
         return problem or web.json_response({"ok": True}, status=202)
 
     async def websocket(request: web.Request) -> web.StreamResponse:
         token = _token(request)
         origin = request.headers.get("Origin")
-        if origin is not None and origin.split("://", 1)[-1] != request.host:
-            # A page on another site must not speak for this browser's session.
+        if origin is not None and not same_origin(origin, own_origin(request, public_url)):
+            # A page on another site (or the same host under another scheme or port) must not speak for
+            # this browser's session.
             raise web.HTTPForbidden(text="cross-origin WebSocket refused")
         if token is None:
             raise web.HTTPUnauthorized(text="open /chat first to get a session")
@@ -214,17 +216,18 @@ def setup_webchat(  # noqa: PLR0915
                 if frame.type != WSMsgType.TEXT:
                     continue
                 try:
-                    body = json.loads(frame.data)
-                except json.JSONDecodeError:
-                    await ws.send_json(
-                        {"type": "error", "error": "bad_request", "message": catalog(lang).t("web_error_bad_request")}
-                    )
-                    continue
-                problem = await _accept(request, token, body)
-                if problem is not None:
-                    await ws.send_json({"type": "error", **json.loads(problem.text or "{}")})
+                    body = parse_json(frame.data)
+                except InputError:
+                    answer = {"type": "error", "error": "bad_request",
+                              "message": catalog(lang).t("web_error_bad_request")}
                 else:
-                    await ws.send_json({"type": "ack", "id": body.get("id")})
+                    problem = await _accept(request, token, body)
+                    answer = ({"type": "error", **json.loads(problem.text or "{}")} if problem is not None
+                              else {"type": "ack", "id": body.get("id")})
+                try:
+                    await ws.send_json(answer)
+                except ConnectionResetError:  # the browser left while its message was answered: it is stored
+                    break
         finally:
             channel.detach(address, ws)
         return ws
@@ -232,11 +235,8 @@ def setup_webchat(  # noqa: PLR0915
     async def attachment(request: web.Request) -> web.StreamResponse:
         """A file of this browser's own chat: the session cookie is the only key; anyone else gets 404."""
         token = _token(request)
-        try:
-            attachment_id = int(request.match_info["id"])
-        except ValueError:
-            raise web.HTTPNotFound(text="not found") from None
-        if token is None or store is None:
+        attachment_id = parse_id(request.match_info["id"])
+        if attachment_id is None or token is None or store is None:
             raise web.HTTPNotFound(text="not found")
         row = await Attachment.get_or_none(
             id=attachment_id,

@@ -18,13 +18,13 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
@@ -51,6 +51,7 @@ from handoff.attachments import (
 )
 from handoff.delivery import DeliveryError, OutboundAttachment, OutboundMessage, SendResult
 from handoff.reachability import mark_unreachable
+from handoff.webinput import InputError, ascii_int, parse_id, provider_key, read_form, text_fields
 from models import (
     Attachment,
     ChannelIdentity,
@@ -120,6 +121,9 @@ _REPLACES: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
 }
 
 _WHITESPACE = re.compile(r"\s+")
+# What Twilio sends as From for WhatsApp: the E.164 number behind "whatsapp:". Anything else (longer than
+# the contact's phone column, or not a number) is not a WhatsApp sender we could ever answer.
+_SENDER = re.compile(r"whatsapp:\+?[0-9]{1,20}")
 
 
 class BadFormError(Exception):
@@ -268,10 +272,10 @@ class WhatsAppChannel:
 
     async def _media(self, request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        try:
-            attachment_id, expires = int(info["id"]), int(info["expires"])
-        except ValueError:
-            raise web.HTTPNotFound(text="not found") from None
+        attachment_id = parse_id(info["id"])
+        expires = ascii_int(info["expires"], low=0, high=2**63 - 1)
+        if attachment_id is None or expires is None:
+            raise web.HTTPNotFound(text="not found")
         good = hmac.compare_digest(info["signature"], self._media_signature(attachment_id, expires))
         if not good or expires < self.clock().timestamp():
             log.info("media request for attachment %s refused (%s)", attachment_id, "expired" if good else "bad token")
@@ -312,15 +316,17 @@ class WhatsAppChannel:
             # Twilio posts only url-encoded forms; anything else is not from Twilio.
             return web.Response(status=415, text="expected application/x-www-form-urlencoded")
         try:
-            form = await request.post()
-        except (ValueError, UnicodeError, HttpProcessingError):
-            return web.Response(status=400, text="malformed form data")
+            form = await read_form(request)
+        except InputError as problem:
+            # Unreadable before any signature could be checked: the same answer whoever sent it, and the
+            # reason names only what is wrong with the body.
+            return web.Response(status=problem.status, text=problem.reason)
         url = f"{self.public_url}{request.rel_url}" if self.public_url else str(request.url)
         signature = request.headers.get(SIGNATURE_HEADER, "")
         if not signature or not self.validator.validate(url, form, signature):
             log.warning("twilio webhook with a bad signature refused on %s", request.path)
             return web.Response(status=403, text="invalid signature")
-        return {k: v for k, v in form.items() if isinstance(v, str)}
+        return text_fields(form)  # cleaned after the check: Twilio signed what it sent
 
     async def _inbound(self, request: web.Request) -> web.Response:
         form = await self._signed_form(request)
@@ -389,14 +395,13 @@ class WhatsAppChannel:
         sender = form.get("From", "")
         if not sid or not sender.startswith("whatsapp:"):
             raise BadFormError("MessageSid and a whatsapp: From are required")
+        if not _SENDER.fullmatch(sender):
+            raise BadFormError("From is not a WhatsApp number")
         if form.get("AccountSid", self.account_sid) != self.account_sid:
             raise BadFormError("message for another account")
-        try:
-            count = int(form.get("NumMedia", "0") or "0")
-        except ValueError:
-            raise BadFormError("NumMedia is not a number") from None
-        if not 0 <= count <= MAX_MEDIA:
-            raise BadFormError("NumMedia out of range")
+        count = ascii_int(form.get("NumMedia", "0") or "0", low=0, high=MAX_MEDIA)
+        if count is None:
+            raise BadFormError(f"NumMedia must be a number from 0 to {MAX_MEDIA}")
         media = [
             {"url": form.get(f"MediaUrl{i}", ""), "content_type": form.get(f"MediaContentType{i}", "")}
             for i in range(count)
@@ -406,7 +411,8 @@ class WhatsAppChannel:
         return InboundMessage(
             channel=ChannelKind.WHATSAPP,
             external_id=sender,
-            provider_message_id=sid,
+            # A MessageSid is 34 characters; a longer one is still stored once (its full text is in raw).
+            provider_message_id=provider_key(sid),
             text=text,
             received_at=datetime.now(UTC),
             display_name=form.get("ProfileName", ""),
@@ -418,30 +424,30 @@ class WhatsAppChannel:
         form = await self._signed_form(request)
         if isinstance(form, web.Response):
             return form
-        sid = form.get("MessageSid", "")
-        reported = form.get("MessageStatus", "")
-        if not sid or not reported:
-            return web.Response(status=400, text="MessageSid and MessageStatus are required")
-        new = _STATUS.get(reported)
+        try:
+            callback = read_status(form, request.query.get("m", ""))
+        except BadFormError as exc:
+            return web.Response(status=400, text=str(exc))
+        new, error_code, code, message_id = (callback.status, callback.error_text, callback.error_code,
+                                             callback.message_id)
         if new is None:  # queued, sending, accepted...: nothing we track beyond "sent"
             return web.Response(status=204)
         rows = Message.filter(channel=ChannelKind.WHATSAPP)
-        message_id = request.query.get("m", "")
-        rows = rows.filter(id=int(message_id)) if message_id.isdigit() else rows.filter(provider_message_id=sid)
-        error_code = form.get("ErrorCode", "")
+        rows = rows.filter(id=message_id) if message_id is not None else rows.filter(provider_message_id=callback.key)
+        reported = callback.reported
         changes: dict[str, Any] = {"delivery_status": new}
         if new == DeliveryStatus.FAILED:
             changes["delivery_error"] = f"twilio {reported} {error_code}".strip()[:500]
         # One conditional UPDATE: two callbacks racing can only ever move the status forward.
         updated = await rows.filter(delivery_status__in=_REPLACES[new]).update(**changes)
-        unreachable = error_code.isdigit() and int(error_code) in UNREACHABLE_CODES
+        unreachable = code in UNREACHABLE_CODES
         if updated and new == DeliveryStatus.FAILED and unreachable:
             row = await rows.first()
             if row is not None:
                 conversation = await Conversation.get(id=row.conversation_id)  # type: ignore[attr-defined]
                 await mark_unreachable(identity_id=conversation.identity_id,  # type: ignore[attr-defined]
                                        reason=f"twilio {reported} {error_code}")
-        if updated and new == DeliveryStatus.FAILED and error_code == str(OUTSIDE_WINDOW):
+        if updated and new == DeliveryStatus.FAILED and code == OUTSIDE_WINDOW:
             await self._requeue_as_template(rows)
         log.info("twilio status %s for message %s (%s)", reported, message_id or "-",
                  "applied" if updated else "kept")
@@ -512,6 +518,35 @@ def media_policy(*, account_sid: str, api_base_url: str = "") -> FetchPolicy:
     # A stand-in plays the CDN on its own origin too.
     anywhere_on_it = Origin(stand_in.scheme, stand_in.host, stand_in.port)
     return FetchPolicy(start=(stand_in,), redirects=(anywhere_on_it, *TWILIO_MEDIA_REDIRECTS), credentials=stand_in)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCallback:
+    """What a status callback says, read and checked (``read_status``)."""
+
+    reported: str  # Twilio's MessageStatus
+    status: DeliveryStatus | None  # ours; None for a status not tracked (queued, sending...)
+    key: str  # the provider id as stored (``provider_key``)
+    error_code: int | None
+    error_text: str  # ErrorCode as sent, for the message's delivery error
+    message_id: int | None  # our row id, from the ?m= of the callback URL we gave Twilio
+
+
+def read_status(form: Mapping[str, str], m: str) -> StatusCallback:
+    """A status callback's fields, or BadFormError naming what is wrong. Pure: no I/O."""
+    sid = form.get("MessageSid", "")
+    reported = form.get("MessageStatus", "")
+    if not sid or not reported:
+        raise BadFormError("MessageSid and MessageStatus are required")
+    message_id = parse_id(m) if m else None
+    if m and message_id is None:  # not a callback URL we made (they carry our row id)
+        raise BadFormError("m must be a message id")
+    error_text = form.get("ErrorCode", "")
+    code = ascii_int(error_text, low=0, high=10**9) if error_text else None
+    if error_text and code is None:
+        raise BadFormError("ErrorCode must be a number")
+    return StatusCallback(reported=reported, status=_STATUS.get(reported), key=provider_key(sid), error_code=code,
+                          error_text=error_text, message_id=message_id)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:

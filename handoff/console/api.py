@@ -7,19 +7,28 @@ browsers on their own, so these JSON endpoints need no CSRF token.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from handoff.api import OPENAPI, TOKEN_KEY, incident_json, ticket_json
+from handoff.api import (
+    ID_PARAMETER,
+    OPENAPI,
+    TOKEN_KEY,
+    UNAUTHORIZED,
+    error_responses,
+    incident_json,
+    ticket_json,
+    unknown_parameters,
+)
 from handoff.console import services, teams
 from handoff.console.app import STATE, ConsoleState
 from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
 from handoff.console.services import ConsoleError
 from handoff.incidents import report_incident_fix
+from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
@@ -38,13 +47,10 @@ async def _actor(request: web.Request) -> User | web.Response:
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
-    if not request.can_read_body:
-        return {}
     try:
-        body = json.loads(await request.read())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return _problem(400, "bad_request", "the body must be a JSON object")
-    return body if isinstance(body, dict) else _problem(400, "bad_request", "the body must be a JSON object")
+        return await read_json_object(request, empty=True)
+    except InputError as problem:
+        return _problem(problem.status, "too_large" if problem.status == 413 else "bad_request", problem.reason)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -58,10 +64,8 @@ def _endpoint(state: ConsoleState, action: Action, *, status: int = 200) -> Hand
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
-        try:
-            ticket = await Ticket.get_or_none(id=int(request.match_info["id"]))
-        except ValueError:
-            ticket = None
+        ticket_id = parse_id(request.match_info["id"])
+        ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id is not None else None
         if ticket is None or not await teams.can_see(actor, ticket):  # another team's: as if missing
             return _problem(404, "not_found", "no such ticket")
         try:
@@ -94,10 +98,12 @@ async def _take(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[st
 
 
 async def _assign(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    target = body.get("user_id")
     email = body.get("email")
-    assignee = (await User.get_or_none(id=target) if isinstance(target, int)
-                else await User.get_or_none(email=str(email).lower()) if isinstance(email, str) else None)
+    if "user_id" in body:
+        user_id = json_id(body["user_id"])  # a number no id column holds names nobody
+        assignee = await User.get_or_none(id=user_id) if user_id is not None else None
+    else:
+        assignee = await User.get_or_none(email=email.lower()) if fits(email, User, "email") else None
     if assignee is None:
         raise ConsoleError("error_unknown_user", 400)
     await services.assign_ticket(ticket=ticket, assignee=assignee, actor=actor, now=state.clock())
@@ -115,18 +121,18 @@ async def _note(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[st
 
 
 async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    category = await Category.get_or_none(slug=str(body.get("category", "")))
+    slug = body.get("category", "")
+    category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
     if category is None:
         raise ConsoleError("error_unknown_category", 400)
     await services.categorize(ticket=ticket, category=category, agent=actor)
 
 
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
-    incident_id = body.get("incident_id")
+    raw_incident = body.get("incident_id")
+    incident_id = json_id(raw_incident)
     title = body.get("incident_title", "")
-    if (incident_id is not None and (not isinstance(incident_id, int) or isinstance(incident_id, bool))) or (
-        not isinstance(title, str)
-    ):
+    if (raw_incident is not None and incident_id is None) or not isinstance(title, str):
         raise ConsoleError("error_unknown_incident", 400)
     if incident_id is not None and title.strip():  # one or the other: linking and opening at once is ambiguous
         raise ConsoleError("error_unknown_incident", 400)
@@ -144,43 +150,50 @@ async def _close(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[s
                                 translate=state.translate, **survey_options(state))
 
 
-ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None], ...] = (
-    ("take", _take, 200, "Claim an unassigned ticket (atomic: 409 with the owner when someone was first)", None),
-    ("assign", _assign, 200, "Transfer the ticket (owner or supervisor)",
-     {"user_id": {"type": "integer"}, "email": {"type": "string"}}),
-    ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}}),
-    ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}),
-    ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}}),
+_ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+# name, action, success status, summary, the body's properties (None: no body), its required ones.
+ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ...]], ...] = (
+    ("take", _take, 200, "Claim an unassigned ticket (atomic: 409 with the owner when someone was first)", None, ()),
+    ("assign", _assign, 200, "Transfer the ticket (owner or supervisor), to a user given by id or e-mail",
+     {"user_id": _ID, "email": {"type": "string"}}, ()),
+    ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}},
+     ("text",)),
+    ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}, ("text",)),
+    ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}},
+     ("category",)),
     ("escalate", _escalate, 200,
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",
-     {"summary": {"type": "string"}, "incident_id": {"type": "integer"}, "incident_title": {"type": "string"}}),
-    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None),
+     {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ()),
+    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None, ()),
 )
+WRITE_ERRORS = {
+    400: "invalid input: a body that is not a JSON object, a field of the wrong type, an unknown user, category "
+         "or incident, an empty text",
+    401: UNAUTHORIZED,
+    403: "the token has no user, or the user may not act on this ticket",
+    404: "no such ticket, or (with teams configured) a ticket of a team the user is not in",
+    409: "conflict (already taken, already closed)",
+    413: "the body is over the size limit (1 MiB)",
+}
 
 
 def add_ticket_actions(api: web.Application, console: web.Application) -> web.Application:
     """Register the actions on the /api/v1 app, using the console's state (channels, broker, clock)."""
     state = console[STATE]
     paths = api[OPENAPI]["paths"]
-    errors = {
-        "400": {"description": "invalid input"},
-        "401": {"description": "missing or invalid token"},
-        "403": {"description": "the token has no user, or the user may not act on this ticket"},
-        "404": {"description": "no such ticket, or (with teams configured) a ticket of a team the user is not in"},
-        "409": {"description": "conflict (already taken, already closed, category missing)"},
-    }
-    for name, action, status, summary, properties in ACTIONS:
+    for name, action, status, summary, properties, required in ACTIONS:
         api.router.add_post(f"/tickets/{{id}}/{name}", _endpoint(state, action, status=status))
         operation: dict[str, Any] = {
             "summary": summary,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+            "parameters": [ID_PARAMETER],
             "responses": {str(status): {"description": "the ticket after the action", "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}}, **errors},
+                "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
+                **error_responses(WRITE_ERRORS)},
         }
         if properties:
             operation["requestBody"] = {"required": True, "content": {"application/json": {
-                "schema": {"type": "object", "properties": properties}}}}
+                "schema": {"type": "object", "properties": properties, "required": list(required)}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
     add_incident_endpoints(api, state)
     return api
@@ -196,10 +209,12 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
     ``notify_users`` sent once to every user whose linked ticket is still open."""
 
     async def list_incidents(request: web.Request) -> web.Response:
-        status = request.query.get("status", "")
-        if status and status not in {s.value for s in IncidentStatus}:
+        if (problem := unknown_parameters(request, {"status"})) is not None:
+            return problem
+        status = request.query.get("status")
+        if status is not None and status not in {s.value for s in IncidentStatus}:
             return _problem(400, "bad_request", "status must be open or fixed")
-        query = Incident.filter(status=IncidentStatus(status)) if status else Incident.all()
+        query = Incident.filter(status=IncidentStatus(status)) if status is not None else Incident.all()
         incidents = await query.order_by("-id").limit(200)
         return web.json_response({"items": [await _incident_json(i) for i in incidents]})
 
@@ -210,8 +225,8 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
-        raw = request.match_info["id"]
-        incident = await Incident.get_or_none(id=int(raw)) if raw.isdigit() else None
+        incident_id = parse_id(request.match_info["id"])
+        incident = await Incident.get_or_none(id=incident_id) if incident_id is not None else None
         if incident is None:
             return _problem(404, "not_found", "no such incident")
         notify = body.get("notify_users", False)
@@ -236,24 +251,26 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         "summary": "Incidents (newest first), with their linked ticket ids",
         "parameters": [{"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "fixed"]}}],
         "responses": {"200": {"description": "incidents", "content": {"application/json": {"schema": {
-            "type": "object", "properties": {"items": {"type": "array", "items": {
+            "type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {
                 "$ref": "#/components/schemas/Incident"}}}}}}},
-            "400": {"description": "bad status filter"}, "401": {"description": "missing or invalid token"}},
+            **error_responses({400: "a status other than open or fixed, or an unknown parameter", 401: UNAUTHORIZED})},
     }}
     paths["/incidents/{id}/fix"] = {"post": {
         "summary": "Report the developer team's fix: recorded on every linked ticket (escalated ones reopen for "
                    "their agents); with notify_users, sent once to each user whose linked ticket is open",
-        "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+        "parameters": [ID_PARAMETER],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "type": "object", "required": ["text"],
             "properties": {"text": {"type": "string"}, "notify_users": {"type": "boolean", "default": False}}}}}},
         "responses": {
             "200": {"description": "the incident after the fix, plus how many users were notified", "content": ref},
-            "400": {"description": "invalid input"},
-            "401": {"description": "missing or invalid token"},
-            "403": {"description": "the token has no user, or the user is neither a supervisor nor an owner of a "
-                                   "linked ticket"},
-            "404": {"description": "no such incident"},
-            "409": {"description": "the fix was already reported"},
+            **error_responses({
+                400: "invalid input: a body that is not a JSON object, an empty text, notify_users not a boolean",
+                401: UNAUTHORIZED,
+                403: "the token has no user, or the user is neither a supervisor nor an owner of a linked ticket",
+                404: "no such incident",
+                409: "the fix was already reported",
+                413: WRITE_ERRORS[413],
+            }),
         },
     }}

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import WSMsgType, web
+from multidict import MultiDictProxy
 
 from handoff.attachments import AttachmentStore
 from handoff.auth import UserExistsError, create_user, generate_password
@@ -55,6 +56,19 @@ from handoff.templating import ANSWER, TemplateProblem
 from handoff.templating import check as check_template
 from handoff.templating import render as render_template
 from handoff.tickets import UNRESOLVED
+from handoff.webinput import (
+    InputError,
+    ascii_int,
+    fits,
+    json_id,
+    own_origin,
+    parse_id,
+    parse_json,
+    read_form,
+    same_origin,
+    same_origin_path,
+    text_fields,
+)
 from models import (
     AnswerTemplate,
     AuditLog,
@@ -83,6 +97,7 @@ PUBLIC_ROUTES = frozenset({"login", "login_post", "static"})
 PASSWORD_ROUTES = frozenset({"password", "password_post", "logout"})
 # Routes whose forms carry files: their body may be as big as the attachment limits allow.
 UPLOAD_ROUTES = frozenset({"reply"})
+MAX_SORT_ORDER = 10**6
 
 
 @dataclass(slots=True)
@@ -202,7 +217,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     if loaded[1].must_change_password and route not in PASSWORD_ROUTES:
         raise web.HTTPSeeOther("/console/password")
     if request.method == "POST":
-        form = await request.post()
+        form = await _read_form(request)
         token = request.headers.get("X-CSRF-Token") or str(form.get("csrf", ""))
         if not same(token, loaded[0].csrf_token):
             console_files.close_uploads(form)
@@ -214,9 +229,22 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     return response
 
 
+async def _read_form(request: web.Request) -> MultiDictProxy[Any]:
+    """The posted form. One that cannot be read is the browser's (or a script's) to send again: 400, or
+    413 over the size limit, with a sentence saying so, before anything is checked or done."""
+    try:
+        return await read_form(request)
+    except InputError as problem:
+        log.info("console form on %s unreadable: %s", request.match_info.route.name, problem.reason)
+        text = _t(request)("error_unreadable_form")
+        if problem.status == 413:
+            raise web.HTTPRequestEntityTooLarge(max_size=request.client_max_size,
+                                                actual_size=request.content_length or 0, text=text) from None
+        raise web.HTTPBadRequest(text=text, headers={"Cache-Control": "no-store"}) from None
+
+
 async def _form(request: web.Request) -> dict[str, str]:
-    form = await request.post()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    return text_fields(await _read_form(request))
 
 
 # --- sign-in ---------------------------------------------------------------------------------------
@@ -302,9 +330,10 @@ async def availability(request: web.Request) -> web.Response:
     await user.save(update_fields=["available"])
     await services.audit(actor=user, action="user.availability", data={"available": user.available})
     _state(request).broker.publish("user.available", {"user_id": user.id, "available": user.available})
-    raise web.HTTPSeeOther(request.headers.get("Referer", "/console/queue")
-                           if request.headers.get("Referer", "").startswith(str(request.url.origin()))
-                           else "/console/queue")
+    # Back to the page the toggle was on, but only a console page of this very site.
+    raise web.HTTPSeeOther(same_origin_path(request.headers.get("Referer"),
+                                            own=own_origin(request, _state(request).public_url),
+                                            under="/console", default="/console/queue"))
 
 
 # --- queue -----------------------------------------------------------------------------------------
@@ -415,10 +444,10 @@ class TimelineItem:
 
 
 def _path_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="not found") from None
+    found = parse_id(request.match_info["id"])
+    if found is None:  # names no row, like a missing one
+        raise web.HTTPNotFound(text="not found")
+    return found
 
 
 async def _ticket(request: web.Request) -> Ticket:
@@ -553,8 +582,8 @@ async def reply_view(request: web.Request) -> web.Response:
     """Text and files; a refused reply shows the page again with the reason and the agent's words kept."""
     state = _state(request)
     ticket = await _ticket(request)
-    form = await request.post()
-    text = str(form.get("text", ""))
+    form = await _read_form(request)
+    text = text_fields(form).get("text", "")
     try:
         limit = state.attachments.policy.max_bytes if state.attachments is not None else 0
         files = await console_files.uploaded_files(form, limit=limit)
@@ -589,7 +618,8 @@ async def note_view(request: web.Request) -> web.Response:
 
 async def categorize_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        category = await Category.get_or_none(slug=form.get("category", ""))
+        slug = form.get("category", "")
+        category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
         if category is None:
             raise ConsoleError("error_unknown_category", 400)
         await services.categorize(ticket=ticket, category=category, agent=request[USER])
@@ -601,10 +631,8 @@ async def assign_view(request: web.Request) -> web.Response:
     state = _state(request)
 
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        try:
-            assignee = await User.get_or_none(id=int(form.get("user_id", "")))
-        except ValueError:
-            assignee = None
+        user_id = parse_id(form.get("user_id"))
+        assignee = await User.get_or_none(id=user_id) if user_id is not None else None
         if assignee is None:
             raise ConsoleError("error_unknown_user", 400)
         await services.assign_ticket(ticket=ticket, assignee=assignee, actor=request[USER], now=state.clock())
@@ -683,10 +711,7 @@ async def category_save(request: web.Request) -> web.Response:
         "description": form.get("description", "").strip()[:2000],
         "active": form.get("active") == "1",
     }
-    try:
-        fields["sort_order"] = int(form.get("sort_order", "0") or 0)
-    except ValueError:
-        fields["sort_order"] = 0
+    fields["sort_order"] = ascii_int(form.get("sort_order", "0") or "0", low=-MAX_SORT_ORDER, high=MAX_SORT_ORDER) or 0
     if not fields["name_id"]:
         raise web.HTTPSeeOther("/console/admin/categories?notice=error_name_required")
     if raw_id is None:
@@ -700,7 +725,8 @@ async def category_save(request: web.Request) -> web.Response:
         await created.save()
         await services.audit(actor=user, action="category.create", target=slug, data={"name_id": fields["name_id"]})
     else:
-        category = await Category.get_or_none(id=int(raw_id)) if raw_id.isdigit() else None
+        category_id = parse_id(raw_id)
+        category = await Category.get_or_none(id=category_id) if category_id is not None else None
         if category is None:
             raise web.HTTPNotFound(text="no such category")
         category.update_from_dict(fields)
@@ -794,6 +820,8 @@ async def user_invite(request: web.Request) -> web.Response:
     actor = _supervisor(request)
     form = await _form(request)
     role = form.get("role", UserRole.AGENT.value)
+    if not fits(form.get("email", "").strip(), User, "email"):
+        return await users_page(request, error="error_bad_email")
     password = generate_password()
     try:
         created = await create_user(
@@ -804,8 +832,9 @@ async def user_invite(request: web.Request) -> web.Response:
         return await users_page(request, error="error_user_exists")
     except ValueError:
         return await users_page(request, error="error_bad_email")
-    with contextlib.suppress(ValueError):
-        created.capacity = max(0, min(100, int(form.get("capacity", "10"))))
+    capacity = ascii_int(form.get("capacity", "10"), low=-(10**9), high=10**9)
+    if capacity is not None:
+        created.capacity = max(0, min(100, capacity))
         await created.save(update_fields=["capacity"])
     await services.audit(actor=actor, action="user.invite", target=created.email, data={"role": created.role.value})
     return await users_page(request, invited=(created.email, password))
@@ -821,16 +850,17 @@ async def user_save(request: web.Request) -> web.Response:
         target.role = UserRole(form["role"])
     if target.id != actor.id:  # a supervisor does not lock themselves out
         target.active = form.get("active") == "1"
-    with contextlib.suppress(ValueError):
-        target.capacity = max(0, min(100, int(form.get("capacity", str(target.capacity)))))
+    capacity = ascii_int(form.get("capacity", str(target.capacity)), low=-(10**9), high=10**9)
+    if capacity is not None:
+        target.capacity = max(0, min(100, capacity))
     await target.save(update_fields=["role", "active", "capacity"])
     if not target.active:
         await ConsoleSession.filter(user_id=target.id).delete()
         _state(request).broker.publish("session.revoked", {"user_id": target.id})
     data: dict[str, object] = {"role": target.role.value, "active": target.active, "capacity": target.capacity}
     if form.get("teams_shown") == "1":  # the form listed the teams (there are some): apply the ticks
-        ticked = (await request.post()).getall("team", [])
-        chosen = [int(v) for v in ticked if isinstance(v, str) and v.isdigit()]
+        ticked = (await _read_form(request)).getall("team", [])
+        chosen = [team_id for v in ticked if isinstance(v, str) and (team_id := parse_id(v)) is not None]
         data["teams"] = await teams.set_user_teams(target, chosen)
     await services.audit(actor=actor, action="user.update", target=target.email, data=data)
     raise web.HTTPSeeOther("/console/admin/users?notice=notice_saved")
@@ -839,11 +869,22 @@ async def user_save(request: web.Request) -> web.Response:
 # --- live ------------------------------------------------------------------------------------------
 
 
+def _read_frame(data: str, csrf: str) -> tuple[dict[str, Any], None] | tuple[None, dict[str, str]]:
+    """A live socket's frame as an action, or the error frame that answers it."""
+    try:
+        body = parse_json(data)
+    except InputError as problem:
+        return None, {"type": "error", "error": "bad_request", "detail": problem.reason}
+    if not isinstance(body, dict) or not same(str(body.get("csrf", "")), csrf):
+        return None, {"type": "error", "error": "csrf"}
+    return body, None
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Live updates out; presence (viewing, typing) in. Every inbound action carries the CSRF token."""
     state = _state(request)
     origin = request.headers.get("Origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.host:
+    if origin is not None and not same_origin(origin, own_origin(request, state.public_url)):
         raise web.HTTPForbidden(text="cross-origin WebSocket refused")
     user, session = request[USER], request[SESSION]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=4096)
@@ -869,16 +910,16 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         async for frame in ws:
             if frame.type != WSMsgType.TEXT:
                 continue
-            try:
-                body = json.loads(frame.data)
-            except json.JSONDecodeError:
-                continue
-            if not isinstance(body, dict) or not same(str(body.get("csrf", "")), session.csrf_token):
-                await ws.send_json({"type": "error", "error": "csrf"})
+            body, refusal = _read_frame(frame.data, session.csrf_token)
+            if body is None:
+                try:
+                    await ws.send_json(refusal or {})
+                except ConnectionResetError:  # the browser is gone
+                    break
                 continue
             action = body.get("action")
-            ticket_id = body.get("ticket_id")
-            if action in ("view", "typing", "leave") and isinstance(ticket_id, int):
+            ticket_id = json_id(body.get("ticket_id"))  # it is looked up for every console that hears it
+            if action in ("view", "typing", "leave") and ticket_id is not None:
                 if action == "leave":
                     viewing.discard(ticket_id)
                 else:
@@ -887,7 +928,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                                                   "name": user.name or user.email, "state": action})
     finally:
         sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # The pump ends with ConnectionResetError when it wrote to a socket the browser had closed.
+        with contextlib.suppress(asyncio.CancelledError, ConnectionResetError):
             await sender
         state.broker.unsubscribe(queue)
         for ticket_id in viewing:

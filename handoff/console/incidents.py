@@ -19,6 +19,7 @@ from handoff.console.services import ConsoleError
 from handoff.escalation_mail import INTERVAL as MAIL_INTERVAL
 from handoff.escalation_mail import Mailer, drain
 from handoff.incidents import open_incidents, report_incident_fix
+from handoff.webinput import parse_id
 from models import EscalationMail, Incident, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
@@ -41,9 +42,10 @@ def incident_choice(form: dict[str, str]) -> dict[str, Any]:
         if not title:
             raise ConsoleError("error_incident_title_required", 400)
         return {"incident_title": title}
-    if not choice.isdigit():
+    incident_id = parse_id(choice)
+    if incident_id is None:
         raise ConsoleError("error_unknown_incident", 400)
-    return {"incident_id": int(choice)}
+    return {"incident_id": incident_id}
 
 
 async def escalation_context(ticket: Ticket) -> dict[str, Any]:
@@ -75,8 +77,8 @@ async def incidents_page(request: web.Request) -> web.Response:
 
 async def incident_fix(request: web.Request) -> web.Response:
     state = _state(request)
-    raw = request.match_info["id"]
-    incident = await Incident.get_or_none(id=int(raw)) if raw.isdigit() else None
+    incident_id = parse_id(request.match_info["id"])
+    incident = await Incident.get_or_none(id=incident_id) if incident_id is not None else None
     if incident is None:
         raise web.HTTPNotFound(text="no such incident")
     form = await _form(request)

@@ -8,6 +8,7 @@ from tortoise.exceptions import IntegrityError
 
 from handoff.console import services, teams
 from handoff.console.app import _form, _lang, _path_id, _state, _supervisor, render
+from handoff.webinput import parse_id
 from models import Category, Team
 
 MAX_NAME = 120
@@ -78,7 +79,8 @@ async def category_team(request: web.Request) -> web.Response:
     if category is None:
         raise web.HTTPNotFound(text="no such category")
     raw = form.get("team_id", "")
-    team = await Team.get_or_none(id=int(raw)) if raw.isdigit() else None
+    team_id = parse_id(raw)
+    team = await Team.get_or_none(id=team_id) if team_id is not None else None
     if raw and team is None:
         raise _back("error_unknown_team")
     category.team = team
