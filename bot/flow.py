@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
-from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage, storable
+from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage
 from bot.directory import Directory, DirectoryRecord
 from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
@@ -40,6 +40,7 @@ from handoff.survey import (
 )
 from handoff.templating import ANSWER, OUT_OF_HOURS, render
 from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
+from handoff.webinput import clean_text
 from models import (
     ActorKind,
     AnswerTemplate,
@@ -273,7 +274,7 @@ async def _store_locked(message: InboundMessage, deps: FlowDeps) -> HandleResult
             log.info("duplicate %s message ignored", message.channel.value)
             return HandleResult(duplicate=True, message_id=None, conversation_id=None)
         conversation = await _new_conversation(identity, contact, now)
-    text = storable(message.text)
+    text = clean_text(message.text)
     row: dict[str, Any] = {
         "conversation": conversation, "channel": message.channel, "direction": Direction.INBOUND,
         "sender_kind": SenderKind.USER, "text": text[:MAX_STORED_CHARS],
@@ -408,7 +409,7 @@ async def _identity_for(message: InboundMessage, now: datetime) -> tuple[Channel
                 contact=contact,
                 channel=message.channel,
                 external_id=message.external_id,
-                display_name=storable(message.display_name)[:200],
+                display_name=clean_text(message.display_name)[:200],
                 last_inbound_at=now,
             )
     except IntegrityError:  # another process created this identity first

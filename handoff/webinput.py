@@ -72,14 +72,15 @@ _CUT_SHORT = (HttpProcessingError, web.RequestPayloadError, ConnectionResetError
 
 def clean_text(value: str) -> str:
     """Text as the databases can store it: PostgreSQL refuses NUL in text and in JSON, and no database
-    driver can encode a lone surrogate (a JSON ``"\\ud800"`` decodes to one). NUL is dropped, a lone
-    surrogate becomes "?"; any other text comes back unchanged."""
+    driver (nor a UTF-8 file) takes a lone surrogate (a JSON ``"\\ud800"`` decodes to one). Each becomes
+    U+FFFD, the replacement character, so the reader sees that something was there; a surrogate pair
+    written as two escapes is joined into its character. Any other text comes back unchanged."""
     if "\x00" in value:
-        value = value.replace("\x00", "")
+        value = value.replace("\x00", "\ufffd")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        value = value.encode("utf-8", "replace").decode("utf-8")
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return value
 
 

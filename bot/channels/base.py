@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from handoff.webinput import clean_text
 from models import ChannelKind
 
 log = logging.getLogger(__name__)
@@ -28,19 +29,6 @@ MAX_PAYLOAD_DEPTH = 16
 CUT_MARK = "…"
 
 
-def storable(text: str) -> str:
-    """``text`` as both databases store it: PostgreSQL refuses NUL in text and JSON, and neither database
-    nor a UTF-8 file takes a lone surrogate (one arrives with a JSON string such as "\\ud800"). Each becomes
-    U+FFFD, so such a message is stored like any other instead of failing on every try."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
 def audit_payload(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A provider payload bounded for keeping: same shape, long strings and long lists cut (CUT_MARK)."""
     bounded = _bounded(raw, 0)
@@ -49,7 +37,7 @@ def audit_payload(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def _bounded(value: Any, depth: int) -> Any:
     if isinstance(value, str):
-        value = storable(value)
+        value = clean_text(value)
         return value if len(value) <= MAX_STORED_CHARS else value[:MAX_STORED_CHARS] + CUT_MARK
     if isinstance(value, Mapping | list | tuple) and depth >= MAX_PAYLOAD_DEPTH:
         return CUT_MARK

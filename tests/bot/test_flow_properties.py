@@ -1,5 +1,5 @@
 """The conversation's steps over generated messages (Hypothesis): whatever a person sends, in any order,
-the turn never raises, the message is stored (cut to MAX_STORED_CHARS, storable on both databases) and
+the turn never raises, the message is stored (cut to MAX_STORED_CHARS, clean_text on both databases) and
 processed, and the bot sends a bounded number of replies.
 
 One database for all the examples of a test (hence the suppressed health check): each example is a new
@@ -12,7 +12,8 @@ import itertools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.base import MAX_STORED_CHARS, storable
+from bot.channels.base import MAX_STORED_CHARS
+from handoff.webinput import clean_text
 from models import Direction, Message
 from tests.conftest import FlowHarness, examples
 
@@ -45,6 +46,6 @@ async def test_any_messages_are_stored_processed_and_answered_boundedly(flow: Fl
         assert result.message_id is not None
         stored = await Message.get(id=result.message_id)
         assert stored.direction == Direction.INBOUND
-        assert stored.text == storable(text)[:MAX_STORED_CHARS]
+        assert stored.text == clean_text(text)[:MAX_STORED_CHARS]
         assert stored.processed_at is not None
         assert len(flow.channel.sent) - before <= MAX_REPLIES

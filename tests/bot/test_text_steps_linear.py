@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.base import MAX_STORED_CHARS, audit_payload, storable
+from bot.channels.base import MAX_STORED_CHARS, audit_payload
 from bot.channels.mail import strip_quoted
 from bot.channels.whatsapp import template_variable
 from bot.flow import is_greeting_only, is_no, is_yes, wants_human
 from bot.i18n import detect_language
 from handoff.survey import comment_kind, parse_rating
+from handoff.webinput import clean_text
 from tests.complexity import assert_linear, repeat_to
 
 ROUTINES: dict[str, Callable[[str], object]] = {
@@ -30,7 +31,7 @@ ROUTINES: dict[str, Callable[[str], object]] = {
     "parse_rating": parse_rating,
     "strip_quoted": strip_quoted,
     "template_variable": template_variable,
-    "storable": storable,
+    "clean_text": clean_text,
     "audit_payload": lambda text: audit_payload({"form": {"Body": text}}),
 }
 UNITS = st.one_of(

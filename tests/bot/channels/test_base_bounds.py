@@ -14,8 +14,8 @@ from bot.channels.base import (
     MAX_STORED_CHARS,
     InboundMessage,
     audit_payload,
-    storable,
 )
+from handoff.webinput import clean_text
 from models import ChannelKind
 
 
@@ -50,7 +50,7 @@ def test_small_payloads_are_kept_as_they_are() -> None:
 
 @given(st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF)))
 def test_storable_text_encodes_and_keeps_everything_else(text: str) -> None:
-    kept = storable(text)
+    kept = clean_text(text)
     kept.encode("utf-8")  # no lone surrogate left
     assert "\x00" not in kept
     if "\x00" not in text and not any(0xD800 <= ord(c) <= 0xDFFF for c in text):
