@@ -7,6 +7,7 @@ someone in the console changes what their tokens may do at once, with no token t
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -36,6 +37,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+async def password_hash_of(password: str) -> str:
+    """``hash_password`` in a worker thread: argon2 spends tens of milliseconds of CPU on purpose, time the
+    event loop owes every other request (a burst of sign-ins must not stall the webhooks)."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def password_matches(password_hash: str, password: str) -> bool:
+    """``verify_password`` in a worker thread, for the same reason."""
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
 def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
@@ -58,7 +70,7 @@ async def create_user(
         email=email,
         role=role,
         name=name or email.split("@")[0],
-        password_hash=hash_password(password),
+        password_hash=await password_hash_of(password),
         must_change_password=must_change_password,
     )
 

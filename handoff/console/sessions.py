@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from handoff.auth import hash_password, verify_password
+from handoff.auth import hash_password, password_hash_of, password_matches
 from models import ConsoleSession, User
 
 COOKIE = "cc_console"
@@ -36,9 +36,9 @@ def same(a: str, b: str) -> bool:
 async def authenticate(*, email: str, password: str) -> User | None:
     user = await User.get_or_none(email=email.strip().lower())
     if user is None or not user.active:
-        verify_password(_DUMMY_HASH, password)
+        await password_matches(_DUMMY_HASH, password)
         return None
-    return user if verify_password(user.password_hash, password) else None
+    return user if await password_matches(user.password_hash, password) else None
 
 
 async def start_session(*, user: User, now: datetime, ttl: timedelta) -> tuple[ConsoleSession, str]:
@@ -81,7 +81,7 @@ class PasswordProblemError(ValueError):
 
 async def change_password(*, user: User, current: str, new: str, confirm: str) -> User:
     """Sign out everywhere: the version bump invalidates every session, including ones not in the table."""
-    if not verify_password(user.password_hash, current):
+    if not await password_matches(user.password_hash, current):
         raise PasswordProblemError("password_wrong_current")
     if new != confirm:
         raise PasswordProblemError("password_mismatch")
@@ -89,7 +89,7 @@ async def change_password(*, user: User, current: str, new: str, confirm: str) -
         raise PasswordProblemError("password_too_short")
     if new == current:
         raise PasswordProblemError("password_same")
-    user.password_hash = hash_password(new)
+    user.password_hash = await password_hash_of(new)
     user.session_version += 1
     user.must_change_password = False
     await user.save(update_fields=["password_hash", "session_version", "must_change_password"])
