@@ -72,11 +72,14 @@ _CUT_SHORT = (HttpProcessingError, web.RequestPayloadError, ConnectionResetError
 
 def clean_text(value: str) -> str:
     """Text as the databases can store it: PostgreSQL refuses NUL in text and in JSON, and no database
-    driver (nor a UTF-8 file) takes a lone surrogate (a JSON ``"\\ud800"`` decodes to one). Each becomes
-    U+FFFD, the replacement character, so the reader sees that something was there; a surrogate pair
-    written as two escapes is joined into its character. Any other text comes back unchanged."""
+    driver (nor a UTF-8 file) takes a lone surrogate (a JSON ``"\\ud800"`` decodes to one). NUL is dropped:
+    it is never part of what a person wrote (a provider or a client library pads with it), and dropped, the
+    rest reads as sent, so ``"ha\\x00lo"`` is the word "halo" and an address with a NUL is the address. A
+    lone surrogate becomes U+FFFD, the replacement character, so the reader sees that a character was
+    there; a surrogate pair written as two escapes is joined into its character. Any other text comes back
+    unchanged."""
     if "\x00" in value:
-        value = value.replace("\x00", "\ufffd")
+        value = value.replace("\x00", "")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
