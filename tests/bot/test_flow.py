@@ -237,7 +237,7 @@ async def test_nul_and_lone_surrogates_are_stored_not_a_failure_on_every_try(flo
     """PostgreSQL refuses NUL in text; no database takes a lone surrogate (the web chat's JSON can carry one)."""
     result = await flow.send(text, provider_id="odd-1")
     stored = await Message.get(id=result.message_id)
-    assert stored.text == text.replace("\x00", "\ufffd").replace("\ud800", "\ufffd")
+    assert stored.text == text.replace("\x00", "").replace("\ud800", "\ufffd")
     assert stored.processed_at is not None
     assert flow.replies()[0] == catalog("id").t("greeting")  # greeted like any first message
 
