@@ -9,9 +9,9 @@ from aiohttp import web
 
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.console.i18n import console_catalog
-from handoff.console.teams import scope_for_token
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
+from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 

@@ -1,6 +1,6 @@
 """Incidents: one problem with the developer team, many escalated tickets linked to it, one fix for all.
 
-Escalation opens or links an incident (handoff.console.services.escalate). Reporting the fix here records
+Escalation opens or links an incident (handoff.actions.escalate). Reporting the fix here records
 it on every linked ticket (escalated ones go back to their agents as open) and, when asked, tells every
 user whose linked ticket is still open, through the outbox, once per ticket (``Ticket.fix_notified_at``
 is claimed by a conditional update before the message is written).
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from handoff.console.services import ConsoleError, ForbiddenError, Translate, audit, clean_text, is_supervisor
+from handoff.actions import ConsoleError, ForbiddenError, Translate, audit, clean_text, is_supervisor
 from handoff.delivery import ChannelRegistry, send_text
 from handoff.tickets import add_event
 from models import (

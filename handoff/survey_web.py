@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from handoff.console.services import Translate
+from handoff.actions import Translate
 from handoff.survey import MAX_COMMENT_CHARS, SurveyLinkError, link_secret, rate_ticket, read_link_token
 from handoff.webinput import InputError, read_text_form
 from models import Conversation, Ticket

@@ -107,7 +107,7 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     if own is not None or conversation.status not in (ConversationStatus.PENDING, ConversationStatus.OPEN):
         return own
     # An agent answered this person here, on the channel they wrote on last, from a ticket opened on
-    # another channel (handoff.console.services.reply): what they write here belongs to that ticket.
+    # another channel (handoff.actions.reply): what they write here belongs to that ticket.
     return (
         await Ticket.filter(contact_id=conversation.contact_id)  # type: ignore[attr-defined]
         .exclude(status=TicketStatus.RESOLVED)

@@ -23,17 +23,17 @@ import jinja2
 from aiohttp import WSMsgType, web
 from multidict import MultiDictProxy
 
+from handoff import actions, teams
+from handoff.actions import ConsoleError, Translate, can_act, is_supervisor
 from handoff.attachments import AttachmentStore
 from handoff.auth import UserExistsError, create_user, generate_password
 from handoff.console import files as console_files
-from handoff.console import services, teams
 from handoff.console.assignment import Assigner, run_assignment
 from handoff.console.channel_state import ChannelState, channel_states
 from handoff.console.config import ConsoleConfig
 from handoff.console.dashboard import build_dashboard
 from handoff.console.i18n import LANGUAGES, ConsoleCatalog, console_catalog, known
 from handoff.console.live import Broker, LiveEvent
-from handoff.console.services import ConsoleError, Translate, can_act, is_supervisor
 from handoff.console.sessions import (
     COOKIE,
     LOGIN_CSRF_COOKIE,
@@ -286,7 +286,7 @@ async def login_post(request: web.Request) -> web.Response:
         return render(request, "login.html", {**context, "error": "login_failed"}, status=401)
     await state.limiter.succeeded(attempt, now=now)
     _session, raw = await start_session(user=user, now=now, ttl=state.config.session_ttl)
-    await services.audit(actor=user, action="auth.login")
+    await actions.audit(actor=user, action="auth.login")
     response = web.HTTPSeeOther("/console/password" if user.must_change_password else "/console/queue")
     response.set_cookie(COOKIE, raw, path="/console", httponly=True, samesite="Lax",
                         secure=state.secure_cookies, max_age=int(state.config.session_ttl.total_seconds()))
@@ -314,7 +314,7 @@ async def password_post(request: web.Request) -> web.Response:
                               confirm=form.get("confirm", ""))
     except PasswordProblemError as problem:
         return render(request, "password.html", {"error": problem.code}, status=400)
-    await services.audit(actor=user, action="auth.password_changed")
+    await actions.audit(actor=user, action="auth.password_changed")
     # Every other browser is signed out; this one gets a fresh session so the person carries on.
     state.broker.publish("session.revoked", {"user_id": user.id})
     _session, raw = await start_session(user=user, now=state.clock(), ttl=state.config.session_ttl)
@@ -328,7 +328,7 @@ async def availability(request: web.Request) -> web.Response:
     user = request[USER]
     user.available = (await _form(request)).get("available") == "1"
     await user.save(update_fields=["available"])
-    await services.audit(actor=user, action="user.availability", data={"available": user.available})
+    await actions.audit(actor=user, action="user.availability", data={"available": user.available})
     _state(request).broker.publish("user.available", {"user_id": user.id, "available": user.available})
     # Back to the page the toggle was on, but only a console page of this very site.
     raise web.HTTPSeeOther(same_origin_path(request.headers.get("Referer"),
@@ -516,7 +516,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
                           "match": template.language == conversation.language})
     window: timedelta | None = None
     if conversation.channel == ChannelKind.WHATSAPP and identity.last_inbound_at:
-        window = identity.last_inbound_at + services.WHATSAPP_WINDOW - now
+        window = identity.last_inbound_at + actions.WHATSAPP_WINDOW - now
     context = {
         "page": "ticket",
         "ticket": ticket,
@@ -571,7 +571,7 @@ async def _act(request: web.Request, action: Callable[[Ticket, dict[str, str]], 
 async def take(request: web.Request) -> web.Response:
     state = _state(request)
     ticket = await _ticket(request)
-    result = await services.take_ticket(ticket_id=ticket.id, agent=request[USER], now=state.clock())
+    result = await actions.take_ticket(ticket_id=ticket.id, agent=request[USER], now=state.clock())
     if result.taken:
         _changed(request, ticket)
         raise _back(ticket, "notice_taken")
@@ -587,7 +587,7 @@ async def reply_view(request: web.Request) -> web.Response:
     try:
         limit = state.attachments.policy.max_bytes if state.attachments is not None else 0
         files = await console_files.uploaded_files(form, limit=limit)
-        await services.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=text,
+        await actions.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=text,
                              now=state.clock(), files=files, store=state.attachments)
     except ConsoleError as problem:
         console_files.close_uploads(form)
@@ -611,7 +611,7 @@ async def attachment_view(request: web.Request) -> web.StreamResponse:
 
 async def note_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await services.add_note(ticket=ticket, agent=request[USER], text=form.get("text", ""))
+        await actions.add_note(ticket=ticket, agent=request[USER], text=form.get("text", ""))
 
     return await _act(request, run, "notice_noted")
 
@@ -622,7 +622,7 @@ async def categorize_view(request: web.Request) -> web.Response:
         category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
         if category is None:
             raise ConsoleError("error_unknown_category", 400)
-        await services.categorize(ticket=ticket, category=category, agent=request[USER])
+        await actions.categorize(ticket=ticket, category=category, agent=request[USER])
 
     return await _act(request, run, "notice_categorized")
 
@@ -635,21 +635,21 @@ async def assign_view(request: web.Request) -> web.Response:
         assignee = await User.get_or_none(id=user_id) if user_id is not None else None
         if assignee is None:
             raise ConsoleError("error_unknown_user", 400)
-        await services.assign_ticket(ticket=ticket, assignee=assignee, actor=request[USER], now=state.clock())
+        await actions.assign_ticket(ticket=ticket, assignee=assignee, actor=request[USER], now=state.clock())
 
     return await _act(request, run, "notice_assigned")
 
 
 async def waiting_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await services.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1")
+        await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1")
 
     return await _act(request, run, "notice_status")
 
 
 async def fixed_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await services.report_fix(ticket=ticket, agent=request[USER], text=form.get("text", ""))
+        await actions.report_fix(ticket=ticket, agent=request[USER], text=form.get("text", ""))
 
     return await _act(request, run, "notice_fix_reported")
 
@@ -658,7 +658,7 @@ async def escalate_view(request: web.Request) -> web.Response:
     state = _state(request)
 
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await services.escalate(
+        await actions.escalate(
             ticket=ticket, agent=request[USER], now=state.clock(), summary=form.get("summary", ""),
             webhook_url=state.config.escalation_webhook_url, webhook_secret=state.config.escalation_webhook_secret,
             ticket_url=f"{state.public_url}/console/t/{ticket.id}" if state.public_url else "",
@@ -672,7 +672,7 @@ async def close_view(request: web.Request) -> web.Response:
     state = _state(request)
 
     async def run(ticket: Ticket, _form: dict[str, str]) -> None:
-        await services.close_ticket(registry=state.registry, ticket=ticket, agent=request[USER], now=state.clock(),
+        await actions.close_ticket(registry=state.registry, ticket=ticket, agent=request[USER], now=state.clock(),
                                     translate=state.translate, **survey_options(state))
 
     return await _act(request, run, "notice_closed")
@@ -723,7 +723,7 @@ async def category_save(request: web.Request) -> web.Response:
         created = Category(slug=slug)
         created.update_from_dict({**fields, "name_en": fields["name_en"] or fields["name_id"]})
         await created.save()
-        await services.audit(actor=user, action="category.create", target=slug, data={"name_id": fields["name_id"]})
+        await actions.audit(actor=user, action="category.create", target=slug, data={"name_id": fields["name_id"]})
     else:
         category_id = parse_id(raw_id)
         category = await Category.get_or_none(id=category_id) if category_id is not None else None
@@ -731,7 +731,7 @@ async def category_save(request: web.Request) -> web.Response:
             raise web.HTTPNotFound(text="no such category")
         category.update_from_dict(fields)
         await category.save()
-        await services.audit(actor=user, action="category.update", target=category.slug,
+        await actions.audit(actor=user, action="category.update", target=category.slug,
                              data={k: v for k, v in fields.items() if k != "description"})
     raise web.HTTPSeeOther("/console/admin/categories?notice=notice_saved")
 
@@ -787,14 +787,14 @@ async def template_save(request: web.Request) -> web.Response:
         # An empty template means "a person answers this category in this language".
         if existing is not None:
             await existing.delete()
-        await services.audit(actor=user, action="template.delete", target=f"{category.slug}/{lang}")
+        await actions.audit(actor=user, action="template.delete", target=f"{category.slug}/{lang}")
     elif existing is None:
         await AnswerTemplate.create(category=category, language=lang, body=body)
-        await services.audit(actor=user, action="template.create", target=f"{category.slug}/{lang}")
+        await actions.audit(actor=user, action="template.create", target=f"{category.slug}/{lang}")
     else:
         existing.body = body
         await existing.save(update_fields=["body", "updated_at"])
-        await services.audit(actor=user, action="template.update", target=f"{category.slug}/{lang}")
+        await actions.audit(actor=user, action="template.update", target=f"{category.slug}/{lang}")
     raise web.HTTPSeeOther(f"/console/admin/templates?notice=notice_saved#c{category.id}")
 
 
@@ -836,7 +836,7 @@ async def user_invite(request: web.Request) -> web.Response:
     if capacity is not None:
         created.capacity = max(0, min(100, capacity))
         await created.save(update_fields=["capacity"])
-    await services.audit(actor=actor, action="user.invite", target=created.email, data={"role": created.role.value})
+    await actions.audit(actor=actor, action="user.invite", target=created.email, data={"role": created.role.value})
     return await users_page(request, invited=(created.email, password))
 
 
@@ -862,7 +862,7 @@ async def user_save(request: web.Request) -> web.Response:
         ticked = (await _read_form(request)).getall("team", [])
         chosen = [team_id for v in ticked if isinstance(v, str) and (team_id := parse_id(v)) is not None]
         data["teams"] = await teams.set_user_teams(target, chosen)
-    await services.audit(actor=actor, action="user.update", target=target.email, data=data)
+    await actions.audit(actor=actor, action="user.update", target=target.email, data=data)
     raise web.HTTPSeeOther("/console/admin/users?notice=notice_saved")
 
 

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from handoff.console.lifecycle import run_while_serving
 from handoff.console.live import Broker, LiveEvent
-from handoff.console.teams import agents_of
+from handoff.teams import agents_of
 from handoff.tickets import UNRESOLVED, add_event
 from models import ActorKind, Conversation, ConversationStatus, Ticket, TicketEvent, TicketStatus, User, UserRole
 

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from handoff.console import services
+from handoff import actions
 from handoff.console.app import _form, _lang, _state, _supervisor, render
 from handoff.learning import RetrainSettings, confirmed_examples, corrections
 from models import Category, User
@@ -122,7 +122,7 @@ async def retrain_start(request: web.Request) -> web.Response:
                 train_data=settings.train_data, test_data=settings.test_data,
             )
             job.status = "done"
-            await services.audit(actor=user, action="classifier.retrained", target=job.result.version, data={
+            await actions.audit(actor=user, action="classifier.retrained", target=job.result.version, data={
                 "acceptable": job.result.acceptable, "reason": job.result.reason,
                 "current": job.result.current, "candidate": job.result.candidate,
             })
@@ -135,7 +135,7 @@ async def retrain_start(request: web.Request) -> web.Response:
         broker.publish("classifier.progress", {"status": job.status})
 
     loop.task = asyncio.create_task(run())
-    await services.audit(actor=user, action="classifier.retrain", data={"examples": len(examples)})
+    await actions.audit(actor=user, action="classifier.retrain", data={"examples": len(examples)})
     raise _back("notice_retrain_started")
 
 
@@ -173,7 +173,7 @@ async def activate(request: web.Request) -> web.Response:
     job = _loop(request).job
     if job is not None:
         job.decision = "activated"
-    await services.audit(actor=user, action="classifier.activate", target=result.version,
+    await actions.audit(actor=user, action="classifier.activate", target=result.version,
                          data={"previous": result.previous, "running": version})
     raise _back("notice_classifier_activated")
 
@@ -188,7 +188,7 @@ async def discard(request: web.Request) -> web.Response:
     job = _loop(request).job
     if job is not None:
         job.decision = "discarded"
-    await services.audit(actor=user, action="classifier.discard", target=result.version)
+    await actions.audit(actor=user, action="classifier.discard", target=result.version)
     raise _back("notice_classifier_discarded")
 
 
@@ -202,7 +202,7 @@ async def restore(request: web.Request) -> web.Response:
     except StoreError:
         raise _back("error_nothing_to_restore") from None
     version = await _swap(request, settings)
-    await services.audit(actor=user, action="classifier.restore", target=version, data={"from": previous})
+    await actions.audit(actor=user, action="classifier.restore", target=version, data={"from": previous})
     raise _back("notice_classifier_restored")
 
 

@@ -19,6 +19,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from tortoise.queryset import QuerySet
 
+from handoff import teams
+from handoff.actions import ConsoleError
 from handoff.attachments import (
     MAX_FILES_PER_MESSAGE,
     AttachmentPolicy,
@@ -30,8 +32,6 @@ from handoff.attachments import (
     normalise_type,
     serve_type,
 )
-from handoff.console import teams
-from handoff.console.services import ConsoleError
 from models import Attachment, Conversation, Message, Ticket, User
 
 FIELD = "files"
@@ -112,7 +112,7 @@ def close_uploads(form: MultiDictProxy[Any]) -> None:
 
 
 async def ticket_scope(user: User) -> QuerySet[Ticket]:
-    """The tickets ``user`` may open: the ticket page's rule, teams included (handoff.console.teams)."""
+    """The tickets ``user`` may open: the ticket page's rule, teams included (handoff.teams)."""
     return await teams.scope(Ticket.all(), user)
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
+from handoff.actions import ConsoleError
 from handoff.console.app import USER, ConsoleState, _form, _state, _t, render
 from handoff.console.lifecycle import run_while_serving
-from handoff.console.services import ConsoleError
 from handoff.escalation_mail import INTERVAL as MAIL_INTERVAL
 from handoff.escalation_mail import Mailer, drain
 from handoff.incidents import open_incidents, report_incident_fix

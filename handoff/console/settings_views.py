@@ -6,7 +6,7 @@ from datetime import date
 
 from aiohttp import web
 
-from handoff.console import services
+from handoff import actions
 from handoff.console.app import USER, _form, _state, _supervisor, current_operations, render
 from handoff.operations import (
     LANGUAGES,
@@ -68,7 +68,7 @@ async def settings_save(request: web.Request) -> web.Response:
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
                      problem.errors, params=problem.params, status=400)
     await save_operations(operations=ops)
-    await services.audit(actor=user, action="settings.operations", data={
+    await actions.audit(actor=user, action="settings.operations", data={
         "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]
                      for d in range(7) if (s := ops.hours.span(d))},
         "closed_dates": len(ops.hours.closed_dates),

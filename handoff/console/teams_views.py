@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
-from handoff.console import services, teams
+from handoff import actions, teams
 from handoff.console.app import _form, _lang, _path_id, _state, _supervisor, render
 from handoff.webinput import parse_id
 from models import Category, Team
@@ -47,7 +47,7 @@ async def team_create(request: web.Request) -> web.Response:
         team = await Team.create(name=name)
     except IntegrityError:
         raise _back("error_team_exists") from None
-    await services.audit(actor=user, action="team.create", target=team.name)
+    await actions.audit(actor=user, action="team.create", target=team.name)
     raise _back("notice_saved")
 
 
@@ -59,7 +59,7 @@ async def team_update(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such team")
     if form.get("delete") == "1":
         await team.delete()  # its categories and tickets fall back to "no team": every agent sees them
-        await services.audit(actor=user, action="team.delete", target=team.name)
+        await actions.audit(actor=user, action="team.delete", target=team.name)
         _state(request).broker.publish("teams.updated", {})
         raise _back("notice_saved")
     previous = team.name
@@ -68,7 +68,7 @@ async def team_update(request: web.Request) -> web.Response:
         await team.save(update_fields=["name"])
     except IntegrityError:
         raise _back("error_team_exists") from None
-    await services.audit(actor=user, action="team.rename", target=team.name, data={"from": previous})
+    await actions.audit(actor=user, action="team.rename", target=team.name, data={"from": previous})
     raise _back("notice_saved")
 
 
@@ -86,7 +86,7 @@ async def category_team(request: web.Request) -> web.Response:
     category.team = team
     await category.save(update_fields=["team_id"])
     moved = await teams.retag_category_tickets(category)
-    await services.audit(actor=user, action="category.team", target=category.slug,
+    await actions.audit(actor=user, action="category.team", target=category.slug,
                          data={"team": team.name if team else None, "open_tickets_moved": moved})
     _state(request).broker.publish("teams.updated", {})
     raise _back("notice_saved")

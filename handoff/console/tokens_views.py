@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from handoff.actions import is_supervisor
 from handoff.auth import ExpiryError, create_api_token, parse_expiry, revoke_api_token, token_role, visible_tokens
 from handoff.console.app import USER, _form, _path_id, _state, render
-from handoff.console.services import is_supervisor
 from models import ApiToken, User
 
 MAX_NAME = 120

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.app import FLOW
-from handoff.console.teams import set_user_teams
+from handoff.teams import set_user_teams
 from models import Category, Setting, Team, Ticket, TicketStatus
 from nlp.store import ModelStore
 from tests.handoff.console.admin_support import seed_model, serve

@@ -2,7 +2,8 @@
 writes a TicketEvent (the ticket's story) and an AuditLog row (who did what in the console).
 
 Views and the API stay thin: they check the session and CSRF, then call these. Role and ownership are
-checked here too, so no entry point can forget them.
+checked here too, so no entry point can forget them. The helpdesk's own room (not the console's): the
+console views, /api/v1, the bot and the scheduler all call it, and it imports nothing of ``handoff.console``.
 """
 
 from __future__ import annotations

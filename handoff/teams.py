@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from handoff.console.services import is_supervisor
+from handoff.actions import is_supervisor
 from models import ApiToken, Category, Team, Ticket, TicketStatus, User, UserRole
 
 
