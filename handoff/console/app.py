@@ -48,6 +48,7 @@ from handoff.console.sessions import (
 from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
+from handoff.i18n import choose_language, other_language
 from handoff.learning import RetrainSettings
 from handoff.login_throttle import LoginLimiter, retry_after_seconds
 from handoff.operations import Operations, defaults_from, load_operations
@@ -143,10 +144,8 @@ def _sla(request: web.Request) -> timedelta:
 
 
 def _lang(request: web.Request) -> str:
-    wanted = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or ""
-    if wanted in LANGUAGES:
-        return wanted
-    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "id"
+    browser = "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else None
+    return choose_language(request.query.get("lang") or request.cookies.get(LANG_COOKIE), browser)
 
 
 def _t(request: web.Request) -> ConsoleCatalog:
@@ -162,7 +161,7 @@ def render(request: web.Request, name: str, context: dict[str, Any], *, status: 
     base = {
         "t": console_catalog(lang),
         "lang": lang,
-        "other_lang": "en" if lang == "id" else "id",
+        "other_lang": other_language(lang),
         "user": user,
         "supervisor": user is not None and is_supervisor(user),
         "csrf": session.csrf_token if session else "",

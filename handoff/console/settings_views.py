@@ -8,8 +8,8 @@ from aiohttp import web
 
 from handoff import actions
 from handoff.console.app import USER, _form, _state, _supervisor, current_operations, render
+from handoff.i18n import LANGUAGES
 from handoff.operations import (
-    LANGUAGES,
     Operations,
     OperationsFormError,
     form_values,
