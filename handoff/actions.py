@@ -23,6 +23,7 @@ from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
 from handoff.tickets import add_event, reply_conversation, resolve_ticket
+from handoff.webinput import clean_text
 from models import (
     ActorKind,
     AuditLog,
@@ -103,12 +104,10 @@ def _require_open(ticket: Ticket) -> None:
         raise ConsoleError("error_closed")
 
 
-def clean_text(text: str) -> str:
-    return _clean(text)
-
-
-def _clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").strip()
+def written_text(text: str) -> str:
+    """What an agent wrote, as it is stored: storable (handoff.webinput.clean_text, the one rule for that),
+    not empty and not longer than a chat message may be."""
+    text = clean_text(text).replace("\r\n", "\n").strip()
     if not text:
         raise ConsoleError("error_empty", 400)
     if len(text) > MAX_TEXT_CHARS:
@@ -186,7 +185,7 @@ async def reply(
     _require_open(ticket)
     files = files or []
     # Files alone are a reply too; words alone must not be empty.
-    text = _clean(text) if text.strip() or not files else ""
+    text = written_text(text) if text.strip() or not files else ""
     _check_files(files, store)
     conversation = await reply_conversation(ticket)
     message = await send_text(registry=registry, conversation=conversation, text=text,
@@ -214,7 +213,7 @@ async def add_note(*, ticket: Ticket, agent: User, text: str) -> TicketEvent:
     """A private note is a ticket event, not a message: the outbox never sees it, so it cannot be sent."""
     _require_owner(agent, ticket)
     event = await add_event(ticket=ticket, kind="note", actor_kind=ActorKind.AGENT, actor=agent,
-                            data={"text": _clean(text)})
+                            data={"text": written_text(text)})
     await audit(actor=agent, action="ticket.note", target=ticket.number or str(ticket.id))
     return event
 
@@ -338,7 +337,7 @@ async def report_fix(*, ticket: Ticket, agent: User, text: str) -> Ticket:
     _require_owner(agent, ticket)
     if ticket.status != TicketStatus.ESCALATED:
         raise ConsoleError("error_not_escalated")
-    text = _clean(text)
+    text = written_text(text)
     ticket.status = TicketStatus.OPEN
     await ticket.save(update_fields=["status"])
     await add_event(ticket=ticket, kind="fix_reported", actor_kind=ActorKind.AGENT, actor=agent, data={"text": text})

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from handoff.actions import ConsoleError, ForbiddenError, Translate, audit, clean_text, is_supervisor
+from handoff.actions import ConsoleError, ForbiddenError, Translate, audit, is_supervisor, written_text
 from handoff.delivery import ChannelRegistry, send_text
 from handoff.tickets import add_event
 from models import (
@@ -54,7 +54,7 @@ async def report_incident_fix(
     tickets = await Ticket.filter(incident_id=incident.id).order_by("id")
     if not is_supervisor(actor) and not any(t.assignee_id == actor.id for t in tickets):  # type: ignore[attr-defined]
         raise ForbiddenError
-    text = clean_text(text)
+    text = written_text(text)
     # Conditional: of two people reporting at once, one records the fix and the other is told it is done.
     updated = await Incident.filter(id=incident.id, status=IncidentStatus.OPEN).update(
         status=IncidentStatus.FIXED, fix_text=text, fixed_at=now, fixed_by_id=actor.id
