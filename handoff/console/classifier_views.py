@@ -18,7 +18,7 @@ from datetime import datetime
 from aiohttp import web
 
 from handoff import actions
-from handoff.console.app import _form, _lang, _state, _supervisor, render
+from handoff.console.toolkit import console_state, form_fields, render, request_language, require_supervisor
 from handoff.learning import RetrainSettings, confirmed_examples, corrections
 from models import Category, User
 from nlp.classifier import load_classifier
@@ -51,7 +51,7 @@ LOOP = web.AppKey("classifier_loop", ClassifierLoop)
 
 
 def _settings(request: web.Request) -> RetrainSettings:
-    settings = _state(request).retrain
+    settings = console_state(request).retrain
     if settings is None:
         raise web.HTTPNotFound(text="retraining is not configured in this process")
     return settings
@@ -66,10 +66,10 @@ def _back(notice: str = "") -> web.HTTPSeeOther:
 
 
 async def classifier_page(request: web.Request) -> web.Response:
-    _supervisor(request)
-    settings = _state(request).retrain
+    require_supervisor(request)
+    settings = console_state(request).retrain
     counts, recent = await corrections()
-    lang = _lang(request)
+    lang = request_language(request)
     names = {c.slug: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
     versions = []
     active = None
@@ -96,9 +96,9 @@ async def classifier_page(request: web.Request) -> web.Response:
 
 
 async def retrain_start(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    state = _state(request)
+    state = console_state(request)
     loop = _loop(request)
     if loop.job is not None and loop.job.status == "running":
         raise _back("notice_retrain_running")
@@ -149,16 +149,16 @@ def _candidate(request: web.Request, version: str) -> RetrainResult:
 async def _swap(request: web.Request, settings: RetrainSettings) -> str:
     """Load the store's active model and put it in the running bot; returns its version."""
     classifier = await asyncio.to_thread(load_classifier, settings.model_dir)
-    swap = _state(request).swap_classifier
+    swap = console_state(request).swap_classifier
     if swap is not None:
         swap(classifier)
     return classifier.version
 
 
 async def activate(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    form = await _form(request)
+    form = await form_fields(request)
     result = _candidate(request, form.get("version", ""))
     if not result.acceptable:
         # Refused here too, not only hidden in the page: a regressing candidate never goes live.
@@ -179,9 +179,9 @@ async def activate(request: web.Request) -> web.Response:
 
 
 async def discard(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    form = await _form(request)
+    form = await form_fields(request)
     result = _candidate(request, form.get("version", ""))
     with contextlib.suppress(StoreError):
         ModelStore(settings.model_dir).discard(result.version)
@@ -193,7 +193,7 @@ async def discard(request: web.Request) -> web.Response:
 
 
 async def restore(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
     store = ModelStore(settings.model_dir)
     previous = store.active_version()

@@ -7,7 +7,7 @@ from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
 from handoff import actions, teams
-from handoff.console.app import _form, _lang, _path_id, _state, _supervisor, render
+from handoff.console.toolkit import console_state, form_fields, path_id, render, request_language, require_supervisor
 from handoff.webinput import parse_id
 from models import Category, Team
 
@@ -19,8 +19,8 @@ def _back(notice: str) -> web.HTTPSeeOther:
 
 
 async def teams_page(request: web.Request) -> web.Response:
-    _supervisor(request)
-    lang = _lang(request)
+    require_supervisor(request)
+    lang = request_language(request)
     all_teams = await Team.all().prefetch_related("members")
     categories = await Category.all()
     return render(request, "admin_teams.html", {
@@ -41,8 +41,8 @@ def _name(form: dict[str, str]) -> str:
 
 
 async def team_create(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    name = _name(await _form(request))
+    user = require_supervisor(request)
+    name = _name(await form_fields(request))
     try:
         team = await Team.create(name=name)
     except IntegrityError:
@@ -52,15 +52,15 @@ async def team_create(request: web.Request) -> web.Response:
 
 
 async def team_update(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    form = await _form(request)
-    team = await Team.get_or_none(id=_path_id(request))
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    team = await Team.get_or_none(id=path_id(request))
     if team is None:
         raise web.HTTPNotFound(text="no such team")
     if form.get("delete") == "1":
         await team.delete()  # its categories and tickets fall back to "no team": every agent sees them
         await actions.audit(actor=user, action="team.delete", target=team.name)
-        _state(request).broker.publish("teams.updated", {})
+        console_state(request).broker.publish("teams.updated", {})
         raise _back("notice_saved")
     previous = team.name
     team.name = _name(form)
@@ -73,9 +73,9 @@ async def team_update(request: web.Request) -> web.Response:
 
 
 async def category_team(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    form = await _form(request)
-    category = await Category.get_or_none(id=_path_id(request))
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    category = await Category.get_or_none(id=path_id(request))
     if category is None:
         raise web.HTTPNotFound(text="no such category")
     raw = form.get("team_id", "")
@@ -88,7 +88,7 @@ async def category_team(request: web.Request) -> web.Response:
     moved = await teams.retag_category_tickets(category)
     await actions.audit(actor=user, action="category.team", target=category.slug,
                          data={"team": team.name if team else None, "open_tickets_moved": moved})
-    _state(request).broker.publish("teams.updated", {})
+    console_state(request).broker.publish("teams.updated", {})
     raise _back("notice_saved")
 
 
