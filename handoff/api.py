@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
-from handoff.console.i18n import console_catalog
+from handoff.i18n import console_catalog
 from handoff.reachability import contact_reach
 from handoff.sla import SlaPolicy, evaluate
 from handoff.teams import scope_for_token

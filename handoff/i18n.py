@@ -1,13 +1,17 @@
 """One way to read a message catalogue and one language choice, for every room that shows words to people.
 
-Each room keeps its own words (``bot/locales``, ``handoff/console/locales``, ``handoff/reports/locales``:
-what the user reads in a chat is not what an agent reads in the console), but they are all read here and
-all answer the same question the same way: which of the two languages, Indonesian by default.
+Each room keeps its own words (``bot/locales``, ``handoff/locales``, ``handoff/reports/locales``: what the
+user reads in a chat is not what an agent reads in the console), but they are all read here and all answer
+the same question the same way: which of the two languages, Indonesian by default.
+
+``handoff/locales`` is the helpdesk's catalogue (``console_catalog``): the console's pages, and the error
+codes of ``handoff.actions.ConsoleError`` that the console and /api/v1 both explain.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -53,3 +57,28 @@ def entry(package: str, lang: str, key: str) -> Any:
     if found is None and lang != DEFAULT_LANGUAGE:
         found = _lookup(load_catalogue(package, DEFAULT_LANGUAGE), key)
     return found
+
+
+HELPDESK = "handoff"
+
+
+def known(key: str) -> bool:
+    """Whether ``key`` is in the helpdesk's catalogue (a notice named in a URL must be one of ours)."""
+    return key in load_catalogue(HELPDESK, DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleCatalog:
+    """The helpdesk's catalogue in one language, as the console's pages and the API use it."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        template = entry(HELPDESK, self.lang, key)
+        if template is None:  # missing in both languages: the key itself, so a page still renders
+            template = key
+        return str(template).format(**values) if values else str(template)
+
+
+def console_catalog(lang: str | None) -> ConsoleCatalog:
+    return ConsoleCatalog(choose_language(lang))

@@ -10,7 +10,6 @@ from aiohttp import web
 from handoff import actions, teams
 from handoff.auth import UserExistsError, create_user, generate_password
 from handoff.console.dashboard import build_dashboard
-from handoff.console.i18n import LANGUAGES, console_catalog
 from handoff.console.toolkit import (
     console_state,
     form_fields,
@@ -21,6 +20,7 @@ from handoff.console.toolkit import (
     require_supervisor,
     sla_target,
 )
+from handoff.i18n import LANGUAGES, console_catalog
 from handoff.templating import ANSWER, TemplateProblem
 from handoff.templating import check as check_template
 from handoff.templating import render as render_template

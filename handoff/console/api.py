@@ -24,9 +24,9 @@ from handoff.api import (
     ticket_json,
     unknown_parameters,
 )
-from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
 from handoff.console.toolkit import STATE, ConsoleState
+from handoff.i18n import console_catalog
 from handoff.incidents import report_incident_fix
 from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User

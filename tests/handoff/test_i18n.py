@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.i18n import catalog
-from handoff.console.i18n import console_catalog
-from handoff.i18n import DEFAULT_LANGUAGE, LANGUAGES, choose_language, entry, load_catalogue
+from handoff.i18n import DEFAULT_LANGUAGE, LANGUAGES, choose_language, console_catalog, entry, load_catalogue
 from handoff.reports.text import report_text
 
 
@@ -17,7 +16,7 @@ def test_the_first_language_we_speak_wins_else_indonesian() -> None:
     assert choose_language() == "id"
 
 
-@pytest.mark.parametrize("package", ["bot", "handoff.console", "handoff.reports"])
+@pytest.mark.parametrize("package", ["bot", "handoff", "handoff.reports"])
 def test_every_catalogue_is_read_in_both_languages(package: str) -> None:
     assert all(load_catalogue(package, lang) for lang in LANGUAGES)
 
