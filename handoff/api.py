@@ -10,7 +10,7 @@ from aiohttp import web
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.i18n import console_catalog
 from handoff.reachability import contact_reach
-from handoff.sla import SlaPolicy, evaluate
+from handoff.sla import evaluate
 from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
@@ -94,9 +94,7 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     await ticket.fetch_related("contact", "category", "assignee", "team")
     contact = ticket.contact
     assignee = ticket.assignee
-    status = evaluate(
-        opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at, policy=SlaPolicy(), now=now
-    )
+    status = evaluate(ticket, now)  # against the ticket's own target, not a global one
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -123,7 +121,8 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "first_response_at": _iso(ticket.first_response_at),
         "resolved_at": _iso(ticket.resolved_at),
         "due_at": _iso(ticket.due_at),
-        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds())},
+        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds()),
+                "target_seconds": int(status.target.total_seconds())},
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
         # contact's other channels, so an integration can reach the person another way.
         **(await contact_reach(contact.id)).json(),

@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from handoff.sla import targets_for
 from models import (
     ActorKind,
     Category,
@@ -26,11 +27,6 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SLA = timedelta(hours=24)
-# Every status but resolved. Ask for unresolved tickets with ``status__in=UNRESOLVED``, not with
-# ``.exclude(status=RESOLVED)``: the index on status serves the first, while ``status <> 'resolved'`` can
-# use no index and reads every ticket ever closed (tests/models/test_query_plans.py).
-UNRESOLVED = tuple(status for status in TicketStatus if status != TicketStatus.RESOLVED)
 
 
 def format_number(ticket_id: int, opened_at: datetime) -> str:
@@ -58,9 +54,11 @@ async def open_ticket(
     predicted_confidence: float | None = None,
     unverified: bool = False,
     subject: str = "",
-    sla: timedelta = DEFAULT_SLA,
+    sla: timedelta | None = None,
 ) -> Ticket:
-    """Hand a conversation to people: a ticket due ``sla`` after now, the conversation waiting for an agent."""
+    """Hand a conversation to people: a ticket with the targets ``sla.targets_for`` chooses (``sla``: the
+    target in force), the conversation waiting for an agent."""
+    targets = targets_for(opened_at=now, setting=sla)
     category = await Category.get_or_none(slug=predicted_category) if predicted_category else None
     async with in_transaction():
         ticket = await Ticket.create(
@@ -77,7 +75,7 @@ async def open_ticket(
             unverified=unverified,
             subject=subject[:200],
             opened_at=now,
-            due_at=now + sla,
+            due_at=targets.due_at,
         )
         ticket.number = format_number(ticket.id, now)
         await ticket.save(update_fields=["number"])

@@ -327,7 +327,7 @@ class Ticket(Model):
 
     class Meta:
         table = "tickets"
-        # Queries ask for unresolved tickets as ``status IN (...)`` (handoff.tickets.UNRESOLVED), which these
+        # Queries ask for unresolved tickets as ``status IN (...)`` (models.enums.UNRESOLVED), which these
         # serve; ``status <> 'resolved'`` could use no index and would read every ticket ever closed.
         indexes = (
             ("status", "due_at"),  # unresolved tickets by due time: the queue, SLA sweep, assignment, dashboard

@@ -18,7 +18,6 @@ from handoff.console.toolkit import (
     render,
     request_language,
     require_supervisor,
-    sla_target,
 )
 from handoff.i18n import LANGUAGES, console_catalog
 from handoff.templating import ANSWER, TemplateProblem
@@ -33,8 +32,7 @@ MAX_SORT_ORDER = 10**6
 async def dashboard(request: web.Request) -> web.Response:
     require_supervisor(request)
     state = console_state(request)
-    board = await build_dashboard(now=state.clock(), tz=state.tz, sla=sla_target(request),
-                                  lang=request_language(request))
+    board = await build_dashboard(now=state.clock(), tz=state.tz, lang=request_language(request))
     return render(request, "dashboard.html", {"page": "dashboard", "board": board})
 
 

@@ -35,6 +35,7 @@ from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
 from handoff.login_throttle import LoginLimiter
+from handoff.sla import DEFAULT_TARGET
 
 HERE = Path(__file__).parent
 
@@ -47,7 +48,7 @@ def create_console(
     broker: Broker | None = None,
     clock: Callable[[], datetime] | None = None,
     tz: ZoneInfo | None = None,
-    sla: timedelta = timedelta(hours=24),
+    sla: timedelta = DEFAULT_TARGET,
     public_url: str = "",
     attachments: AttachmentStore | None = None,
     escalation_mailer: Mailer | None = None,

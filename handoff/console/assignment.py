@@ -20,8 +20,18 @@ from aiohttp import web
 from handoff.console.lifecycle import run_while_serving
 from handoff.console.live import Broker, LiveEvent
 from handoff.teams import agents_of
-from handoff.tickets import UNRESOLVED, add_event
-from models import ActorKind, Conversation, ConversationStatus, Ticket, TicketEvent, TicketStatus, User, UserRole
+from handoff.tickets import add_event
+from models import (
+    UNRESOLVED,
+    ActorKind,
+    Conversation,
+    ConversationStatus,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    UserRole,
+)
 
 log = logging.getLogger(__name__)
 

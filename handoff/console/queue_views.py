@@ -4,16 +4,15 @@ clock, channel state and last message."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
 from handoff import teams
 from handoff.console.channel_state import ChannelState, channel_states
-from handoff.console.toolkit import USER, console_state, remaining_text, render, request_language, sla_class, sla_target
-from handoff.sla import SlaPolicy, evaluate
-from handoff.tickets import UNRESOLVED
-from models import Category, ChannelIdentity, Message, Ticket, TicketStatus, User
+from handoff.console.toolkit import USER, console_state, iso, remaining_text, render, request_language, sla_class
+from handoff.sla import evaluate, moments
+from models import UNRESOLVED, Category, ChannelIdentity, Message, Ticket, TicketStatus, User
 
 QUEUE_VIEWS = ("unassigned", "mine", "waiting", "escalated", "all")
 QUEUE_LIMIT = 200
@@ -27,6 +26,8 @@ class QueueRow:
     category: str
     predicted: bool
     due_iso: str
+    at_risk_iso: str
+    warning_iso: str
     remaining: str
     sla_class: str
     last_message: str
@@ -42,7 +43,7 @@ async def _category_names(lang: str) -> dict[int, str]:
     return {c.id: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
 
 
-async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, lang: str) -> list[QueueRow]:
+async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list[QueueRow]:
     query = Ticket.filter(status__in=UNRESOLVED)
     if view == "unassigned":
         query = query.filter(assignee_id=None)
@@ -55,13 +56,13 @@ async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, la
     query = await teams.scope(query, user)
     tickets = await query.order_by("due_at").limit(QUEUE_LIMIT).prefetch_related("contact", "assignee", "conversation")
     names = await _category_names(lang)
-    policy = SlaPolicy(target=sla)
     states = await channel_states(list(tickets), now=now)
     rows = []
     for ticket in tickets:
         identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)  # type: ignore[attr-defined]
         last = await Message.filter(conversation_id=ticket.conversation.id).order_by("-id").first()
-        status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=None, policy=policy, now=now)
+        status = evaluate(ticket, now)
+        clock = moments(ticket)
         category_id = ticket.category_id  # type: ignore[attr-defined]
         rows.append(QueueRow(
             ticket=ticket,
@@ -69,9 +70,11 @@ async def queue_rows(*, view: str, user: User, now: datetime, sla: timedelta, la
             verified=ticket.contact.verified,
             category=names.get(category_id, "") if category_id else (ticket.predicted_category or ""),
             predicted=category_id is None and bool(ticket.predicted_category),
-            due_iso=ticket.due_at.astimezone(UTC).isoformat(),
+            due_iso=iso(clock.due_at),
+            at_risk_iso=iso(clock.at_risk_from),
+            warning_iso=iso(clock.warning_from),
             remaining=remaining_text(status.remaining),
-            sla_class=sla_class(status.remaining, sla, status.state),
+            sla_class=sla_class(status),
             last_message=(last.text[:140] if last else ""),
             last_sender=(last.sender_kind.value if last else ""),
             owner=(ticket.assignee.name or ticket.assignee.email) if ticket.assignee else "",
@@ -91,8 +94,7 @@ async def queue(request: web.Request) -> web.Response:
         assignee_id=user.id, status__in=UNRESOLVED).exists() else "unassigned")
     if view not in QUEUE_VIEWS:
         view = "all"
-    rows = await queue_rows(view=view, user=user, now=state.clock(), sla=sla_target(request),
-                            lang=request_language(request))
+    rows = await queue_rows(view=view, user=user, now=state.clock(), lang=request_language(request))
     return render(request, "queue.html", {"rows": rows, "view": view, "views": QUEUE_VIEWS, "page": "queue"})
 
 def add_routes(console: web.Application) -> None:

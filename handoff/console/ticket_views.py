@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from handoff.console.toolkit import (
     USER,
     console_state,
     form_fields,
+    iso,
     path_id,
     posted_form,
     remaining_text,
@@ -26,9 +27,8 @@ from handoff.console.toolkit import (
     request_catalog,
     request_language,
     sla_class,
-    sla_target,
 )
-from handoff.sla import SlaPolicy, evaluate
+from handoff.sla import evaluate, moments
 from handoff.templating import ANSWER
 from handoff.templating import render as render_template
 from handoff.webinput import fits, parse_id, text_fields
@@ -116,8 +116,8 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     users = {u.id: u for u in await User.all()}
     lang = request_language(request)
     now = state.clock()
-    status = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at,
-                      policy=SlaPolicy(target=sla_target(request)), now=now)
+    status = evaluate(ticket, now)
+    clock = moments(ticket)
     prediction = conversation.last_prediction or {}
     top = [(str(label), float(p)) for label, p in (prediction.get("top") or [])[:3]]
     categories = await Category.filter(active=True)
@@ -142,8 +142,10 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "can_act": can_act(user, ticket),
         "open": ticket.status != TicketStatus.RESOLVED,
         "remaining": remaining_text(status.remaining),
-        "sla_class": sla_class(status.remaining, sla_target(request), status.state),
-        "due_iso": ticket.due_at.astimezone(UTC).isoformat(),
+        "sla_class": sla_class(status),
+        "due_iso": iso(clock.due_at),
+        "at_risk_iso": iso(clock.at_risk_from),
+        "warning_iso": iso(clock.warning_from),
         "top": top,
         "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
         "categories": categories,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,7 +31,7 @@ from handoff.i18n import LANGUAGES, ConsoleCatalog, choose_language, console_cat
 from handoff.learning import RetrainSettings
 from handoff.login_throttle import LoginLimiter
 from handoff.operations import Operations, defaults_from, load_operations
-from handoff.sla import SlaState
+from handoff.sla import SlaState, SlaStatus
 from handoff.webinput import InputError, parse_id, read_form, text_fields
 from models import ConsoleSession, User
 
@@ -70,7 +70,8 @@ STATE = web.AppKey("console_state", ConsoleState)
 BROKER = web.AppKey("console_broker", Broker)
 USER = web.RequestKey("console_user", User)
 SESSION = web.RequestKey("console_session", ConsoleSession)
-# The SLA target in force for this request (a supervisor may have changed it since start-up).
+# The target a ticket opened now would get (a supervisor may have changed it since start-up); each
+# ticket is judged against its own (handoff.sla), this one is only shown.
 SLA = web.RequestKey("console_sla", timedelta)
 
 
@@ -185,12 +186,18 @@ def remaining_text(remaining: timedelta) -> str:
     return f"{sign}{hours}h {mins:02d}m"
 
 
-def sla_class(remaining: timedelta, sla: timedelta, state: SlaState) -> str:
-    if state in (SlaState.BREACHED, SlaState.MISSED):
+def sla_class(status: SlaStatus) -> str:
+    """The clock's colour; console.js recolours it at the moments ``handoff.sla.moments`` gives the page."""
+    if status.state in (SlaState.BREACHED, SlaState.MISSED):
         return "sla-breached"
-    if state == SlaState.AT_RISK:
+    if status.state == SlaState.AT_RISK:
         return "sla-risk"
-    return "sla-warn" if remaining < sla / 2 else "sla-ok"
+    return "sla-warn" if status.warning else "sla-ok"
+
+
+def iso(moment: datetime) -> str:
+    """A moment as the pages hand it to their script (UTC, ISO 8601)."""
+    return moment.astimezone(UTC).isoformat()
 
 
 def path_id(request: web.Request) -> int:
