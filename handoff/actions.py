@@ -91,7 +91,7 @@ def is_supervisor(user: User) -> bool:
 
 def can_act(user: User, ticket: Ticket) -> bool:
     """The owner acts on a ticket; a supervisor acts on any. Nobody acts on a ticket by guessing its id."""
-    return is_supervisor(user) or ticket.assignee_id == user.id  # type: ignore[attr-defined]
+    return is_supervisor(user) or ticket.assignee_id == user.id
 
 
 def _require_owner(user: User, ticket: Ticket) -> None:
@@ -125,9 +125,9 @@ async def take_ticket(*, ticket_id: int, agent: User, now: datetime) -> TakeResu
     )
     ticket = await Ticket.get(id=ticket_id)
     if not updated:
-        owner = await User.get_or_none(id=ticket.assignee_id) if ticket.assignee_id else None  # type: ignore[attr-defined]
+        owner = await User.get_or_none(id=ticket.assignee_id) if ticket.assignee_id else None
         return TakeResult(ticket=ticket, taken=False, owner=owner)
-    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    await Conversation.filter(id=ticket.conversation_id).update(
         status=ConversationStatus.OPEN, updated_at=now
     )
     await add_event(ticket=ticket, kind="taken", actor_kind=ActorKind.AGENT, actor=agent)
@@ -139,14 +139,14 @@ async def take_ticket(*, ticket_id: int, agent: User, now: datetime) -> TakeResu
 async def assign_ticket(*, ticket: Ticket, assignee: User, actor: User, now: datetime) -> Ticket:
     """Transfer: the owner hands over, or a supervisor assigns anyone's ticket."""
     _require_open(ticket)
-    if not is_supervisor(actor) and ticket.assignee_id not in (None, actor.id):  # type: ignore[attr-defined]
+    if not is_supervisor(actor) and ticket.assignee_id not in (None, actor.id):
         raise ForbiddenError
     if not assignee.active:
         raise ConsoleError("error_inactive_user", 400)
-    previous = ticket.assignee_id  # type: ignore[attr-defined]
+    previous = ticket.assignee_id
     ticket.assignee = assignee
     await ticket.save(update_fields=["assignee_id"])
-    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    await Conversation.filter(id=ticket.conversation_id).update(
         status=ConversationStatus.OPEN, updated_at=now
     )
     await add_event(ticket=ticket, kind="assigned", actor_kind=ActorKind.AGENT, actor=actor,
@@ -197,8 +197,8 @@ async def reply(
     conversation.step = FlowStep.WITH_AGENT  # on another channel than the ticket's, the bot must keep quiet too
     conversation.last_message_at = now
     await conversation.save(update_fields=["status", "step", "last_message_at", "updated_at"])
-    if conversation.id != ticket.conversation_id:  # type: ignore[attr-defined]
-        await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    if conversation.id != ticket.conversation_id:
+        await Conversation.filter(id=ticket.conversation_id).update(
             status=ConversationStatus.OPEN, updated_at=now
         )
     await ticket.refresh_from_db()
@@ -222,9 +222,9 @@ async def categorize(*, ticket: Ticket, category: Category, agent: User) -> Tick
     _require_owner(agent, ticket)
     if not category.active:
         raise ConsoleError("error_inactive_category", 400)
-    previous = ticket.category_id  # type: ignore[attr-defined]
+    previous = ticket.category_id
     ticket.category = category
-    ticket.team_id = category.team_id  # type: ignore[attr-defined]  # the team follows the category
+    ticket.team_id = category.team_id  # the team follows the category
     await ticket.save(update_fields=["category_id", "team_id"])
     data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
@@ -270,18 +270,18 @@ async def close_ticket(
     """
     _require_owner(agent, ticket)
     _require_open(ticket)
-    if ticket.category_id is None:  # type: ignore[attr-defined]
+    if ticket.category_id is None:
         raise ConsoleError("error_category_required", 400)
     await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
     await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
     # The survey goes where the person wrote last; the ticket's own conversation returns to the bot too.
     conversation = await reply_conversation(ticket)
-    contact = await Contact.get(id=conversation.contact_id)  # type: ignore[attr-defined]
+    contact = await Contact.get(id=conversation.contact_id)
     back_to_bot = FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW
     await _release_conversations(contact_id=contact.id, keep=conversation.id, step=back_to_bot, now=now)
     conversation.status = ConversationStatus.BOT
     conversation.step = back_to_bot
-    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    identity = await ChannelIdentity.get(id=conversation.identity_id)
     window_closed = conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now)
     if window_closed and not survey_template:
         await add_event(ticket=ticket, kind="survey_skipped", actor_kind=ActorKind.SYSTEM,
@@ -412,7 +412,7 @@ async def _post_escalation(
         "opened_at": ticket.opened_at.isoformat(),
         "escalated_at": now.isoformat(),
         "url": ticket_url,
-        "incident": ticket.incident_id,  # type: ignore[attr-defined]
+        "incident": ticket.incident_id,
     }
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}

@@ -100,7 +100,7 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "number": ticket.number,
         "status": ticket.status.value,
         "channel": ticket.channel.value,
-        "conversation_id": ticket.conversation_id,  # type: ignore[attr-defined]
+        "conversation_id": ticket.conversation_id,
         "category": ticket.category.slug if ticket.category else None,
         "predicted_category": ticket.predicted_category,
         "predicted_confidence": ticket.predicted_confidence,
@@ -126,7 +126,7 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
         # contact's other channels, so an integration can reach the person another way.
         **(await contact_reach(contact.id)).json(),
-        "incident_id": ticket.incident_id,  # type: ignore[attr-defined]
+        "incident_id": ticket.incident_id,
         "survey": {"rating": ticket.survey_rating, "comment": ticket.survey_comment, "flagged": ticket.flagged},
     }
 
@@ -247,7 +247,7 @@ async def conversation_messages(request: web.Request) -> web.Response:
                     "direction": m.direction.value,
                     "sender": m.sender_kind.value,
                     "text": m.text,
-                    "ticket_id": m.ticket_id,  # type: ignore[attr-defined]
+                    "ticket_id": m.ticket_id,
                     "delivery_status": m.delivery_status.value if m.delivery_status else None,
                     "created_at": _iso(m.created_at),
                 }

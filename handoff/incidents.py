@@ -52,7 +52,7 @@ async def report_incident_fix(
 ) -> FixResult:
     """A supervisor, or an agent owning one of the linked tickets, reports the developers' fix."""
     tickets = await Ticket.filter(incident_id=incident.id).order_by("id")
-    if not is_supervisor(actor) and not any(t.assignee_id == actor.id for t in tickets):  # type: ignore[attr-defined]
+    if not is_supervisor(actor) and not any(t.assignee_id == actor.id for t in tickets):
         raise ForbiddenError
     text = written_text(text)
     # Conditional: of two people reporting at once, one records the fix and the other is told it is done.
@@ -83,7 +83,7 @@ async def _notify(
 ) -> bool:
     if not await Ticket.filter(id=ticket.id, fix_notified_at=None).update(fix_notified_at=now):
         return False  # told already (a second report, or a retry of this one)
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=ticket.conversation_id)
     message = await send_text(
         registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.AGENT, agent=actor,
         text=translate(conversation.language, "incident_fixed", ticket=ticket.number or "", fix=text),

@@ -68,7 +68,7 @@ async def _ticket_for(request: web.Request) -> tuple[Ticket, str] | web.Response
     ticket = await Ticket.get_or_none(id=ticket_id)
     if ticket is None or ticket.survey_sent_at is None:
         return _page(request, lang=lang, status=404, state="unavailable")
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=ticket.conversation_id)
     return ticket, _choose_lang(request, conversation.language)
 
 

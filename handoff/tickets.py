@@ -63,11 +63,11 @@ async def open_ticket(
     async with in_transaction():
         ticket = await Ticket.create(
             conversation=conversation,
-            contact_id=conversation.contact_id,  # type: ignore[attr-defined]
+            contact_id=conversation.contact_id,
             channel=conversation.channel,
             category=category,
             # The ticket goes to the category's team (teams see their own tickets).
-            team_id=category.team_id if category is not None else None,  # type: ignore[attr-defined]
+            team_id=category.team_id if category is not None else None,
             predicted_category=predicted_category,
             predicted_confidence=predicted_confidence,
             status=TicketStatus.OPEN,
@@ -107,7 +107,7 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     # An agent answered this person here, on the channel they wrote on last, from a ticket opened on
     # another channel (handoff.actions.reply): what they write here belongs to that ticket.
     return (
-        await Ticket.filter(contact_id=conversation.contact_id)  # type: ignore[attr-defined]
+        await Ticket.filter(contact_id=conversation.contact_id)
         .exclude(status=TicketStatus.RESOLVED)
         .order_by("-id")
         .first()
@@ -117,14 +117,14 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
 async def reply_conversation(ticket: Ticket) -> Conversation:
     """Where a reply on ``ticket`` goes: the conversation on the channel the person wrote on last (and
     that still reaches them), which is the ticket's own one unless they moved to another channel."""
-    own = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    own = await Conversation.get(id=ticket.conversation_id)
     latest = (
-        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,  # type: ignore[attr-defined]
+        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,
                                      last_inbound_at__isnull=False)
         .order_by("-last_inbound_at", "-id")
         .first()
     )
-    if latest is None or latest.id == own.identity_id:  # type: ignore[attr-defined]
+    if latest is None or latest.id == own.identity_id:
         return own
     there = await Conversation.filter(identity_id=latest.id).order_by("-id").first()
     return there or own

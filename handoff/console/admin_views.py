@@ -90,7 +90,7 @@ class _RefusedTemplate:
 async def templates_page(request: web.Request, *, refused: _RefusedTemplate | None = None) -> web.Response:
     require_supervisor(request)
     categories = await Category.all()
-    by_key = {(t.category_id, t.language): t for t in await AnswerTemplate.all()}  # type: ignore[attr-defined]
+    by_key = {(t.category_id, t.language): t for t in await AnswerTemplate.all()}
     rows = [
         {"category": c, "templates": [(lang, by_key.get((c.id, lang))) for lang in LANGUAGES]}
         for c in categories

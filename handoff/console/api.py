@@ -40,7 +40,7 @@ def _problem(status: int, error: str, detail: str, **extra: Any) -> web.Response
 
 async def _actor(request: web.Request) -> User | web.Response:
     token = request[TOKEN_KEY]
-    user = await User.get_or_none(id=token.user_id) if token.user_id else None  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=token.user_id) if token.user_id else None
     if user is None or not user.active:
         return _problem(403, "forbidden", "this token does not belong to an active console user; it can only read")
     return user

@@ -70,7 +70,7 @@ async def attachments_of(message_ids: Iterable[int]) -> dict[int, tuple[Attachme
         return {}
     grouped: dict[int, list[AttachmentView]] = defaultdict(list)
     for row in await Attachment.filter(message_id__in=ids).order_by("message_id", "position"):
-        grouped[row.message_id].append(  # type: ignore[attr-defined]
+        grouped[row.message_id].append(
             AttachmentView(id=row.id, filename=row.filename, content_type=row.content_type,
                            size=human_size(row.size), refused=row.refused_reason or "")
         )
@@ -120,13 +120,13 @@ async def visible_attachment(attachment_id: int, user: User) -> Attachment | Non
     row = await Attachment.get_or_none(id=attachment_id)
     if row is None or row.storage_key is None:
         return None
-    message = await Message.get(id=row.message_id)  # type: ignore[attr-defined]
-    conversation = await Conversation.get(id=message.conversation_id)  # type: ignore[attr-defined]
+    message = await Message.get(id=row.message_id)
+    conversation = await Conversation.get(id=message.conversation_id)
     # The conversation view shows a contact's whole history to whoever may open one of their tickets, so
     # their files follow the same rule. A contact with no ticket was never handed to a person, and one
     # whose tickets are all another team's is not this agent's to see.
     scope = await ticket_scope(user)
-    if not await scope.filter(contact_id=conversation.contact_id).exists():  # type: ignore[attr-defined]
+    if not await scope.filter(contact_id=conversation.contact_id).exists():
         return None
     return row
 

@@ -59,11 +59,11 @@ async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list
     states = await channel_states(list(tickets), now=now)
     rows = []
     for ticket in tickets:
-        identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)  # type: ignore[attr-defined]
+        identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)
         last = await Message.filter(conversation_id=ticket.conversation.id).order_by("-id").first()
         status = evaluate(ticket, now)
         clock = moments(ticket)
-        category_id = ticket.category_id  # type: ignore[attr-defined]
+        category_id = ticket.category_id
         rows.append(QueueRow(
             ticket=ticket,
             contact_name=ticket.contact.name or (identity.display_name if identity else "") or "—",

@@ -78,7 +78,7 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
     items = [
         TimelineItem(
             kind="message", at=m.created_at, sender=m.sender_kind.value,
-            who=(users[m.agent_id].name if m.agent_id in users else ""),  # type: ignore[attr-defined]
+            who=(users[m.agent_id].name if m.agent_id in users else ""),
             text=m.text, channel=m.channel.value,
             delivery=m.delivery_status.value if m.delivery_status else "", order=m.id,
             attachments=files.get(m.id, ()),
@@ -89,7 +89,7 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
         kind__in=["user_message", "agent_reply"]
     )
     for event in events:
-        actor = users.get(event.actor_id) if event.actor_id else None  # type: ignore[attr-defined]
+        actor = users.get(event.actor_id) if event.actor_id else None
         if event.kind == "note":
             text = str(event.data.get("text", ""))
         elif event.kind == "escalated":
@@ -111,7 +111,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     ticket = await _ticket(request)
     await ticket.fetch_related("contact", "conversation", "category", "assignee")
     conversation = ticket.conversation
-    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    identity = await ChannelIdentity.get(id=conversation.identity_id)
     tickets = await Ticket.filter(contact_id=ticket.contact.id).order_by("-id")
     users = {u.id: u for u in await User.all()}
     lang = request_language(request)
