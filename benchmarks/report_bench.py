@@ -43,6 +43,7 @@ from handoff.reports.figures import compare_figures
 from handoff.reports.monthly import ReportFormat, render
 from handoff.reports.period import Period
 from handoff.seed import seed_defaults
+from handoff.sla import targets_for
 from models import open_database
 from models.db import run_migrations
 
@@ -174,7 +175,7 @@ async def seed(seeder: Seeder, *, tickets: int, rng: random.Random) -> None:
         category = rng.randrange(13) + 1
         first = opened + _weighted_minutes(rng, 35, 0.9) if rng.random() < 0.97 else None
         resolved = opened + _weighted_minutes(rng, 300, 1.1) if rng.random() < 0.92 else None
-        due = opened + timedelta(hours=24)
+        due = targets_for(opened_at=opened).due_at  # the default target, as a ticket opens with
         rating = rng.choices((1, 2, 3, 4, 5), (1, 1, 2, 5, 8))[0] if resolved and rng.random() < 0.6 else None
         escalated = rng.random() < 0.03
         assignee = 1000 + rng.randrange(10) if first else None

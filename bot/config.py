@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
 from handoff.client_address import ProxyHeader, TrustedProxies, parse_networks
 from handoff.escalation_mail import parse_recipients
+from handoff.sla import DEFAULT_TARGET
 
 
 class ConfigError(ValueError):
@@ -36,7 +37,7 @@ class Settings:
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))
     secret_key: str = ""
     campus_domains: tuple[str, ...] = ("itb.ac.id",)
-    sla: timedelta = timedelta(hours=24)
+    sla: timedelta = DEFAULT_TARGET
     opens: time = time(8, 0)
     closes: time = time(16, 0)
     directory_url: str = ""
@@ -94,7 +95,7 @@ class Settings:
             tz = ZoneInfo(tz_name.removeprefix(":"))
         except (ZoneInfoNotFoundError, ValueError):
             raise ConfigError(f"TZ={tz_name!r}: not a known time zone (e.g. Asia/Jakarta)") from None
-        sla_hours = get("SLA_HOURS", "24")
+        sla_hours = get("SLA_HOURS", f"{DEFAULT_TARGET.total_seconds() / 3600:g}")
         try:
             sla = timedelta(hours=float(sla_hours))
         except ValueError:

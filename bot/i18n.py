@@ -1,24 +1,24 @@
-"""The message catalogue: every text a user sees comes from ``bot/locales/<lang>.toml``, never from the flow."""
+"""The message catalogue: every text a user sees comes from ``bot/locales/<lang>.toml``, never from the flow.
+
+Read and chosen the way every catalogue is (handoff.i18n); these are the bot's words and helpers.
+"""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
+from handoff.i18n import DEFAULT_LANGUAGE, LANGUAGES, choose_language, entry, load_catalogue
 from nlp.language import detect_language as nlp_detect_language
 
-DEFAULT_LANGUAGE = "id"
-LANGUAGES = ("id", "en")
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Catalog", "catalog", "detect_language"]
+
+PACKAGE = "bot"
 
 
-@cache
 def _load(lang: str) -> dict[str, Any]:
-    text = resources.files("bot").joinpath(f"locales/{lang}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return load_catalogue(PACKAGE, lang)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +26,9 @@ class Catalog:
     lang: str
 
     def t(self, key: str, **values: object) -> str:
-        template = _load(self.lang).get(key)
-        if template is None:  # a key missing from one language falls back to the default one
-            template = _load(DEFAULT_LANGUAGE)[key]
+        template = entry(PACKAGE, self.lang, key)  # a key missing from one language falls back to the default
+        if template is None:
+            raise KeyError(key)
         return str(template).format(**values) if values else str(template)
 
     def weekday(self, index: int) -> str:
@@ -49,7 +49,7 @@ class Catalog:
 
 
 def catalog(lang: str | None) -> Catalog:
-    return Catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    return Catalog(choose_language(lang))
 
 
 def detect_language(text: str) -> str | None:

@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
-from handoff.console.i18n import console_catalog
-from handoff.console.teams import scope_for_token
+from handoff.i18n import console_catalog
 from handoff.reachability import contact_reach
-from handoff.sla import SlaPolicy, evaluate
+from handoff.sla import evaluate
+from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
 from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
 
@@ -94,15 +94,13 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     await ticket.fetch_related("contact", "category", "assignee", "team")
     contact = ticket.contact
     assignee = ticket.assignee
-    status = evaluate(
-        opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=ticket.resolved_at, policy=SlaPolicy(), now=now
-    )
+    status = evaluate(ticket, now)  # against the ticket's own target, not a global one
     return {
         "id": ticket.id,
         "number": ticket.number,
         "status": ticket.status.value,
         "channel": ticket.channel.value,
-        "conversation_id": ticket.conversation_id,  # type: ignore[attr-defined]
+        "conversation_id": ticket.conversation_id,
         "category": ticket.category.slug if ticket.category else None,
         "predicted_category": ticket.predicted_category,
         "predicted_confidence": ticket.predicted_confidence,
@@ -123,11 +121,12 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "first_response_at": _iso(ticket.first_response_at),
         "resolved_at": _iso(ticket.resolved_at),
         "due_at": _iso(ticket.due_at),
-        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds())},
+        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds()),
+                "target_seconds": int(status.target.total_seconds())},
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
         # contact's other channels, so an integration can reach the person another way.
         **(await contact_reach(contact.id)).json(),
-        "incident_id": ticket.incident_id,  # type: ignore[attr-defined]
+        "incident_id": ticket.incident_id,
         "survey": {"rating": ticket.survey_rating, "comment": ticket.survey_comment, "flagged": ticket.flagged},
     }
 
@@ -248,7 +247,7 @@ async def conversation_messages(request: web.Request) -> web.Response:
                     "direction": m.direction.value,
                     "sender": m.sender_kind.value,
                     "text": m.text,
-                    "ticket_id": m.ticket_id,  # type: ignore[attr-defined]
+                    "ticket_id": m.ticket_id,
                     "delivery_status": m.delivery_status.value if m.delivery_status else None,
                     "created_at": _iso(m.created_at),
                 }

@@ -177,8 +177,8 @@ async def authenticate_token(raw: str, *, now: datetime) -> ApiCaller:
         raise TokenRefusedError(TokenRefusal.REVOKED)
     if token.expires_at is not None and token.expires_at <= now:
         raise TokenRefusedError(TokenRefusal.EXPIRED)
-    user = await User.get_or_none(id=token.user_id) if token.user_id else None  # type: ignore[attr-defined]
-    if token.user_id is not None and (user is None or not user.active):  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=token.user_id) if token.user_id else None
+    if token.user_id is not None and (user is None or not user.active):
         raise TokenRefusedError(TokenRefusal.USER_INACTIVE)
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_TOUCH_EVERY:
         token.last_used_at = now

@@ -172,8 +172,8 @@ async def send_text(
 
 
 async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
-    conversation = await Conversation.get(id=message.conversation_id)  # type: ignore[attr-defined]
-    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=message.conversation_id)
+    identity = await ChannelIdentity.get(id=conversation.identity_id)
     channel = registry.get(message.channel)
     message.attempts += 1
     if channel is None:

@@ -55,8 +55,8 @@ def parse_recipients(value: str) -> tuple[str, ...]:
 
 async def summary_text(*, ticket: Ticket, summary: str, ticket_url: str) -> str:
     """What the developers need: the problem and where to find it, not the person (no name, NIM or phone)."""
-    category = await Category.get_or_none(id=ticket.category_id) if ticket.category_id else None  # type: ignore[attr-defined]
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    category = await Category.get_or_none(id=ticket.category_id) if ticket.category_id else None
+    conversation = await Conversation.get(id=ticket.conversation_id)
     top = (conversation.last_prediction or {}).get("top") or []
     guesses = ", ".join(f"{label} {float(p) * 100:.0f}%" for label, p in top[:3]) or "-"
     lines = [
@@ -99,7 +99,7 @@ async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, no
     mail["Subject"] = row.subject
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: an out-of-office reply must not come back
     mail.set_content(row.body)
-    ticket = await Ticket.get(id=row.ticket_id)  # type: ignore[attr-defined]
+    ticket = await Ticket.get(id=row.ticket_id)
     try:
         await mailer.send(mail)
     except MailError as exc:

@@ -1,6 +1,6 @@
 """Incidents: one problem with the developer team, many escalated tickets linked to it, one fix for all.
 
-Escalation opens or links an incident (handoff.console.services.escalate). Reporting the fix here records
+Escalation opens or links an incident (handoff.actions.escalate). Reporting the fix here records
 it on every linked ticket (escalated ones go back to their agents as open) and, when asked, tells every
 user whose linked ticket is still open, through the outbox, once per ticket (``Ticket.fix_notified_at``
 is claimed by a conditional update before the message is written).
@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from handoff.console.services import ConsoleError, ForbiddenError, Translate, audit, clean_text, is_supervisor
+from handoff.actions import ConsoleError, ForbiddenError, Translate, audit, is_supervisor, written_text
 from handoff.delivery import ChannelRegistry, send_text
 from handoff.tickets import add_event
 from models import (
@@ -52,9 +52,9 @@ async def report_incident_fix(
 ) -> FixResult:
     """A supervisor, or an agent owning one of the linked tickets, reports the developers' fix."""
     tickets = await Ticket.filter(incident_id=incident.id).order_by("id")
-    if not is_supervisor(actor) and not any(t.assignee_id == actor.id for t in tickets):  # type: ignore[attr-defined]
+    if not is_supervisor(actor) and not any(t.assignee_id == actor.id for t in tickets):
         raise ForbiddenError
-    text = clean_text(text)
+    text = written_text(text)
     # Conditional: of two people reporting at once, one records the fix and the other is told it is done.
     updated = await Incident.filter(id=incident.id, status=IncidentStatus.OPEN).update(
         status=IncidentStatus.FIXED, fix_text=text, fixed_at=now, fixed_by_id=actor.id
@@ -83,7 +83,7 @@ async def _notify(
 ) -> bool:
     if not await Ticket.filter(id=ticket.id, fix_notified_at=None).update(fix_notified_at=now):
         return False  # told already (a second report, or a retry of this one)
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=ticket.conversation_id)
     message = await send_text(
         registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.AGENT, agent=actor,
         text=translate(conversation.language, "incident_fixed", ticket=ticket.number or "", fix=text),

@@ -14,11 +14,11 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from handoff.hours import OperatingHours
+from handoff.i18n import LANGUAGES
 from handoff.templating import OUT_OF_HOURS, check
 from models import Setting
 
 KEY = "operations"
-LANGUAGES = ("id", "en")
 MAX_SLA_HOURS = 24 * 30  # a month: anything longer is a typo, not a target
 MAX_CLOSED_DATES = 366
 MAX_MESSAGE_CHARS = 1000

@@ -76,10 +76,10 @@ async def _give_up_throttled(message: Message, *, until: datetime) -> None:
                 message.id, message.channel, hours, until.isoformat(timespec="seconds"))
     # The agent must hear of it: the message's own ticket, or the one open on its conversation (the bot's
     # messages carry no ticket).
-    ticket_id = message.ticket_id  # type: ignore[attr-defined]
+    ticket_id = message.ticket_id
     ticket = await (
         Ticket.get_or_none(id=ticket_id) if ticket_id is not None
-        else Ticket.filter(conversation_id=message.conversation_id)  # type: ignore[attr-defined]
+        else Ticket.filter(conversation_id=message.conversation_id)
         .exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
     )
     if ticket is not None:
@@ -118,7 +118,7 @@ async def drain(*, registry: ChannelRegistry, now: datetime, limit: int = BATCH)
         due.append(message)
     lanes: dict[int, list[Message]] = {}
     for message in due:  # already in id order, so each lane keeps its conversation's order
-        lanes.setdefault(message.conversation_id, []).append(message)  # type: ignore[attr-defined]
+        lanes.setdefault(message.conversation_id, []).append(message)
     limits = {kind: asyncio.Semaphore(LANES_PER_CHANNEL) for kind in kinds}
 
     async def run(lane: list[Message]) -> None:

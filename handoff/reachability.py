@@ -41,7 +41,7 @@ async def mark_unreachable(*, identity_id: int, reason: str, notify: Notify | No
     if not changed:
         return []
     identity = await ChannelIdentity.get(id=identity_id)
-    tickets = await Ticket.filter(contact_id=identity.contact_id).exclude(  # type: ignore[attr-defined]
+    tickets = await Ticket.filter(contact_id=identity.contact_id).exclude(
         status=TicketStatus.RESOLVED
     )
     for ticket in tickets:
@@ -63,7 +63,7 @@ async def reaches(contact_ids: list[int]) -> dict[int, Reach]:
     rows = await ChannelIdentity.filter(contact_id__in=contact_ids).order_by("id")
     result: dict[int, Reach] = {}
     for contact_id in contact_ids:
-        mine = [i for i in rows if i.contact_id == contact_id]  # type: ignore[attr-defined]
+        mine = [i for i in rows if i.contact_id == contact_id]
         bad = tuple(dict.fromkeys(i.channel for i in mine if i.unreachable))
         good = tuple(c for c in dict.fromkeys(i.channel for i in mine if not i.unreachable) if c not in bad)
         result[contact_id] = Reach(unreachable=bad, reachable=good)

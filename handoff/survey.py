@@ -110,7 +110,7 @@ async def record_survey(*, conversation: Conversation, rating: int, now: datetim
     """Store the rating on the conversation's surveyed ticket; None when no survey is waiting for one."""
     ticket = (
         # By contact: the survey goes out where the person wrote last, not always on the ticket's channel.
-        await Ticket.filter(contact_id=conversation.contact_id,  # type: ignore[attr-defined]
+        await Ticket.filter(contact_id=conversation.contact_id,
                             survey_sent_at__not_isnull=True, survey_rating=None)
         .order_by("-id")
         .first()

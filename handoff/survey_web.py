@@ -17,12 +17,11 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from handoff.console.services import Translate
+from handoff.actions import Translate
+from handoff.i18n import choose_language, other_language
 from handoff.survey import MAX_COMMENT_CHARS, SurveyLinkError, link_secret, rate_ticket, read_link_token
 from handoff.webinput import InputError, read_text_form
 from models import Conversation, Ticket
-
-LANGUAGES = ("id", "en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +37,7 @@ SURVEY_WEB = web.AppKey("survey_web", SurveyWeb)
 
 
 def _choose_lang(request: web.Request, fallback: str) -> str:
-    wanted = request.query.get("lang", "")
-    if wanted in LANGUAGES:
-        return wanted
-    return fallback if fallback in LANGUAGES else "id"
+    return choose_language(request.query.get("lang"), fallback)
 
 
 def _page(request: web.Request, *, lang: str, status: int = 200, **context: Any) -> web.Response:
@@ -51,7 +47,7 @@ def _page(request: web.Request, *, lang: str, status: int = 200, **context: Any)
         return survey.translate(lang, key, **values)
 
     body = survey.env.get_template("survey.html").render(
-        t=t, lang=lang, other_lang="en" if lang == "id" else "id", action=request.path, **context
+        t=t, lang=lang, other_lang=other_language(lang), action=request.path, **context
     )
     response = web.Response(text=body, content_type="text/html", status=status)
     response.headers["Cache-Control"] = "no-store"
@@ -72,7 +68,7 @@ async def _ticket_for(request: web.Request) -> tuple[Ticket, str] | web.Response
     ticket = await Ticket.get_or_none(id=ticket_id)
     if ticket is None or ticket.survey_sent_at is None:
         return _page(request, lang=lang, status=404, state="unavailable")
-    conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    conversation = await Conversation.get(id=ticket.conversation_id)
     return ticket, _choose_lang(request, conversation.language)
 
 

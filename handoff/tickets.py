@@ -8,6 +8,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from handoff.sla import targets_for
 from models import (
     ActorKind,
     Category,
@@ -26,11 +27,6 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SLA = timedelta(hours=24)
-# Every status but resolved. Ask for unresolved tickets with ``status__in=UNRESOLVED``, not with
-# ``.exclude(status=RESOLVED)``: the index on status serves the first, while ``status <> 'resolved'`` can
-# use no index and reads every ticket ever closed (tests/models/test_query_plans.py).
-UNRESOLVED = tuple(status for status in TicketStatus if status != TicketStatus.RESOLVED)
 
 
 def format_number(ticket_id: int, opened_at: datetime) -> str:
@@ -58,18 +54,20 @@ async def open_ticket(
     predicted_confidence: float | None = None,
     unverified: bool = False,
     subject: str = "",
-    sla: timedelta = DEFAULT_SLA,
+    sla: timedelta | None = None,
 ) -> Ticket:
-    """Hand a conversation to people: a ticket due ``sla`` after now, the conversation waiting for an agent."""
+    """Hand a conversation to people: a ticket with the targets ``sla.targets_for`` chooses (``sla``: the
+    target in force), the conversation waiting for an agent."""
+    targets = targets_for(opened_at=now, setting=sla)
     category = await Category.get_or_none(slug=predicted_category) if predicted_category else None
     async with in_transaction():
         ticket = await Ticket.create(
             conversation=conversation,
-            contact_id=conversation.contact_id,  # type: ignore[attr-defined]
+            contact_id=conversation.contact_id,
             channel=conversation.channel,
             category=category,
             # The ticket goes to the category's team (teams see their own tickets).
-            team_id=category.team_id if category is not None else None,  # type: ignore[attr-defined]
+            team_id=category.team_id if category is not None else None,
             predicted_category=predicted_category,
             predicted_confidence=predicted_confidence,
             status=TicketStatus.OPEN,
@@ -77,7 +75,7 @@ async def open_ticket(
             unverified=unverified,
             subject=subject[:200],
             opened_at=now,
-            due_at=now + sla,
+            due_at=targets.due_at,
         )
         ticket.number = format_number(ticket.id, now)
         await ticket.save(update_fields=["number"])
@@ -107,9 +105,9 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     if own is not None or conversation.status not in (ConversationStatus.PENDING, ConversationStatus.OPEN):
         return own
     # An agent answered this person here, on the channel they wrote on last, from a ticket opened on
-    # another channel (handoff.console.services.reply): what they write here belongs to that ticket.
+    # another channel (handoff.actions.reply): what they write here belongs to that ticket.
     return (
-        await Ticket.filter(contact_id=conversation.contact_id)  # type: ignore[attr-defined]
+        await Ticket.filter(contact_id=conversation.contact_id)
         .exclude(status=TicketStatus.RESOLVED)
         .order_by("-id")
         .first()
@@ -119,14 +117,14 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
 async def reply_conversation(ticket: Ticket) -> Conversation:
     """Where a reply on ``ticket`` goes: the conversation on the channel the person wrote on last (and
     that still reaches them), which is the ticket's own one unless they moved to another channel."""
-    own = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    own = await Conversation.get(id=ticket.conversation_id)
     latest = (
-        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,  # type: ignore[attr-defined]
+        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,
                                      last_inbound_at__isnull=False)
         .order_by("-last_inbound_at", "-id")
         .first()
     )
-    if latest is None or latest.id == own.identity_id:  # type: ignore[attr-defined]
+    if latest is None or latest.id == own.identity_id:
         return own
     there = await Conversation.filter(identity_id=latest.id).order_by("-id").first()
     return there or own

@@ -87,7 +87,7 @@ async def sweep(*, now: datetime, lead: timedelta = DEFAULT_LEAD, notify: Notify
     ).prefetch_related("conversation")
     warnings: list[WindowWarning] = []
     for ticket in tickets:
-        identity = await ChannelIdentity.get(id=ticket.conversation.identity_id)  # type: ignore[attr-defined]
+        identity = await ChannelIdentity.get(id=ticket.conversation.identity_id)
         last = identity.last_inbound_at
         if last is None or identity.unreachable:
             continue  # an address nothing reaches gets its own warning (handoff.reachability)
@@ -97,7 +97,7 @@ async def sweep(*, now: datetime, lead: timedelta = DEFAULT_LEAD, notify: Notify
         closing = closes_at(last)
         if answered or await warned_for(ticket.id, closing):
             continue
-        assignee_id: int | None = ticket.assignee_id  # type: ignore[attr-defined]
+        assignee_id: int | None = ticket.assignee_id
         await add_event(ticket=ticket, kind=EVENT, actor_kind=ActorKind.SYSTEM,
                         data={"closes_at": window_key(closing), "assignee_id": assignee_id})
         warning = WindowWarning(ticket_id=ticket.id, assignee_id=assignee_id, closes_at=closing)

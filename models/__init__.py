@@ -30,6 +30,7 @@ from models.entities import (
     User,
 )
 from models.enums import (
+    UNRESOLVED,
     ActorKind,
     ChannelKind,
     ContactRole,
@@ -47,6 +48,7 @@ from models.enums import (
 )
 
 __all__ = [
+    "UNRESOLVED",
     "ActorKind",
     "AnswerTemplate",
     "ApiToken",

@@ -1,4 +1,8 @@
-"""The data model. Every state change of a ticket also writes a ``TicketEvent`` (see handoff.tickets)."""
+"""The data model. Every state change of a ticket also writes a ``TicketEvent`` (see handoff.tickets).
+
+Each foreign key ``x`` is followed by its ``x_id: int`` (``int | None`` when nullable): Tortoise sets that
+attribute from the relation, and the bare annotation tells the type checker it is there.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ class ChannelIdentity(Model):
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="identities", on_delete=fields.CASCADE
     )
+    contact_id: int
     channel = fields.CharEnumField(ChannelKind, max_length=16)
     external_id = fields.CharField(max_length=191)
     display_name = fields.CharField(max_length=200, default="")
@@ -78,9 +83,11 @@ class Conversation(Model):
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="conversations", on_delete=fields.CASCADE
     )
+    contact_id: int
     identity: fields.ForeignKeyRelation[ChannelIdentity] = fields.ForeignKeyField(
         "models.ChannelIdentity", related_name="conversations", on_delete=fields.CASCADE
     )
+    identity_id: int
     channel = fields.CharEnumField(ChannelKind, max_length=16)
     status = fields.CharEnumField(ConversationStatus, max_length=16, default=ConversationStatus.BOT)
     step = fields.CharEnumField(FlowStep, max_length=24, default=FlowStep.NEW)
@@ -107,15 +114,18 @@ class Message(Model):
     conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
         "models.Conversation", related_name="messages", on_delete=fields.CASCADE
     )
+    conversation_id: int
     ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
+    ticket_id: int | None
     channel = fields.CharEnumField(ChannelKind, max_length=16)
     direction = fields.CharEnumField(Direction, max_length=4)
     sender_kind = fields.CharEnumField(SenderKind, max_length=8)
     agent: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="messages", null=True, on_delete=fields.SET_NULL
     )
+    agent_id: int | None
     text = fields.TextField(default="")
     buttons: list[dict[str, str]] | None = fields.JSONField(null=True)  # type: ignore[assignment]
     # Unique per channel: the dedupe key for re-delivered webhooks.
@@ -202,6 +212,7 @@ class Attachment(Model):
     message: fields.ForeignKeyRelation[Message] = fields.ForeignKeyField(
         "models.Message", related_name="attachments", on_delete=fields.CASCADE
     )
+    message_id: int
     # Order within the message; unique with it, so storing a message's files again (a re-read mail)
     # cannot double them.
     position = fields.SmallIntField()
@@ -231,6 +242,7 @@ class Category(Model):
     team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="categories", null=True, on_delete=fields.SET_NULL
     )
+    team_id: int | None
 
     class Meta:
         table = "categories"
@@ -242,6 +254,7 @@ class AnswerTemplate(Model):
     category: fields.ForeignKeyRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="templates", on_delete=fields.CASCADE
     )
+    category_id: int
     language = fields.CharField(max_length=5)
     body = fields.TextField()
     updated_at = fields.DatetimeField(auto_now=True)
@@ -279,13 +292,16 @@ class Ticket(Model):
     conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
         "models.Conversation", related_name="tickets", on_delete=fields.CASCADE
     )
+    conversation_id: int
     contact: fields.ForeignKeyRelation[Contact] = fields.ForeignKeyField(
         "models.Contact", related_name="tickets", on_delete=fields.CASCADE
     )
+    contact_id: int
     channel = fields.CharEnumField(ChannelKind, max_length=16)
     category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    category_id: int | None
     # The classifier's guess at hand-off time, kept to measure where agents correct it.
     predicted_category = fields.CharField(max_length=64, null=True)
     predicted_confidence = fields.FloatField(null=True)
@@ -297,6 +313,7 @@ class Ticket(Model):
     assignee: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    assignee_id: int | None
     opened_at = fields.DatetimeField()
     first_response_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
@@ -318,16 +335,18 @@ class Ticket(Model):
     incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
         "models.Incident", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    incident_id: int | None
     # Set by a conditional update when the incident's fix is sent to this ticket's user: once per ticket.
     fix_notified_at = fields.DatetimeField(null=True)
     # Follows the category's team (at hand-off and on every categorize); none: visible to every agent.
     team: fields.ForeignKeyNullableRelation[Team] = fields.ForeignKeyField(
         "models.Team", related_name="tickets", null=True, on_delete=fields.SET_NULL
     )
+    team_id: int | None
 
     class Meta:
         table = "tickets"
-        # Queries ask for unresolved tickets as ``status IN (...)`` (handoff.tickets.UNRESOLVED), which these
+        # Queries ask for unresolved tickets as ``status IN (...)`` (models.enums.UNRESOLVED), which these
         # serve; ``status <> 'resolved'`` could use no index and would read every ticket ever closed.
         indexes = (
             ("status", "due_at"),  # unresolved tickets by due time: the queue, SLA sweep, assignment, dashboard
@@ -359,9 +378,11 @@ class Incident(Model):
     fixed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="incidents_fixed", null=True, on_delete=fields.SET_NULL
     )
+    fixed_by_id: int | None
     created_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="incidents_opened", null=True, on_delete=fields.SET_NULL
     )
+    created_by_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
 
     tickets: fields.ReverseRelation[Ticket]
@@ -379,6 +400,7 @@ class EscalationMail(Model):
     ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE
     )
+    ticket_id: int
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()
@@ -412,11 +434,13 @@ class TicketEvent(Model):
     ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="events", on_delete=fields.CASCADE
     )
+    ticket_id: int
     kind = fields.CharField(max_length=40)
     actor_kind = fields.CharEnumField(ActorKind, max_length=8)
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="ticket_events", null=True, on_delete=fields.SET_NULL
     )
+    actor_id: int | None
     data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
 
@@ -433,6 +457,7 @@ class ConsoleSession(Model):
     user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="console_sessions", on_delete=fields.CASCADE
     )
+    user_id: int
     # SHA-256 of the cookie value: a leaked database does not leak usable sessions.
     token_hash = fields.CharField(max_length=64, unique=True)
     csrf_token = fields.CharField(max_length=64)
@@ -457,6 +482,7 @@ class ApiToken(Model):
     user: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="api_tokens", null=True, on_delete=fields.CASCADE
     )
+    user_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
@@ -489,6 +515,7 @@ class AuditLog(Model):
     actor: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
         "models.User", related_name="audit_entries", null=True, on_delete=fields.SET_NULL
     )
+    actor_id: int | None
     action = fields.CharField(max_length=60)
     target = fields.CharField(max_length=120, default="")
     data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]

@@ -12,6 +12,8 @@ from typing import Any
 
 from aiohttp import web
 
+from handoff import actions, teams
+from handoff.actions import ConsoleError
 from handoff.api import (
     ID_PARAMETER,
     OPENAPI,
@@ -22,11 +24,9 @@ from handoff.api import (
     ticket_json,
     unknown_parameters,
 )
-from handoff.console import services, teams
-from handoff.console.app import STATE, ConsoleState
-from handoff.console.i18n import console_catalog
 from handoff.console.incidents import survey_options
-from handoff.console.services import ConsoleError
+from handoff.console.toolkit import STATE, ConsoleState
+from handoff.i18n import console_catalog
 from handoff.incidents import report_incident_fix
 from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
 from models import Category, Incident, IncidentStatus, Ticket, User
@@ -40,7 +40,7 @@ def _problem(status: int, error: str, detail: str, **extra: Any) -> web.Response
 
 async def _actor(request: web.Request) -> User | web.Response:
     token = request[TOKEN_KEY]
-    user = await User.get_or_none(id=token.user_id) if token.user_id else None  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=token.user_id) if token.user_id else None
     if user is None or not user.active:
         return _problem(403, "forbidden", "this token does not belong to an active console user; it can only read")
     return user
@@ -89,7 +89,7 @@ def _text(body: dict[str, Any], name: str) -> str:
 
 
 async def _take(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[str, Any]) -> dict[str, Any] | None:
-    result = await services.take_ticket(ticket_id=ticket.id, agent=actor, now=state.clock())
+    result = await actions.take_ticket(ticket_id=ticket.id, agent=actor, now=state.clock())
     if result.taken:
         return None
     owner = result.owner
@@ -106,17 +106,17 @@ async def _assign(state: ConsoleState, ticket: Ticket, actor: User, body: dict[s
         assignee = await User.get_or_none(email=email.lower()) if fits(email, User, "email") else None
     if assignee is None:
         raise ConsoleError("error_unknown_user", 400)
-    await services.assign_ticket(ticket=ticket, assignee=assignee, actor=actor, now=state.clock())
+    await actions.assign_ticket(ticket=ticket, assignee=assignee, actor=actor, now=state.clock())
 
 
 async def _reply(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> dict[str, Any]:
-    message = await services.reply(registry=state.registry, ticket=ticket, agent=actor, text=_text(body, "text"),
+    message = await actions.reply(registry=state.registry, ticket=ticket, agent=actor, text=_text(body, "text"),
                                    now=state.clock())
     return {"message_id": message.id}
 
 
 async def _note(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> dict[str, Any]:
-    event = await services.add_note(ticket=ticket, agent=actor, text=_text(body, "text"))
+    event = await actions.add_note(ticket=ticket, agent=actor, text=_text(body, "text"))
     return {"note_id": event.id}
 
 
@@ -125,7 +125,7 @@ async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: d
     category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
     if category is None:
         raise ConsoleError("error_unknown_category", 400)
-    await services.categorize(ticket=ticket, category=category, agent=actor)
+    await actions.categorize(ticket=ticket, category=category, agent=actor)
 
 
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
@@ -136,7 +136,7 @@ async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict
         raise ConsoleError("error_unknown_incident", 400)
     if incident_id is not None and title.strip():  # one or the other: linking and opening at once is ambiguous
         raise ConsoleError("error_unknown_incident", 400)
-    await services.escalate(
+    await actions.escalate(
         ticket=ticket, agent=actor, now=state.clock(), summary=_text(body, "summary"),
         webhook_url=state.config.escalation_webhook_url, webhook_secret=state.config.escalation_webhook_secret,
         ticket_url=f"{state.public_url}/console/t/{ticket.id}" if state.public_url else "",
@@ -146,7 +146,7 @@ async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict
 
 
 async def _close(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[str, Any]) -> None:
-    await services.close_ticket(registry=state.registry, ticket=ticket, agent=actor, now=state.clock(),
+    await actions.close_ticket(registry=state.registry, ticket=ticket, agent=actor, now=state.clock(),
                                 translate=state.translate, **survey_options(state))
 
 

@@ -19,9 +19,19 @@ from aiohttp import web
 
 from handoff.console.lifecycle import run_while_serving
 from handoff.console.live import Broker, LiveEvent
-from handoff.console.teams import agents_of
-from handoff.tickets import UNRESOLVED, add_event
-from models import ActorKind, Conversation, ConversationStatus, Ticket, TicketEvent, TicketStatus, User, UserRole
+from handoff.teams import agents_of
+from handoff.tickets import add_event
+from models import (
+    UNRESOLVED,
+    ActorKind,
+    Conversation,
+    ConversationStatus,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+    User,
+    UserRole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +57,7 @@ class Assigner:
         open_tickets = await Ticket.filter(assignee_id__in=[a.id for a in agents], status__in=UNRESOLVED).only(
             "id", "assignee_id"
         )
-        load: Counter[int] = Counter(t.assignee_id for t in open_tickets)  # type: ignore[attr-defined]
+        load: Counter[int] = Counter(t.assignee_id for t in open_tickets if t.assignee_id is not None)
         free = [a for a in agents if load[a.id] < a.capacity]
         if not free:
             return None
@@ -59,7 +69,7 @@ class Assigner:
         current = await Ticket.get_or_none(id=ticket_id)
         if current is None:
             return None
-        agent = await self.pick(team_id=current.team_id)  # type: ignore[attr-defined]
+        agent = await self.pick(team_id=current.team_id)
         if agent is None:
             return None
         updated = (
@@ -71,7 +81,7 @@ class Assigner:
             return None
         self._last[agent.id] = now
         ticket = await Ticket.get(id=ticket_id)
-        await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+        await Conversation.filter(id=ticket.conversation_id).update(
             status=ConversationStatus.OPEN, updated_at=now
         )
         await add_event(ticket=ticket, kind="auto_assigned", actor_kind=ActorKind.SYSTEM,
@@ -104,8 +114,9 @@ class Assigner:
             at = datetime.fromisoformat(str(last.data.get("at"))) if last.data.get("at") else last.created_at
             if now - at < self.answer_within:
                 continue
-            current = ticket.assignee_id  # type: ignore[attr-defined]
-            agent = await self.pick(exclude=frozenset({current}), team_id=ticket.team_id)  # type: ignore[attr-defined]
+            current = ticket.assignee_id
+            others = frozenset() if current is None else frozenset({current})
+            agent = await self.pick(exclude=others, team_id=ticket.team_id)
             if agent is None:
                 continue
             updated = await Ticket.filter(id=ticket.id, assignee_id=current, first_response_at=None).update(

@@ -35,20 +35,20 @@ class ChannelState:
 
 async def channel_states(tickets: list[Ticket], *, now: datetime) -> dict[int, ChannelState]:
     """One entry per ticket id; tickets must have ``conversation`` fetched."""
-    contact_ids = list({t.contact_id for t in tickets})  # type: ignore[attr-defined]
+    contact_ids = list({t.contact_id for t in tickets})
     reach = await reaches(contact_ids)
-    identity_ids = [t.conversation.identity_id for t in tickets]  # type: ignore[attr-defined]
+    identity_ids = [t.conversation.identity_id for t in tickets]
     identities = {i.id: i for i in await ChannelIdentity.filter(id__in=identity_ids)}
     states: dict[int, ChannelState] = {}
     for ticket in tickets:
-        identity = identities.get(ticket.conversation.identity_id)  # type: ignore[attr-defined]
+        identity = identities.get(ticket.conversation.identity_id)
         window: timedelta | None = None
         closing = False
         if ticket.channel == ChannelKind.WHATSAPP and identity is not None and identity.last_inbound_at:
             closing_at = closes_at(identity.last_inbound_at)
             window = closing_at - now
             closing = window > timedelta(0) and await warned_for(ticket.id, closing_at)
-        contact_reach = reach.get(ticket.contact_id, Reach((), ()))  # type: ignore[attr-defined]
+        contact_reach = reach.get(ticket.contact_id, Reach((), ()))
         states[ticket.id] = ChannelState(
             window=window,
             window_closing=closing,

@@ -17,8 +17,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from handoff.console import services
-from handoff.console.app import _form, _lang, _state, _supervisor, render
+from handoff import actions
+from handoff.console.toolkit import console_state, form_fields, render, request_language, require_supervisor
 from handoff.learning import RetrainSettings, confirmed_examples, corrections
 from models import Category, User
 from nlp.classifier import load_classifier
@@ -51,7 +51,7 @@ LOOP = web.AppKey("classifier_loop", ClassifierLoop)
 
 
 def _settings(request: web.Request) -> RetrainSettings:
-    settings = _state(request).retrain
+    settings = console_state(request).retrain
     if settings is None:
         raise web.HTTPNotFound(text="retraining is not configured in this process")
     return settings
@@ -66,10 +66,10 @@ def _back(notice: str = "") -> web.HTTPSeeOther:
 
 
 async def classifier_page(request: web.Request) -> web.Response:
-    _supervisor(request)
-    settings = _state(request).retrain
+    require_supervisor(request)
+    settings = console_state(request).retrain
     counts, recent = await corrections()
-    lang = _lang(request)
+    lang = request_language(request)
     names = {c.slug: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
     versions = []
     active = None
@@ -96,9 +96,9 @@ async def classifier_page(request: web.Request) -> web.Response:
 
 
 async def retrain_start(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    state = _state(request)
+    state = console_state(request)
     loop = _loop(request)
     if loop.job is not None and loop.job.status == "running":
         raise _back("notice_retrain_running")
@@ -122,7 +122,7 @@ async def retrain_start(request: web.Request) -> web.Response:
                 train_data=settings.train_data, test_data=settings.test_data,
             )
             job.status = "done"
-            await services.audit(actor=user, action="classifier.retrained", target=job.result.version, data={
+            await actions.audit(actor=user, action="classifier.retrained", target=job.result.version, data={
                 "acceptable": job.result.acceptable, "reason": job.result.reason,
                 "current": job.result.current, "candidate": job.result.candidate,
             })
@@ -135,7 +135,7 @@ async def retrain_start(request: web.Request) -> web.Response:
         broker.publish("classifier.progress", {"status": job.status})
 
     loop.task = asyncio.create_task(run())
-    await services.audit(actor=user, action="classifier.retrain", data={"examples": len(examples)})
+    await actions.audit(actor=user, action="classifier.retrain", data={"examples": len(examples)})
     raise _back("notice_retrain_started")
 
 
@@ -149,16 +149,16 @@ def _candidate(request: web.Request, version: str) -> RetrainResult:
 async def _swap(request: web.Request, settings: RetrainSettings) -> str:
     """Load the store's active model and put it in the running bot; returns its version."""
     classifier = await asyncio.to_thread(load_classifier, settings.model_dir)
-    swap = _state(request).swap_classifier
+    swap = console_state(request).swap_classifier
     if swap is not None:
         swap(classifier)
     return classifier.version
 
 
 async def activate(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    form = await _form(request)
+    form = await form_fields(request)
     result = _candidate(request, form.get("version", ""))
     if not result.acceptable:
         # Refused here too, not only hidden in the page: a regressing candidate never goes live.
@@ -173,27 +173,27 @@ async def activate(request: web.Request) -> web.Response:
     job = _loop(request).job
     if job is not None:
         job.decision = "activated"
-    await services.audit(actor=user, action="classifier.activate", target=result.version,
+    await actions.audit(actor=user, action="classifier.activate", target=result.version,
                          data={"previous": result.previous, "running": version})
     raise _back("notice_classifier_activated")
 
 
 async def discard(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
-    form = await _form(request)
+    form = await form_fields(request)
     result = _candidate(request, form.get("version", ""))
     with contextlib.suppress(StoreError):
         ModelStore(settings.model_dir).discard(result.version)
     job = _loop(request).job
     if job is not None:
         job.decision = "discarded"
-    await services.audit(actor=user, action="classifier.discard", target=result.version)
+    await actions.audit(actor=user, action="classifier.discard", target=result.version)
     raise _back("notice_classifier_discarded")
 
 
 async def restore(request: web.Request) -> web.Response:
-    user = _supervisor(request)
+    user = require_supervisor(request)
     settings = _settings(request)
     store = ModelStore(settings.model_dir)
     previous = store.active_version()
@@ -202,7 +202,7 @@ async def restore(request: web.Request) -> web.Response:
     except StoreError:
         raise _back("error_nothing_to_restore") from None
     version = await _swap(request, settings)
-    await services.audit(actor=user, action="classifier.restore", target=version, data={"from": previous})
+    await actions.audit(actor=user, action="classifier.restore", target=version, data={"from": previous})
     raise _back("notice_classifier_restored")
 
 

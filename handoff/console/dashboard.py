@@ -12,9 +12,8 @@ from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
-from handoff.sla import SlaPolicy, SlaState, evaluate
-from handoff.tickets import UNRESOLVED
-from models import Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
+from handoff.sla import SlaState, evaluate
+from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
     ("age_lt_4h", timedelta(hours=4)),
@@ -79,17 +78,15 @@ def _age_bucket(age: timedelta) -> str:
     return AGE_OVER
 
 
-async def build_dashboard(*, now: datetime, tz: ZoneInfo, sla: timedelta, lang: str) -> Dashboard:
+async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboard:
     board = Dashboard()
-    policy = SlaPolicy(target=sla)
     unresolved = await Ticket.filter(status__in=UNRESOLVED).prefetch_related("assignee", "category")
     board.open_by_status = bars(Counter(t.status.value for t in unresolved),
                                 [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
     board.open_by_age = bars(Counter(_age_bucket(now - t.opened_at) for t in unresolved),
                              [name for name, _ in AGE_BUCKETS] + [AGE_OVER])
     for ticket in sorted(unresolved, key=lambda t: t.due_at):
-        state = evaluate(opened_at=ticket.opened_at, due_at=ticket.due_at, resolved_at=None,
-                         policy=policy, now=now).state
+        state = evaluate(ticket, now).state
         if state == SlaState.BREACHED:
             board.breached.append(ticket)
         elif state == SlaState.AT_RISK:

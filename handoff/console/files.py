@@ -19,6 +19,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from tortoise.queryset import QuerySet
 
+from handoff import teams
+from handoff.actions import ConsoleError
 from handoff.attachments import (
     MAX_FILES_PER_MESSAGE,
     AttachmentPolicy,
@@ -30,8 +32,6 @@ from handoff.attachments import (
     normalise_type,
     serve_type,
 )
-from handoff.console import teams
-from handoff.console.services import ConsoleError
 from models import Attachment, Conversation, Message, Ticket, User
 
 FIELD = "files"
@@ -70,7 +70,7 @@ async def attachments_of(message_ids: Iterable[int]) -> dict[int, tuple[Attachme
         return {}
     grouped: dict[int, list[AttachmentView]] = defaultdict(list)
     for row in await Attachment.filter(message_id__in=ids).order_by("message_id", "position"):
-        grouped[row.message_id].append(  # type: ignore[attr-defined]
+        grouped[row.message_id].append(
             AttachmentView(id=row.id, filename=row.filename, content_type=row.content_type,
                            size=human_size(row.size), refused=row.refused_reason or "")
         )
@@ -112,7 +112,7 @@ def close_uploads(form: MultiDictProxy[Any]) -> None:
 
 
 async def ticket_scope(user: User) -> QuerySet[Ticket]:
-    """The tickets ``user`` may open: the ticket page's rule, teams included (handoff.console.teams)."""
+    """The tickets ``user`` may open: the ticket page's rule, teams included (handoff.teams)."""
     return await teams.scope(Ticket.all(), user)
 
 
@@ -120,13 +120,13 @@ async def visible_attachment(attachment_id: int, user: User) -> Attachment | Non
     row = await Attachment.get_or_none(id=attachment_id)
     if row is None or row.storage_key is None:
         return None
-    message = await Message.get(id=row.message_id)  # type: ignore[attr-defined]
-    conversation = await Conversation.get(id=message.conversation_id)  # type: ignore[attr-defined]
+    message = await Message.get(id=row.message_id)
+    conversation = await Conversation.get(id=message.conversation_id)
     # The conversation view shows a contact's whole history to whoever may open one of their tickets, so
     # their files follow the same rule. A contact with no ticket was never handed to a person, and one
     # whose tickets are all another team's is not this agent's to see.
     scope = await ticket_scope(user)
-    if not await scope.filter(contact_id=conversation.contact_id).exists():  # type: ignore[attr-defined]
+    if not await scope.filter(contact_id=conversation.contact_id).exists():
         return None
     return row
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.console.app import USER, ConsoleState, _form, _state, _t, render
+from handoff.actions import ConsoleError
 from handoff.console.lifecycle import run_while_serving
-from handoff.console.services import ConsoleError
+from handoff.console.toolkit import USER, ConsoleState, console_state, form_fields, render, request_catalog
 from handoff.escalation_mail import INTERVAL as MAIL_INTERVAL
 from handoff.escalation_mail import Mailer, drain
 from handoff.incidents import open_incidents, report_incident_fix
@@ -51,7 +51,7 @@ def incident_choice(form: dict[str, str]) -> dict[str, Any]:
 async def escalation_context(ticket: Ticket) -> dict[str, Any]:
     """What the ticket view shows about the developer team: the incident, the open ones to link to, and
     whether the webhook and the e-mail reached them."""
-    incident = await Incident.get_or_none(id=ticket.incident_id) if ticket.incident_id else None  # type: ignore[attr-defined]
+    incident = await Incident.get_or_none(id=ticket.incident_id) if ticket.incident_id else None
     mails = await EscalationMail.filter(ticket_id=ticket.id).order_by("-id")
     webhook = await TicketEvent.filter(ticket_id=ticket.id, kind="escalation_webhook").order_by("-id").first()
     return {
@@ -76,12 +76,12 @@ async def incidents_page(request: web.Request) -> web.Response:
 
 
 async def incident_fix(request: web.Request) -> web.Response:
-    state = _state(request)
+    state = console_state(request)
     incident_id = parse_id(request.match_info["id"])
     incident = await Incident.get_or_none(id=incident_id) if incident_id is not None else None
     if incident is None:
         raise web.HTTPNotFound(text="no such incident")
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         result = await report_incident_fix(
             incident=incident, actor=request[USER], text=form.get("text", ""), notify_users=form.get("notify") == "1",
@@ -89,7 +89,7 @@ async def incident_fix(request: web.Request) -> web.Response:
         )
     except ConsoleError as problem:
         if problem.status == 403:
-            raise web.HTTPForbidden(text=_t(request)(problem.code)) from None
+            raise web.HTTPForbidden(text=request_catalog(request)(problem.code)) from None
         raise web.HTTPSeeOther(f"/console/incidents?notice={problem.code}") from None
     for ticket_id in await Ticket.filter(incident_id=incident.id).values_list("id", flat=True):
         state.broker.publish("ticket.updated", {"ticket_id": ticket_id})

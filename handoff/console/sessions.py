@@ -57,7 +57,7 @@ async def load_session(*, raw: str, now: datetime, ttl: timedelta) -> tuple[Cons
     session = await ConsoleSession.get_or_none(token_hash=digest(raw))
     if session is None:
         return None
-    user = await User.get_or_none(id=session.user_id)  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=session.user_id)
     if (user is None or not user.active or session.expires_at <= now
             or session.session_version != user.session_version):
         await session.delete()

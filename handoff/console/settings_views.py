@@ -6,10 +6,10 @@ from datetime import date
 
 from aiohttp import web
 
-from handoff.console import services
-from handoff.console.app import USER, _form, _state, _supervisor, current_operations, render
+from handoff import actions
+from handoff.console.toolkit import USER, console_state, current_operations, form_fields, render, require_supervisor
+from handoff.i18n import LANGUAGES
 from handoff.operations import (
-    LANGUAGES,
     Operations,
     OperationsFormError,
     form_values,
@@ -35,7 +35,7 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
 
 def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
           *, params: dict[str, dict[str, str]] | None = None, status: int = 200) -> web.Response:
-    state = _state(request)
+    state = console_state(request)
     return render(request, "admin_settings.html", {
         "page": "settings",
         "values": values,
@@ -49,15 +49,15 @@ def _page(request: web.Request, ops: Operations, values: dict[str, str], errors:
 
 
 async def settings_page(request: web.Request) -> web.Response:
-    _supervisor(request)
-    ops = await current_operations(_state(request))
+    require_supervisor(request)
+    ops = await current_operations(console_state(request))
     return _page(request, ops, form_values(ops), {})
 
 
 async def settings_save(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    state = _state(request)
-    form = await _form(request)
+    user = require_supervisor(request)
+    state = console_state(request)
+    form = await form_fields(request)
     current = await current_operations(state)
     try:
         ops = parse_form(form, defaults=current)
@@ -68,7 +68,7 @@ async def settings_save(request: web.Request) -> web.Response:
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
                      problem.errors, params=problem.params, status=400)
     await save_operations(operations=ops)
-    await services.audit(actor=user, action="settings.operations", data={
+    await actions.audit(actor=user, action="settings.operations", data={
         "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]
                      for d in range(7) if (s := ops.hours.span(d))},
         "closed_dates": len(ops.hours.closed_dates),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 from tortoise.exceptions import IntegrityError
 
-from handoff.console import services, teams
-from handoff.console.app import _form, _lang, _path_id, _state, _supervisor, render
+from handoff import actions, teams
+from handoff.console.toolkit import console_state, form_fields, path_id, render, request_language, require_supervisor
 from handoff.webinput import parse_id
 from models import Category, Team
 
@@ -19,8 +19,8 @@ def _back(notice: str) -> web.HTTPSeeOther:
 
 
 async def teams_page(request: web.Request) -> web.Response:
-    _supervisor(request)
-    lang = _lang(request)
+    require_supervisor(request)
+    lang = request_language(request)
     all_teams = await Team.all().prefetch_related("members")
     categories = await Category.all()
     return render(request, "admin_teams.html", {
@@ -41,26 +41,26 @@ def _name(form: dict[str, str]) -> str:
 
 
 async def team_create(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    name = _name(await _form(request))
+    user = require_supervisor(request)
+    name = _name(await form_fields(request))
     try:
         team = await Team.create(name=name)
     except IntegrityError:
         raise _back("error_team_exists") from None
-    await services.audit(actor=user, action="team.create", target=team.name)
+    await actions.audit(actor=user, action="team.create", target=team.name)
     raise _back("notice_saved")
 
 
 async def team_update(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    form = await _form(request)
-    team = await Team.get_or_none(id=_path_id(request))
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    team = await Team.get_or_none(id=path_id(request))
     if team is None:
         raise web.HTTPNotFound(text="no such team")
     if form.get("delete") == "1":
         await team.delete()  # its categories and tickets fall back to "no team": every agent sees them
-        await services.audit(actor=user, action="team.delete", target=team.name)
-        _state(request).broker.publish("teams.updated", {})
+        await actions.audit(actor=user, action="team.delete", target=team.name)
+        console_state(request).broker.publish("teams.updated", {})
         raise _back("notice_saved")
     previous = team.name
     team.name = _name(form)
@@ -68,14 +68,14 @@ async def team_update(request: web.Request) -> web.Response:
         await team.save(update_fields=["name"])
     except IntegrityError:
         raise _back("error_team_exists") from None
-    await services.audit(actor=user, action="team.rename", target=team.name, data={"from": previous})
+    await actions.audit(actor=user, action="team.rename", target=team.name, data={"from": previous})
     raise _back("notice_saved")
 
 
 async def category_team(request: web.Request) -> web.Response:
-    user = _supervisor(request)
-    form = await _form(request)
-    category = await Category.get_or_none(id=_path_id(request))
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    category = await Category.get_or_none(id=path_id(request))
     if category is None:
         raise web.HTTPNotFound(text="no such category")
     raw = form.get("team_id", "")
@@ -86,9 +86,9 @@ async def category_team(request: web.Request) -> web.Response:
     category.team = team
     await category.save(update_fields=["team_id"])
     moved = await teams.retag_category_tickets(category)
-    await services.audit(actor=user, action="category.team", target=category.slug,
+    await actions.audit(actor=user, action="category.team", target=category.slug,
                          data={"team": team.name if team else None, "open_tickets_moved": moved})
-    _state(request).broker.publish("teams.updated", {})
+    console_state(request).broker.publish("teams.updated", {})
     raise _back("notice_saved")
 
 

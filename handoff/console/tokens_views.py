@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from handoff.actions import is_supervisor
 from handoff.auth import ExpiryError, create_api_token, parse_expiry, revoke_api_token, token_role, visible_tokens
-from handoff.console.app import USER, _form, _path_id, _state, render
-from handoff.console.services import is_supervisor
+from handoff.console.toolkit import USER, console_state, form_fields, path_id, render
 from models import ApiToken, User
 
 MAX_NAME = 120
@@ -30,7 +30,7 @@ class TokenRow:
 def _state_of(token: ApiToken, user: User | None, request: web.Request) -> str:
     if token.revoked_at is not None:
         return "revoked"
-    if token.expires_at is not None and token.expires_at <= _state(request).clock():
+    if token.expires_at is not None and token.expires_at <= console_state(request).clock():
         return "expired"
     if user is not None and not user.active:
         return "user_inactive"
@@ -52,9 +52,9 @@ async def tokens_page(request: web.Request, *, created: str = "", error: str = "
 
 async def token_create(request: web.Request) -> web.Response:
     """A token for the signed-in user, acting with their role (whatever it is at each request)."""
-    state = _state(request)
+    state = console_state(request)
     user = request[USER]
-    form = await _form(request)
+    form = await form_fields(request)
     name = " ".join(form.get("name", "").split())[:MAX_NAME]
     if not name:
         return await tokens_page(request, error="error_name_required", status=400)
@@ -71,10 +71,10 @@ async def token_create(request: web.Request) -> web.Response:
 async def token_revoke(request: web.Request) -> web.Response:
     user = request[USER]
     # Someone else's token answers exactly like a missing one (a supervisor sees them all).
-    token = await visible_tokens(user).filter(id=_path_id(request)).first()
+    token = await visible_tokens(user).filter(id=path_id(request)).first()
     if token is None:
         raise web.HTTPNotFound(text="no such token")
-    revoked = await revoke_api_token(token, now=_state(request).clock(), actor=user, via="console")
+    revoked = await revoke_api_token(token, now=console_state(request).clock(), actor=user, via="console")
     raise web.HTTPSeeOther(f"/console/tokens?notice={'notice_token_revoked' if revoked else 'notice_saved'}")
 
 

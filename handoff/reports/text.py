@@ -3,39 +3,21 @@ and durations are written in each language (Babel's CLDR data: 1.234,5 in Indone
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from handoff.i18n import DEFAULT_LANGUAGE, LANGUAGES, choose_language, entry
 from handoff.reports.period import Period
 
-DEFAULT_LANGUAGE = "id"
-LANGUAGES = ("id", "en")
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "ReportText", "report_text"]
 # Durations are written in minutes below this many, in hours below DAYS_FROM, in days above.
 HOURS_FROM = 90 * 60
 DAYS_FROM = 48 * 3600
-
-
-@cache
-def _load(lang: str) -> dict[str, Any]:
-    text = resources.files("handoff.reports").joinpath(f"locales/{lang}.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def _lookup(data: dict[str, Any], key: str) -> Any:
-    node: Any = data
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +25,10 @@ class ReportText:
     lang: str
 
     def _entry(self, key: str) -> Any:
-        entry = _lookup(_load(self.lang), key)
-        if entry is None:  # missing in one language: the default language's text
-            entry = _lookup(_load(DEFAULT_LANGUAGE), key)
-        if entry is None:
+        found = entry("handoff.reports", self.lang, key)  # missing in one language: the default language's
+        if found is None:
             raise KeyError(key)
-        return entry
+        return found
 
     def __call__(self, key: str, **values: object) -> str:
         return str(self._entry(key)).format(**values)
@@ -103,4 +83,4 @@ class ReportText:
 
 
 def report_text(lang: str | None) -> ReportText:
-    return ReportText(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+    return ReportText(choose_language(lang))

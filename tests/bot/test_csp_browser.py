@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import CONTENT_SECURITY_POLICY, REGISTRY
 from bot.i18n import catalog
-from handoff.console import services
+from handoff import actions
 from handoff.survey import link_secret, make_link_token, survey_url
 from models import Category, Ticket
 from tests.handoff.console.conftest import PASSWORD, Served, serve_console
@@ -99,10 +99,10 @@ async def test_the_survey_page_is_styled_and_answers_under_the_policy(served: Se
     from playwright.async_api import expect
 
     ticket = await served.hand_off()
-    await services.take_ticket(ticket_id=ticket.id, agent=served.agent, now=ticket.opened_at)
+    await actions.take_ticket(ticket_id=ticket.id, agent=served.agent, now=ticket.opened_at)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=served.agent)
-    await services.close_ticket(registry=served.app[REGISTRY], ticket=ticket, agent=served.agent,
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=served.agent)
+    await actions.close_ticket(registry=served.app[REGISTRY], ticket=ticket, agent=served.agent,
                                 now=ticket.opened_at, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v))
     assert (await Ticket.get(id=ticket.id)).survey_sent_at is not None
     # The link a web chat user would get (this user is on Telegram, where the survey is buttons).

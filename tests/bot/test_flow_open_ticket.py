@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.i18n import catalog
+from handoff.actions import categorize, close_ticket, reply, take_ticket
 from handoff.auth import create_user
-from handoff.console.services import categorize, close_ticket, reply, take_ticket
 from models import (
     Category,
     ChannelKind,

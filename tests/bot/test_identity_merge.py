@@ -4,8 +4,8 @@ merging by NIM without losing the newer contact's tickets."""
 from __future__ import annotations
 
 from bot.i18n import catalog
+from handoff.actions import categorize, close_ticket, take_ticket
 from handoff.auth import create_user
-from handoff.console.services import categorize, close_ticket, take_ticket
 from models import Category, ChannelIdentity, ChannelKind, Contact, Ticket, TicketStatus, UserRole
 from tests.conftest import FlowHarness
 

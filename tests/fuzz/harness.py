@@ -28,8 +28,8 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from bot.flow import handle_inbound
 from bot.i18n import catalog
+from handoff import actions
 from handoff.auth import create_api_token, create_user
-from handoff.console import services
 from handoff.survey import link_secret, make_link_token, survey_url
 from models import Category, ChannelKind, Ticket, UserRole
 from tests.conftest import ScriptedClassifier
@@ -119,10 +119,10 @@ async def _seed(app: web.Application, url: str, public_url: str) -> Seeds:
                 text=text, received_at=datetime.now(UTC)), app[FLOW])
     tickets = await Ticket.all().order_by("id")
     closed = tickets[0]
-    await services.take_ticket(ticket_id=closed.id, agent=agent, now=datetime.now(UTC))
+    await actions.take_ticket(ticket_id=closed.id, agent=agent, now=datetime.now(UTC))
     closed = await Ticket.get(id=closed.id)
-    await services.categorize(ticket=closed, category=await Category.get(slug="akun-login"), agent=agent)
-    await services.close_ticket(registry=app[REGISTRY], ticket=closed, agent=agent, now=datetime.now(UTC),
+    await actions.categorize(ticket=closed, category=await Category.get(slug="akun-login"), agent=agent)
+    await actions.close_ticket(registry=app[REGISTRY], ticket=closed, agent=agent, now=datetime.now(UTC),
                                 translate=lambda lang, key, /, **v: catalog(lang).t(key, **v),
                                 link_secret_key="fuzz-secret-" + "k" * 24)
     token = make_link_token(ticket_id=closed.id, secret=await link_secret("fuzz-secret-" + "k" * 24),

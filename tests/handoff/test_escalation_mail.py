@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 
 from bot.channels.mail import SmtpConfig, SmtpMailer
-from handoff.console import services
+from handoff import actions
 from handoff.escalation_mail import BASE_DELAY, drain
 from models import Category, DeliveryStatus, EscalationMail, Ticket, TicketEvent, TicketStatus
 from tests.conftest import IN_HOURS, FlowHarness
 from tests.fakes.mail import SmtpSink, smtp_sink
-from tests.handoff.console.test_services import agent
+from tests.handoff.test_actions import agent
 
 __all__ = ["smtp_sink"]
 
@@ -35,10 +35,10 @@ async def escalated_ticket(flow: FlowHarness, smtp_port: int) -> Ticket:
     await flow.send("2")  # not helpful: hand-off with the classifier's guesses kept on the conversation
     ticket = await Ticket.filter(conversation__identity__external_id="42").order_by("-id").first().get()
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="bug-sistem"), agent=ana)
-    return await services.escalate(
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="bug-sistem"), agent=ana)
+    return await actions.escalate(
         ticket=ticket, agent=ana, now=IN_HOURS, summary="Reset password gagal untuk semua mahasiswa",
         ticket_url=f"https://cc.example.ac.id/console/t/{ticket.id}", email_to=DEVS, mailer=mailer(smtp_port),
     )

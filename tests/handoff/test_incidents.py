@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.i18n import catalog
-from handoff.console import services
-from handoff.console.services import ConsoleError, ForbiddenError
+from handoff import actions
+from handoff.actions import ConsoleError, ForbiddenError
 from handoff.incidents import report_incident_fix
 from models import (
     Category,
@@ -21,7 +21,7 @@ from models import (
     UserRole,
 )
 from tests.conftest import IN_HOURS, FlowHarness
-from tests.handoff.console.test_services import agent, handed_off, translate
+from tests.handoff.test_actions import agent, handed_off, translate
 
 FIX = "Layanan reset password sudah normal kembali; silakan coba lagi."
 
@@ -31,10 +31,10 @@ async def escalated(flow: FlowHarness, user: str, nim: str, owner: User, **incid
     await flow.send(nim, user=user)
     await flow.send("agen", user=user)
     ticket = await Ticket.filter(conversation__identity__external_id=user).order_by("-id").first().get()
-    await services.take_ticket(ticket_id=ticket.id, agent=owner, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=owner, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="bug-sistem"), agent=owner)
-    return await services.escalate(ticket=ticket, agent=owner, now=IN_HOURS, summary="reset gagal",
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="bug-sistem"), agent=owner)
+    return await actions.escalate(ticket=ticket, agent=owner, now=IN_HOURS, summary="reset gagal",
                                    **incident)  # type: ignore[arg-type]
 
 
@@ -72,7 +72,7 @@ async def test_a_fix_on_the_incident_reaches_every_linked_open_ticket_once(flow:
     assert again.value.code == "error_incident_fixed"
     assert len(flow.channel.sent) == before + 2
     with pytest.raises(ConsoleError) as closed:  # a fixed incident takes no new escalations
-        await services.escalate(ticket=await Ticket.get(id=first.id), agent=ana, now=IN_HOURS, summary="x",
+        await actions.escalate(ticket=await Ticket.get(id=first.id), agent=ana, now=IN_HOURS, summary="x",
                                 incident_id=incident.id)
     assert closed.value.code == "error_unknown_incident"
 
@@ -84,7 +84,7 @@ async def test_without_notify_only_the_tickets_learn_of_the_fix_and_closed_ones_
     first = await escalated(flow, "41", "13521045", ana, incident_title="Video tidak bisa diputar")
     incident = await Incident.get()
     second = await escalated(flow, "42", "16522101", ana, incident_id=incident.id)
-    await services.close_ticket(registry=flow.deps.registry, ticket=await Ticket.get(id=second.id), agent=ana,
+    await actions.close_ticket(registry=flow.deps.registry, ticket=await Ticket.get(id=second.id), agent=ana,
                                 now=IN_HOURS, translate=translate)
     before = len(flow.channel.sent)
     result = await report_incident_fix(incident=incident, actor=ana, text=FIX, notify_users=False,
@@ -111,10 +111,10 @@ async def test_only_a_supervisor_or_an_owner_of_a_linked_ticket_reports_the_fix(
 async def test_bad_incident_choices_escalate_nothing(flow: FlowHarness) -> None:
     ana = await agent("ana@cc.test")
     ticket = await handed_off(flow)
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
     with pytest.raises(ConsoleError) as unknown:
-        await services.escalate(ticket=ticket, agent=ana, now=IN_HOURS, summary="x", incident_id=999)
+        await actions.escalate(ticket=ticket, agent=ana, now=IN_HOURS, summary="x", incident_id=999)
     assert unknown.value.code == "error_unknown_incident"
     assert (await Ticket.get(id=ticket.id)).status == TicketStatus.OPEN
     sari = await agent("sari@cc.test", UserRole.SUPERVISOR)

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handoff.hours import OperatingHours
 from handoff.scheduler import take_lease
-from handoff.sla import SlaPolicy, SlaState, SlaStatus, evaluate, sweep
+from handoff.sla import SlaState, SlaStatus, evaluate, sweep
 from handoff.tickets import open_ticket
 from models import Ticket, TicketEvent
 from tests.conftest import FlowHarness
@@ -15,24 +16,25 @@ OPENED = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 DUE = OPENED + timedelta(hours=24)
 
 
-def test_sla_states() -> None:
-    policy = SlaPolicy()
+@dataclass(frozen=True)
+class Times:
+    """A ticket's three moments: all ``evaluate`` reads, the ticket's target included (due - opened)."""
 
+    opened_at: datetime
+    due_at: datetime
+    resolved_at: datetime | None = None
+
+
+def test_sla_states() -> None:
     def at(hours: int) -> SlaStatus:
-        return evaluate(
-            opened_at=OPENED,
-            due_at=DUE,
-            resolved_at=None,
-            policy=policy,
-            now=OPENED + timedelta(hours=hours),
-        )
+        return evaluate(Times(OPENED, DUE), OPENED + timedelta(hours=hours))
 
     assert at(1).state == SlaState.ON_TRACK
     assert at(19).state == SlaState.AT_RISK
     assert at(24).state == SlaState.BREACHED
     assert at(30).remaining == timedelta(hours=-6)
-    met = evaluate(opened_at=OPENED, due_at=DUE, resolved_at=OPENED + timedelta(hours=2), policy=policy, now=DUE)
-    missed = evaluate(opened_at=OPENED, due_at=DUE, resolved_at=DUE + timedelta(minutes=1), policy=policy, now=DUE)
+    met = evaluate(Times(OPENED, DUE, resolved_at=OPENED + timedelta(hours=2)), DUE)
+    missed = evaluate(Times(OPENED, DUE, resolved_at=DUE + timedelta(minutes=1)), DUE)
     assert (met.state, missed.state) == (SlaState.MET, SlaState.MISSED)
 
 

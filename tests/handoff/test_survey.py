@@ -21,7 +21,7 @@ from handoff.survey import (
 )
 from models import ChannelKind, StoredSecret, Ticket, TicketEvent
 from tests.conftest import IN_HOURS, FlowHarness
-from tests.handoff.console.test_services import closed_by_ana, handed_off
+from tests.handoff.test_actions import closed_by_ana, handed_off
 
 
 @pytest.mark.parametrize(

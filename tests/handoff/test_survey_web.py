@@ -20,8 +20,8 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from bot.flow import handle_inbound
 from bot.i18n import catalog
+from handoff import actions
 from handoff.auth import create_user
-from handoff.console import services
 from handoff.survey import make_link_token
 from models import Category, ChannelKind, Message, Ticket, TicketEvent, UserRole
 from tests.conftest import IN_HOURS, ScriptedClassifier
@@ -66,10 +66,10 @@ async def webchat_ticket_closed(site: Site, *, session: str = "sess-1") -> tuple
                              site.app[FLOW])
     ticket = await Ticket.get(conversation__identity__external_id=session)
     ana = await create_user(email=f"ana-{session}@cc.test", role=UserRole.AGENT, password="a-long-password")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
-    await services.close_ticket(registry=site.app[REGISTRY], ticket=ticket, agent=ana,
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
+    await actions.close_ticket(registry=site.app[REGISTRY], ticket=ticket, agent=ana,
                                 now=IN_HOURS, translate=translate, link_secret_key=SECRET)
     last = await Message.filter(ticket_id=ticket.id).order_by("-id").first()
     assert last is not None

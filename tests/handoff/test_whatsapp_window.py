@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.flow import handle_inbound
+from handoff.actions import reply, set_waiting, take_ticket
 from handoff.auth import create_user
-from handoff.console.services import reply, set_waiting, take_ticket
 from handoff.scheduler import build_scheduler
 from handoff.tickets import reply_conversation
 from handoff.whatsapp_window import EVENT, LIVE_EVENT, WINDOW, sweep

@@ -8,7 +8,6 @@
   const page = body.dataset.page || "";
   const ticketId = Number(body.dataset.ticket || 0);
   const me = Number(body.dataset.me || 0);
-  const sla = Number(body.dataset.sla || 1440); // minutes
   if (!me) return; // the sign-in page has nothing live
 
   let ws = null;
@@ -146,16 +145,19 @@
     if (tooBig) input.reportValidity();
   });
 
-  // Time left against the target, counted down between refreshes, coloured as it runs out.
+  // Time left, counted down between refreshes and recoloured at the moments the page gives (the server's
+  // handoff.sla decides them from each ticket's own target; this script knows no rule).
   function tick() {
     const now = Date.now();
     for (const el of document.querySelectorAll("[data-due]")) {
-      const left = Math.floor((Date.parse(el.dataset.due) - now) / 60000);
+      const due = Date.parse(el.dataset.due);
+      const left = Math.floor((due - now) / 60000);
       const abs = Math.abs(left);
       el.textContent = `${left < 0 ? "-" : ""}${Math.floor(abs / 60)}h ${String(abs % 60).padStart(2, "0")}m`;
       el.classList.remove("sla-ok", "sla-warn", "sla-risk", "sla-breached");
-      // Same thresholds as the server: the last quarter of the target is at risk, under half is a warning.
-      el.classList.add(left <= 0 ? "sla-breached" : left <= sla / 4 ? "sla-risk" : left <= sla / 2 ? "sla-warn" : "sla-ok");
+      const reached = (moment) => moment !== undefined && now >= Date.parse(moment);
+      el.classList.add(now >= due ? "sla-breached" : reached(el.dataset.atRisk) ? "sla-risk"
+        : reached(el.dataset.warning) ? "sla-warn" : "sla-ok");
     }
   }
   setInterval(tick, 30000);

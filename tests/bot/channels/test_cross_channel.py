@@ -19,8 +19,8 @@ from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from bot.i18n import catalog
+from handoff.actions import categorize, close_ticket, reply, take_ticket
 from handoff.auth import create_user
-from handoff.console.services import categorize, close_ticket, reply, take_ticket
 from models import (
     Category,
     ChannelIdentity,

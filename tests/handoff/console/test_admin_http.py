@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import FLOW
 from handoff.auth import create_api_token
-from handoff.console.teams import set_user_teams
+from handoff.teams import set_user_teams
 from models import AuditLog, Category, Setting, Team, Ticket, TicketStatus, UserRole
 from nlp.store import ModelStore
 from tests.handoff.console.admin_support import seed_model, serve

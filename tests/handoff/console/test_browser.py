@@ -212,7 +212,7 @@ async def test_xss_payloads_are_rendered_inert(served: Served, browser: Any) -> 
 async def populate(served: Served) -> None:
     """A morning's worth of traffic, so the dashboard shows something worth looking at."""
     from bot.i18n import catalog
-    from handoff.console import services
+    from handoff import actions
 
     def translate(lang: str, key: str, /, **values: object) -> str:
         return catalog(lang).t(key, **values)
@@ -230,15 +230,15 @@ async def populate(served: Served) -> None:
     ]
     for opened, external, agent, category, rating in ((handed[0], "802", served.agent, "nilai", "5"),
                                                       (handed[1], "803", served.other, "kelas-enrolment", "2")):
-        await services.take_ticket(ticket_id=opened.id, agent=agent, now=datetime.now(UTC))
+        await actions.take_ticket(ticket_id=opened.id, agent=agent, now=datetime.now(UTC))
         ticket = await Ticket.get(id=opened.id)
-        await services.reply(registry=served.app[REGISTRY], ticket=ticket, agent=agent, text="Sudah kami cek.",
+        await actions.reply(registry=served.app[REGISTRY], ticket=ticket, agent=agent, text="Sudah kami cek.",
                              now=datetime.now(UTC))
-        await services.categorize(ticket=ticket, category=await Category.get(slug=category), agent=agent)
-        await services.close_ticket(registry=served.app[REGISTRY], ticket=ticket, agent=agent,
+        await actions.categorize(ticket=ticket, category=await Category.get(slug=category), agent=agent)
+        await actions.close_ticket(registry=served.app[REGISTRY], ticket=ticket, agent=agent,
                                     now=datetime.now(UTC), translate=translate)
         await served.say(rating, user=external)
-    await services.take_ticket(ticket_id=handed[2].id, agent=served.agent, now=datetime.now(UTC))
+    await actions.take_ticket(ticket_id=handed[2].id, agent=served.agent, now=datetime.now(UTC))
 
 
 async def test_supervisor_edits_a_template_the_bot_then_uses(served: Served, browser: Any, tmp_path: Path) -> None:

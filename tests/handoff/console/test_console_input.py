@@ -13,7 +13,7 @@ from yarl import URL
 
 from bot.config import Settings
 from handoff.auth import create_api_token
-from handoff.console.i18n import console_catalog
+from handoff.i18n import console_catalog
 from models import Ticket, UserRole
 from tests.handoff.console.conftest import Console, Served, serve_console
 

@@ -39,7 +39,7 @@ async def test_today_at_one_in_the_morning_counts_the_night(flow: FlowHarness) -
             await open_ticket(conversation=conversation, reason=HandoffReason.USER_REQUEST, now=created,
                               predicted_category="nilai")
 
-    board = await build_dashboard(now=wib(1, 0), tz=WIB, sla=timedelta(hours=24), lang="en")
+    board = await build_dashboard(now=wib(1, 0), tz=WIB, lang="en")
 
     assert board.today_total == 3
     assert board.today_by_channel == [Bar("telegram", 3, 1.0)]
@@ -52,7 +52,7 @@ async def test_today_later_in_the_day_still_counts_the_night(flow: FlowHarness) 
     for user, created in (("1", wib(0, 30)), ("2", wib(9, 15))):
         await conversation_at(flow, user, created)
 
-    board = await build_dashboard(now=wib(10, 0), tz=WIB, sla=timedelta(hours=24), lang="id")
+    board = await build_dashboard(now=wib(10, 0), tz=WIB, lang="id")
 
     assert board.today_total == 2
 
@@ -81,7 +81,7 @@ async def test_the_last_30_days_share_satisfaction_and_corrections(flow: FlowHar
     await open_ticket(conversation=await Conversation.get(id=agreed.conversation_id),  # type: ignore[attr-defined]
                               reason=HandoffReason.USER_REQUEST, now=inside)
 
-    board = await build_dashboard(now=now, tz=WIB, sla=timedelta(hours=24), lang="en")
+    board = await build_dashboard(now=now, tz=WIB, lang="en")
 
     assert (board.bot_resolved, board.handed_off, board.bot_share) == (1, 2, 1 / 3)
     assert (board.csat_count, board.csat_average, board.csat_satisfied_share) == (2, 3.5, 0.5)

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from handoff import actions
+from handoff.actions import ConsoleError
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentPolicy, AttachmentStore, NewFile
-from handoff.console import services
-from handoff.console.services import ConsoleError
 from models import Attachment, AuditLog, Message, TicketEvent
 from tests.conftest import IN_HOURS, FlowHarness
-from tests.handoff.console.test_services import agent, handed_off
+from tests.handoff.test_actions import agent, handed_off
 
 PDF = b"%PDF-1.4 surat" + b"." * 100
 
@@ -19,10 +19,10 @@ PDF = b"%PDF-1.4 surat" + b"." * 100
 async def test_a_reply_with_files_is_stored_sent_and_audited(flow: FlowHarness, tmp_path: Path) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     await ticket.refresh_from_db()
     store = AttachmentStore(tmp_path / "files")
-    message = await services.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="Terlampir.",
+    message = await actions.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="Terlampir.",
                                    now=IN_HOURS, store=store, files=[NewFile("surat.pdf", "application/pdf", PDF)])
     (row,) = await Attachment.filter(message_id=message.id)
     assert (row.filename, row.size, row.refused_reason) == ("surat.pdf", len(PDF), None)
@@ -48,12 +48,12 @@ async def test_one_bad_file_refuses_the_whole_reply(flow: FlowHarness, tmp_path:
                                                    code: str) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     await ticket.refresh_from_db()
     store = AttachmentStore(tmp_path / "files", AttachmentPolicy(max_bytes=200))
     before = await Message.all().count()
     with pytest.raises(ConsoleError) as refused:
-        await services.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="x", now=IN_HOURS,
+        await actions.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="x", now=IN_HOURS,
                              store=store, files=files)
     assert (refused.value.code, refused.value.status) == (code, 400)
     assert await Message.all().count() == before

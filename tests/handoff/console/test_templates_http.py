@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.console import services
+from handoff import actions
 from models import AnswerTemplate, Category, Ticket
 from tests.handoff.console.admin_support import serve
 from tests.handoff.console.conftest import Console, Served
@@ -94,7 +94,7 @@ async def test_the_preview_is_what_the_bot_sends_and_the_canned_answer_uses_the_
     # An agent inserting it on a ticket gets the same filling with the ticket and their own name.
     await site.say("2", user="501")  # not helpful: handed off
     ticket = await Ticket.get()
-    await services.take_ticket(ticket_id=ticket.id, agent=site.agent, now=datetime.now(UTC))
+    await actions.take_ticket(ticket_id=ticket.id, agent=site.agent, now=datetime.now(UTC))
     await web.close()
     agent = Console(site.url)
     try:

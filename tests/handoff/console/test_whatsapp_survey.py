@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import REGISTRY, console_config
 from bot.i18n import catalog
+from handoff import actions
 from handoff.auth import create_user
-from handoff.console import services
 from models import Category, ChannelIdentity, ChannelKind, Conversation, FlowStep, Ticket, TicketEvent, UserRole
 from tests.bot.channels.test_whatsapp import TEMPLATE, client, say, settings_for, start
 from tests.fakes.twilio import FakeTwilio, fake_twilio
@@ -34,12 +34,12 @@ async def close_after_the_window(client: TestClient[Any, Any], fake: FakeTwilio,
     ticket = await Ticket.get(channel=ChannelKind.WHATSAPP)
     ana = await create_user(email="ana@cc.test", role=UserRole.AGENT, password="a-long-password")
     now = datetime.now(UTC)
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=now)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=now)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
     await ChannelIdentity.filter(channel=ChannelKind.WHATSAPP).update(last_inbound_at=now - timedelta(hours=25))
     assert client.app is not None
-    return await services.close_ticket(registry=client.app[REGISTRY], ticket=ticket, agent=ana, now=now,
+    return await actions.close_ticket(registry=client.app[REGISTRY], ticket=ticket, agent=ana, now=now,
                                        translate=translate, survey_template=template)
 
 

@@ -2,7 +2,8 @@
 writes a TicketEvent (the ticket's story) and an AuditLog row (who did what in the console).
 
 Views and the API stay thin: they check the session and CSRF, then call these. Role and ownership are
-checked here too, so no entry point can forget them.
+checked here too, so no entry point can forget them. The helpdesk's own room (not the console's): the
+console views, /api/v1, the bot and the scheduler all call it, and it imports nothing of ``handoff.console``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
 from handoff.tickets import add_event, reply_conversation, resolve_ticket
+from handoff.webinput import clean_text
 from models import (
     ActorKind,
     AuditLog,
@@ -89,7 +91,7 @@ def is_supervisor(user: User) -> bool:
 
 def can_act(user: User, ticket: Ticket) -> bool:
     """The owner acts on a ticket; a supervisor acts on any. Nobody acts on a ticket by guessing its id."""
-    return is_supervisor(user) or ticket.assignee_id == user.id  # type: ignore[attr-defined]
+    return is_supervisor(user) or ticket.assignee_id == user.id
 
 
 def _require_owner(user: User, ticket: Ticket) -> None:
@@ -102,12 +104,10 @@ def _require_open(ticket: Ticket) -> None:
         raise ConsoleError("error_closed")
 
 
-def clean_text(text: str) -> str:
-    return _clean(text)
-
-
-def _clean(text: str) -> str:
-    text = text.replace("\r\n", "\n").strip()
+def written_text(text: str) -> str:
+    """What an agent wrote, as it is stored: storable (handoff.webinput.clean_text, the one rule for that),
+    not empty and not longer than a chat message may be."""
+    text = clean_text(text).replace("\r\n", "\n").strip()
     if not text:
         raise ConsoleError("error_empty", 400)
     if len(text) > MAX_TEXT_CHARS:
@@ -125,9 +125,9 @@ async def take_ticket(*, ticket_id: int, agent: User, now: datetime) -> TakeResu
     )
     ticket = await Ticket.get(id=ticket_id)
     if not updated:
-        owner = await User.get_or_none(id=ticket.assignee_id) if ticket.assignee_id else None  # type: ignore[attr-defined]
+        owner = await User.get_or_none(id=ticket.assignee_id) if ticket.assignee_id else None
         return TakeResult(ticket=ticket, taken=False, owner=owner)
-    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    await Conversation.filter(id=ticket.conversation_id).update(
         status=ConversationStatus.OPEN, updated_at=now
     )
     await add_event(ticket=ticket, kind="taken", actor_kind=ActorKind.AGENT, actor=agent)
@@ -139,14 +139,14 @@ async def take_ticket(*, ticket_id: int, agent: User, now: datetime) -> TakeResu
 async def assign_ticket(*, ticket: Ticket, assignee: User, actor: User, now: datetime) -> Ticket:
     """Transfer: the owner hands over, or a supervisor assigns anyone's ticket."""
     _require_open(ticket)
-    if not is_supervisor(actor) and ticket.assignee_id not in (None, actor.id):  # type: ignore[attr-defined]
+    if not is_supervisor(actor) and ticket.assignee_id not in (None, actor.id):
         raise ForbiddenError
     if not assignee.active:
         raise ConsoleError("error_inactive_user", 400)
-    previous = ticket.assignee_id  # type: ignore[attr-defined]
+    previous = ticket.assignee_id
     ticket.assignee = assignee
     await ticket.save(update_fields=["assignee_id"])
-    await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    await Conversation.filter(id=ticket.conversation_id).update(
         status=ConversationStatus.OPEN, updated_at=now
     )
     await add_event(ticket=ticket, kind="assigned", actor_kind=ActorKind.AGENT, actor=actor,
@@ -185,7 +185,7 @@ async def reply(
     _require_open(ticket)
     files = files or []
     # Files alone are a reply too; words alone must not be empty.
-    text = _clean(text) if text.strip() or not files else ""
+    text = written_text(text) if text.strip() or not files else ""
     _check_files(files, store)
     conversation = await reply_conversation(ticket)
     message = await send_text(registry=registry, conversation=conversation, text=text,
@@ -197,8 +197,8 @@ async def reply(
     conversation.step = FlowStep.WITH_AGENT  # on another channel than the ticket's, the bot must keep quiet too
     conversation.last_message_at = now
     await conversation.save(update_fields=["status", "step", "last_message_at", "updated_at"])
-    if conversation.id != ticket.conversation_id:  # type: ignore[attr-defined]
-        await Conversation.filter(id=ticket.conversation_id).update(  # type: ignore[attr-defined]
+    if conversation.id != ticket.conversation_id:
+        await Conversation.filter(id=ticket.conversation_id).update(
             status=ConversationStatus.OPEN, updated_at=now
         )
     await ticket.refresh_from_db()
@@ -213,7 +213,7 @@ async def add_note(*, ticket: Ticket, agent: User, text: str) -> TicketEvent:
     """A private note is a ticket event, not a message: the outbox never sees it, so it cannot be sent."""
     _require_owner(agent, ticket)
     event = await add_event(ticket=ticket, kind="note", actor_kind=ActorKind.AGENT, actor=agent,
-                            data={"text": _clean(text)})
+                            data={"text": written_text(text)})
     await audit(actor=agent, action="ticket.note", target=ticket.number or str(ticket.id))
     return event
 
@@ -222,9 +222,9 @@ async def categorize(*, ticket: Ticket, category: Category, agent: User) -> Tick
     _require_owner(agent, ticket)
     if not category.active:
         raise ConsoleError("error_inactive_category", 400)
-    previous = ticket.category_id  # type: ignore[attr-defined]
+    previous = ticket.category_id
     ticket.category = category
-    ticket.team_id = category.team_id  # type: ignore[attr-defined]  # the team follows the category
+    ticket.team_id = category.team_id  # the team follows the category
     await ticket.save(update_fields=["category_id", "team_id"])
     data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
@@ -270,18 +270,18 @@ async def close_ticket(
     """
     _require_owner(agent, ticket)
     _require_open(ticket)
-    if ticket.category_id is None:  # type: ignore[attr-defined]
+    if ticket.category_id is None:
         raise ConsoleError("error_category_required", 400)
     await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
     await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
     # The survey goes where the person wrote last; the ticket's own conversation returns to the bot too.
     conversation = await reply_conversation(ticket)
-    contact = await Contact.get(id=conversation.contact_id)  # type: ignore[attr-defined]
+    contact = await Contact.get(id=conversation.contact_id)
     back_to_bot = FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW
     await _release_conversations(contact_id=contact.id, keep=conversation.id, step=back_to_bot, now=now)
     conversation.status = ConversationStatus.BOT
     conversation.step = back_to_bot
-    identity = await ChannelIdentity.get(id=conversation.identity_id)  # type: ignore[attr-defined]
+    identity = await ChannelIdentity.get(id=conversation.identity_id)
     window_closed = conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now)
     if window_closed and not survey_template:
         await add_event(ticket=ticket, kind="survey_skipped", actor_kind=ActorKind.SYSTEM,
@@ -337,7 +337,7 @@ async def report_fix(*, ticket: Ticket, agent: User, text: str) -> Ticket:
     _require_owner(agent, ticket)
     if ticket.status != TicketStatus.ESCALATED:
         raise ConsoleError("error_not_escalated")
-    text = _clean(text)
+    text = written_text(text)
     ticket.status = TicketStatus.OPEN
     await ticket.save(update_fields=["status"])
     await add_event(ticket=ticket, kind="fix_reported", actor_kind=ActorKind.AGENT, actor=agent, data={"text": text})
@@ -412,7 +412,7 @@ async def _post_escalation(
         "opened_at": ticket.opened_at.isoformat(),
         "escalated_at": now.isoformat(),
         "url": ticket_url,
-        "incident": ticket.incident_id,  # type: ignore[attr-defined]
+        "incident": ticket.incident_id,
     }
     body = json.dumps(payload).encode()
     headers = {"Content-Type": "application/json"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from handoff import actions, teams
 from handoff.auth import create_user
-from handoff.console import services, teams
 from handoff.console.assignment import Assigner
 from models import Category, Team, Ticket, User, UserRole
 from tests.conftest import IN_HOURS, FlowHarness
@@ -60,7 +60,7 @@ async def test_ticket_team_follows_the_category_and_limits_who_sees_it(flow: Flo
     assert not await teams.can_see(bayu, password)
 
     # A supervisor recategorizes: the ticket moves to the other team.
-    await services.categorize(ticket=password, category=await Category.get(slug="nilai"), agent=sari)
+    await actions.categorize(ticket=password, category=await Category.get(slug="nilai"), agent=sari)
     password = await Ticket.get(id=password.id)
     assert password.team_id == grades.id  # type: ignore[attr-defined]
     assert await teams.can_see(bayu, password)

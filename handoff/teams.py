@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
-from handoff.console.services import is_supervisor
+from handoff.actions import is_supervisor
 from models import ApiToken, Category, Team, Ticket, TicketStatus, User, UserRole
 
 
@@ -41,7 +41,7 @@ async def scope(query: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
 
 async def scope_for_token(query: QuerySet[Ticket], token: ApiToken) -> QuerySet[Ticket]:
     """API tokens see what their console user sees; a read-only agent token sees tickets without a team."""
-    user = await User.get_or_none(id=token.user_id) if token.user_id else None  # type: ignore[attr-defined]
+    user = await User.get_or_none(id=token.user_id) if token.user_id else None
     if user is not None:
         return await scope(query, user)
     if token.role == UserRole.SUPERVISOR or not await Team.exists():
@@ -53,8 +53,8 @@ async def can_see(user: User, ticket: Ticket) -> bool:
     team_ids = await visible_teams(user)
     if team_ids is None:
         return True
-    team_id = ticket.team_id  # type: ignore[attr-defined]
-    return team_id is None or team_id in team_ids or ticket.assignee_id == user.id  # type: ignore[attr-defined]
+    team_id = ticket.team_id
+    return team_id is None or team_id in team_ids or ticket.assignee_id == user.id
 
 
 async def can_see_id(user: User, ticket_id: int) -> bool:
@@ -81,5 +81,5 @@ async def set_user_teams(user: User, team_ids: Iterable[int]) -> list[str]:
 async def retag_category_tickets(category: Category) -> int:
     """Open tickets of a category follow a change of its team."""
     return await Ticket.filter(category_id=category.id).exclude(status=TicketStatus.RESOLVED).update(
-        team_id=category.team_id  # type: ignore[attr-defined]
+        team_id=category.team_id
     )

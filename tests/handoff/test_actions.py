@@ -1,4 +1,4 @@
-"""Console services against the real database (SQLite, and PostgreSQL where one answers)."""
+"""The helpdesk actions (handoff.actions) against the real database (SQLite, and PostgreSQL where one answers)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 
 from bot.i18n import catalog
+from handoff import actions
+from handoff.actions import ConsoleError, ForbiddenError
 from handoff.auth import create_user
-from handoff.console import services
-from handoff.console.services import ConsoleError, ForbiddenError
 from models import (
     AuditLog,
     Category,
@@ -48,10 +48,10 @@ async def agent(email: str, role: UserRole = UserRole.AGENT) -> User:
 async def closed_by_ana(flow: FlowHarness, ticket: Ticket, *, category: str = "akun-login", **close: Any) -> Ticket:
     """Ana takes, categorizes and closes ``ticket``, which sends the satisfaction survey."""
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
-    await services.categorize(ticket=ticket, category=await Category.get(slug=category), agent=ana)
-    return await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+    await actions.categorize(ticket=ticket, category=await Category.get(slug=category), agent=ana)
+    return await actions.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                        translate=translate, **close)
 
 
@@ -60,8 +60,8 @@ async def test_two_concurrent_takes_give_exactly_one_owner(flow: FlowHarness) ->
     ticket = await handed_off(flow)
     ana, bayu = await agent("ana@cc.test"), await agent("bayu@cc.test")
     results = await asyncio.gather(
-        services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS),
-        services.take_ticket(ticket_id=ticket.id, agent=bayu, now=IN_HOURS),
+        actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS),
+        actions.take_ticket(ticket_id=ticket.id, agent=bayu, now=IN_HOURS),
     )
     assert sorted(r.taken for r in results) == [False, True]
     winner = next(r for r in results if r.taken)
@@ -79,7 +79,7 @@ async def test_many_agents_racing_leave_one_owner(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     agents = [await agent(f"a{i}@cc.test") for i in range(6)]
     results = await asyncio.gather(
-        *(services.take_ticket(ticket_id=ticket.id, agent=a, now=IN_HOURS) for a in agents)
+        *(actions.take_ticket(ticket_id=ticket.id, agent=a, now=IN_HOURS) for a in agents)
     )
     assert sum(r.taken for r in results) == 1
     owners = {r.owner.id for r in results if r.owner}
@@ -89,10 +89,10 @@ async def test_many_agents_racing_leave_one_owner(flow: FlowHarness) -> None:
 async def test_reply_reaches_the_user_through_the_channel(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
     before = len(flow.channel.sent)
-    message = await services.reply(registry=flow.deps.registry, ticket=ticket, agent=ana,
+    message = await actions.reply(registry=flow.deps.registry, ticket=ticket, agent=ana,
                                    text="Silakan coba reset lewat tautan ini.", now=IN_HOURS)
     sent = flow.channel.sent[before:]
     assert [(m.text, m.recipient, m.sender_kind) for m in sent] == [
@@ -103,14 +103,14 @@ async def test_reply_reaches_the_user_through_the_channel(flow: FlowHarness) -> 
     assert message.agent_id == ana.id  # type: ignore[attr-defined]
     # A later reply does not move the first response time.
     later = IN_HOURS.replace(hour=5)
-    await services.reply(registry=flow.deps.registry, ticket=stored, agent=ana, text="Lagi", now=later)
+    await actions.reply(registry=flow.deps.registry, ticket=stored, agent=ana, text="Lagi", now=later)
     assert (await Ticket.get(id=ticket.id)).first_response_at == IN_HOURS
 
 
 async def test_the_user_answer_is_filed_on_the_ticket_silently(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     await flow.send("masih belum bisa")
     assert flow.replies() == []
     assert await Message.filter(ticket_id=ticket.id, text="masih belum bisa").exists()
@@ -121,24 +121,24 @@ async def test_only_the_owner_or_a_supervisor_acts(flow: FlowHarness) -> None:
     ana, bayu = await agent("ana@cc.test"), await agent("bayu@cc.test")
     boss = await agent("boss@cc.test", UserRole.SUPERVISOR)
     with pytest.raises(ForbiddenError):  # nobody owns it yet: take it first
-        await services.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="x", now=IN_HOURS)
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+        await actions.reply(registry=flow.deps.registry, ticket=ticket, agent=ana, text="x", now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
     with pytest.raises(ForbiddenError):
-        await services.add_note(ticket=ticket, agent=bayu, text="not mine")
+        await actions.add_note(ticket=ticket, agent=bayu, text="not mine")
     with pytest.raises(ForbiddenError):
-        await services.assign_ticket(ticket=ticket, assignee=bayu, actor=bayu, now=IN_HOURS)
-    await services.add_note(ticket=ticket, agent=boss, text="supervisor note")
-    await services.assign_ticket(ticket=ticket, assignee=bayu, actor=ana, now=IN_HOURS)
+        await actions.assign_ticket(ticket=ticket, assignee=bayu, actor=bayu, now=IN_HOURS)
+    await actions.add_note(ticket=ticket, agent=boss, text="supervisor note")
+    await actions.assign_ticket(ticket=ticket, assignee=bayu, actor=ana, now=IN_HOURS)
     assert (await Ticket.get(id=ticket.id)).assignee_id == bayu.id  # type: ignore[attr-defined]
 
 
 async def test_a_note_never_reaches_the_user(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     before = len(flow.channel.sent)
-    event = await services.add_note(ticket=await Ticket.get(id=ticket.id), agent=ana, text="user seems to use old app")
+    event = await actions.add_note(ticket=await Ticket.get(id=ticket.id), agent=ana, text="user seems to use old app")
     assert flow.channel.sent[before:] == []
     assert not await Message.filter(text="user seems to use old app").exists()
     assert event.kind == "note"
@@ -148,19 +148,19 @@ async def test_a_note_never_reaches_the_user(flow: FlowHarness) -> None:
 async def test_close_requires_a_category_then_sends_one_survey(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
     ticket.category = None
     await ticket.save(update_fields=["category_id"])
     with pytest.raises(ConsoleError) as problem:
-        await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+        await actions.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                     translate=translate)
     assert problem.value.code == "error_category_required"
     assert (await Ticket.get(id=ticket.id)).status != TicketStatus.RESOLVED
 
-    await services.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
     before = len(flow.channel.sent)
-    closed = await services.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+    closed = await actions.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                          translate=translate)
     assert (closed.status, closed.resolved_by.value if closed.resolved_by else None) == (TicketStatus.RESOLVED, "agent")
     survey = flow.channel.sent[before:]
@@ -170,7 +170,7 @@ async def test_close_requires_a_category_then_sends_one_survey(flow: FlowHarness
     conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
     assert (conversation.status, conversation.step) == (ConversationStatus.BOT, FlowStep.AWAITING_SURVEY)
     with pytest.raises(ConsoleError):  # closing twice sends nothing more
-        await services.close_ticket(registry=flow.deps.registry, ticket=closed, agent=ana, now=IN_HOURS,
+        await actions.close_ticket(registry=flow.deps.registry, ticket=closed, agent=ana, now=IN_HOURS,
                                     translate=translate)
     assert len(flow.channel.sent) == before + 1
 
@@ -231,8 +231,8 @@ async def test_escalate_sets_status_and_calls_the_webhook_without_personal_data(
     url, received = webhook
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
-    escalated = await services.escalate(ticket=await Ticket.get(id=ticket.id), agent=ana, now=IN_HOURS,
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    escalated = await actions.escalate(ticket=await Ticket.get(id=ticket.id), agent=ana, now=IN_HOURS,
                                         summary="Upload tugas gagal untuk semua", webhook_url=url,
                                         webhook_secret="s3cret")
     assert escalated.status == TicketStatus.ESCALATED
@@ -249,23 +249,23 @@ async def test_escalate_sets_status_and_calls_the_webhook_without_personal_data(
 async def test_every_action_is_audited(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
-    await services.add_note(ticket=ticket, agent=ana, text="n")
-    await services.categorize(ticket=ticket, category=await Category.get(slug="nilai"), agent=ana)
-    actions = await AuditLog.filter(actor=ana).order_by("id").values_list("action", flat=True)
-    assert actions == ["ticket.take", "ticket.note", "ticket.categorize"]
+    await actions.add_note(ticket=ticket, agent=ana, text="n")
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="nilai"), agent=ana)
+    audited = await AuditLog.filter(actor=ana).order_by("id").values_list("action", flat=True)
+    assert audited == ["ticket.take", "ticket.note", "ticket.categorize"]
 
 
 async def test_the_developers_fix_is_reported_back_on_the_ticket(flow: FlowHarness) -> None:
     ticket = await handed_off(flow)
     ana = await agent("ana@cc.test")
-    await services.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
     ticket = await Ticket.get(id=ticket.id)
     with pytest.raises(ConsoleError):  # only an escalated ticket gets a fix report
-        await services.report_fix(ticket=ticket, agent=ana, text="fixed")
-    await services.escalate(ticket=ticket, agent=ana, now=IN_HOURS, summary="upload broken")
-    fixed = await services.report_fix(ticket=ticket, agent=ana, text="Patched in release 4.2")
+        await actions.report_fix(ticket=ticket, agent=ana, text="fixed")
+    await actions.escalate(ticket=ticket, agent=ana, now=IN_HOURS, summary="upload broken")
+    fixed = await actions.report_fix(ticket=ticket, agent=ana, text="Patched in release 4.2")
     assert fixed.status == TicketStatus.OPEN
     event = await TicketEvent.get(ticket=ticket, kind="fix_reported")
     assert event.data == {"text": "Patched in release 4.2"}
