@@ -33,11 +33,11 @@ from handoff.api import create_api
 from handoff.client_address import real_client
 from handoff.console import CONSOLE_BROKER, Broker, ConsoleConfig, create_console
 from handoff.console.api import add_ticket_actions
-from handoff.console.relay import RelayFollower, RelayPublisher
 from handoff.delivery import Channel, ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
+from handoff.relay import RelayFollower, RelayPublisher
 from handoff.scheduler import build_scheduler, holder_id, release_lease
 from handoff.seed import ensure_supervisor, seed_defaults
 from handoff.survey_web import setup_survey_web
@@ -224,7 +224,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     )
 
     # Live console events: a worker process has no console, so its turns publish through the database
-    # (handoff.console.relay) and each web process's follower hands them to its console's broker.
+    # (handoff.relay) and each web process's follower hands them to its console's broker.
     relay = RelayPublisher() if role == Role.WORKER else None
     app[LIVE] = console[CONSOLE_BROKER]
     notify = relay.publish if relay is not None else console[CONSOLE_BROKER].publish

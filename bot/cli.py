@@ -152,7 +152,7 @@ def worker(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def clock(obj: dict[str, Any]) -> None:
     """Run only the scheduler (use with 'serve --no-scheduler'); a lease keeps it to one process."""
-    from handoff.console.relay import RelayPublisher
+    from handoff.relay import RelayPublisher
     from handoff.scheduler import build_scheduler, holder_id, release_lease
     from models import open_database
 

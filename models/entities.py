@@ -187,7 +187,7 @@ class InboxEntry(Model):
 
 class RelayedEvent(Model):
     """A console live event on its way from a process without console clients (worker, clock) to the web
-    processes that have them (handoff.console.relay). Best-effort and short-lived: rows are pruned after
+    processes that have them (handoff.relay). Best-effort and short-lived: rows are pruned after
     a few minutes; the ticket events are the durable record, and the console re-reads from them.
     """
 

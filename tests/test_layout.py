@@ -5,9 +5,8 @@
 - nothing imports ``bot`` but ``bot``: the helpdesk is told what it needs (a Translate, a registry), so
   it can run under another front door.
 - nothing outside ``handoff/console`` imports ``handoff.console``: the console is a UI over
-  ``handoff``'s services, not a place other code reaches into. The exceptions are the process wiring
-  in ``bot/app.py`` (it builds and mounts the console, its broker and relay) and ``bot/cli.py``'s clock
-  process (it publishes live events to the consoles of the web processes through the relay).
+  ``handoff``'s services, not a place other code reaches into. The one exception is the process wiring
+  in ``bot/app.py``: it builds the console, mounts it and adds its ticket actions to /api/v1.
 - no import cycles between modules, counting module-level imports (a function-local import and an
   ``if TYPE_CHECKING:`` import run later or never, so they cannot deadlock an import).
 
@@ -24,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "handoff", "models", "nlp")
-CONSOLE_WIRING = frozenset({"bot.app", "bot.cli"})
+CONSOLE_WIRING = frozenset({"bot.app"})
 
 
 @dataclass(frozen=True, slots=True)

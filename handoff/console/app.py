@@ -28,12 +28,12 @@ from handoff.console import (
 from handoff.console.assignment import Assigner, run_assignment
 from handoff.console.config import ConsoleConfig
 from handoff.console.incidents import add_incident_routes, run_escalation_mail
-from handoff.console.live import Broker
 from handoff.console.toolkit import BROKER, STATE, ConsoleState, guard
 from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
+from handoff.live import Broker
 from handoff.login_throttle import LoginLimiter
 from handoff.sla import DEFAULT_TARGET
 

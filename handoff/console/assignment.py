@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from handoff.console.lifecycle import run_while_serving
-from handoff.console.live import Broker, LiveEvent
+from handoff.live import Broker, LiveEvent
 from handoff.teams import agents_of
 from handoff.tickets import add_event
 from models import (

@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from handoff import teams
-from handoff.console.live import LiveEvent
 from handoff.console.sessions import same
 from handoff.console.toolkit import SESSION, USER, console_state
+from handoff.live import LiveEvent
 from handoff.webinput import InputError, json_id, own_origin, parse_json, same_origin
 
 

@@ -22,13 +22,13 @@ from handoff.actions import Translate, is_supervisor
 from handoff.attachments import AttachmentStore
 from handoff.console import files as console_files
 from handoff.console.config import ConsoleConfig
-from handoff.console.live import Broker
 from handoff.console.sessions import COOKIE, load_session, same
 from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.i18n import LANGUAGES, ConsoleCatalog, choose_language, console_catalog, known, other_language
 from handoff.learning import RetrainSettings
+from handoff.live import Broker
 from handoff.login_throttle import LoginLimiter
 from handoff.operations import Operations, defaults_from, load_operations
 from handoff.sla import SlaState, SlaStatus

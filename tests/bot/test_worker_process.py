@@ -85,7 +85,7 @@ async def test_the_web_process_keeps_receipts_and_the_worker_process_answers_the
 
         await until(late_answered)
 
-        # A hand-off in the worker reaches the web process's consoles (handoff.console.relay).
+        # A hand-off in the worker reaches the web process's consoles (handoff.relay).
         live = client.app[LIVE].subscribe()
         response = await fake_twilio.post_signed(
             client, f"{fake_twilio.public_url}{WEBHOOK}", fake_twilio.inbound_form(late, "mau bicara dengan agen")

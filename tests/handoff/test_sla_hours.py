@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from handoff.hours import OperatingHours
 from handoff.scheduler import take_lease
-from handoff.sla import SlaState, SlaStatus, evaluate, sweep
+from handoff.sla import SlaState, SlaStatus, evaluate, moments, sweep, targets_for
 from handoff.tickets import open_ticket
 from models import Ticket, TicketEvent
 from tests.conftest import FlowHarness
@@ -77,3 +77,17 @@ async def test_only_one_process_holds_the_scheduler_lease(db: str) -> None:
     assert await take_lease(holder="a", now=now + timedelta(minutes=1))  # renewal
     assert await take_lease(holder="b", now=now + timedelta(minutes=10))  # a died: b takes over
     assert not await take_lease(holder="a", now=now + timedelta(minutes=10))
+
+
+def test_a_ticket_is_judged_against_its_own_target_and_pages_get_the_moments() -> None:
+    four_hours = targets_for(opened_at=OPENED, setting=timedelta(hours=4))
+    ticket = Times(OPENED, four_hours.due_at)
+    assert (four_hours.target, targets_for(opened_at=OPENED).due_at) == (timedelta(hours=4), DUE)
+    clock = moments(ticket)
+    assert (clock.due_at, clock.at_risk_from, clock.warning_from) == (
+        OPENED + timedelta(hours=4), OPENED + timedelta(hours=3), OPENED + timedelta(hours=2))
+    # The page's colours change at those moments, as the server's states do.
+    assert [evaluate(ticket, OPENED + timedelta(hours=h)).state for h in (1, 3, 4)] == [
+        SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED]
+    assert not evaluate(ticket, OPENED + timedelta(hours=1)).warning
+    assert evaluate(ticket, OPENED + timedelta(hours=2, minutes=1)).warning

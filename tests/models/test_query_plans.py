@@ -62,7 +62,7 @@ SMALL_TABLES = {
     "scheduler_leases": "one row: the scheduler's lease",
     "api_tokens": "made by hand with `carecenter token create`: a few per integration",
     "incidents": "developer-team incidents: a few a month, and their page shows the newest 200",
-    "live_events": "console live events in transit, pruned to the last few minutes (handoff.console.relay)",
+    "live_events": "console live events in transit, pruned to the last few minutes (handoff.relay)",
     "tortoise_migrations": "one row per migration",
 }
 

@@ -1,6 +1,6 @@
 """Console live events across processes, through the database.
 
-The console's ``Broker`` (handoff.console.live) lives in the web process, with the WebSockets. Turns that
+The console's ``Broker`` (handoff.live) lives in the web process, with the WebSockets. Turns that
 run in the worker process and the clock's sweeps publish events that broker never sees, so those
 processes publish through a ``RelayPublisher`` instead: it buffers each event (synchronously, like
 ``Broker.publish``) and a background flusher writes the buffer to the ``live_events`` table in one INSERT

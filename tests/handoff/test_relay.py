@@ -24,8 +24,8 @@ from bot.app import FLOW
 from bot.channels.base import InboundMessage
 from bot.config import Settings
 from bot.flow import handle_inbound
-from handoff.console.live import Broker, LiveEvent
-from handoff.console.relay import RelayFollower, RelayPublisher, prune
+from handoff.live import Broker, LiveEvent
+from handoff.relay import RelayFollower, RelayPublisher, prune
 from models import ChannelKind, RelayedEvent, Ticket
 from models.db import connection_name
 from tests.handoff.console.conftest import Console, serve_console
@@ -130,7 +130,7 @@ async def test_what_is_buffered_is_written_when_the_publisher_stops(db: str) -> 
 
 
 async def test_at_exit_a_write_that_keeps_failing_is_given_up(db: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="handoff.console.relay")
+    caplog.set_level(logging.WARNING, logger="handoff.relay")
     async with table_away(db), RelayPublisher(interval=60, max_attempts=2).running() as relay:
         relay.publish("ticket.opened", {"ticket_id": 1})
     assert relay.pending == 0
@@ -161,7 +161,7 @@ async def test_the_flusher_retries_on_its_own_once_the_database_is_back(db: str)
 
 async def test_a_batch_that_keeps_failing_is_dropped_with_a_warning(db: str, caplog: pytest.LogCaptureFixture) -> None:
     relay = publisher(max_attempts=3)
-    caplog.set_level(logging.WARNING, logger="handoff.console.relay")
+    caplog.set_level(logging.WARNING, logger="handoff.relay")
     async with table_away(db):
         relay.publish("ticket.opened", {"ticket_id": 5})
         assert [await relay.flush() for _ in range(3)] == [False, False, False]
@@ -183,7 +183,7 @@ async def test_data_that_is_not_json_is_refused_at_publish_without_raising(
 
 
 async def test_the_follower_outlives_a_database_error(db: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="handoff.console.relay")
+    caplog.set_level(logging.WARNING, logger="handoff.relay")
     broker = Broker()
     queue = broker.subscribe()
     async with follower(broker).running():

@@ -1,9 +1,10 @@
-"""The in-process broker behind the console's live updates.
+"""The in-process broker behind the console's live updates: a helpdesk service (the flow, the actions
+and the scheduler publish; the console's WebSocket, handoff.console.live_views, subscribes).
 
 The flow (through ``FlowDeps.notify``) and console actions publish small events carrying ids only; each
 open console WebSocket has a queue and re-reads what it shows with its own session, so an event never
 carries personal data to a browser that may not see it. One broker per web process: processes without
-console clients (worker, clock) publish through handoff.console.relay, whose follower feeds each broker.
+console clients (worker, clock) publish through handoff.relay, whose follower feeds each broker.
 """
 
 from __future__ import annotations
