@@ -247,6 +247,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     url = f"{public}/webhooks/twilio/whatsapp"
     counter = iter(range(1, 10**9))
     retries = 0
+    acks: list[float] = []  # seconds from a delivery's POST to its 200 (the webhooks' answer under load)
     started = time.monotonic()
     summary: dict[str, Any] = {"users": args.users, "kills": args.kills, "db": args.db, "seed": args.seed}
     try:
@@ -266,8 +267,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 signature = validator.compute_signature(url, form)
                 while True:  # until acknowledged, as the provider retries
                     try:
+                        began = time.monotonic()
                         async with session.post(url, data=form, headers={"X-Twilio-Signature": signature}) as r:
                             if r.status == 200:
+                                acks.append(time.monotonic() - began)
                                 user.acked.append(form["MessageSid"])
                                 return
                     except (aiohttp.ClientError, OSError, TimeoutError):
@@ -308,6 +311,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             summary["killed"] = kills[1]
             summary["load_seconds"] = round(time.monotonic() - started, 1)
             summary["redeliveries"] = retries
+            ordered = sorted(acks)
+            summary["ack_ms"] = {name: round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+                                 for name, q in (("p50", 0.5), ("p99", 0.99), ("max", 1.0))}
+            summary["messages_per_second"] = round(len(ordered) / summary["load_seconds"], 1)
             await wait_healthy(session, f"{public}/healthz")
 
             # Settle: until every user has at least the replies of the first two messages plus one, and

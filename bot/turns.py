@@ -17,10 +17,11 @@ The guarantees, across crashes of any process at any moment:
   the turn runs again whole, so nothing is skipped and nothing is answered twice. A crash after it leaves
   the replies ``queued``: the next holder of the person sends them before running anything newer (so the
   person reads them in order), and the outbox sends them soon in any case (``handoff.outbox``).
-- **Fenced.** The transaction renews the lease as its last statement and rolls back when this process no
-  longer holds it (a holder stalled past ``LEASE`` whose people were taken over): two holders can
-  overlap in time, never in what they commit. On PostgreSQL that statement locks the lease row, so a
-  take-over waits for the commit and then sees a renewed lease; on SQLite writers are one at a time.
+- **Fenced.** The transaction renews the lease as its first statement and rolls back when this process
+  no longer holds it (a holder stalled past ``LEASE`` whose people were taken over): two holders can
+  overlap in time, never in what they commit. On PostgreSQL that statement locks the lease row until the
+  commit, so a take-over waits and then sees a renewed lease; on SQLite writers are one at a time
+  (``FENCE_FIRST`` below).
 - **A place to rest.** A message whose turn fails (or whose holder dies) ``MAX_TURN_ATTEMPTS`` times is
   parked: marked processed with its error, so the person's later messages go on, listed for the operator
   (``carecenter inbox``), counted in ``/healthz``. The person is told something went wrong and is handed
@@ -53,6 +54,16 @@ from handoff.delivery import deliver, holding_deliveries
 from models import DeliveryStatus, Direction, Message, SenderKind
 
 log = logging.getLogger(__name__)
+
+# FENCE_FIRST: a turn's transaction starts by renewing the person's lease (an UPDATE of its row, which
+# fails the turn if another process took the person over). First, not last, for two reasons. PostgreSQL:
+# the UPDATE locks the lease row until the commit, so no one can take the person over while the turn
+# runs (a taker's UPDATE waits, then finds the lease renewed). SQLite: a transaction that reads first
+# and writes later cannot upgrade to a writer once another connection (the web process's receipts) has
+# committed since its first read: it fails at once with "database is locked", whatever busy_timeout
+# says (1 turn in 140 under the crash benchmark's load). Writing first takes the write lock at the
+# start; the receipts wait for at most one turn (milliseconds: nothing in a turn waits on the network,
+# see prefetch_directory), within busy_timeout.
 
 # How often a message's turn may fail, or die with its process, before it is parked.
 MAX_TURN_ATTEMPTS = 5
@@ -89,12 +100,12 @@ async def run_message(message_id: int, deps: FlowDeps, *, person: str, leases: L
         # The console hears of the turn's changes after the commit, never of a change rolled back.
         turn_deps = replace(deps, directory=directory, notify=lambda name, data: notices.append((name, data)))
         async with in_transaction():
+            await leases.fence(person)  # first: see FENCE_FIRST
             with holding_deliveries() as held:
                 await flow.run_turn(stored, turn_deps)
                 done = await Message.filter(id=message_id, processed_at=None).update(processed_at=datetime.now(UTC))
                 if not done:  # cannot happen while we hold the lease; if it does, nothing of ours commits
                     raise LeaseLostError(person)
-                await leases.fence(person)
     except LeaseLostError:
         log.warning("inbound message %s: lease lost to another holder; its turn was rolled back", message_id)
         return Outcome(ran=False, failed=True)
@@ -132,6 +143,7 @@ async def park(stored: Message, deps: FlowDeps, *, person: str, leases: Leases, 
     for hand_over in (True, False):
         try:
             async with in_transaction():
+                await leases.fence(person)  # first: see FENCE_FIRST
                 with holding_deliveries() as held:
                     marked = await Message.filter(id=stored.id, processed_at=None).update(
                         processed_at=now, parked_at=now, turn_error=error[:500]
@@ -140,7 +152,6 @@ async def park(stored: Message, deps: FlowDeps, *, person: str, leases: Leases, 
                         return
                     if hand_over:
                         await flow.hand_over_failed(stored.id, turn_deps)
-                    await leases.fence(person)
         except LeaseLostError:
             return
         except Exception:

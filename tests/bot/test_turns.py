@@ -106,7 +106,7 @@ async def test_a_lease_is_taken_over_only_after_it_expires_and_a_lost_lease_comm
     assert not await one.renew(PERSON)  # the old holder finds out at its next renewal
     deps, channel = process()
     message_id = await stored(deps, "halo")
-    # The old holder's turn runs to its end and is rolled back at its fence: nothing it wrote stays.
+    # The old holder's turn is refused at its fence, the first statement of its transaction: nothing it wrote stays.
     outcome = await turns.run_message(message_id, deps, person=PERSON, leases=one)
     assert outcome == turns.Outcome(ran=False, failed=True)
     assert channel.sent == []
