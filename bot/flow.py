@@ -14,7 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -380,6 +380,40 @@ class _Prefetched:
         if identity == self.identity:
             return self.record
         return await self.directory.lookup(identity)
+
+
+@dataclass(frozen=True, slots=True)
+class _Predicted:
+    """The classifier, with its answer for one text already computed (``prefetch``)."""
+
+    classifier: Predictor
+    text: str
+    prediction: Prediction
+
+    def predict(self, text: str) -> Prediction:
+        return self.prediction if text == self.text else self.classifier.predict(text)
+
+
+async def prefetch(stored: Message, deps: FlowDeps) -> FlowDeps:
+    """What the turn will ask of the directory and the classifier, asked before its transaction opens.
+
+    A transaction must not wait on the network (the directory is an HTTP service in production), and on
+    SQLite it holds the database's write lock from its first statement (bot.turns, FENCE_FIRST): every
+    millisecond of classifier CPU inside it is a millisecond the webhooks' receipts wait. A step that
+    asks for something else (a pending question joined to this text) computes it in the turn as before.
+    """
+    directory = await prefetch_directory(stored, deps)
+    classifier = deps.classifier
+    conversation: Conversation = stored.conversation
+    text = stored.text.strip()
+    if (conversation.status == ConversationStatus.BOT and text and not text.startswith("/")
+            and conversation.step in (FlowStep.AWAITING_QUESTION, FlowStep.AWAITING_FEEDBACK)
+            and not is_yes(text) and not is_no(text) and not is_greeting_only(text)):
+        wanted = text[:MAX_CLASSIFIED_CHARS]
+        classifier = _Predicted(deps.classifier, wanted, await asyncio.to_thread(deps.classifier.predict, wanted))
+    if directory is deps.directory and classifier is deps.classifier:
+        return deps
+    return replace(deps, directory=directory, classifier=classifier)
 
 
 async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:

@@ -28,10 +28,11 @@ The guarantees, across crashes of any process at any moment:
   to an agent with a ticket (``bot.flow.hand_over_failed``): a message the bot cannot handle must still
   reach a person, as Zammad and Chatwoot never drop one.
 
-What stays out of the transaction, on purpose: the directory lookup (an HTTP call in production) runs
-before it (``bot.flow.prefetch_directory``), because on SQLite Tortoise's transaction holds the
-process's one connection (every other turn and sweep waits) and, after the first write, the database's
-write lock; and the try is counted before it, so a message that kills its process is counted too.
+What stays out of the transaction, on purpose: the directory lookup (an HTTP call in production) and the
+classifier's prediction run before it (``bot.flow.prefetch``), because on SQLite Tortoise's transaction
+holds the process's one connection (every other turn and sweep waits) and the database's write lock
+(the web process's receipts wait); and the try is counted before it, so a message that kills its
+process is counted too.
 Clock: leases compare wall-clock times written by each process; processes on machines whose clocks
 disagree by more than a few seconds would take over early.
 """
@@ -96,9 +97,9 @@ async def run_message(message_id: int, deps: FlowDeps, *, person: str, leases: L
         return Outcome(ran=True)
     notices: list[tuple[str, dict[str, Any]]] = []
     try:
-        directory = await flow.prefetch_directory(stored, deps)
-        # The console hears of the turn's changes after the commit, never of a change rolled back.
-        turn_deps = replace(deps, directory=directory, notify=lambda name, data: notices.append((name, data)))
+        # The directory and the classifier are asked outside the transaction (flow.prefetch), and the
+        # console hears of the turn's changes after the commit, never of a change rolled back.
+        turn_deps = replace(await flow.prefetch(stored, deps), notify=lambda name, data: notices.append((name, data)))
         async with in_transaction():
             await leases.fence(person)  # first: see FENCE_FIRST
             with holding_deliveries() as held:

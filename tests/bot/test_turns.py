@@ -16,6 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
+from bot import flow as flow_module
 from bot import leases as leases_module
 from bot import turns
 from bot.app import create_app
@@ -160,26 +161,33 @@ async def test_the_heartbeat_keeps_a_long_turns_lease(ready: None, monkeypatch: 
     assert (await texts(channel))[3].startswith("Terima kasih, Budi")
 
 
-async def test_a_failed_turn_leaves_nothing_and_runs_again_whole(ready: None) -> None:
-    deps, channel = process(classifier=BrokenClassifier())
+async def test_a_failed_turn_leaves_nothing_and_runs_again_whole(ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    deps, channel = process()
     await stored(deps, "halo")
     await stored(deps, "13521045")
     await turns.drain_person(PERSON, deps, leases=deps.leases)
     before = (await Message.filter(direction=Direction.OUTBOUND).count(), len(channel.sent))
     conversation = await Conversation.get()
-    question = await stored(deps, "saya lupa password edunex")
+
+    async def unreadable(*_args: Any) -> str:
+        raise RuntimeError("the templates table is unreadable")
+
+    # Fails late in the turn: after the language switch and the prediction were written.
+    monkeypatch.setattr(flow_module, "_template_for", unreadable)
+    question = await stored(deps, "i forgot my edunex password")
     drained = await turns.drain_person(PERSON, deps, leases=deps.leases)
     assert drained == turns.Drained(ran=[], complete=False)
-    # The language switch and everything else the turn wrote before the classifier raised is rolled back.
     assert (await Message.filter(direction=Direction.OUTBOUND).count(), len(channel.sent)) == before
-    assert (await Conversation.get()).step == conversation.step
+    after = await Conversation.get()
+    assert (after.step, after.language, after.last_prediction) == (
+        conversation.step, conversation.language, conversation.last_prediction)
     row = await Message.get(id=question)
     assert (row.processed_at, row.attempts) == (None, 1)
-    assert row.turn_error == "RuntimeError: the model file is corrupt"
-    deps.classifier = ScriptedClassifier()
+    assert row.turn_error == "RuntimeError: the templates table is unreadable"
+    monkeypatch.undo()
     await Message.filter(id=question).update(claimed_at=datetime.now(UTC) - turns.RETRY_DELAY)
     assert (await turns.drain_person(PERSON, deps, leases=deps.leases)).ran == [question]
-    assert [m.text for m in channel.sent[before[1]:]][-1] == ID.t("did_it_help")
+    assert [m.text for m in channel.sent[before[1]:]][-1] == catalog("en").t("did_it_help")
 
 
 async def test_replies_committed_by_a_process_that_died_before_sending_go_out_once_and_first(
