@@ -27,7 +27,7 @@ from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
-from bot.i18n import catalog
+from bot.i18n import catalog, detect_language
 from bot.inbound import DEFAULT_CONCURRENCY, SERVE_POLL, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff.api import create_api
 from handoff.client_address import real_client
@@ -244,6 +244,10 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         loaded: Predictor = (
             classifier if classifier is not None else await asyncio.to_thread(load_classifier, settings.model_dir)
         )
+        # The language detector loads its model on first use (half a second): here, in a thread, not in
+        # the first turn, where it held the event loop and the turn's transaction (on SQLite, the write
+        # lock every webhook receipt waits for) after each start.
+        await asyncio.to_thread(detect_language, "warming up the language detector")
         app[FLOW] = FlowDeps(
             registry=registry,
             classifier=loaded,
