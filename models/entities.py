@@ -64,7 +64,9 @@ class ChannelIdentity(Model):
     )
     contact_id: int
     channel = fields.CharEnumField(ChannelKind, max_length=16)
-    external_id = fields.CharField(max_length=191)
+    # The address on the channel. An e-mail address may be 254 characters (RFC 5321's 256-octet path less
+    # its brackets): at 191 a longer, valid sender failed to store on PostgreSQL on every try.
+    external_id = fields.CharField(max_length=255)
     display_name = fields.CharField(max_length=200, default="")
     # WhatsApp allows free-form replies only within 24 h of this.
     last_inbound_at = fields.DatetimeField(null=True)
