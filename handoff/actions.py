@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
-from handoff.categorization import agrees_with_guess
+from handoff.categorization import agrees_with_guess, is_confirmed
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
@@ -280,8 +280,8 @@ async def close_ticket(
     """
     _require_owner(agent, ticket)
     _require_open(ticket)
-    if ticket.category_id is None:
-        raise ConsoleError("error_category_required", 400)
+    if not is_confirmed(ticket):  # SOP step 7: a guess nobody confirmed is not the ticket's category
+        raise ConsoleError("error_category_unconfirmed", 409)
     await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
     await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
     # The survey goes where the person wrote last; the ticket's own conversation returns to the bot too.
