@@ -137,8 +137,9 @@ async def seed(seeder: Seeder, *, tickets: int, rng: random.Random) -> None:
         rows = batch_rows.setdefault(table, [])
         rows.append(row)
         if len(rows) >= 5000:
-            await seeder.insert(table, rows)
-            batch_rows[table] = []
+            # Every table at once, parents first: a child's batch fills sooner than its parents' (a ticket
+            # has several events), and PostgreSQL's COPY checks foreign keys row by row.
+            await _flush(seeder, batch_rows)
 
     for n in range(contacts):
         contact = {"id": n + 1, "role": "student", "name": f"Mahasiswa {n}", "id_number": f"{13500000 + n}",
