@@ -137,8 +137,9 @@ async def seed(seeder: Seeder, *, tickets: int, rng: random.Random) -> None:
         rows = batch_rows.setdefault(table, [])
         rows.append(row)
         if len(rows) >= 5000:
-            await seeder.insert(table, rows)
-            batch_rows[table] = []
+            # Every table at once, parents first: a child's batch fills sooner than its parents' (a ticket
+            # has several events), and PostgreSQL's COPY checks foreign keys row by row.
+            await _flush(seeder, batch_rows)
 
     for n in range(contacts):
         contact = {"id": n + 1, "role": "student", "name": f"Mahasiswa {n}", "id_number": f"{13500000 + n}",
@@ -193,8 +194,13 @@ async def seed(seeder: Seeder, *, tickets: int, rng: random.Random) -> None:
             "flagged": bool(rating and rating <= 2) if seeder.pg is not None else int(bool(rating and rating <= 2)),
             "incident_id": 100 + rng.randrange(30) if escalated and rng.random() < 0.5 else None,
         }
+        categorized = rng.random() < 0.3
+        # Agents confirm the category before they close (handoff.categorization), and some while it is open.
+        confirmed = bool(resolved or categorized)
+        ticket.update({"category_confirmed_at": mark((resolved or opened) - timedelta(minutes=1)) if confirmed
+                       else None, "category_confirmed_by_id": assignee if confirmed else None})
         await add("tickets", ticket)
-        kinds = ["opened", "taken", "agent_reply"] + (["categorized"] if rng.random() < 0.3 else [])
+        kinds = ["opened", "taken", "agent_reply"] + (["categorized"] if categorized else [])
         kinds += ["resolved", "survey_sent"] if resolved else []
         kinds += ["survey_answered"] if rating else []
         for kind in kinds:

@@ -13,12 +13,13 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
 
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
+from handoff.categorization import agrees_with_guess, is_confirmed
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
@@ -218,15 +219,24 @@ async def add_note(*, ticket: Ticket, agent: User, text: str) -> TicketEvent:
     return event
 
 
-async def categorize(*, ticket: Ticket, category: Category, agent: User) -> Ticket:
+async def categorize(*, ticket: Ticket, category: Category, agent: User, now: datetime | None = None) -> Ticket:
+    """The agent's category: the classifier's guess kept (one click) or another one chosen. Either way the
+    category is now confirmed (handoff.categorization), by this agent, at ``now`` (the caller's clock;
+    without one, the time the event row gets). Also on a closed ticket: a supervisor confirms the
+    category of one the system closed."""
     _require_owner(agent, ticket)
     if not category.active:
         raise ConsoleError("error_inactive_category", 400)
     previous = ticket.category_id
+    agreed = agrees_with_guess(category, ticket.predicted_category)
     ticket.category = category
     ticket.team_id = category.team_id  # the team follows the category
-    await ticket.save(update_fields=["category_id", "team_id"])
-    data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category}
+    ticket.category_confirmed_at = now or datetime.now(UTC)
+    ticket.category_confirmed_by = agent
+    ticket.category_agreed = agreed
+    await ticket.save(update_fields=["category_id", "team_id", "category_confirmed_at", "category_confirmed_by_id",
+                                     "category_agreed"])
+    data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category, "agreed": agreed}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
     await audit(actor=agent, action="ticket.categorize", target=ticket.number or str(ticket.id), data=data)
     return ticket
@@ -270,8 +280,8 @@ async def close_ticket(
     """
     _require_owner(agent, ticket)
     _require_open(ticket)
-    if ticket.category_id is None:
-        raise ConsoleError("error_category_required", 400)
+    if not is_confirmed(ticket):  # SOP step 7: a guess nobody confirmed is not the ticket's category
+        raise ConsoleError("error_category_unconfirmed", 409)
     await resolve_ticket(ticket=ticket, now=now, by=ResolvedBy.AGENT, actor=agent)
     await audit(actor=agent, action="ticket.close", target=ticket.number or str(ticket.id))
     # The survey goes where the person wrote last; the ticket's own conversation returns to the bot too.

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
+from handoff.categorization import is_confirmed
 from handoff.i18n import console_catalog
 from handoff.reachability import contact_reach
 from handoff.sla import evaluate
@@ -104,6 +105,12 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "category": ticket.category.slug if ticket.category else None,
         "predicted_category": ticket.predicted_category,
         "predicted_confidence": ticket.predicted_confidence,
+        # SOP step 7: the category counts once an agent confirmed it (handoff.categorization); null until then.
+        "category_confirmation": {
+            "confirmed_at": _iso(ticket.category_confirmed_at),
+            "confirmed_by": ticket.category_confirmed_by_id,
+            "agreed_with_prediction": ticket.category_agreed,
+        } if is_confirmed(ticket) else None,
         "priority": ticket.priority.value,
         "reason": ticket.reason.value,
         "subject": ticket.subject,
@@ -293,6 +300,18 @@ def openapi_document(version: str) -> dict[str, Any]:
             "category": {"type": ["string", "null"]},
             "predicted_category": {"type": ["string", "null"]},
             "predicted_confidence": {"type": ["number", "null"]},
+            "category_confirmation": {
+                "type": ["object", "null"],
+                "description": "who confirmed the category and when, and whether it is the classifier's guess "
+                               "(null: no guess was made); null while the category is the classifier's guess "
+                               "that no agent has confirmed (closing then answers 409)",
+                "required": ["confirmed_at", "confirmed_by", "agreed_with_prediction"],
+                "properties": {
+                    "confirmed_at": {"type": "string", "format": "date-time"},
+                    "confirmed_by": {"type": ["integer", "null"], "description": "the console user's id"},
+                    "agreed_with_prediction": {"type": ["boolean", "null"]},
+                },
+            },
             "priority": {"type": "string"},
             "reason": {"type": "string"},
             "subject": {"type": "string"},

@@ -2,10 +2,8 @@
 
 Memory stays flat whatever the number of tickets: rows come from the database in keyset-paginated
 batches (``id > last ORDER BY id LIMIT n``, on the primary key), CSV leaves chunk by chunk and XLSX goes
-through openpyxl's write-only mode, which spools rows to disk. Whether an agent chose a ticket's
-category is read from its ``categorized`` events in one pass over ticket_events by primary key, into a
-bitmap over the exported ticket ids (one bit per ticket), because ticket_events has no index on ticket_id
-and a lookup per batch would scan the whole table every time.
+through openpyxl's write-only mode, which spools rows to disk. Whether a ticket's category is confirmed
+is a fact of the ticket row (handoff.categorization), read with the rest of it.
 
 Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection"), and personal-data
 columns can be masked.
@@ -28,6 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from handoff.categorization import confirmed_sql
 from handoff.reports.figures import outcome_sql, targets
 from handoff.reports.period import Period
 from handoff.reports.sql import Sql
@@ -35,7 +34,6 @@ from handoff.reports.text import ReportText, report_text
 from models import Category, Team, User
 
 BATCH = 1000
-EVENT_PAGE = 5000
 MASK = "*"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -47,7 +45,7 @@ class ExportFormat(StrEnum):
 
 # The columns, in order; the SLA outcomes follow "status", one per target (handoff.reports.figures.targets).
 BEFORE_SLA = ("number", "opened_at", "first_response_at", "resolved_at", "channel", "contact_name", "id_number",
-              "email", "phone", "category", "category_source", "predicted_category", "agent", "team", "status")
+              "email", "phone", "category", "category_confirmed", "predicted_category", "agent", "team", "status")
 AFTER_SLA = ("escalated", "incident", "rating", "comment")
 PERSONAL = frozenset({"contact_name", "id_number", "email", "phone"})
 TIMES = frozenset({"opened_at", "first_response_at", "resolved_at"})
@@ -129,41 +127,6 @@ def _moment(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-class _Bitmap:
-    """One bit per ticket id in [low, high]: 100,000 tickets cost 12.5 kB."""
-
-    def __init__(self, low: int, high: int) -> None:
-        self.low = low
-        self.bits = bytearray((high - low) // 8 + 1)
-
-    def add(self, ticket_id: int) -> None:
-        offset = ticket_id - self.low
-        self.bits[offset >> 3] |= 1 << (offset & 7)
-
-    def __contains__(self, ticket_id: int) -> bool:
-        offset = ticket_id - self.low
-        return bool(self.bits[offset >> 3] & (1 << (offset & 7)))
-
-
-async def _agent_chosen(low: int, high: int) -> _Bitmap:
-    """Tickets whose category an agent chose: the same "categorized" events as
-    handoff.reports.figures.agent_categorized_source, read page by page by primary key."""
-    chosen = _Bitmap(low, high)
-    last = 0
-    while True:
-        sql = Sql()
-        rows = await sql.rows(
-            "SELECT e.id, e.ticket_id FROM ticket_events e "
-            f"WHERE e.id > {sql(last)} AND e.kind = 'categorized' "
-            f"AND e.ticket_id >= {sql(low)} AND e.ticket_id <= {sql(high)} ORDER BY e.id LIMIT {EVENT_PAGE}"
-        )
-        for row in rows:
-            chosen.add(int(row["ticket_id"]))
-        if len(rows) < EVENT_PAGE:
-            return chosen
-        last = int(rows[-1]["id"])
-
-
 def _cohort(sql: Sql, period: Period) -> str:
     return f"t.opened_at >= {sql.moment(period.start_utc)} AND t.opened_at < {sql.moment(period.end_utc)}"
 
@@ -201,7 +164,6 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
     if not bounds or bounds[0]["low"] is None:
         return
     low, high = int(bounds[0]["low"]), int(bounds[0]["high"])
-    chosen = await _agent_chosen(low, high)
     names = await _Names.load()
     text = report_text(request.lang)
     last = low - 1
@@ -212,19 +174,20 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
             "SELECT t.id, t.number, t.opened_at, t.first_response_at, t.resolved_at, t.channel, t.status, "
             "t.category_id, t.predicted_category, t.assignee_id, t.team_id, t.escalated_at, t.incident_id, "
             f"t.survey_rating, t.survey_comment{outcomes}, "
+            f"CASE WHEN {confirmed_sql('t')} THEN 1 ELSE 0 END AS category_confirmed, "
             "c.name AS contact_name, c.id_number, c.email, c.phone "
             "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
             f"WHERE t.id > {sql(last)} AND t.id <= {sql(high)} AND {_cohort(sql, request.period)} "
             f"ORDER BY t.id LIMIT {BATCH}"
         )
         if rows:
-            yield [_row(row, request, text, names, chosen) for row in rows]
+            yield [_row(row, request, text, names) for row in rows]
         if len(rows) < BATCH:
             return
         last = int(rows[-1]["id"])
 
 
-def _row(row: dict[str, Any], request: ExportRequest, text: ReportText, names: _Names, chosen: _Bitmap) -> list[Cell]:
+def _row(row: dict[str, Any], request: ExportRequest, text: ReportText, names: _Names) -> list[Cell]:
     tz = request.period.tz
     category = names.categories.get(row["category_id"])
     values: dict[str, Cell] = {
@@ -235,8 +198,8 @@ def _row(row: dict[str, Any], request: ExportRequest, text: ReportText, names: _
         "email": row["email"],
         "phone": row["phone"],
         "category": names.category(category, request.lang),
-        "category_source": None if category is None else text(
-            "category_source.agent" if int(row["id"]) in chosen else "category_source.classifier"),
+        # Without a category there is nothing to confirm: the cell stays empty, like the category's.
+        "category_confirmed": None if category is None else text("yes" if row["category_confirmed"] else "no"),
         "predicted_category": names.category(names.by_slug.get(row["predicted_category"] or ""), request.lang)
         or row["predicted_category"],
         "agent": names.users.get(row["assignee_id"]),

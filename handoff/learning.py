@@ -1,4 +1,8 @@
-"""Agents teach the classifier: every ticket closed with a category is a confirmed example."""
+"""Agents teach the classifier: every closed ticket whose category an agent confirmed is an example.
+
+Only confirmed categories (handoff.categorization): a guess nobody looked at would teach the classifier
+its own mistakes, and would count as the agents agreeing with it.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from models import Direction, Message, Ticket, TicketStatus
+from handoff.categorization import confirmed_tickets
+from models import Direction, Message
 
 
 async def confirmed_examples() -> list[tuple[str, str]]:
-    """(first user message, confirmed category slug) for each resolved ticket that has a category."""
+    """(first user message, confirmed category slug) for each resolved ticket an agent categorized."""
     examples: list[tuple[str, str]] = []
-    tickets = await Ticket.filter(status=TicketStatus.RESOLVED, category_id__not_isnull=True).prefetch_related(
-        "category"
-    )
-    for ticket in tickets:
+    for ticket in await confirmed_tickets():
         text = ticket.subject
         if not text:
-            first = await Message.filter(ticket=ticket, direction=Direction.INBOUND).order_by("id").first()
+            first = await Message.filter(ticket_id=ticket.ticket_id, direction=Direction.INBOUND).order_by("id").first()
             text = first.text if first else ""
-        if text.strip() and ticket.category is not None:
-            examples.append((text, ticket.category.slug))
+        if text.strip():
+            examples.append((text, ticket.category))
     return examples
 
 
@@ -47,19 +49,17 @@ class Correction:
 
 
 async def corrections(*, limit: int = 30) -> tuple[Counter[tuple[str, str]], list[Correction]]:
-    """Where agents changed the bot's category: counts of (bot's guess, agent's category), and the latest."""
-    tickets = await Ticket.filter(predicted_category__not_isnull=True, category_id__not_isnull=True).prefetch_related(
-        "category"
-    ).order_by("-id")
+    """Where agents changed the bot's category (confirmed categories, open tickets too): counts of (bot's
+    guess, agent's category), and the latest."""
     counts: Counter[tuple[str, str]] = Counter()
     recent: list[Correction] = []
-    for ticket in tickets:
-        if ticket.category is None or ticket.category.slug == ticket.predicted_category:
+    for ticket in await confirmed_tickets(resolved_only=False, predicted_only=True, newest_first=True):
+        if ticket.category == ticket.predicted:
             continue
-        pair = (ticket.predicted_category or "", ticket.category.slug)
+        pair = (ticket.predicted or "", ticket.category)
         counts[pair] += 1
         if len(recent) < limit:
-            recent.append(Correction(ticket_id=ticket.id, number=ticket.number or str(ticket.id), predicted=pair[0],
+            recent.append(Correction(ticket_id=ticket.ticket_id, number=ticket.number, predicted=pair[0],
                                      confirmed=pair[1], subject=ticket.subject[:140],
                                      at=ticket.resolved_at or ticket.opened_at))
     return counts, recent

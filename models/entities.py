@@ -313,6 +313,15 @@ class Ticket(Model):
     # The classifier's guess at hand-off time, kept to measure where agents correct it.
     predicted_category = fields.CharField(max_length=64, null=True)
     predicted_confidence = fields.FloatField(null=True)
+    # SOP step 7: ``category`` starts as the classifier's guess (it routes the ticket to a team) and
+    # counts as the ticket's category only once an agent confirms it or changes it (handoff.categorization
+    # holds the rule). Who did, when, and whether they kept the guess (None: there was no guess).
+    category_confirmed_at = fields.DatetimeField(null=True)
+    category_confirmed_by: fields.ForeignKeyNullableRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="confirmed_tickets", null=True, on_delete=fields.SET_NULL
+    )
+    category_confirmed_by_id: int | None
+    category_agreed = fields.BooleanField(null=True)
     status = fields.CharEnumField(TicketStatus, max_length=16, default=TicketStatus.OPEN)
     priority = fields.CharEnumField(Priority, max_length=8, default=Priority.NORMAL)
     reason = fields.CharEnumField(HandoffReason, max_length=16)
@@ -372,6 +381,9 @@ class Ticket(Model):
             ("resolved_at", "predicted_category", "category_id"),  # where agents corrected the bot's category
             ("survey_answered_at", "survey_rating"),  # satisfaction
             ("flagged", "id"),  # the dashboard's low ratings
+            # Closed tickets whose category no agent confirmed (the dashboard's count of them reads this index
+            # alone: every column handoff.categorization.confirmed_sql asks about is in it).
+            ("status", "category_confirmed_at", "category_id"),
         )
 
 

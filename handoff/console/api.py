@@ -120,12 +120,12 @@ async def _note(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[st
     return {"note_id": event.id}
 
 
-async def _categorize(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
+async def _categorize(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
     slug = body.get("category", "")
     category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
     if category is None:
         raise ConsoleError("error_unknown_category", 400)
-    await actions.categorize(ticket=ticket, category=category, agent=actor)
+    await actions.categorize(ticket=ticket, category=category, agent=actor, now=state.clock())
 
 
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
@@ -159,14 +159,22 @@ ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ..
     ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}},
      ("text",)),
     ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}, ("text",)),
-    ("categorize", _categorize, 200, "Set the category (required before closing)", {"category": {"type": "string"}},
-     ("category",)),
+    ("categorize", _categorize, 200,
+     "Confirm the category (the classifier's guess, given again) or change it (which confirms the new one); "
+     "closing requires a confirmed category", {"category": {"type": "string"}}, ("category",)),
     ("escalate", _escalate, 200,
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",
      {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ()),
-    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey", None, ()),
+    ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey; refused "
+     "(409, error category_unconfirmed) while no agent has confirmed the ticket's category", None, ()),
 )
+# Per action, what its 409 means (the default: WRITE_ERRORS[409]).
+CONFLICTS = {
+    "close": "conflict: the ticket is already closed, or its category is unconfirmed (error "
+             "`category_unconfirmed`: the classifier's guess counts only once an agent confirms it with "
+             "`categorize`, or changes it)",
+}
 WRITE_ERRORS = {
     400: "invalid input: a body that is not a JSON object, a field of the wrong type, an unknown user, category "
          "or incident, an empty text",
@@ -189,7 +197,7 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
             "parameters": [ID_PARAMETER],
             "responses": {str(status): {"description": "the ticket after the action", "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Ticket"}}}},
-                **error_responses(WRITE_ERRORS)},
+                **error_responses({**WRITE_ERRORS, 409: CONFLICTS.get(name, WRITE_ERRORS[409])})},
         }
         if properties:
             operation["requestBody"] = {"required": True, "content": {"application/json": {

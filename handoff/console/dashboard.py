@@ -12,6 +12,7 @@ from tortoise.expressions import Subquery
 from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
+from handoff.categorization import agreement, closed_unconfirmed
 from handoff.sla import SlaState, evaluate
 from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
@@ -59,7 +60,7 @@ class Dashboard:
     csat_count: int = 0
     csat_satisfied_share: float | None = None
     flagged: list[Ticket] = field(default_factory=list)
-    # The classifier loop: where agents confirmed or changed the bot's category (30 days).
+    # The classifier loop: where agents confirmed or changed the bot's category (resolved in the last 30 days).
     corrections: list[tuple[str, str, int]] = field(default_factory=list)
     predicted_total: int = 0
     predicted_agreed: int = 0
@@ -92,7 +93,7 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboar
         elif state == SlaState.AT_RISK:
             board.at_risk.append(ticket)
     board.unassigned = sum(1 for t in unresolved if t.assignee is None)
-    board.closed_without_category = await Ticket.filter(status=TicketStatus.RESOLVED, category_id=None).count()
+    board.closed_without_category = await closed_unconfirmed()  # a guess nobody confirmed is no category
 
     load = Counter(t.assignee.id for t in unresolved if t.assignee is not None)
     board.agents = [
@@ -135,13 +136,9 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboar
     board.flagged = await Ticket.filter(flagged=True).order_by("-id").limit(20)
 
     slugs = {c.id: c.slug for c in categories}
-    checked = (
-        await Ticket.filter(resolved_at__gte=since, predicted_category__not_isnull=True, category_id__not_isnull=True)
-        .annotate(n=Count("id")).group_by("predicted_category", "category_id")
-        .values_list("predicted_category", "category_id", "n")
-    )
+    # Confirmed categories only: an unconfirmed guess "agrees" with itself and would flatter the classifier.
     changes: Counter[tuple[str, str]] = Counter()
-    for predicted, category_id, n in checked:
+    for predicted, category_id, n in await agreement(resolved_since=since):
         confirmed = slugs.get(category_id, "")
         board.predicted_total += n
         if confirmed == predicted:

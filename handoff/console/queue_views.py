@@ -9,6 +9,7 @@ from datetime import datetime
 from aiohttp import web
 
 from handoff import teams
+from handoff.categorization import is_confirmed
 from handoff.console.channel_state import ChannelState, channel_states
 from handoff.console.toolkit import USER, console_state, iso, remaining_text, render, request_language, sla_class
 from handoff.sla import evaluate, moments
@@ -24,7 +25,7 @@ class QueueRow:
     contact_name: str
     verified: bool
     category: str
-    predicted: bool
+    unconfirmed: bool  # the category is still the classifier's guess (handoff.categorization)
     due_iso: str
     at_risk_iso: str
     warning_iso: str
@@ -69,7 +70,7 @@ async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list
             contact_name=ticket.contact.name or (identity.display_name if identity else "") or "—",
             verified=ticket.contact.verified,
             category=names.get(category_id, "") if category_id else (ticket.predicted_category or ""),
-            predicted=category_id is None and bool(ticket.predicted_category),
+            unconfirmed=not is_confirmed(ticket),
             due_iso=iso(clock.due_at),
             at_risk_iso=iso(clock.at_risk_from),
             warning_iso=iso(clock.warning_from),

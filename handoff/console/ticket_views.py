@@ -12,6 +12,7 @@ from aiohttp import web
 
 from handoff import actions, teams
 from handoff.actions import ConsoleError, can_act
+from handoff.categorization import is_confirmed
 from handoff.console import files as console_files
 from handoff.console.channel_state import channel_states
 from handoff.console.incidents import escalation_context, incident_choice, survey_options
@@ -104,6 +105,10 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
     return items
 
 
+def _name(user: User | None) -> str:
+    return (user.name or user.email) if user is not None else "—"
+
+
 async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text: str = "",
                       status_code: int = 200) -> web.Response:
     state = console_state(request)
@@ -150,6 +155,8 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
         "categories": categories,
         "selected_category": (ticket.category.slug if ticket.category else (ticket.predicted_category or "")),
+        "confirmed": is_confirmed(ticket),
+        "confirmed_by": _name(users.get(ticket.category_confirmed_by_id or 0)),
         "templates": sorted(templates, key=lambda t: (not t["match"], t["label"])),
         "agents": [u for u in users.values() if u.active],
         "window": window,
@@ -238,7 +245,8 @@ async def categorize_view(request: web.Request) -> web.Response:
         category = await Category.get_or_none(slug=slug) if fits(slug, Category, "slug") else None
         if category is None:
             raise ConsoleError("error_unknown_category", 400)
-        await actions.categorize(ticket=ticket, category=category, agent=request[USER])
+        await actions.categorize(ticket=ticket, category=category, agent=request[USER],
+                                 now=console_state(request).clock())
 
     return await _act(request, run, "notice_categorized")
 

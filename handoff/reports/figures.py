@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from handoff.categorization import confirmed_sql
 from handoff.reports.period import Period
 from handoff.reports.sql import BUCKET_SECONDS, Sql, interpolate, percentile_ranks
 from models import Category, ChannelKind, ConversationStatus, FlowStep, Incident, User
@@ -77,17 +78,6 @@ def outcome_sql(target: Target, sql: Sql, *, alias: str, now: datetime) -> str:
         f"WHEN {col(target.due)} <= {sql.moment(now)} THEN '{Outcome.MISSED}' "
         f"ELSE '{Outcome.OPEN}' END"
     )
-
-
-def categorized_sql(alias: str) -> str:
-    """A ticket counts as categorized when it has a category. When agents confirm categories (issue 12's
-    category confirmation), this becomes "confirmed by an agent", here only."""
-    return f"{alias}.category_id IS NOT NULL"
-
-
-def agent_categorized_source() -> str:
-    """Ticket ids whose category an agent chose (a ``categorized`` event); the rest kept the classifier's guess."""
-    return "SELECT DISTINCT ticket_id FROM ticket_events WHERE kind = 'categorized'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +173,11 @@ class Figures:
     first_response: Spread = Spread()
     resolution: Spread = Spread()
     resolved: int = 0
-    categorized: int = 0  # of the resolved tickets (categorized_sql)
-    agent_categorized: int = 0  # tickets whose category an agent chose, resolved or not
-    predicted_and_agent_categorized: int = 0
-    agent_agreed_with_prediction: int = 0
+    # Categories count once an agent confirmed them (handoff.categorization.confirmed_sql).
+    categorized: int = 0  # resolved tickets with a confirmed category
+    agent_categorized: int = 0  # tickets whose category an agent confirmed, resolved or not
+    predicted_and_agent_categorized: int = 0  # of those, the ones the classifier had guessed
+    agent_agreed_with_prediction: int = 0  # of those, the ones where the agent kept the guess
     csat: Csat = Csat()
     agents: tuple[AgentFigures, ...] = ()
     escalated: int = 0
@@ -322,7 +313,7 @@ async def _ticket_totals(period: Period) -> dict[str, int]:
     rows = await sql.rows(
         "SELECT COUNT(*) AS tickets, "
         "SUM(CASE WHEN t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, "
-        f"SUM(CASE WHEN t.resolved_at IS NOT NULL AND {categorized_sql('t')} THEN 1 ELSE 0 END) AS categorized, "
+        f"SUM(CASE WHEN t.resolved_at IS NOT NULL AND {confirmed_sql('t')} THEN 1 ELSE 0 END) AS categorized, "
         "SUM(CASE WHEN t.escalated_at IS NOT NULL THEN 1 ELSE 0 END) AS escalated, "
         "SUM(CASE WHEN t.incident_id IS NOT NULL THEN 1 ELSE 0 END) AS linked "
         f"FROM tickets t WHERE {_cohort(sql, period)}"
@@ -332,13 +323,12 @@ async def _ticket_totals(period: Period) -> dict[str, int]:
 
 async def _agent_categorization(period: Period) -> dict[str, int]:
     sql = Sql()
+    # Whether the agent kept the guess is the fact recorded when they confirmed (tickets.category_agreed).
     rows = await sql.rows(
         "SELECT COUNT(*) AS chosen, "
         "SUM(CASE WHEN t.predicted_category IS NOT NULL THEN 1 ELSE 0 END) AS predicted, "
-        "SUM(CASE WHEN k.slug = t.predicted_category THEN 1 ELSE 0 END) AS agreed "
-        f"FROM tickets t JOIN ({agent_categorized_source()}) e ON e.ticket_id = t.id "
-        "LEFT JOIN categories k ON k.id = t.category_id "
-        f"WHERE {_cohort(sql, period)}"
+        f"SUM(CASE WHEN t.category_agreed = {sql(True)} THEN 1 ELSE 0 END) AS agreed "
+        f"FROM tickets t WHERE {_cohort(sql, period)} AND {confirmed_sql('t')}"
     )
     return {k: int(v or 0) for k, v in rows[0].items()}
 

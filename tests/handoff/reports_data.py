@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from handoff.seed import seed_defaults
 from models import (
-    ActorKind,
     Category,
     ChannelIdentity,
     ChannelKind,
@@ -20,7 +19,6 @@ from models import (
     Incident,
     ResolvedBy,
     Ticket,
-    TicketEvent,
     TicketStatus,
     User,
     UserRole,
@@ -65,7 +63,7 @@ class Builder:
         predicted: str | None = None, agent: str | None = None, first_response: timedelta | None = None,
         resolved: timedelta | None = None, due: timedelta = timedelta(hours=24), breached: bool = False,
         rating: int | None = None, comment: str | None = None, escalated: bool = False,
-        incident: Incident | None = None, agent_categorized: bool = False, contact: Contact | None = None,
+        incident: Incident | None = None, confirmed: bool = False, contact: Contact | None = None,
         status: TicketStatus | None = None,
     ) -> Ticket:
         conversation = await self.conversation(at=at - timedelta(minutes=5), channel=channel,
@@ -86,9 +84,12 @@ class Builder:
         )
         ticket.number = f"CC-{ticket.id:06d}"
         await ticket.save(update_fields=["number"])
-        if agent_categorized:
-            await TicketEvent.create(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT,
-                                     data={"to": category})
+        if confirmed:  # the fact the figures read (handoff.categorization); no event is needed for it
+            assert chosen is not None
+            ticket.category_confirmed_at = at + timedelta(minutes=30)
+            ticket.category_confirmed_by = await self.agent(agent or "Ani")
+            ticket.category_agreed = None if predicted is None else chosen.slug == predicted
+            await ticket.save(update_fields=["category_confirmed_at", "category_confirmed_by_id", "category_agreed"])
         return ticket
 
 
@@ -112,10 +113,10 @@ async def build_november(builder: Builder) -> dict[str, Ticket]:
                              comment="Mantap, terima kasih"),
         "T2": await b.ticket(at=wib(2026, 11, 3, 9), channel=ChannelKind.TELEGRAM, category="nilai",
                              predicted="akun-login", agent="Ani", first_response=20 * M, resolved=30 * H,
-                             breached=True, rating=2, agent_categorized=True, comment="=HYPERLINK(\"http://x\")"),
+                             breached=True, rating=2, confirmed=True, comment="=HYPERLINK(\"http://x\")"),
         "T3": await b.ticket(at=wib(2026, 11, 10, 10), channel=ChannelKind.WEBCHAT, category="nilai",
                              predicted="nilai", agent="Budi", first_response=30 * M, resolved=5 * H, rating=4,
-                             escalated=True, incident=incident, agent_categorized=True),
+                             escalated=True, incident=incident, confirmed=True),
         "T4": await b.ticket(at=wib(2026, 11, 20, 8), channel=ChannelKind.EMAIL, category="akun-login",
                              predicted="akun-login", agent="Budi", first_response=40 * M),
         "T5": await b.ticket(at=wib(2026, 11, 30, 23, 30), channel=ChannelKind.WHATSAPP, agent="Ani",
@@ -123,7 +124,7 @@ async def build_november(builder: Builder) -> dict[str, Ticket]:
         "T6": await b.ticket(at=wib(2026, 11, 15, 12), resolved=1 * H),
         # Outside November: the month before, and 00:10 on 1 December (still 30 November in UTC).
         "T0": await b.ticket(at=wib(2026, 10, 15, 9), category="nilai", predicted="nilai", agent="Ani",
-                             first_response=15 * M, resolved=3 * H, rating=5),
+                             first_response=15 * M, resolved=3 * H, rating=5, confirmed=True),
         "T7": await b.ticket(at=wib(2026, 12, 1, 0, 10), category="nilai", predicted="nilai"),
     }
     # Bot-only conversations: 00:30 on 1 November (31 October in UTC) resolved by the bot; 23:30 on

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from bot.i18n import catalog
 from handoff import actions
 from handoff.actions import ConsoleError, ForbiddenError
 from handoff.auth import create_user
+from handoff.categorization import is_confirmed
+from handoff.tickets import resolve_ticket
 from models import (
     AuditLog,
     Category,
@@ -21,6 +24,7 @@ from models import (
     ConversationStatus,
     FlowStep,
     Message,
+    ResolvedBy,
     SenderKind,
     Ticket,
     TicketEvent,
@@ -155,7 +159,7 @@ async def test_close_requires_a_category_then_sends_one_survey(flow: FlowHarness
     with pytest.raises(ConsoleError) as problem:
         await actions.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
                                     translate=translate)
-    assert problem.value.code == "error_category_required"
+    assert (problem.value.code, problem.value.status) == ("error_category_unconfirmed", 409)
     assert (await Ticket.get(id=ticket.id)).status != TicketStatus.RESOLVED
 
     await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=ana)
@@ -173,6 +177,54 @@ async def test_close_requires_a_category_then_sends_one_survey(flow: FlowHarness
         await actions.close_ticket(registry=flow.deps.registry, ticket=closed, agent=ana, now=IN_HOURS,
                                     translate=translate)
     assert len(flow.channel.sent) == before + 1
+
+
+async def test_the_bots_guess_must_be_confirmed_before_an_agent_closes(flow: FlowHarness) -> None:
+    await flow.send("halo")
+    await flow.send("13521045")
+    await flow.send("lupa password")  # the bot answers with its guess, reset-password...
+    await flow.send("2")  # ...which did not help: hand-off, the guess pre-filled as the category
+    ticket = await Ticket.filter(conversation__identity__external_id="42").get()
+    ana, sari = await agent("ana@cc.test"), await agent("sari@cc.test", UserRole.SUPERVISOR)
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)
+    ticket = await Ticket.get(id=ticket.id)
+    assert (ticket.predicted_category, is_confirmed(ticket)) == ("reset-password", False)
+    assert (await Category.get(id=ticket.category_id)).slug == "reset-password"  # type: ignore[arg-type]
+    with pytest.raises(ConsoleError) as problem:
+        await actions.close_ticket(registry=flow.deps.registry, ticket=ticket, agent=ana, now=IN_HOURS,
+                                    translate=translate)
+    assert (problem.value.code, problem.value.status) == ("error_category_unconfirmed", 409)
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.OPEN
+
+    # A supervisor changes it (which confirms), then the owner keeps it: the last confirmation counts.
+    later = IN_HOURS + timedelta(minutes=5)
+    await actions.categorize(ticket=ticket, category=await Category.get(slug="akun-login"), agent=sari, now=IN_HOURS)
+    stored = await Ticket.get(id=ticket.id)
+    assert (stored.category_confirmed_by_id, stored.category_confirmed_at, stored.category_agreed) == (
+        sari.id, IN_HOURS, False)
+    await actions.categorize(ticket=stored, category=await Category.get(slug="reset-password"), agent=ana, now=later)
+    stored = await Ticket.get(id=ticket.id)
+    assert (stored.category_confirmed_by_id, stored.category_confirmed_at, stored.category_agreed) == (
+        ana.id, later, True)
+    events = await TicketEvent.filter(ticket_id=ticket.id, kind="categorized").order_by("id")
+    assert [(e.actor_id, e.data["to"], e.data["agreed"]) for e in events] == [  # type: ignore[attr-defined]
+        (sari.id, "akun-login", False), (ana.id, "reset-password", True)]
+    closed = await actions.close_ticket(registry=flow.deps.registry, ticket=stored, agent=ana, now=later,
+                                         translate=translate)
+    assert closed.status == TicketStatus.RESOLVED
+
+
+async def test_the_system_closes_without_a_confirmation_and_leaves_it_unconfirmed(flow: FlowHarness) -> None:
+    """Required fields bind people, not sweeps (handoff.categorization): a ticket the system resolves
+    closes with its guess unconfirmed, and a supervisor confirms it afterwards."""
+    ticket = await handed_off(flow)
+    await Ticket.filter(id=ticket.id).update(category_id=(await Category.get(slug="nilai")).id)
+    ticket = await Ticket.get(id=ticket.id)
+    closed = await resolve_ticket(ticket=ticket, now=IN_HOURS, by=ResolvedBy.BOT)
+    assert (closed.status, is_confirmed(closed)) == (TicketStatus.RESOLVED, False)
+    sari = await agent("sari@cc.test", UserRole.SUPERVISOR)
+    await actions.categorize(ticket=closed, category=await Category.get(slug="nilai"), agent=sari, now=IN_HOURS)
+    assert is_confirmed(await Ticket.get(id=ticket.id))
 
 
 async def test_survey_rating_is_recorded_once_and_low_ratings_flag(flow: FlowHarness) -> None:

@@ -24,9 +24,9 @@ NOVEMBER_ID = (
     "Pada November 2026 Care Center menerima 10 percakapan (naik 400 % dari Oktober 2026). "
     "Bot menyelesaikan sendiri 1 percakapan (11,1 %), 6 diserahkan ke petugas, dan 2 ditinggalkan pengguna di "
     "tengah jalan. Dari 6 tiket, 3 (60 %) selesai dalam target waktu, 1 masih berjalan. Median respons pertama "
-    "30 menit dan median penyelesaian 3,5 jam. Kategori terbanyak adalah Nilai (2 tiket), dan 75 % tiket yang "
-    "selesai sudah berkategori. Rata-rata kepuasan pengguna 3,7 dari 5 (3 penilaian). 1 tiket dieskalasi ke tim "
-    "pengembang. 1 insiden baru dicatat, 1 diperbaiki pada periode ini."
+    "30 menit dan median penyelesaian 3,5 jam. Kategori terbanyak adalah Nilai (2 tiket), dan 50 % tiket yang "
+    "selesai memiliki kategori yang dikonfirmasi petugas. Rata-rata kepuasan pengguna 3,7 dari 5 (3 penilaian). "
+    "1 tiket dieskalasi ke tim pengembang. 1 insiden baru dicatat, 1 diperbaiki pada periode ini."
 )
 
 
@@ -47,7 +47,8 @@ async def test_the_narrative_in_both_languages(db: str) -> None:
         "In October 2026 the Care Center received 2 conversations. The bot resolved 1 conversation on its own "
         "(50%), 1 was handed to an agent, and none was abandoned midway. Of 1 ticket, 1 (100%) was resolved within "
         "the target. The median first response took 15 minutes and the median resolution 3 hours. The largest "
-        "category was Grades (1 ticket), and 100% of the resolved tickets were categorized. User satisfaction "
+        "category was Grades (1 ticket), and 100% of the resolved tickets had a category confirmed by an agent. "
+        "User satisfaction "
         "averaged 5 out of 5 (1 rating). No ticket was escalated to the developer team. 1 new incident was "
         "recorded, 0 fixed in the period."
     )

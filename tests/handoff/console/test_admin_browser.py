@@ -74,8 +74,10 @@ async def test_supervisor_edits_hours_and_sla_and_queue_and_bot_follow(site: Ser
 async def confirmed(site: Served, user: str, question: str, slug: str) -> None:
     ticket = await site.hand_off(user=user, question=question)
     category = await Category.get(slug=slug)
+    # Confirmed by an agent (handoff.categorization): only such tickets teach the classifier.
     await Ticket.filter(id=ticket.id).update(status=TicketStatus.RESOLVED, category_id=category.id,
-                                             resolved_at=ticket.opened_at)
+                                             resolved_at=ticket.opened_at, category_confirmed_at=ticket.opened_at,
+                                             category_agreed=slug == ticket.predicted_category)
 
 
 async def test_retrain_shows_figures_then_activate_swaps_the_bot_classifier(site: Served, browser: Any) -> None:

@@ -145,8 +145,10 @@ async def test_an_agent_of_another_team_gets_404_everywhere(site: Served, web: C
 async def confirmed(site: Served, user: str, question: str, slug: str) -> Ticket:
     ticket = await site.hand_off(user=user, question=question)
     category = await Category.get(slug=slug)
+    # Confirmed by an agent (handoff.categorization): only such tickets teach the classifier.
     await Ticket.filter(id=ticket.id).update(status=TicketStatus.RESOLVED, category_id=category.id,
-                                             resolved_at=ticket.opened_at)
+                                             resolved_at=ticket.opened_at, category_confirmed_at=ticket.opened_at,
+                                             category_agreed=slug == ticket.predicted_category)
     return ticket
 
 

@@ -32,9 +32,31 @@ async def test_take_reply_note_categorize_close_over_the_api(served: Served) -> 
     assert "rahasia" not in [m.text for m in served.channel.sent]
 
     status, body = await call(served, token, f"/tickets/{ticket.id}/close")
-    assert (status, body["error"]) == (400, "category_required")
+    assert (status, body["error"]) == (409, "category_unconfirmed")
     status, body = await call(served, token, f"/tickets/{ticket.id}/categorize", {"category": "akun-login"})
     assert (status, body["category"]) == (200, "akun-login")
+    assert body["category_confirmation"]["agreed_with_prediction"] is None  # the bot made no guess
+    status, body = await call(served, token, f"/tickets/{ticket.id}/close")
+    assert (status, body["status"]) == (200, "resolved")
+
+
+async def test_the_api_refuses_to_close_on_the_bots_unconfirmed_guess(served: Served) -> None:
+    ticket = await served.hand_off(question="lupa password")  # the bot guesses reset-password, not helpful
+    _, token = await create_api_token(name="crm", role=UserRole.AGENT, user=served.agent)
+    status, body = await call(served, token, f"/tickets/{ticket.id}/take")
+    assert (status, body["category"], body["category_confirmation"]) == (200, "reset-password", None)
+
+    status, body = await call(served, token, f"/tickets/{ticket.id}/close")
+    assert (status, body) == (409, {"error": "category_unconfirmed", "detail": (
+        "Confirm or change the ticket's category before closing it: the bot's guess counts only once an agent "
+        "confirms it.")})
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.OPEN
+
+    # Confirming is giving the guess back; the ticket records who, when and that it was the guess.
+    status, body = await call(served, token, f"/tickets/{ticket.id}/categorize", {"category": "reset-password"})
+    assert status == 200
+    confirmation = body["category_confirmation"]
+    assert (confirmation["confirmed_by"], confirmation["agreed_with_prediction"]) == (served.agent.id, True)
     status, body = await call(served, token, f"/tickets/{ticket.id}/close")
     assert (status, body["status"]) == (200, "resolved")
 
@@ -59,3 +81,5 @@ async def test_actions_are_in_the_openapi_document(served: Served) -> None:
         document = await response.json()
     for name in ("take", "assign", "reply", "note", "categorize", "escalate", "close"):
         assert "post" in document["paths"][f"/tickets/{{id}}/{name}"]
+    assert "category_unconfirmed" in document["paths"]["/tickets/{id}/close"]["post"]["responses"]["409"]["description"]
+    assert "category_confirmation" in document["components"]["schemas"]["Ticket"]["properties"]

@@ -154,6 +154,34 @@ async def test_handoff_appears_live_then_take_reply_note_categorize_close(
     assert (await Ticket.get(id=ticket.id)).flagged
 
 
+async def test_the_bots_guess_is_confirmed_with_one_click_before_closing(served: Served, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    ticket = await served.hand_off(question="lupa password")  # the bot guesses reset-password, not helpful
+    page = await sign_in(browser, served, "ana@cc.test")
+    await page.goto(f"{served.url}/console/t/{ticket.id}")
+    await page.click("#take")
+    category = page.locator("#ticket-category")
+    await expect(category.locator(".category-unconfirmed")).to_have_text("kategori belum dikonfirmasi")
+    await expect(page.locator('#categorize-form select[name="category"]')).to_have_value("reset-password")
+
+    await page.click("#close")
+    await expect(page.get_by_role("status")).to_contain_text("Konfirmasi atau ganti kategori tiket sebelum menutupnya")
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.OPEN
+
+    await page.click("#confirm-category")
+    await expect(page.get_by_role("status")).to_have_text("Kategori disimpan.")
+    await expect(category).to_have_attribute("data-confirmed", "true")
+    await expect(category).to_contain_text("Dikonfirmasi oleh Ana Agen")
+    await expect(page.locator("#confirm-category")).to_have_count(0)
+    stored = await Ticket.get(id=ticket.id)
+    assert (stored.category_confirmed_by_id, stored.category_agreed) == (served.agent.id, True)
+
+    await page.click("#close")
+    await expect(page.get_by_role("status")).to_have_text("Tiket ditutup; survei kepuasan dikirim.")
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.RESOLVED
+
+
 async def test_escalate_from_the_console(served: Served, browser: Any) -> None:
     from playwright.async_api import expect
 

@@ -62,13 +62,16 @@ async def test_the_last_30_days_share_satisfaction_and_corrections(flow: FlowHar
     inside, outside = now - timedelta(days=29), now - timedelta(days=31)
     categories = {c.slug: c.id for c in await Category.all()}
 
-    async def handed_off(user: str, created: datetime, *, rating: int, category: str) -> Ticket:
+    async def handed_off(user: str, created: datetime, *, rating: int | None, category: str,
+                         confirmed: bool = True) -> Ticket:
         conversation = await conversation_at(flow, user, created)
         ticket = await open_ticket(conversation=conversation, reason=HandoffReason.NOT_HELPFUL, now=created,
                                    predicted_category="nilai")
         await Ticket.filter(id=ticket.id).update(status=TicketStatus.RESOLVED, resolved_at=created,
                                                  category_id=categories[category], survey_rating=rating,
-                                                 survey_answered_at=created)
+                                                 survey_answered_at=created if rating else None,
+                                                 category_confirmed_at=created if confirmed else None,
+                                                 category_agreed=category == "nilai" if confirmed else None)
         await Conversation.filter(id=conversation.id).update(status=ConversationStatus.RESOLVED)
         return ticket
 
@@ -77,13 +80,17 @@ async def test_the_last_30_days_share_satisfaction_and_corrections(flow: FlowHar
     agreed = await handed_off("2", inside, rating=5, category="nilai")
     await handed_off("3", inside, rating=2, category="akun-login")
     await handed_off("4", outside, rating=1, category="akun-login")
+    # Closed with the bot's guess that no agent confirmed: neither agreement nor a correction, and it is
+    # what "closed without a confirmed category" counts.
+    await handed_off("5", inside, rating=None, category="nilai", confirmed=False)
     # A second ticket on the same conversation is still one conversation handed off.
     await open_ticket(conversation=await Conversation.get(id=agreed.conversation_id),  # type: ignore[attr-defined]
                               reason=HandoffReason.USER_REQUEST, now=inside)
 
     board = await build_dashboard(now=now, tz=WIB, lang="en")
 
-    assert (board.bot_resolved, board.handed_off, board.bot_share) == (1, 2, 1 / 3)
+    assert (board.bot_resolved, board.handed_off, board.bot_share) == (1, 3, 1 / 4)
     assert (board.csat_count, board.csat_average, board.csat_satisfied_share) == (2, 3.5, 0.5)
     assert (board.predicted_total, board.predicted_agreed) == (2, 1)
     assert board.corrections == [("Grades", "Account & login", 1)]
+    assert board.closed_without_category == 1

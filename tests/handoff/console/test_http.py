@@ -106,10 +106,62 @@ async def test_close_without_category_is_refused_with_a_message(served: Served, 
     await console.login("ana@cc.test")
     await console.post(f"/console/t/{ticket.id}/take", {})
     response = await console.post(f"/console/t/{ticket.id}/close", {})
-    assert response.headers["Location"].endswith("notice=error_category_required")
+    assert response.headers["Location"].endswith("notice=error_category_unconfirmed")
     assert (await Ticket.get(id=ticket.id)).status != TicketStatus.RESOLVED
     page = await console.http.get(f"{served.url}{response.headers['Location']}")
-    assert "Tiket harus dikategorikan sebelum ditutup." in await page.text()
+    assert "Konfirmasi atau ganti kategori tiket sebelum menutupnya" in await page.text()
+
+
+async def test_the_guess_is_unconfirmed_until_an_agent_confirms_it(served: Served, console: Console) -> None:
+    """SOP step 7 in the console: the bot's guess is pre-selected but unconfirmed (queue and ticket page);
+    closing is refused; one click confirms it and records who, when and that it was the guess."""
+    ticket = await served.hand_off(question="lupa password")  # the bot guesses reset-password, not helpful
+    await console.login("ana@cc.test")
+    await console.post(f"/console/t/{ticket.id}/take", {})
+    queue = await (await console.get("/console/queue?view=mine&lang=en")).text()
+    assert 'class="badge warn category-unconfirmed">category unconfirmed<' in queue
+    page = await (await console.get(f"/console/t/{ticket.id}?lang=en")).text()
+    assert 'data-confirmed="false"' in page
+    assert '<option value="reset-password" selected>' in page  # pre-selected...
+    assert 'id="confirm-category"' in page  # ...and one click away from confirmed
+
+    refused = await console.post(f"/console/t/{ticket.id}/close", {})
+    assert refused.headers["Location"].endswith("notice=error_category_unconfirmed")
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.OPEN
+    shown = await (await console.get(f"/console/t/{ticket.id}?notice=error_category_unconfirmed&lang=en")).text()
+    assert "Confirm or change the ticket&#39;s category before closing it" in shown
+
+    confirmed = await console.post(f"/console/t/{ticket.id}/categorize", {"category": "reset-password"})
+    assert confirmed.headers["Location"].endswith("notice=notice_categorized")
+    stored = await Ticket.get(id=ticket.id)
+    assert (stored.category_confirmed_by_id, stored.category_agreed) == (served.agent.id, True)
+    assert stored.category_confirmed_at is not None
+    page = await (await console.get(f"/console/t/{ticket.id}?lang=en")).text()
+    assert 'data-confirmed="true"' in page
+    assert "Confirmed by Ana" in page
+    assert "kept the bot&#39;s guess" in page
+    assert 'id="confirm-category"' not in page
+    queue = await (await console.get("/console/queue?view=mine&lang=en")).text()
+    assert "category-unconfirmed" not in queue
+
+    closed = await console.post(f"/console/t/{ticket.id}/close", {})
+    assert closed.headers["Location"].endswith("notice=notice_closed")
+    assert (await Ticket.get(id=ticket.id)).status == TicketStatus.RESOLVED
+
+
+async def test_changing_the_guess_confirms_the_new_category(served: Served, console: Console) -> None:
+    ticket = await served.hand_off(question="lupa password")
+    await console.login("ana@cc.test")
+    await console.post(f"/console/t/{ticket.id}/take", {})
+    await console.post(f"/console/t/{ticket.id}/categorize", {"category": "akun-login"})
+    stored = await Ticket.get(id=ticket.id).prefetch_related("category")
+    assert stored.category is not None
+    assert (stored.category.slug, stored.predicted_category, stored.category_agreed) == (
+        "akun-login", "reset-password", False)
+    assert stored.category_confirmed_by_id == served.agent.id
+    assert "changed the bot&#39;s guess" in await (await console.get(f"/console/t/{ticket.id}?lang=en")).text()
+    closed = await console.post(f"/console/t/{ticket.id}/close", {})
+    assert closed.headers["Location"].endswith("notice=notice_closed")
 
 
 async def test_supervisor_pages_render(served: Served, console: Console) -> None:
