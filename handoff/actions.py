@@ -13,11 +13,12 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import aiohttp
 
+from handoff import reply_window
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 4000
 MAX_TITLE_CHARS = 200
-WHATSAPP_WINDOW = timedelta(hours=24)
+WHATSAPP_WINDOW = reply_window.WHATSAPP.length
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 

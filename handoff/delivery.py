@@ -11,10 +11,12 @@ import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from tortoise.transactions import in_transaction
 
+from handoff import reply_window
 from handoff.attachments import AttachmentStore, NewFile
 from handoff.reachability import mark_unreachable
 from models import (
@@ -27,6 +29,7 @@ from models import (
     Message,
     SenderKind,
     Ticket,
+    TicketStatus,
     User,
 )
 
@@ -72,6 +75,16 @@ class OutboundAttachment:
     storage_key: str
 
 
+class Purpose(StrEnum):
+    """Why a message goes out: a channel that must choose a form (WhatsApp's templates outside its
+    window) is told, and never reads tickets to guess."""
+
+    BOT_ANSWER = "bot_answer"
+    AGENT_REPLY = "agent_reply"
+    SURVEY = "survey"
+    RESOLUTION_NOTICE = "resolution_notice"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     message_id: int  # our Message row
@@ -82,6 +95,9 @@ class OutboundMessage:
     conversation_id: int | None = None
     sender_kind: SenderKind = SenderKind.BOT
     attachments: tuple[OutboundAttachment, ...] = ()
+    purpose: Purpose = Purpose.BOT_ANSWER
+    # False when the channel's reply window (handoff.reply_window) has closed: only a template may go.
+    in_reply_window: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +187,17 @@ async def send_text(
     return message
 
 
+async def purpose_of(message: Message, *, has_buttons: bool) -> Purpose:
+    """Why this stored message goes out (also asked when a refused message is queued again)."""
+    if has_buttons:  # the only buttons that go out unasked are the survey's
+        return Purpose.SURVEY
+    if message.sender_kind == SenderKind.AGENT:
+        return Purpose.AGENT_REPLY
+    if message.ticket_id is not None and await Ticket.exists(id=message.ticket_id, status=TicketStatus.RESOLVED):
+        return Purpose.RESOLUTION_NOTICE
+    return Purpose.BOT_ANSWER
+
+
 async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
     conversation = await Conversation.get(id=message.conversation_id)
     identity = await ChannelIdentity.get(id=conversation.identity_id)
@@ -197,15 +224,18 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         for a in await Attachment.filter(message_id=message.id, storage_key__not_isnull=True).order_by("position")
         if a.storage_key
     )
+    buttons = buttons if channel.supports_buttons else ()
     outbound = OutboundMessage(
         message_id=message.id,
         channel=message.channel,
         recipient=identity.external_id,
         text=message.text,
-        buttons=buttons if channel.supports_buttons else (),
+        buttons=buttons,
         conversation_id=conversation.id,
         sender_kind=message.sender_kind,
         attachments=files,
+        purpose=await purpose_of(message, has_buttons=bool(buttons)),
+        in_reply_window=reply_window.can_send_freely(message.channel, identity.last_inbound_at, datetime.now(UTC)),
     )
     try:
         result = await channel.send(outbound)
