@@ -126,6 +126,19 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel declares it can carry; the helpdesk asks these, never which channel it is."""
+
+    buttons: bool = False  # quick-reply buttons (the survey's 1-5)
+    files: bool = False  # files both ways
+    # Free-form replies only within this long of the user's last message (handoff.reply_window); outside
+    # it only a template goes. None: no window.
+    reply_window: reply_window.ReplyWindow | None = None
+    # Links in a message must be absolute (PUBLIC_URL): the user reads it outside our pages.
+    absolute_links: bool = True
+
+
 @runtime_checkable
 class Channel(Protocol):
     """One way of talking to users. Adding a channel is one file in bot/channels and one registry line."""

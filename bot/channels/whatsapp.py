@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Downloads, Handler, InboundMessage, split_message
+from bot.channels.base import ChannelBase, Downloads, Handler, InboundMessage, split_message
 from bot.channels.fetch import (
     HTTPS_PORT,
     Fetched,
@@ -42,6 +42,8 @@ from bot.channels.fetch import (
     provider_origin,
     stand_in_origin,
 )
+from bot.config import Settings
+from handoff import reply_window
 from handoff.attachments import (
     AttachmentStore,
     Refusal,
@@ -49,7 +51,15 @@ from handoff.attachments import (
     extension_for,
     normalise_type,
 )
-from handoff.delivery import DeliveryError, OutboundAttachment, OutboundMessage, Purpose, SendResult, purpose_of
+from handoff.delivery import (
+    Capabilities,
+    DeliveryError,
+    OutboundAttachment,
+    OutboundMessage,
+    Purpose,
+    SendResult,
+    purpose_of,
+)
 from handoff.reachability import mark_unreachable
 from handoff.webinput import InputError, ascii_int, parse_id, provider_key, read_form, text_fields
 from models import (
@@ -153,9 +163,23 @@ def template_variable(text: str) -> str:
     return flat if len(flat) <= MAX_TEMPLATE_VARIABLE else flat[: MAX_TEMPLATE_VARIABLE - 1] + "…"
 
 
-class WhatsAppChannel:
-    kind: ChannelKind = ChannelKind.WHATSAPP
-    supports_buttons: bool = True
+class WhatsAppChannel(ChannelBase):
+    kind = ChannelKind.WHATSAPP
+    capabilities = Capabilities(buttons=True, files=True, reply_window=reply_window.WHATSAPP)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> WhatsAppChannel | None:
+        if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from):
+            return None
+        return cls(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_whatsapp_from,
+            api_base_url=settings.twilio_api_base_url,
+            public_url=settings.public_url,
+            templates=settings.twilio_templates,
+            store=store,
+        )
 
     def __init__(
         self,
