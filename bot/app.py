@@ -27,8 +27,8 @@ from bot.channels.webchat import WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
-from bot.i18n import catalog
-from bot.inbound import DEFAULT_CONCURRENCY, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
+from bot.i18n import catalog, detect_language
+from bot.inbound import DEFAULT_CONCURRENCY, SERVE_POLL, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff import scheduler as jobs_scheduler
 from handoff.api import create_api
 from handoff.client_address import real_client
@@ -244,6 +244,10 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         loaded: Predictor = (
             classifier if classifier is not None else await asyncio.to_thread(load_classifier, settings.model_dir)
         )
+        # The language detector loads its model on first use (half a second): here, in a thread, not in
+        # the first turn, where it held the event loop and the turn's transaction (on SQLite, the write
+        # lock every webhook receipt waits for) after each start.
+        await asyncio.to_thread(detect_language, "warming up the language detector")
         app[FLOW] = FlowDeps(
             registry=registry,
             classifier=loaded,
@@ -309,7 +313,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             yield
             return
         # A worker process hears of new receipts only from the inbox: the webhooks run elsewhere.
-        async with app[INBOUND].running(poll=WORKER_POLL if role == Role.WORKER else None):
+        async with app[INBOUND].running(poll=WORKER_POLL if role == Role.WORKER else SERVE_POLL):
             yield
 
     # After the channels' contexts: it starts once their clients are up (resumed turns send replies) and
@@ -317,10 +321,13 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     app.cleanup_ctx.append(inbound_worker)
 
     async def healthz(_request: web.Request) -> web.Response:
-        from models import Category
+        from bot.parking import count_parked
 
-        await Category.exists()  # the database answers
-        return web.json_response({"status": "ok", "version": version(), "time": datetime.now(UTC).isoformat()})
+        # The database answers, and how many messages wait for the operator (carecenter inbox list): a
+        # monitor alerts on a count that grows.
+        parked = await count_parked()
+        return web.json_response({"status": "ok", "version": version(), "time": datetime.now(UTC).isoformat(),
+                                  "parked": parked})
 
     async def index(_request: web.Request) -> web.Response:
         raise web.HTTPFound("/chat")

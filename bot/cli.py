@@ -298,6 +298,69 @@ def token_revoke(obj: dict[str, Any], token_id: int) -> None:
 
 
 @cli.group()
+def inbox() -> None:
+    """Messages set aside because they could not be stored or answered (parked)."""
+
+
+@inbox.command("list")
+@click.pass_obj
+def inbox_list(obj: dict[str, Any]) -> None:
+    """Every parked receipt and message: reference, kind, channel, tries, age, last error (never its text)."""
+    from datetime import UTC, datetime
+
+    from bot.parking import parked_items
+
+    items = _with_db(obj["settings"], parked_items)
+    if not items:
+        click.echo("nothing parked")
+        return
+    now = datetime.now(UTC)
+    table = [["REF", "KIND", "CHANNEL", "TRIES", "AGE", "ERROR"]]
+    for item in items:
+        table.append([item.ref, item.kind, item.channel, str(item.tries), _age(now - item.since),
+                      item.error.replace("\n", " ")[:120]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _age(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{max(seconds, 0)}s"
+
+
+@inbox.command("retry")
+@click.argument("ref")
+@click.pass_obj
+def inbox_retry(obj: dict[str, Any], ref: str) -> None:
+    """Put a parked item (REF from 'inbox list') back in line; a running worker takes it at its next sweep."""
+    from bot.parking import UnknownItemError, retry_parked
+
+    try:
+        _with_db(obj["settings"], lambda: retry_parked(ref))
+    except UnknownItemError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{ref} will be tried again")
+
+
+@inbox.command("discard")
+@click.argument("ref")
+@click.pass_obj
+def inbox_discard(obj: dict[str, Any], ref: str) -> None:
+    """Settle a parked item without running it; its error stays on record."""
+    from bot.parking import UnknownItemError, discard_parked
+
+    try:
+        _with_db(obj["settings"], lambda: discard_parked(ref))
+    except UnknownItemError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{ref} discarded")
+
+
+@cli.group()
 def directory() -> None:
     """The campus directory the bot verifies identities against."""
 

@@ -14,18 +14,18 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage
 from bot.directory import Directory, DirectoryRecord
 from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
+from bot.leases import Leases, person_of
 from handoff.attachments import AttachmentStore
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
@@ -62,10 +62,6 @@ from nlp import Prediction
 log = logging.getLogger(__name__)
 
 MAX_IDENTITY_ATTEMPTS = 3
-# A turn's claim older than this belongs to a run that died (turns take well under a second).
-CLAIM_LEASE = timedelta(minutes=2)
-# A turn that raised is tried this often in all, then left (logged) so it cannot block its user forever.
-MAX_TURN_ATTEMPTS = 3
 # A message over MAX_STORED_CHARS keeps its whole text as this file, before any file the user sent.
 FULL_TEXT_POSITION = -1
 FULL_TEXT_FILENAME = "full-message.txt"
@@ -163,7 +159,9 @@ class FlowDeps:
     sla: timedelta = timedelta(hours=24)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
-    turn_locks: KeyedLocks = field(default_factory=KeyedLocks)  # the process step, per user
+    turn_locks: KeyedLocks = field(default_factory=KeyedLocks)  # the process step, per user, in this process
+    # This process's person leases (bot.leases): what keeps one person's turns in one process at a time.
+    leases: Leases = field(default_factory=Leases)
     # Called with (event name, data) after a state change the console shows live.
     notify: Callable[[str, dict[str, Any]], None] = lambda _name, _data: None
     # Where the whole text of a message over MAX_STORED_CHARS is kept (the app's one attachment store).
@@ -325,9 +323,17 @@ async def _kept_in_full(stored: Message) -> bool:
     )
 
 
+# How long an in-line turn (web chat, tests) waits for another process holding the same person: long
+# enough for that holder to finish the person's few messages, including this one.
+INLINE_WAIT = 30.0  # seconds
+
+
 async def process_inbound(message_id: int, deps: FlowDeps, *, key: tuple[str, str] | None = None) -> bool:
-    """Run the turn of a stored message once. Returns False when it was not this caller's to run
-    (already processed, or claimed by another worker or process)."""
+    """Run the turn of a stored message now, with every earlier unprocessed message of its person first
+    (bot.turns). Returns False when it was not this caller's to run (already processed, or run by the
+    process that holds the person)."""
+    from bot import turns  # bot.turns drives this module's steps; imported here to keep one entry point
+
     if key is None:
         row = await Message.filter(id=message_id).values("channel", "conversation__identity__external_id")
         if not row:
@@ -336,46 +342,21 @@ async def process_inbound(message_id: int, deps: FlowDeps, *, key: tuple[str, st
     lock = deps.turn_locks.get(key)
     try:
         async with lock:
-            return await _process_locked(message_id, deps)
+            if await Message.exists(id=message_id, processed_at__not_isnull=True):
+                return False
+            drained = await turns.drain_person(person_of(*key), deps, leases=deps.leases, wait=INLINE_WAIT,
+                                               until=message_id)
+            return message_id in drained.ran
     finally:
         deps.turn_locks.release_idle(key)
 
 
-async def _process_locked(message_id: int, deps: FlowDeps) -> bool:
-    claimed_at = datetime.now(UTC)  # wall time, not the flow's clock: leases are about real crashes
-    claimed = (
-        await Message.filter(id=message_id, direction=Direction.INBOUND, processed_at=None)
-        .filter(Q(claimed_at=None) | Q(claimed_at__lt=claimed_at - CLAIM_LEASE))
-        .update(claimed_at=claimed_at, attempts=F("attempts") + 1)
-    )
-    if not claimed:
-        return False
-    stored = await Message.get(id=message_id).select_related("conversation__identity__contact")
-    try:
-        await _run_turn(stored, deps)
-    except Exception:
-        if stored.attempts >= MAX_TURN_ATTEMPTS:  # read after the claim counted this try
-            await Message.filter(id=message_id).update(processed_at=datetime.now(UTC))
-            log.exception("inbound message %s failed %d times; given up", message_id, stored.attempts)
-        else:
-            # Released, so the worker's sweep tries again a little later.
-            await Message.filter(id=message_id).update(claimed_at=None)
-        raise
-    await Message.filter(id=message_id).update(processed_at=datetime.now(UTC))
-    return True
-
-
-async def _run_turn(stored: Message, deps: FlowDeps) -> None:
+async def run_turn(stored: Message, deps: FlowDeps) -> None:
+    """The state machine's entry: one stored inbound message's turn. bot.turns runs it inside the turn's
+    transaction, with the replies held until the commit."""
     conversation: Conversation = stored.conversation
     identity: ChannelIdentity = conversation.identity
     contact: Contact = identity.contact
-    # attempts was read after the claim's increment; above 1 this run follows a crashed or failed one.
-    if stored.attempts > 1 and await Message.exists(
-        conversation_id=conversation.id, direction=Direction.OUTBOUND, sender_kind=SenderKind.BOT, id__gt=stored.id
-    ):
-        # The earlier run got as far as answering: running it again would answer twice.
-        log.warning("inbound message %s was partly answered before a crash; not run again", stored.id)
-        return
     if conversation.status == ConversationStatus.RESOLVED:
         # An earlier message of the same user closed this conversation after this one was stored:
         # the message belongs to the next conversation, as it would have had the turns run in-line.
@@ -385,6 +366,105 @@ async def _run_turn(stored: Message, deps: FlowDeps) -> None:
     log.info("inbound message %s processing on conversation %s", stored.id, conversation.id)
     turn = _Turn(deps, conversation, contact, deps.clock())
     await _step(turn, stored, stored.text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prefetched:
+    """The directory, with the one answer a turn will ask for already fetched (``prefetch_directory``)."""
+
+    directory: Directory
+    identity: Identity
+    record: DirectoryRecord | None
+
+    async def lookup(self, identity: Identity) -> DirectoryRecord | None:
+        if identity == self.identity:
+            return self.record
+        return await self.directory.lookup(identity)
+
+
+@dataclass(frozen=True, slots=True)
+class _Predicted:
+    """The classifier, with its answer for one text already computed (``prefetch``)."""
+
+    classifier: Predictor
+    text: str
+    prediction: Prediction
+
+    def predict(self, text: str) -> Prediction:
+        return self.prediction if text == self.text else self.classifier.predict(text)
+
+
+async def prefetch(stored: Message, deps: FlowDeps) -> FlowDeps:
+    """What the turn will ask of the directory and the classifier, asked before its transaction opens.
+
+    A transaction must not wait on the network (the directory is an HTTP service in production), and on
+    SQLite it holds the database's write lock from its first statement (bot.turns, FENCE_FIRST): every
+    millisecond of classifier CPU inside it is a millisecond the webhooks' receipts wait. A step that
+    asks for something else (a pending question joined to this text) computes it in the turn as before.
+    """
+    directory = await prefetch_directory(stored, deps)
+    classifier = deps.classifier
+    conversation: Conversation = stored.conversation
+    text = stored.text.strip()
+    if (conversation.status == ConversationStatus.BOT and text and not text.startswith("/")
+            and conversation.step in (FlowStep.AWAITING_QUESTION, FlowStep.AWAITING_FEEDBACK)
+            and not is_yes(text) and not is_no(text) and not is_greeting_only(text)):
+        wanted = text[:MAX_CLASSIFIED_CHARS]
+        classifier = _Predicted(deps.classifier, wanted, await asyncio.to_thread(deps.classifier.predict, wanted))
+    if directory is deps.directory and classifier is deps.classifier:
+        return deps
+    return replace(deps, directory=directory, classifier=classifier)
+
+
+async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:
+    """Look up, before the turn's transaction opens, the identity the turn will look up: the directory is
+    an HTTP service in production, and a transaction must not wait on the network (on SQLite it holds
+    the process's one connection, and the write lock once it has written). Only the identity step looks
+    anyone up; the turn parses the same text the same way, so it asks for exactly this identity."""
+    conversation: Conversation = stored.conversation
+    if conversation.status != ConversationStatus.BOT or conversation.step != FlowStep.AWAITING_IDENTITY:
+        return deps.directory
+    text = stored.text.strip()
+    if not text or text.startswith("/"):
+        return deps.directory
+    parsed = await asyncio.to_thread(
+        parse_identity, text, today=deps.clock().date(), campus_domains=deps.campus_domains
+    )
+    if parsed.identity is None:
+        return deps.directory
+    try:
+        record = await deps.directory.lookup(parsed.identity)
+    except Exception:  # the turn asks again, and handles the outage as it always has
+        log.exception("directory lookup failed for %s", mask(parsed.identity.value))
+        return deps.directory
+    return _Prefetched(deps.directory, parsed.identity, record)
+
+
+async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
+    """A message that kept failing (bot.turns parks it): the person hears that something went wrong and
+    that an agent will follow up, and the message goes to an agent on a ticket, so it is read by someone.
+
+    A ticket rather than silence: helpdesks people trust (Zammad, Chatwoot) never lose a message, and this
+    one is exactly what the bot could not handle. Opened as the bot being unsure (there is no better
+    reason among the console's), without the classifier (it may be what failed). When an agent has the
+    conversation already, the message is filed on that ticket and the agent answers; nothing is said."""
+    stored = await Message.get(id=message_id).select_related("conversation__identity__contact")
+    conversation: Conversation = stored.conversation
+    identity: ChannelIdentity = conversation.identity
+    contact: Contact = identity.contact
+    if conversation.status == ConversationStatus.RESOLVED:
+        conversation = await _open_conversation(identity) or await _new_conversation(identity, contact, None)
+        stored.conversation = conversation
+        await stored.save(update_fields=["conversation_id"])
+    turn = _Turn(deps, conversation, contact, deps.clock())
+    if conversation.status in (ConversationStatus.PENDING, ConversationStatus.OPEN):
+        ticket = await open_ticket_of(conversation)
+        if ticket is not None:
+            await _file_message(turn, ticket, stored)
+            return
+    await turn.say("turn_failed")
+    await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=stored.text[:MAX_CLASSIFIED_CHARS],
+                   predicted=(None, None))
 
 
 async def _identity_for(message: InboundMessage, now: datetime) -> tuple[ChannelIdentity, Contact, bool]:

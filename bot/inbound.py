@@ -9,16 +9,18 @@ Three steps, each durable before the next:
 2. **Store** (``bot.flow.store_inbound``): find or create the contact, identity and conversation, and
    insert the ``Message`` unprocessed; the inbox row is marked stored. The messages table's own unique
    key catches a re-delivery that comes after the receipt was pruned.
-3. **Turn** (``bot.flow.process_inbound``): directory lookup, classification, replies through the outbox.
+3. **Turn** (``bot.turns.run_message``, the state machine in ``bot.flow``): directory lookup,
+   classification, replies; all of it one transaction, the replies delivered after its commit.
 
-Steps 2 and 3 run here, after the answer: one sender's messages one at a time in arrival order, different
-senders side by side, at most ``concurrency`` at once. The mail poller skips step 1 (``at_once``): no
-provider waits on it, and its attachments need the message row at once.
+Steps 2 and 3 run here, after the answer, under the person's lease (``bot.leases``): one person's
+messages one at a time, oldest first, in one process at a time; different people side by side, at most
+``concurrency`` at once. The mail poller skips step 1 (``at_once``): no provider waits on it, and its
+attachments need the message row at once.
 
-Nothing depends on this process staying up: start-up and a periodic sweep pick up whatever a crashed or
-stopped process left (receipts not stored, messages not processed), and the turn's atomic claim
-(``Message.claimed_at``) makes sure a message runs once even when the sweep, this queue and another app
-process all reach for it.
+Nothing depends on this process staying up: start-up and a periodic sweep wake every person with work
+that nobody holds (receipts not stored, messages not processed), a dead process's people once their
+leases expire; the lease and the turn's transaction make sure each message runs once and in order even
+when the sweep, this process's own wake-ups and another process all reach for one person.
 """
 
 from __future__ import annotations
@@ -26,26 +28,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.channels.base import FetchesFiles, InboundMessage
-from bot.flow import CLAIM_LEASE, FlowDeps, HandleResult, process_inbound, store_inbound
-from models import ChannelKind, Direction, InboxEntry, Message
+from bot.flow import FlowDeps, HandleResult, store_inbound
+from bot.leases import LEASE, person_of
+from bot.turns import RETRY_DELAY, drain_person
+from models import ChannelKind, Direction, InboxEntry, Message, TurnLease
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (channel, the user's address on it)
-# What a sender's queue holds: a receipt still to be stored, or a stored message whose turn is due.
-Item = tuple[Literal["inbox", "message"], int]
 
 # Items worked on at once. Each holds the database for a few queries at a time; on SQLite that is one
 # connection shared with the webhooks' receipts, so more only lengthens the line a receipt waits in.
@@ -55,9 +56,10 @@ WORKER_CONCURRENCY = 4
 SWEEP_INTERVAL = 30.0  # seconds
 # How often a worker process looks for new receipts: the delay a message waits before its turn starts.
 WORKER_POLL = 0.2  # seconds
-# The sweep leaves younger rows alone: they are normally still queued in the process that received
-# them (its order is the user's order), and only an orphan gets this old untouched.
-SWEEP_GRACE = timedelta(minutes=1)
+# How often a process that serves the webhooks and runs the turns (``serve`` alone) looks for people
+# nobody holds: its own receipts wake their drains at once, so this is for what another process left
+# (a crashed one's people, once their leases expire).
+SERVE_POLL = 2.0  # seconds
 SWEEP_BATCH = 500
 STOP_TIMEOUT = 10.0  # seconds given to running turns at shutdown; the rest resume at the next start
 # A receipt that fails to store this often is left in the inbox, with its error, for the operator.
@@ -126,6 +128,14 @@ async def receive(message: InboundMessage, *, db: BaseDBAsyncClient | None = Non
 
 
 class InboundWorker:
+    """Runs the store and turn steps of every person with work, one drain per person (bot.turns).
+
+    What a person has to do is read from the database, not from this process's memory: ``wake`` only
+    says "look at this person", and the drain, holding the person's lease, runs their unprocessed
+    messages and then stores and runs their receipts, oldest first. So a process that was killed loses
+    nothing but time (its people are taken over when their leases expire), and two processes never run
+    one person at once."""
+
     def __init__(
         self, deps: FlowDeps, *, concurrency: int = DEFAULT_CONCURRENCY, receipts: BaseDBAsyncClient | None = None,
         runs_turns: bool = True,
@@ -136,12 +146,12 @@ class InboundWorker:
         self._receipts = receipts
         self.runs_turns = runs_turns
         self._slots = asyncio.Semaphore(concurrency)
-        self._queues: dict[Key, deque[Item]] = {}
         self._drainers: dict[Key, asyncio.Task[None]] = {}
-        self._queued: set[Item] = set()
+        # People woken while their drain was finishing: it looks again before it ends.
+        self._again: set[Key] = set()
 
     async def accept(self, message: InboundMessage, *, at_once: bool = False) -> Receipt | HandleResult:
-        """Keep the message and queue its turn; returns as soon as it is durable.
+        """Keep the message and wake its person's drain; returns as soon as it is durable.
 
         ``at_once`` stores it as a message before returning (the mail poller: its attachments are kept on
         the message row straight after, and no provider is waiting)."""
@@ -149,44 +159,53 @@ class InboundWorker:
         if at_once:
             result = await store_inbound(message, self.deps)
             if result.message_id is not None:
-                self.enqueue(key, ("message", result.message_id))
+                self.wake(key)
             return result
         receipt = await receive(message, db=self._receipts)
         if receipt.inbox_id is not None and self.runs_turns:
-            self.enqueue(key, ("inbox", receipt.inbox_id))
+            self.wake(key)
         return receipt
 
-    def enqueue(self, key: Key, item: Item) -> None:
-        if item in self._queued:
+    def wake(self, key: Key) -> None:
+        if key in self._drainers:
+            self._again.add(key)
             return
-        self._queued.add(item)
-        self._queues.setdefault(key, deque()).append(item)
-        if key not in self._drainers:
-            self._drainers[key] = asyncio.create_task(self._drain(key), name=f"inbound-{item[0]}-{item[1]}")
+        self._drainers[key] = asyncio.create_task(self._drain(key), name="inbound-person")
 
     async def _drain(self, key: Key) -> None:
-        queue = self._queues[key]
         try:
-            while queue:
-                item = queue[0]
+            while True:
+                self._again.discard(key)
                 async with self._slots:
                     try:
-                        await self._run(item, key)
-                    except Exception:  # one failed item must not stop this user's later messages
-                        log.exception("inbound %s %s: turn failed", *item)
-                queue.popleft()
-                self._queued.discard(item)
+                        # The in-process lock shared with in-line turns (process_inbound) of the same flow.
+                        lock = self.deps.turn_locks.get(key)
+                        try:
+                            async with lock:
+                                await drain_person(person_of(*key), self.deps, leases=self.deps.leases,
+                                                   store_next=self._store_next)
+                        finally:
+                            self.deps.turn_locks.release_idle(key)
+                    except Exception:  # one person's failure must not stop the others; the sweep retries
+                        log.exception("inbound: a person's turns failed")
+                # No await between this check and the end: a wake after it starts a new drain.
+                if key not in self._again:
+                    return
         finally:
-            # No await between the last ``while queue`` check and here, so nothing is enqueued unseen.
             del self._drainers[key]
-            if not queue:
-                del self._queues[key]
 
-    async def _run(self, item: Item, key: Key) -> None:
-        kind, row_id = item
-        message_id = await self._store(row_id) if kind == "inbox" else row_id
-        if message_id is not None:
-            await process_inbound(message_id, self.deps, key=key)
+    async def _store_next(self, person: str) -> bool:
+        """Store the person's oldest receipt as a message (its turn runs next). False: none left."""
+        channel, _, address = person.partition(":")
+        entry = (
+            await InboxEntry.filter(stored_at=None, attempts__lt=MAX_STORE_ATTEMPTS, channel=channel, address=address)
+            .order_by("stored_at", "id")
+            .first()
+        )
+        if entry is None:
+            return False
+        await self._store(entry.id)
+        return True
 
     async def _store(self, inbox_id: int) -> int | None:
         """Turn a receipt into a stored message. Returns the message to run, or None (a duplicate, a
@@ -201,7 +220,9 @@ class InboundWorker:
         except Exception as exc:
             await InboxEntry.filter(id=inbox_id).update(attempts=attempts, error=f"{type(exc).__name__}: {exc}"[:500])
             if attempts >= MAX_STORE_ATTEMPTS:
-                log.exception("inbox %s could not be stored after %d tries; left in the inbox", inbox_id, attempts)
+                # Parked: left in the inbox with its error for the operator (carecenter inbox), and the
+                # person's later receipts go on.
+                log.exception("inbox %s could not be stored after %d tries; parked", inbox_id, attempts)
                 return None
             raise
         await InboxEntry.filter(id=inbox_id).update(
@@ -215,56 +236,57 @@ class InboundWorker:
 
     @property
     def backlog(self) -> int:
-        """Receipts and messages queued or running in this process."""
-        return len(self._queued)
+        """People with a drain queued or running in this process."""
+        return len(self._drainers)
 
     async def idle(self) -> None:
-        """Wait until every queued item has run (tests, benchmarks, shutdown)."""
+        """Wait until every woken person's drain has ended (tests, benchmarks, shutdown)."""
         while self._drainers:
             await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)
 
-    async def resume(self, *, older_than: timedelta | None = None, first_tries_only: bool = False) -> int:
-        """Queue what a stopped or crashed process left: stored messages whose turn never ran (or whose
-        run died), then receipts never stored. Returns how many were queued.
+    async def resume(self, *, quick: bool = False) -> int:
+        """Wake every person with work that nobody holds: stored messages whose turn has not run (a dead
+        holder's, after its lease expired), then receipts not stored. Returns how many were woken.
 
-        ``first_tries_only``: only what nobody has tried yet (the worker process's frequent look for new
-        receipts); what failed once waits for the slower sweep, so a failing message is not hammered."""
+        ``quick`` (the worker's frequent look): receipts nobody has tried yet, and messages due a try;
+        a receipt whose storing failed waits for the slower full sweep, so it is not hammered."""
         now = datetime.now(UTC)
         messages = Message.filter(direction=Direction.INBOUND, processed_at=None).filter(
-            Q(claimed_at=None) | Q(claimed_at__lt=now - CLAIM_LEASE)
+            Q(attempts=0) | Q(claimed_at__lt=now - RETRY_DELAY)
         )
         receipts = InboxEntry.filter(stored_at=None, attempts__lt=MAX_STORE_ATTEMPTS)
-        if older_than is not None:
-            messages = messages.filter(created_at__lt=now - older_than)
-            receipts = receipts.filter(received_at__lt=now - older_than)
-        if first_tries_only:
-            messages = messages.filter(attempts=0)
+        if quick:
             receipts = receipts.filter(attempts=0)
-        found: list[tuple[Item, Key]] = [
-            (("message", int(row_id)), (str(channel), str(address)))
-            # Id order: processed_at is NULL in every row found, so ordering by it first changes nothing but
-            # the plan. Ordered by id alone, PostgreSQL walked every message ever sent by id, expecting a
-            # quarter of them unprocessed inbound ones (outbound rows have no processed_at either); this
-            # order only the index on (direction, processed_at, id) gives, reading just the unprocessed.
-            for row_id, channel, address in await messages.order_by("processed_at", "id")
+        else:
+            # Leases left by holders that died between their last turn and giving the person back: nobody
+            # needs them (a taker replaces an expired row anyway), and the table stays one row per person
+            # being answered right now.
+            await TurnLease.filter(expires_at__lt=now - LEASE).delete()
+        found: list[Key] = [
+            (str(channel), str(address))
+            # (processed_at, id): the index on (direction, processed_at, id) reads only the unprocessed.
+            for channel, address in await messages.order_by("processed_at", "id")
             .limit(SWEEP_BATCH)
-            .values_list("id", "channel", "conversation__identity__external_id")
+            .values_list("channel", "conversation__identity__external_id")
         ]
-        # A sender's unstored receipts are younger than their stored messages: queued after them.
         found += [
-            (("inbox", int(row_id)), (str(channel), str(address)))
-            for row_id, channel, address in await receipts.order_by("id")
+            (str(channel), str(address))
+            for channel, address in await receipts.order_by("stored_at", "id")
             .limit(SWEEP_BATCH)
-            .values_list("id", "channel", "address")
+            .values_list("channel", "address")
         ]
-        queued = 0
-        for item, key in found:
-            if item not in self._queued:
-                self.enqueue(key, item)
-                queued += 1
-        if queued:
-            log.info("resumed %d inbound item(s) left unprocessed", queued)
-        return queued
+        if not found:
+            return 0
+        held = {str(person) for person in await TurnLease.filter(expires_at__gte=now).values_list("person", flat=True)}
+        woken = 0
+        for key in dict.fromkeys(found):
+            if key in self._drainers or person_of(*key) in held:
+                continue
+            self.wake(key)
+            woken += 1
+        if woken:
+            log.info("resumed the turns of %d person(s) left unprocessed", woken)
+        return woken
 
     @asynccontextmanager
     async def running(
@@ -273,22 +295,22 @@ class InboundWorker:
         """Resume at start-up, sweep every ``interval`` seconds, and let running turns finish at the end.
 
         ``poll``: also look for new receipts and messages every ``poll`` seconds. A ``carecenter worker``
-        needs it: the webhooks that keep the receipts run in another process and queue nothing here."""
+        needs it: the webhooks that keep the receipts run in another process and wake nothing here."""
         await self.resume()
 
-        async def sweep(every: float, grace: timedelta | None, *, first_tries_only: bool) -> None:
+        async def sweep(every: float, *, quick: bool) -> None:
             while True:
                 await asyncio.sleep(every)
                 try:
-                    await self.resume(older_than=grace, first_tries_only=first_tries_only)
+                    await self.resume(quick=quick)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a database blip must not end the sweeps
                     log.exception("inbound sweep failed")
 
-        sweepers = [asyncio.create_task(sweep(interval, SWEEP_GRACE, first_tries_only=False), name="inbound-sweep")]
+        sweepers = [asyncio.create_task(sweep(interval, quick=False), name="inbound-sweep")]
         if poll is not None:
-            sweepers.append(asyncio.create_task(sweep(poll, None, first_tries_only=True), name="inbound-poll"))
+            sweepers.append(asyncio.create_task(sweep(poll, quick=True), name="inbound-poll"))
         try:
             yield self
         finally:
@@ -299,8 +321,8 @@ class InboundWorker:
             try:
                 await asyncio.wait_for(self.idle(), STOP_TIMEOUT)
             except TimeoutError:
-                # Cancelled turns keep their claim; the next start runs them after the lease.
-                log.warning("stopping with %d inbound item(s) still queued", self.backlog)
+                # A cancelled turn rolls back and its lease is released (or expires): the next start runs it.
+                log.warning("stopping with %d person(s) still being worked on", self.backlog)
                 for task in list(self._drainers.values()):
                     task.cancel()
                 await asyncio.gather(*list(self._drainers.values()), return_exceptions=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -166,6 +168,38 @@ class ChannelRegistry:
         return iter(self._channels.values())
 
 
+@dataclass(slots=True)
+class HeldDeliveries:
+    """Outbound rows written inside a transaction whose delivery waits for its commit (``holding_deliveries``)."""
+
+    messages: list[Message] = field(default_factory=list)
+
+    async def deliver(self, *, registry: ChannelRegistry) -> None:
+        """Hand the held rows to their channels, in the order they were written. Call after the commit."""
+        while self.messages:
+            await deliver(registry=registry, message=self.messages.pop(0))
+
+
+_held: ContextVar[HeldDeliveries | None] = ContextVar("held_deliveries", default=None)
+
+
+@contextmanager
+def holding_deliveries() -> Iterator[HeldDeliveries]:
+    """While open (in this task and the tasks it starts), ``send_text`` writes its row ``queued`` and
+    does not deliver it: the caller delivers the held rows once the transaction they were written in has
+    committed (``HeldDeliveries.deliver``). A reply must never reach a person for a turn whose writes
+    were then rolled back (the turn runs again and would answer twice), and a transaction must not wait
+    on a provider. If the process dies between the commit and the delivery, the rows are ``queued`` and
+    never tried: the outbox sends them (handoff.outbox, ``UNTRIED_GRACE``), or the next holder of the
+    person's turn does first (bot.turns)."""
+    held = HeldDeliveries()
+    token = _held.set(held)
+    try:
+        yield held
+    finally:
+        _held.reset(token)
+
+
 async def send_text(
     *,
     registry: ChannelRegistry,
@@ -196,6 +230,10 @@ async def send_text(
         )
         if files and store is not None:
             await store.keep_all(message=message, files=list(files))
+    held = _held.get()
+    if held is not None:  # inside a turn: delivered after its commit
+        held.messages.append(message)
+        return message
     await deliver(registry=registry, message=message)
     return message
 
@@ -222,6 +260,17 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         await message.save(update_fields=["attempts", "delivery_error"])
         log.warning("no channel %s for message %s; left queued", message.channel, message.id)
         return
+    buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
+    buttons = buttons if channel.supports_buttons else ()
+    purpose = await purpose_of(message, has_buttons=bool(buttons))
+    # Read before the claim: nothing but the provider call may stand between the claim and the send, since
+    # a crash in between leaves a row "unknown" that the provider never saw.
+    files = tuple(
+        OutboundAttachment(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,
+                           storage_key=a.storage_key)
+        for a in await Attachment.filter(message_id=message.id, storage_key__not_isnull=True).order_by("position")
+        if a.storage_key
+    )
     # Claim the row before the provider sees it: a second worker finds nothing to claim, and a crash
     # mid-send leaves it "unknown", which nothing sends again (handoff.outbox).
     claimed = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
@@ -230,14 +279,6 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
     if not claimed:
         log.info("message %s is not queued (already delivered or in flight); not sent again", message.id)
         return
-    buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
-    files = tuple(
-        OutboundAttachment(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,
-                           storage_key=a.storage_key)
-        for a in await Attachment.filter(message_id=message.id, storage_key__not_isnull=True).order_by("position")
-        if a.storage_key
-    )
-    buttons = buttons if channel.supports_buttons else ()
     outbound = OutboundMessage(
         message_id=message.id,
         channel=message.channel,
@@ -247,7 +288,7 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         conversation_id=conversation.id,
         sender_kind=message.sender_kind,
         attachments=files,
-        purpose=await purpose_of(message, has_buttons=bool(buttons)),
+        purpose=purpose,
         in_reply_window=reply_window.can_send_freely(message.channel, identity.last_inbound_at, datetime.now(UTC)),
     )
     try:

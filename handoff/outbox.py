@@ -40,9 +40,13 @@ log = logging.getLogger(__name__)
 
 BASE_DELAY = timedelta(seconds=30)
 MAX_ATTEMPTS = 8  # the last try is about an hour after the message was written
-# A row never tried at all belongs to a send_text still running, or to a process that died before it
-# could try: only the second is the worker's, so give the first time to finish.
-UNTRIED_GRACE = timedelta(minutes=1)
+# A row never tried at all belongs to a send_text or a turn's replies still being delivered (a turn
+# delivers its rows right after its commit, bot.turns), or to a process that died before it could try:
+# only the second is the worker's, so give the first time to finish. Short, because the second is a
+# person waiting for an answer: a turn's replies are sent within a second or two of its commit, and a
+# process killed in between leaves them here (the next holder of that person's turns sends them even
+# sooner when the person writes again).
+UNTRIED_GRACE = timedelta(seconds=20)
 BATCH = 100
 INTERVAL = 10.0  # seconds between sweeps
 LANES_PER_CHANNEL = 8

@@ -27,6 +27,7 @@ from models.entities import (
     Team,
     Ticket,
     TicketEvent,
+    TurnLease,
     User,
 )
 from models.enums import (
@@ -85,6 +86,7 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TicketStatus",
+    "TurnLease",
     "User",
     "UserRole",
     "open_database",

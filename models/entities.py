@@ -64,7 +64,9 @@ class ChannelIdentity(Model):
     )
     contact_id: int
     channel = fields.CharEnumField(ChannelKind, max_length=16)
-    external_id = fields.CharField(max_length=191)
+    # The address on the channel. An e-mail address may be 254 characters (RFC 5321's 256-octet path less
+    # its brackets): at 191 a longer, valid sender failed to store on PostgreSQL on every try.
+    external_id = fields.CharField(max_length=255)
     display_name = fields.CharField(max_length=200, default="")
     # WhatsApp allows free-form replies only within 24 h of this.
     last_inbound_at = fields.DatetimeField(null=True)
@@ -142,6 +144,11 @@ class Message(Model):
     # ``processed_at`` when it is done, so a restart finds the stored-but-unanswered ones.
     claimed_at = fields.DatetimeField(null=True)
     processed_at = fields.DatetimeField(null=True)
+    # Inbound only: a message whose turn failed MAX_TURN_ATTEMPTS times is parked (bot.turns): marked
+    # processed so its person's later messages go on, with the time and the last error kept here for the
+    # operator (``carecenter inbox list``), who may retry or discard it.
+    parked_at = fields.DatetimeField(null=True)
+    turn_error = fields.CharField(max_length=500, null=True)
 
     class Meta:
         table = "messages"
@@ -154,6 +161,7 @@ class Message(Model):
             ("conversation_id", "id"),  # a conversation's messages in order: API, queue, ticket page
             ("ticket_id", "id"),  # a ticket's messages (WhatsApp window), and SET NULL when a ticket goes
             ("delivery_status", "id"),  # the outbox: the few queued among every message ever sent
+            ("parked_at", "id"),  # the parked few (the operator's list, /healthz's count)
         )
 
 
@@ -535,6 +543,24 @@ class SchedulerLease(Model):
 
     class Meta:
         table = "scheduler_leases"
+
+
+class TurnLease(Model):
+    """Who runs one person's turns (bot.turns): one process at a time holds an unexpired lease per person.
+
+    ``person`` is the channel and the person's address on it (``telegram:4242``), the same key the inbox
+    receipts carry, so a receipt not yet stored as a message is covered too. Rows live while held: the
+    holder deletes its row when the person has nothing left to run, and a dead holder's row is taken
+    over once ``expires_at`` has passed.
+    """
+
+    person = fields.CharField(max_length=300, primary_key=True)
+    holder = fields.CharField(max_length=120)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "turn_leases"
+        indexes = (("holder",),)
 
 
 class Team(Model):

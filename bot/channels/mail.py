@@ -41,6 +41,9 @@ from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, 
 log = logging.getLogger(__name__)
 
 MAX_MAIL_BYTES = 10 * 1024 * 1024
+# RFC 5321: a path is at most 256 octets with its angle brackets. A longer From cannot be answered (no
+# server would take it as a recipient), so such a mail is skipped, not stored under a cut address.
+MAX_ADDRESS_CHARS = 254
 MAX_PARTS = 100  # a MIME bomb nests thousands of parts; a real mail has a handful
 MAX_PER_POLL = 50
 DEFAULT_POLL_SECONDS = 30.0
@@ -116,6 +119,8 @@ class ParsedMail:
 
 
 def _skip_reason(msg: EmailMessage, sender: str, own_address: str) -> str | None:
+    if len(sender) > MAX_ADDRESS_CHARS:
+        return "sender address longer than an address can be"
     auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
     if auto and auto != "no":
         return f"auto-submitted ({auto})"

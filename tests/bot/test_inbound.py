@@ -26,7 +26,16 @@ from bot.inbound import MAX_STORE_ATTEMPTS, Receipt, decode, encode, receive
 from handoff.delivery import ChannelRegistry
 from handoff.jobs import inbox_prune
 from handoff.seed import seed_defaults
-from models import ChannelKind, Conversation, ConversationStatus, Direction, InboxEntry, Message, open_database
+from models import (
+    ChannelKind,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    InboxEntry,
+    Message,
+    TurnLease,
+    open_database,
+)
 from models.db import Database, open_receipts_connection
 from tests.conftest import FlowHarness, ScriptedClassifier
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio, fake_twilio
@@ -181,7 +190,8 @@ async def test_a_restart_runs_each_stored_but_unprocessed_message_once(
     await first.close()
     database = await open_database(db_url)
     # What a process that died after acknowledging left behind: stored, never run; one run that died
-    # mid-turn long ago (a stale claim); and one claimed a moment ago by another process that is alive.
+    # mid-turn (its holder's lease expired); and one person held a moment ago by another process that is
+    # alive (its lease unexpired).
     deps = FlowDeps(registry=ChannelRegistry(), classifier=ScriptedClassifier(), directory=DatabaseDirectory())
     users = [f"whatsapp:+62812000001{i}" for i in range(4)]
     ids = []
@@ -190,8 +200,10 @@ async def test_a_restart_runs_each_stored_but_unprocessed_message_once(
         result = await store_inbound(inbound("halo", number, user), deps)
         assert result.message_id is not None
         ids.append(result.message_id)
-    await Message.filter(id=ids[2]).update(claimed_at=datetime.now(UTC) - timedelta(minutes=10))
-    await Message.filter(id=ids[3]).update(claimed_at=datetime.now(UTC))
+    await Message.filter(id=ids[2]).update(claimed_at=datetime.now(UTC) - timedelta(minutes=10), attempts=1)
+    now = datetime.now(UTC)
+    await TurnLease.create(person=f"whatsapp:{users[2]}", holder="dead", expires_at=now - timedelta(seconds=1))
+    await TurnLease.create(person=f"whatsapp:{users[3]}", holder="alive", expires_at=now + timedelta(minutes=1))
     await database.close()
 
     second = await start(aiohttp_client, settings, GatedDirectory())
@@ -201,7 +213,7 @@ async def test_a_restart_runs_each_stored_but_unprocessed_message_once(
     assert [rows[i].processed_at is not None for i in ids] == [True, True, True, False]
     app = second.app
     assert app is not None
-    assert await app[INBOUND].resume() == 0  # nothing left for this process; the live claim is not its
+    assert await app[INBOUND].resume() == 0  # nothing left for this process; the live holder's person is not its
     await second.close()
 
     third = await start(aiohttp_client, settings, GatedDirectory())

@@ -22,7 +22,6 @@ from bot.app import INBOUND, REGISTRY, create_app
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from bot.inbound import SWEEP_GRACE
 from handoff import escalation_mail, outbox, sla, whatsapp_window
 from handoff.auth import create_api_token, create_user
 from handoff.console.assignment import Assigner
@@ -200,7 +199,7 @@ async def drive_hot_paths(client: TestClient[Any, Any], fake: FakeTwilio, record
         await assigner.assign_backlog(now=datetime.now(UTC))
         await assigner.reoffer_unanswered(now=later)
         await escalation_mail.drain(mailer=None, now=later)
-        await app[INBOUND].resume(first_tries_only=True)
-        await app[INBOUND].resume(older_than=SWEEP_GRACE)
+        await app[INBOUND].resume(quick=True)
+        await app[INBOUND].resume()
         await app[INBOUND].idle()
         await outbox.drain(registry=app[REGISTRY], now=later)

@@ -60,6 +60,7 @@ SMALL_TABLES = {
     "settings": "one row per console setting",
     "stored_secrets": "one row per installation secret",
     "scheduler_leases": "one row: the scheduler's lease",
+    "turn_leases": "one row per person being answered right now (deleted when done; expired ones swept)",
     "api_tokens": "made by hand with `carecenter token create`: a few per integration",
     "incidents": "developer-team incidents: a few a month, and their page shows the newest 200",
     "live_events": "console live events in transit, pruned to the last few minutes (handoff.relay)",

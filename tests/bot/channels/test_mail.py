@@ -20,7 +20,7 @@ from bot.directory import import_records
 from handoff.delivery import DeliveryError, OutboundMessage
 from models import ChannelKind, Direction, HandoffReason, Message, SenderKind, Ticket
 from tests.complexity import assert_linear, repeat_to
-from tests.conftest import ScriptedClassifier
+from tests.conftest import FlowHarness, ScriptedClassifier
 from tests.fakes.mail import IMAP_PASSWORD, IMAP_USER, Dovecot, SmtpSink, mail_bytes
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -65,6 +65,30 @@ def test_robots_are_never_answered(sender: str, headers: dict[str, str], reason:
     mail = parse_mail(raw, own_address=CARE)
     assert mail is not None
     assert mail.skip == reason
+
+
+def long_address(length: int) -> str:
+    domain = "@mail.students.itb.ac.id"
+    return "b" * (length - len(domain)) + domain
+
+
+def test_a_sender_longer_than_an_address_can_be_is_not_answered() -> None:
+    raw = mail_bytes(sender=long_address(255), to=CARE, subject="Nilai", message_id="<l@x>", body="nilai saya")
+    mail = parse_mail(raw, own_address=CARE)
+    assert mail is not None
+    assert mail.skip == "sender address longer than an address can be"
+    longest = parse_mail(mail_bytes(sender=long_address(254), to=CARE, subject="Nilai", message_id="<k@x>",
+                                    body="nilai saya"), own_address=CARE)
+    assert longest is not None
+    assert longest.skip is None
+
+
+async def test_a_long_valid_sender_is_stored_and_answered_on_every_database(flow: FlowHarness) -> None:
+    """An identity's address held 191 characters: a valid 254-character sender failed on PostgreSQL."""
+    replies = await flow.on(ChannelKind.EMAIL, long_address(254), "halo")
+    assert replies  # greeted, like any first message
+    stored = await Message.get(direction=Direction.INBOUND)
+    assert stored.processed_at is not None
 
 
 def test_malformed_and_oversized_mail_do_not_crash() -> None:
