@@ -98,8 +98,13 @@ class OutboundMessage:
     sender_kind: SenderKind = SenderKind.BOT
     attachments: tuple[OutboundAttachment, ...] = ()
     purpose: Purpose = Purpose.BOT_ANSWER
-    # False when the channel's reply window (handoff.reply_window) has closed: only a template may go.
-    in_reply_window: bool = True
+    # When the user last wrote on this channel: what its reply window (handoff.reply_window) runs from.
+    user_wrote_at: datetime | None = None
+
+    def can_send_freely(self, now: datetime) -> bool:
+        """Inside the channel's reply window (less its margin), or the channel has none; else only a
+        template may go. ``now`` is the channel's clock, the one its provider's window follows."""
+        return reply_window.can_send_freely(self.channel, self.user_wrote_at, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +294,7 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         sender_kind=message.sender_kind,
         attachments=files,
         purpose=purpose,
-        in_reply_window=reply_window.can_send_freely(message.channel, identity.last_inbound_at, datetime.now(UTC)),
+        user_wrote_at=identity.last_inbound_at,
     )
     try:
         result = await channel.send(outbound)

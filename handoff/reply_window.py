@@ -2,9 +2,9 @@
 
 WhatsApp takes free-form messages only within 24 h of the user's last message; after that only an
 approved template goes out. Other channels have no window. This module is the one place that says so
-and the one place that computes "can we still reply freely, and until when": delivery (which tells the
-channel in ``OutboundMessage.in_reply_window``), the window warnings, the console and the close action
-ask here instead of repeating the 24 h.
+and the one place that computes "can we still reply freely, and until when": the channel (told when the
+user last wrote, it asks ``OutboundMessage.can_send_freely`` with its own clock), the window warnings, the
+console and the close action ask here instead of repeating the 24 h.
 """
 
 from __future__ import annotations

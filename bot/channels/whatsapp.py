@@ -217,9 +217,9 @@ class WhatsAppChannel(ChannelBase):
         client = self._client
         if client is None:
             raise DeliveryError("twilio client not started")
-        # Delivery says whether the window is open (handoff.reply_window); WhatsApp's own clock may have
-        # closed it first, and then the message came back to go as a template.
-        in_window = message.in_reply_window
+        # Delivery tells when the user last wrote and handoff.reply_window judges the window; WhatsApp's own
+        # clock may have closed it first, and then the message came back to go as a template.
+        in_window = message.can_send_freely(self.clock())
         if in_window and await Message.exists(id=message.message_id, delivery_error=RESEND_AS_TEMPLATE):
             in_window = False
         common: dict[str, Any] = {"to": message.recipient, "from_": self.sender}

@@ -1,5 +1,5 @@
 """The reply window is asked of handoff.reply_window, and delivery tells the channel the message's purpose
-and whether the window is open, so no channel reads tickets or identities to decide what to send."""
+and when the user last wrote, so no channel reads tickets or identities to decide what to send."""
 
 from __future__ import annotations
 
@@ -44,19 +44,19 @@ async def whatsapp(flow: FlowHarness, text: str) -> None:
 async def test_delivery_tells_the_channel_the_purpose_and_the_window(flow: FlowHarness) -> None:
     channel = MemoryChannel(kind=ChannelKind.WHATSAPP)
     flow.deps.registry.add(channel)
-    flow.now = datetime.now(UTC) - timedelta(hours=25)  # delivery reads the wall clock, as the provider does
+    flow.now = datetime.now(UTC) - timedelta(hours=25)  # the channel judges by its clock, the wall's
     await whatsapp(flow, "halo")
-    assert {(m.purpose, m.in_reply_window) for m in channel.sent} == {(Purpose.BOT_ANSWER, False)}
+    assert {(m.purpose, m.can_send_freely(datetime.now(UTC))) for m in channel.sent} == {(Purpose.BOT_ANSWER, False)}
 
     flow.now = datetime.now(UTC)
     channel.clear()
     await whatsapp(flow, "13521045")
     await whatsapp(flow, "agen")
-    assert {(m.purpose, m.in_reply_window) for m in channel.sent} == {(Purpose.BOT_ANSWER, True)}
+    assert {(m.purpose, m.can_send_freely(datetime.now(UTC))) for m in channel.sent} == {(Purpose.BOT_ANSWER, True)}
 
     channel.clear()
     ticket = await Ticket.get(channel=ChannelKind.WHATSAPP)
     agent = await create_user(email="ana@cc.test", role=UserRole.AGENT, password="x" * 12, name="Ana")
     taken = await take_ticket(ticket_id=ticket.id, agent=agent, now=flow.now)
     await reply(registry=flow.deps.registry, ticket=taken.ticket, agent=agent, text="Sedang kami cek.", now=flow.now)
-    assert [(m.purpose, m.in_reply_window) for m in channel.sent] == [(Purpose.AGENT_REPLY, True)]
+    assert [(m.purpose, m.can_send_freely(datetime.now(UTC))) for m in channel.sent] == [(Purpose.AGENT_REPLY, True)]
