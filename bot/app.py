@@ -29,6 +29,7 @@ from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.flow import FlowDeps, Predictor, handle_inbound
 from bot.i18n import catalog, detect_language
 from bot.inbound import DEFAULT_CONCURRENCY, SERVE_POLL, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
+from handoff import scheduler as jobs_scheduler
 from handoff.api import create_api
 from handoff.client_address import real_client
 from handoff.console import CONSOLE_BROKER, Broker, ConsoleConfig, create_console
@@ -38,7 +39,6 @@ from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
 from handoff.relay import RelayFollower, RelayPublisher
-from handoff.scheduler import build_scheduler, holder_id, release_lease
 from handoff.seed import ensure_supervisor, seed_defaults
 from handoff.survey_web import setup_survey_web
 from models import Database, open_database
@@ -270,13 +270,9 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         await app[DATABASE].close()
 
     async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
-        holder = holder_id()
-        jobs = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning,
-                               notify=notify)
-        jobs.start()
-        yield
-        jobs.shutdown(wait=False)
-        await release_lease(holder=holder)
+        async with jobs_scheduler.running(tz=settings.tz, window_warning=settings.whatsapp_window_warning,
+                                          notify=notify):
+            yield
 
     async def live_events(_app: web.Application) -> AsyncIterator[None]:
         if relay is not None:

@@ -153,27 +153,20 @@ def worker(obj: dict[str, Any]) -> None:
 def clock(obj: dict[str, Any]) -> None:
     """Run only the scheduler (use with 'serve --no-scheduler'); a lease keeps it to one process."""
     from handoff.relay import RelayPublisher
-    from handoff.scheduler import build_scheduler, holder_id, release_lease
+    from handoff.scheduler import running
     from models import open_database
 
     settings: Settings = obj["settings"]
 
     async def run() -> None:
         db = await open_database(settings.effective_database_url)
-        holder = holder_id()
         # No console here: its live alerts (the WhatsApp window warning) reach the web's consoles
         # through the database.
         relay = RelayPublisher()
-        scheduler = build_scheduler(tz=settings.tz, holder=holder, window_warning=settings.whatsapp_window_warning,
-                                    notify=relay.publish)
-        async with relay.running():
-            scheduler.start()
+        async with relay.running(), running(tz=settings.tz, window_warning=settings.whatsapp_window_warning,
+                                            notify=relay.publish):
             click.echo("scheduler running; Ctrl-C to stop")
-            try:
-                await asyncio.Event().wait()
-            finally:
-                scheduler.shutdown(wait=False)
-                await release_lease(holder=holder)
+            await asyncio.Event().wait()
         await db.close()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from handoff import reply_window
 from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
 from handoff.client_address import ProxyHeader, TrustedProxies, parse_networks
 from handoff.escalation_mail import parse_recipients
@@ -109,7 +110,7 @@ class Settings:
             raise ConfigError(
                 f"WHATSAPP_WINDOW_WARNING_MINUTES={warning_minutes!r}: expected whole minutes, e.g. 120"
             ) from None
-        if not timedelta(0) <= window_warning < timedelta(hours=24):
+        if not timedelta(0) <= window_warning < reply_window.WHATSAPP.length:
             raise ConfigError("WHATSAPP_WINDOW_WARNING_MINUTES must be between 0 and 1439")
         max_attachment = get("MAX_ATTACHMENT_BYTES", str(DEFAULT_MAX_BYTES)) or str(DEFAULT_MAX_BYTES)
         try:

@@ -30,6 +30,7 @@ from handoff.attachments import AttachmentStore
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
 from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
+from handoff.sla import DEFAULT_TARGET
 from handoff.survey import (
     CommentKind,
     comment_kind,
@@ -156,7 +157,7 @@ class FlowDeps:
     directory: Directory
     hours: OperatingHours = field(default_factory=OperatingHours)
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
-    sla: timedelta = timedelta(hours=24)
+    sla: timedelta = DEFAULT_TARGET
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
     turn_locks: KeyedLocks = field(default_factory=KeyedLocks)  # the process step, per user, in this process
@@ -714,7 +715,7 @@ async def _file_on_open_ticket(turn: _Turn, stored: Message) -> bool:
     ticket's own channel, instead of greeting or classifying a second time (one thread for the agent).
 
     This conversation goes to the agent too (the ticket's own status, step WITH_AGENT), the way an agent's
-    reply on another channel moves it (handoff.console.services.reply): later messages here take the
+    reply on another channel moves it (handoff.actions.reply): later messages here take the
     ordinary ``_file_on_ticket`` path, silently, and closing the ticket gives it back to the bot
     (``_release_conversations``). So the person gets one acknowledgement naming the ticket, once per ticket
     on each channel, and the agent's replies come here while this is where they wrote last

@@ -13,11 +13,12 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import aiohttp
 
+from handoff import reply_window
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.categorization import agrees_with_guess, is_confirmed
 from handoff.delivery import Button, ChannelRegistry, send_text
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 4000
 MAX_TITLE_CHARS = 200
-WHATSAPP_WINDOW = timedelta(hours=24)
+WHATSAPP_WINDOW = reply_window.WHATSAPP.length
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 

@@ -13,10 +13,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from tortoise.transactions import in_transaction
 
+from handoff import reply_window
 from handoff.attachments import AttachmentStore, NewFile
 from handoff.reachability import mark_unreachable
 from models import (
@@ -29,6 +31,7 @@ from models import (
     Message,
     SenderKind,
     Ticket,
+    TicketStatus,
     User,
 )
 
@@ -74,6 +77,16 @@ class OutboundAttachment:
     storage_key: str
 
 
+class Purpose(StrEnum):
+    """Why a message goes out: a channel that must choose a form (WhatsApp's templates outside its
+    window) is told, and never reads tickets to guess."""
+
+    BOT_ANSWER = "bot_answer"
+    AGENT_REPLY = "agent_reply"
+    SURVEY = "survey"
+    RESOLUTION_NOTICE = "resolution_notice"
+
+
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     message_id: int  # our Message row
@@ -84,6 +97,14 @@ class OutboundMessage:
     conversation_id: int | None = None
     sender_kind: SenderKind = SenderKind.BOT
     attachments: tuple[OutboundAttachment, ...] = ()
+    purpose: Purpose = Purpose.BOT_ANSWER
+    # When the user last wrote on this channel: what its reply window (handoff.reply_window) runs from.
+    user_wrote_at: datetime | None = None
+
+    def can_send_freely(self, now: datetime) -> bool:
+        """Inside the channel's reply window (less its margin), or the channel has none; else only a
+        template may go. ``now`` is the channel's clock, the one its provider's window follows."""
+        return reply_window.can_send_freely(self.channel, self.user_wrote_at, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +131,19 @@ class DeliveryError(Exception):
         self.unreachable = unreachable
         self.throttled = throttled
         self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a channel declares it can carry; the helpdesk asks these, never which channel it is."""
+
+    buttons: bool = False  # quick-reply buttons (the survey's 1-5)
+    files: bool = False  # files both ways
+    # Free-form replies only within this long of the user's last message (handoff.reply_window); outside
+    # it only a template goes. None: no window.
+    reply_window: reply_window.ReplyWindow | None = None
+    # Links in a message must be absolute (PUBLIC_URL): the user reads it outside our pages.
+    absolute_links: bool = True
 
 
 @runtime_checkable
@@ -209,6 +243,17 @@ async def send_text(
     return message
 
 
+async def purpose_of(message: Message, *, has_buttons: bool) -> Purpose:
+    """Why this stored message goes out (also asked when a refused message is queued again)."""
+    if has_buttons:  # the only buttons that go out unasked are the survey's
+        return Purpose.SURVEY
+    if message.sender_kind == SenderKind.AGENT:
+        return Purpose.AGENT_REPLY
+    if message.ticket_id is not None and await Ticket.exists(id=message.ticket_id, status=TicketStatus.RESOLVED):
+        return Purpose.RESOLUTION_NOTICE
+    return Purpose.BOT_ANSWER
+
+
 async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
     conversation = await Conversation.get(id=message.conversation_id)
     identity = await ChannelIdentity.get(id=conversation.identity_id)
@@ -221,6 +266,8 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         log.warning("no channel %s for message %s; left queued", message.channel, message.id)
         return
     buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
+    buttons = buttons if channel.supports_buttons else ()
+    purpose = await purpose_of(message, has_buttons=bool(buttons))
     # Read before the claim: nothing but the provider call may stand between the claim and the send, since
     # a crash in between leaves a row "unknown" that the provider never saw.
     files = tuple(
@@ -242,10 +289,12 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         channel=message.channel,
         recipient=identity.external_id,
         text=message.text,
-        buttons=buttons if channel.supports_buttons else (),
+        buttons=buttons,
         conversation_id=conversation.id,
         sender_kind=message.sender_kind,
         attachments=files,
+        purpose=purpose,
+        user_wrote_at=identity.last_inbound_at,
     )
     try:
         result = await channel.send(outbound)

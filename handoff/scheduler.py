@@ -1,4 +1,4 @@
-"""The scheduler (APScheduler 3): SLA sweep, WhatsApp window warnings, and later digests and reports.
+"""The scheduler (APScheduler 3) that runs the job registry (``handoff.jobs``), in ``serve`` or ``clock``.
 
 Exactly one process may run the jobs: each run first takes or renews a lease row in the database, so a
 second ``serve`` or a ``clock`` process beside one that already schedules does nothing.
@@ -6,18 +6,23 @@ second ``serve`` or a ``clock`` process beside one that already schedules does n
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.exceptions import IntegrityError
 
-from handoff import login_throttle, sla, whatsapp_window
-from models import InboxEntry, SchedulerLease
+from handoff import whatsapp_window
+from handoff.jobs import DailyAt, Every, Job, JobContext, MonthlyOn, Trigger, registry
+from models import SchedulerLease
 
 log = logging.getLogger(__name__)
 
@@ -48,38 +53,34 @@ async def release_lease(*, holder: str) -> None:
     await SchedulerLease.filter(name=LEASE_NAME, holder=holder).delete()
 
 
-def _leased(job: Callable[[datetime], Awaitable[object]], holder: str) -> Callable[[], Awaitable[None]]:
+def _leased(job: Job, holder: str) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         now = datetime.now(UTC)
         try:
             if not await take_lease(holder=holder, now=now):
-                log.debug("another process holds the scheduler lease; skipping %s", job.__name__)
+                log.debug("another process holds the scheduler lease; skipping %s", job.name)
                 return
-            await job(now)
+            await job.run(now)
         except Exception:  # one failing run must not stop the schedule
-            log.exception("scheduled job %s failed", job.__name__)
+            log.exception("scheduled job %s failed", job.name)
 
-    run.__name__ = job.__name__
+    run.__name__ = job.name
     return run
 
 
-async def sla_sweep(now: datetime) -> int:
-    return await sla.sweep(now=now)
+def _apscheduler_trigger(trigger: Trigger, tz: ZoneInfo) -> BaseTrigger:
+    match trigger:
+        case Every(interval=interval):
+            return IntervalTrigger(seconds=interval.total_seconds(), timezone=tz)
+        case DailyAt(at=at):
+            return CronTrigger(hour=at.hour, minute=at.minute, second=at.second, timezone=tz)
+        case MonthlyOn(day=day, at=at):
+            return CronTrigger(day=day, hour=at.hour, minute=at.minute, second=at.second, timezone=tz)
 
 
-# Webhook receipts are the door's dedupe: Telegram re-delivers for up to a day and Twilio within seconds,
-# so a week is ample; anything later still meets the messages table's own unique key.
-INBOX_KEEP = timedelta(days=7)
-
-
-async def inbox_prune(now: datetime) -> int:
-    """Forget receipts stored long ago. Rows never stored (failed ones the operator should see) stay."""
-    return await InboxEntry.filter(stored_at__lt=now - INBOX_KEEP).delete()
-
-
-async def login_throttle_prune(now: datetime) -> int:
-    """Sign-in failures that no longer slow anyone, and pairs no longer recently signed in from."""
-    return await login_throttle.prune(now=now)
+# A daily or monthly run that the process missed by less than this (busy, restarting) still runs once;
+# later than that it waits for its next turn rather than firing at a surprising hour.
+MISFIRE_GRACE = timedelta(hours=1)
 
 
 def build_scheduler(
@@ -88,29 +89,43 @@ def build_scheduler(
     holder: str | None = None,
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD,
     notify: whatsapp_window.Notify | None = None,
+    jobs: Callable[[JobContext], Iterable[Job]] = registry,
 ) -> AsyncIOScheduler:
-    """``notify`` is the console's live broker when the scheduler runs in the web process; a separate
-    ``clock`` process has none, and the console shows its warnings from the ticket events instead."""
+    """The scheduler for the jobs of ``jobs`` (the registry, ``handoff.jobs.registry``), each run under
+    the lease."""
     holder = holder or holder_id()
+    context = JobContext(window_warning=window_warning, notify=notify)
     scheduler = AsyncIOScheduler(timezone=tz)
-
-    async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
-        return await whatsapp_window.sweep(now=now, lead=window_warning, notify=notify)
-
-    jobs: dict[str, Callable[[datetime], Awaitable[object]]] = {
-        "sla_sweep": sla_sweep,
-        "whatsapp_window_warnings": window_warnings,
-        "inbox_prune": inbox_prune,
-        "login_throttle_prune": login_throttle_prune,
-    }
-    for job_id, job in jobs.items():
+    for job in jobs(context):
+        repeating = isinstance(job.trigger, Every)
         scheduler.add_job(
             _leased(job, holder),
-            "interval",
-            minutes=1,
-            id=job_id,
+            _apscheduler_trigger(job.trigger, tz),
+            id=job.name,
             coalesce=True,
             max_instances=1,
-            next_run_time=datetime.now(UTC),
+            misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),
+            # Sweeps run once at start (nothing waits a minute after a restart); timed jobs keep their hour.
+            **({"next_run_time": datetime.now(UTC)} if repeating else {}),
         )
     return scheduler
+
+
+@contextlib.asynccontextmanager
+async def running(
+    *,
+    tz: ZoneInfo,
+    window_warning: timedelta = whatsapp_window.DEFAULT_LEAD,
+    notify: whatsapp_window.Notify | None = None,
+    jobs: Callable[[JobContext], Iterable[Job]] = registry,
+) -> AsyncIterator[AsyncIOScheduler]:
+    """Run the registry's jobs until the block ends, then give the lease up so another process may
+    take over at once. ``serve`` (in its cleanup context) and ``clock`` both start the scheduler here."""
+    holder = holder_id()
+    scheduler = build_scheduler(tz=tz, holder=holder, window_warning=window_warning, notify=notify, jobs=jobs)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+        await release_lease(holder=holder)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from handoff import reply_window
 from handoff.tickets import add_event, reply_conversation
 from models import (
     ActorKind,
@@ -34,7 +35,7 @@ from models import (
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=24)
+WINDOW = reply_window.WHATSAPP.length
 DEFAULT_LEAD = timedelta(minutes=120)
 EVENT = "whatsapp_window_closing"
 LIVE_EVENT = "ticket.window_closing"

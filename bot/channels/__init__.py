@@ -1,10 +1,11 @@
-"""Channels: one file each, all behind ``handoff.delivery.Channel``.
+"""Channels: one file each, all behind one seam, ``bot.channels.base.ChannelBase``.
 
-Adding one: write ``bot/channels/<name>.py`` with a class that has ``kind``, ``supports_buttons``,
-``async send(OutboundMessage) -> SendResult`` and ``setup(app, handle, *, polls)``; turn what the provider
-posts into an ``InboundMessage`` and hand it to ``handle`` (``bot.channels.base.Handler``: it returns once
-the delivery is kept, and the turn runs in ``bot.inbound``); then add one line to
-``bot.channels.registry.build_channels``.
+Adding one: write ``bot/channels/<name>.py`` with a ``ChannelBase`` subclass: its ``kind`` (a
+``models.ChannelKind`` value, which needs its migration), its ``capabilities``, ``from_settings`` (None when
+unconfigured), ``setup(app, handle, *, polls)`` and ``async send(OutboundMessage) -> SendResult``. Turn what
+the provider posts into an ``InboundMessage`` and hand it to ``handle`` (``bot.channels.base.Handler``: it
+returns once the delivery is kept, and the turn runs in ``bot.inbound``); then add the class to
+``bot.channels.registry.CHANNELS``. See docs/architecture.md.
 """
 
 from bot.channels.base import InboundMessage

@@ -1,16 +1,33 @@
-"""What every channel hands to the flow."""
+"""The one channel seam: what a channel is (``ChannelBase``), what it hands to the flow (``InboundMessage``
+through a ``Handler``), and the optional file fetch (``FetchesFiles``).
+
+A channel is one class in one file of ``bot/channels``: its ``kind``, its declared ``capabilities``,
+``from_settings`` (None when its settings are absent, so it stays off), ``setup`` (mount webhooks, start
+pollers and clients in the app's cleanup context), ``send``, and, when its messages name files to fetch
+from the provider, ``fetch_files``. ``bot.channels.registry.CHANNELS`` lists the classes. The helpdesk
+sees only ``handoff.delivery.Channel`` (kind, buttons, ``send``) and ``Capabilities``: it never imports
+a channel.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
+from handoff.delivery import Capabilities, OutboundMessage, SendResult
 from handoff.webinput import clean_text
 from models import ChannelKind
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.config import Settings
+    from handoff.attachments import AttachmentStore
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +104,33 @@ class FetchesFiles(Protocol):
     the background and never holds up the turn."""
 
     def fetch_files(self, message: InboundMessage) -> None: ...
+
+
+class ChannelBase(ABC):
+    """The base of every provider channel (the seam described in this module's docstring)."""
+
+    kind: ChannelKind
+    capabilities: ClassVar[Capabilities]
+    # Kept for handoff.delivery.Channel, which reads it; follows ``capabilities.buttons``.
+    supports_buttons: bool
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "capabilities" in cls.__dict__:
+            cls.supports_buttons = cls.capabilities.buttons
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> Self | None:
+        """The channel its settings describe, or None when they are absent (the channel stays off)."""
+
+    @abstractmethod
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
+        """Mount the webhooks and lifecycle. ``polls``: this process also fetches input itself (the
+        IMAP poller, Telegram polling without a PUBLIC_URL): the worker's job when a worker runs."""
+
+    @abstractmethod
+    async def send(self, message: OutboundMessage) -> SendResult: ...
 
 
 class Downloads:

@@ -30,10 +30,10 @@ from aioimaplib import IMAP4, IMAP4_SSL
 from lxml import etree
 from lxml import html as lxml_html
 
-from bot.channels.base import Handler, InboundMessage
-from bot.config import ConfigError
+from bot.channels.base import ChannelBase, Handler, InboundMessage
+from bot.config import ConfigError, Settings
 from handoff.attachments import AttachmentStore, NewFile, normalise_type
-from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from handoff.delivery import Capabilities, DeliveryError, OutboundMessage, SendResult
 from handoff.escalation_mail import MailError
 from handoff.webinput import clean_text, provider_key
 from models import Attachment, ChannelKind, DeliveryStatus, Direction, Message, SenderKind
@@ -283,10 +283,18 @@ def _fetched_bytes(lines: list[Any]) -> bytes | None:
     return None
 
 
-class EmailChannel:
-    kind: ChannelKind = ChannelKind.EMAIL
-    # The flow's prompts already say what to type ("Balas 1 = Ya, 2 = Tidak").
-    supports_buttons: bool = False
+class EmailChannel(ChannelBase):
+    kind = ChannelKind.EMAIL
+    # No buttons: the flow's prompts already say what to type ("Balas 1 = Ya, 2 = Tidak").
+    capabilities = Capabilities(buttons=False, files=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> EmailChannel | None:
+        smtp, imap = settings.smtp, settings.imap
+        if not (smtp.get("host") and (smtp.get("from") or smtp.get("username"))
+                and imap.get("host") and imap.get("username")):
+            return None
+        return cls(smtp=SmtpConfig.from_settings(smtp), imap=ImapConfig.from_settings(imap), store=store)
 
     def __init__(self, *, smtp: SmtpConfig, imap: ImapConfig, store: AttachmentStore | None = None) -> None:
         self.store = store

@@ -39,11 +39,12 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 from yarl import URL
 
-from bot.channels.base import Downloads, Handler, InboundMessage, split_message
+from bot.channels.base import ChannelBase, Downloads, Handler, InboundMessage, split_message
 from bot.channels.fetch import Fetched, FetchPolicy, fetch_file, provider_origin, stand_in_origin
 from bot.channels.telegram_limits import ChatRateLimiter
+from bot.config import Settings
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
-from handoff.delivery import Button, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
+from handoff.delivery import Button, Capabilities, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
 from handoff.webinput import InputError, clean_json, clean_text, provider_key, read_json
 from models import ChannelKind, DeliveryStatus, Message
 
@@ -125,9 +126,21 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup([row])
 
 
-class TelegramChannel:
-    kind: ChannelKind = ChannelKind.TELEGRAM
-    supports_buttons: bool = True
+class TelegramChannel(ChannelBase):
+    kind = ChannelKind.TELEGRAM
+    capabilities = Capabilities(buttons=True, files=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> TelegramChannel | None:
+        if not settings.telegram_bot_token:
+            return None
+        return cls(
+            token=settings.telegram_bot_token,
+            webhook_secret=settings.telegram_webhook_secret,
+            api_base_url=settings.telegram_api_base_url,
+            public_url=settings.public_url,
+            store=store,
+        )
 
     def __init__(
         self,

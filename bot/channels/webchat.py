@@ -26,6 +26,7 @@ from bot.channels.base import InboundMessage
 from bot.i18n import catalog
 from handoff.attachments import AttachmentStore, content_disposition, human_size, serve_type
 from handoff.delivery import OutboundMessage, SendResult
+from handoff.i18n import choose_language
 from handoff.webinput import InputError, own_origin, parse_id, parse_json, read_json, same_origin
 from models import Attachment, ChannelIdentity, ChannelKind, DeliveryStatus, Message
 
@@ -91,7 +92,8 @@ class WebChatChannel:
 
 def _lang(request: web.Request) -> str:
     # Indonesian unless asked: most students' browsers say English, yet they write to the bot in Indonesian.
-    return "en" if request.query.get("lang", "").lower().startswith("en") else "id"
+    # Its first two letters, so "en-US" is English; anything else is the default.
+    return choose_language(request.query.get("lang", "").lower()[:2] or None)
 
 
 def _token(request: web.Request) -> str | None:

@@ -30,7 +30,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from bot.channels.base import Downloads, Handler, InboundMessage, split_message
+from bot.channels.base import ChannelBase, Downloads, Handler, InboundMessage, split_message
 from bot.channels.fetch import (
     HTTPS_PORT,
     Fetched,
@@ -42,6 +42,8 @@ from bot.channels.fetch import (
     provider_origin,
     stand_in_origin,
 )
+from bot.config import Settings
+from handoff import reply_window
 from handoff.attachments import (
     AttachmentStore,
     Refusal,
@@ -49,19 +51,23 @@ from handoff.attachments import (
     extension_for,
     normalise_type,
 )
-from handoff.delivery import DeliveryError, OutboundAttachment, OutboundMessage, SendResult
+from handoff.delivery import (
+    Capabilities,
+    DeliveryError,
+    OutboundAttachment,
+    OutboundMessage,
+    Purpose,
+    SendResult,
+    purpose_of,
+)
 from handoff.reachability import mark_unreachable
 from handoff.webinput import InputError, ascii_int, parse_id, provider_key, read_form, text_fields
 from models import (
     Attachment,
-    ChannelIdentity,
     ChannelKind,
     Conversation,
     DeliveryStatus,
     Message,
-    SenderKind,
-    Ticket,
-    TicketStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -73,15 +79,19 @@ MEDIA_PATH = "/webhooks/twilio/media"
 MEDIA_URL_TTL = timedelta(hours=2)
 SIGNATURE_HEADER = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-WINDOW = timedelta(hours=24)
-# A reply queued a few minutes before the window closes could reach Twilio after it: switch early.
-WINDOW_MARGIN = timedelta(minutes=5)
 MAX_BODY = 1600  # Twilio's limit for Body (error 21617)
 MAX_TEMPLATE_VARIABLE = 1000
 MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
 TWILIO_TIMEOUT = 15.0
 # The template (Content SID) used outside the window, by purpose; set as TWILIO_TEMPLATE_<PURPOSE>.
 TEMPLATE_PURPOSES = ("agent_reply", "ticket_resolved", "survey")
+# Which template each purpose goes out as; the bot's own answers share the agent's reply template.
+TEMPLATE_FOR: dict[Purpose, str] = {
+    Purpose.BOT_ANSWER: "agent_reply",
+    Purpose.AGENT_REPLY: "agent_reply",
+    Purpose.SURVEY: "survey",
+    Purpose.RESOLUTION_NOTICE: "ticket_resolved",
+}
 
 # Media the user sends is fetched from Twilio only (bot.channels.fetch), into the attachment store within its
 # configured size and type limits. A MediaUrl is a resource of our account on Twilio's API, fetched with the
@@ -153,9 +163,23 @@ def template_variable(text: str) -> str:
     return flat if len(flat) <= MAX_TEMPLATE_VARIABLE else flat[: MAX_TEMPLATE_VARIABLE - 1] + "…"
 
 
-class WhatsAppChannel:
-    kind: ChannelKind = ChannelKind.WHATSAPP
-    supports_buttons: bool = True
+class WhatsAppChannel(ChannelBase):
+    kind = ChannelKind.WHATSAPP
+    capabilities = Capabilities(buttons=True, files=True, reply_window=reply_window.WHATSAPP)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> WhatsAppChannel | None:
+        if not (settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_whatsapp_from):
+            return None
+        return cls(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            from_number=settings.twilio_whatsapp_from,
+            api_base_url=settings.twilio_api_base_url,
+            public_url=settings.public_url,
+            templates=settings.twilio_templates,
+            store=store,
+        )
 
     def __init__(
         self,
@@ -193,9 +217,9 @@ class WhatsAppChannel:
         client = self._client
         if client is None:
             raise DeliveryError("twilio client not started")
-        identity = await ChannelIdentity.get_or_none(channel=ChannelKind.WHATSAPP, external_id=message.recipient)
-        last = identity.last_inbound_at if identity is not None else None
-        in_window = last is not None and self.clock() - last < WINDOW - WINDOW_MARGIN
+        # Delivery tells when the user last wrote and handoff.reply_window judges the window; WhatsApp's own
+        # clock may have closed it first, and then the message came back to go as a template.
+        in_window = message.can_send_freely(self.clock())
         if in_window and await Message.exists(id=message.message_id, delivery_error=RESEND_AS_TEMPLATE):
             in_window = False
         common: dict[str, Any] = {"to": message.recipient, "from_": self.sender}
@@ -216,9 +240,7 @@ class WhatsAppChannel:
             if message.attachments:
                 # An approved template carries words only; the agent sees the files were not sent.
                 note = f"{len(message.attachments)} file(s) not sent: outside the WhatsApp 24-hour window"
-            purpose = await self._purpose(
-                has_buttons=bool(message.buttons), sender_kind=message.sender_kind, message_id=message.message_id
-            )
+            purpose = TEMPLATE_FOR[message.purpose]
             content_sid = self.templates.get(purpose)
             if not content_sid:
                 raise DeliveryError(
@@ -297,17 +319,6 @@ class WhatsAppChannel:
         # Our row id travels in the (signed) callback URL, so a callback that beats the save of the
         # provider id still finds its message.
         return f"{self.public_url}{STATUS_PATH}?m={message_id}" if self.public_url else None
-
-    async def _purpose(self, *, has_buttons: bool, sender_kind: SenderKind, message_id: int) -> str:
-        if has_buttons:
-            return "survey"
-        if sender_kind == SenderKind.AGENT:
-            return "agent_reply"
-        row = await Message.get_or_none(id=message_id)
-        ticket_id = getattr(row, "ticket_id", None) if row is not None else None
-        if ticket_id is not None and await Ticket.exists(id=ticket_id, status=TicketStatus.RESOLVED):
-            return "ticket_resolved"
-        return "agent_reply"
 
     # -- inbound ----------------------------------------------------------------------------------
 
@@ -458,7 +469,7 @@ class WhatsAppChannel:
         row: Message | None = await rows.first()
         if row is None:
             return
-        purpose = await self._purpose(has_buttons=bool(row.buttons), sender_kind=row.sender_kind, message_id=row.id)
+        purpose = TEMPLATE_FOR[await purpose_of(row, has_buttons=bool(row.buttons))]
         if not self.templates.get(purpose):
             return
         # Safe to send again: Twilio reported this one failed, so the user never received it.

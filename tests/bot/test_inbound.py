@@ -24,7 +24,7 @@ from bot.flow import FlowDeps, process_inbound, store_inbound
 from bot.identity import Identity
 from bot.inbound import MAX_STORE_ATTEMPTS, Receipt, decode, encode, receive
 from handoff.delivery import ChannelRegistry
-from handoff.scheduler import inbox_prune
+from handoff.jobs import inbox_prune
 from handoff.seed import seed_defaults
 from models import (
     ChannelKind,

@@ -25,8 +25,9 @@ from bot.directory import import_records
 from handoff import escalation_mail, outbox, sla, whatsapp_window
 from handoff.auth import create_api_token, create_user
 from handoff.console.assignment import Assigner
+from handoff.jobs import inbox_prune
 from handoff.relay import RelayFollower, prune
-from handoff.scheduler import inbox_prune, take_lease
+from handoff.scheduler import take_lease
 from models import Ticket, UserRole
 from tests.conftest import ScriptedClassifier
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio

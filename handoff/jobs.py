@@ -1,0 +1,98 @@
+"""The scheduler's job registry: every periodic job, each with its own trigger.
+
+A job is a name, a trigger and ``run(now)``. ``serve`` (in-process) and ``clock`` (a process of its own)
+both start the scheduler from ``registry`` through ``handoff.scheduler.running``, so a new job (a
+daily digest, the monthly report) is one entry here whatever process runs it. Triggers read the
+installation's time zone: ``DailyAt(time(7, 0))`` is 07:00 local time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from handoff import login_throttle, sla, whatsapp_window
+from models import InboxEntry
+
+
+@dataclass(frozen=True)
+class Every:
+    """Run every ``interval``, and once as soon as the scheduler starts."""
+
+    interval: timedelta
+
+
+@dataclass(frozen=True)
+class DailyAt:
+    at: time
+
+
+@dataclass(frozen=True)
+class MonthlyOn:
+    """Run on ``day`` (1-28, so every month has it) at ``at``."""
+
+    day: int
+    at: time
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.day <= 28:
+            raise ValueError(f"MonthlyOn(day={self.day}): choose 1-28, a day every month has")
+
+
+Trigger = Every | DailyAt | MonthlyOn
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What jobs may need from the process that runs them.
+
+    ``notify`` is the console's live broker when the scheduler runs in the web process; a separate
+    ``clock`` process passes its relay publisher, and the console shows its warnings from there.
+    """
+
+    window_warning: timedelta = whatsapp_window.DEFAULT_LEAD
+    notify: whatsapp_window.Notify | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: Trigger
+    run: Callable[[datetime], Awaitable[object]]
+
+
+async def sla_sweep(now: datetime) -> int:
+    return await sla.sweep(now=now)
+
+
+# Webhook receipts are the door's dedupe: Telegram re-delivers for up to a day and Twilio within seconds,
+# so a week is ample; anything later still meets the messages table's own unique key.
+INBOX_KEEP = timedelta(days=7)
+
+
+async def inbox_prune(now: datetime) -> int:
+    """Forget receipts stored long ago. Rows never stored (failed ones the operator should see) stay."""
+    return await InboxEntry.filter(stored_at__lt=now - INBOX_KEEP).delete()
+
+
+async def login_throttle_prune(now: datetime) -> int:
+    """Sign-in failures that no longer slow anyone, and pairs no longer recently signed in from."""
+    return await login_throttle.prune(now=now)
+
+
+MINUTELY = Every(timedelta(minutes=1))
+
+
+def registry(context: JobContext) -> tuple[Job, ...]:
+    """Every job the scheduler runs. A new job is one line here, with its trigger."""
+
+    async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
+        return await whatsapp_window.sweep(now=now, lead=context.window_warning, notify=context.notify)
+
+    return (
+        Job("sla_sweep", MINUTELY, sla_sweep),
+        Job("whatsapp_window_warnings", MINUTELY, window_warnings),
+        Job("inbox_prune", MINUTELY, inbox_prune),
+        Job("login_throttle_prune", MINUTELY, login_throttle_prune),
+    )
