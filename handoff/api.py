@@ -51,9 +51,10 @@ def error_responses(descriptions: dict[int, str]) -> dict[str, Any]:
         "$ref": "#/components/schemas/Error"}}}} for status, text in descriptions.items()}
 
 
-def _problem(status: int, error: str, detail: str) -> web.Response:
+def problem(status: int, error: str, detail: str, **extra: Any) -> web.Response:
+    """The API's error shape, for its reads here and its ticket actions (handoff/console/api.py) alike."""
     headers = {"WWW-Authenticate": 'Bearer realm="carecenter"'} if status == 401 else None
-    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
+    return web.json_response({"error": error, "detail": detail, **extra}, status=status, headers=headers)
 
 
 def _refused(reason: TokenRefusal | None) -> web.Response:
@@ -175,41 +176,41 @@ def unknown_parameters(request: web.Request, known: set[str]) -> web.Response | 
     unknown = sorted(set(request.query) - known)
     if not unknown:
         return None
-    return _problem(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
+    return problem(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
 
 
 TICKET_FILTERS = {"status", "channel", "since", "limit", "offset"}
 
 
 async def list_tickets(request: web.Request) -> web.Response:
-    if (problem := unknown_parameters(request, TICKET_FILTERS)) is not None:
-        return problem
+    if (unknown := unknown_parameters(request, TICKET_FILTERS)) is not None:
+        return unknown
     query = await scope_for_token(Ticket.all(), request[TOKEN_KEY])
     if (status := request.query.get("status")) is not None:
         if status not in TicketStatus._value2member_map_:
-            return _problem(400, "bad_request", f"status must be one of {', '.join(s.value for s in TicketStatus)}")
+            return problem(400, "bad_request", f"status must be one of {', '.join(s.value for s in TicketStatus)}")
         query = query.filter(status=status)
     if (channel := request.query.get("channel")) is not None:
         if channel not in ChannelKind._value2member_map_:
-            return _problem(400, "bad_request", f"channel must be one of {', '.join(c.value for c in ChannelKind)}")
+            return problem(400, "bad_request", f"channel must be one of {', '.join(c.value for c in ChannelKind)}")
         query = query.filter(channel=channel)
     if (since := request.query.get("since")) is not None:
         try:
             moment = datetime.fromisoformat(since.replace("Z", "+00:00").replace(" ", "+"))
         except ValueError:
-            return _problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
+            return problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         try:
             moment = moment.astimezone(UTC)
         except OverflowError:  # year 1 at +14:00, or 9999 at -12:00: no instant the database can hold
-            return _problem(400, "bad_request", "since is out of range")
+            return problem(400, "bad_request", "since is out of range")
         query = query.filter(opened_at__gte=moment)
     try:
         limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
         offset = _int(request, "offset", 0, low=0, high=MAX_OFFSET)
     except BadQueryError as exc:
-        return _problem(400, "bad_request", str(exc))
+        return problem(400, "bad_request", str(exc))
     total = await query.count()
     # Never ask for more rows than match. Newest first is id order, which SQLite serves by walking the
     # tickets from the newest one until the page is full: asked for more than there are (a sync polling
@@ -228,7 +229,7 @@ async def get_ticket(request: web.Request) -> web.Response:
     ticket = (await (await scope_for_token(Ticket.filter(id=ticket_id), request[TOKEN_KEY])).first()
               if ticket_id is not None else None)
     if ticket is None:
-        return _problem(404, "not_found", "no such ticket")
+        return problem(404, "not_found", "no such ticket")
     return web.json_response(await ticket_json(ticket, now=datetime.now(UTC)))
 
 
@@ -241,7 +242,7 @@ async def conversation_messages(request: web.Request) -> web.Response:
         if not await tickets.exists():
             conversation = None
     if conversation is None:
-        return _problem(404, "not_found", "no such conversation")
+        return problem(404, "not_found", "no such conversation")
     messages = await Message.filter(conversation=conversation).order_by("id")
     return web.json_response(
         {

@@ -21,6 +21,7 @@ from handoff.api import (
     UNAUTHORIZED,
     error_responses,
     incident_json,
+    problem,
     ticket_json,
     unknown_parameters,
 )
@@ -34,23 +35,19 @@ from models import Category, Incident, IncidentStatus, Ticket, User
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
 
-def _problem(status: int, error: str, detail: str, **extra: Any) -> web.Response:
-    return web.json_response({"error": error, "detail": detail, **extra}, status=status)
-
-
 async def _actor(request: web.Request) -> User | web.Response:
     token = request[TOKEN_KEY]
     user = await User.get_or_none(id=token.user_id) if token.user_id else None
     if user is None or not user.active:
-        return _problem(403, "forbidden", "this token does not belong to an active console user; it can only read")
+        return problem(403, "forbidden", "this token does not belong to an active console user; it can only read")
     return user
 
 
 async def _body(request: web.Request) -> dict[str, Any] | web.Response:
     try:
         return await read_json_object(request, empty=True)
-    except InputError as problem:
-        return _problem(problem.status, "too_large" if problem.status == 413 else "bad_request", problem.reason)
+    except InputError as refused:
+        return problem(refused.status, "too_large" if refused.status == 413 else "bad_request", refused.reason)
 
 
 Handler = Callable[[web.Request], Awaitable[web.Response]]
@@ -67,11 +64,11 @@ def _endpoint(state: ConsoleState, action: Action, *, status: int = 200) -> Hand
         ticket_id = parse_id(request.match_info["id"])
         ticket = await Ticket.get_or_none(id=ticket_id) if ticket_id is not None else None
         if ticket is None or not await teams.can_see(actor, ticket):  # another team's: as if missing
-            return _problem(404, "not_found", "no such ticket")
+            return problem(404, "not_found", "no such ticket")
         try:
             extra = await action(state, ticket, actor, body)
-        except ConsoleError as problem:
-            return _problem(problem.status, problem.code.removeprefix("error_"), console_catalog("en")(problem.code))
+        except ConsoleError as refused:
+            return problem(refused.status, refused.code.removeprefix("error_"), console_catalog("en")(refused.code))
         if extra is not None and "error" in extra:
             return web.json_response(extra, status=409)
         state.broker.publish("ticket.updated", {"ticket_id": ticket.id})
@@ -217,11 +214,11 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
     ``notify_users`` sent once to every user whose linked ticket is still open."""
 
     async def list_incidents(request: web.Request) -> web.Response:
-        if (problem := unknown_parameters(request, {"status"})) is not None:
-            return problem
+        if (unknown := unknown_parameters(request, {"status"})) is not None:
+            return unknown
         status = request.query.get("status")
         if status is not None and status not in {s.value for s in IncidentStatus}:
-            return _problem(400, "bad_request", "status must be open or fixed")
+            return problem(400, "bad_request", "status must be open or fixed")
         query = Incident.filter(status=IncidentStatus(status)) if status is not None else Incident.all()
         incidents = await query.order_by("-id").limit(200)
         return web.json_response({"items": [await _incident_json(i) for i in incidents]})
@@ -236,17 +233,17 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
         incident_id = parse_id(request.match_info["id"])
         incident = await Incident.get_or_none(id=incident_id) if incident_id is not None else None
         if incident is None:
-            return _problem(404, "not_found", "no such incident")
+            return problem(404, "not_found", "no such incident")
         notify = body.get("notify_users", False)
         if not isinstance(notify, bool):
-            return _problem(400, "bad_request", "notify_users must be true or false")
+            return problem(400, "bad_request", "notify_users must be true or false")
         try:
             result = await report_incident_fix(
                 incident=incident, actor=actor, text=_text(body, "text"), notify_users=notify,
                 registry=state.registry, translate=state.translate, now=state.clock(),
             )
-        except ConsoleError as problem:
-            return _problem(problem.status, problem.code.removeprefix("error_"), console_catalog("en")(problem.code))
+        except ConsoleError as refused:
+            return problem(refused.status, refused.code.removeprefix("error_"), console_catalog("en")(refused.code))
         for ticket_id in await Ticket.filter(incident_id=incident.id).values_list("id", flat=True):
             state.broker.publish("ticket.updated", {"ticket_id": ticket_id})
         return web.json_response({**(await _incident_json(result.incident)), "notified": result.notified})
