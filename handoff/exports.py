@@ -1,8 +1,8 @@
 """Ticket exports (the SOP's step 10): one row per ticket opened in a period, as CSV or XLSX, streamed.
 
 Memory stays flat whatever the number of tickets: rows come from the database in keyset-paginated
-batches (``id > last ORDER BY id LIMIT n``, on the primary key), CSV leaves chunk by chunk and XLSX goes
-through openpyxl's write-only mode, which spools rows to disk. Whether a ticket's category is confirmed
+batches (``id > last ORDER BY id LIMIT n``, on the primary key), CSV leaves chunk by chunk and XLSX is
+written into its zip as it comes (handoff.xlsx_stream). Whether a ticket's category is confirmed
 is a fact of the ticket row (handoff.categorization), read with the rest of it.
 
 Cells a spreadsheet would run as a formula are neutralised (OWASP "CSV injection"), and personal-data
@@ -21,16 +21,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from handoff.categorization import confirmed_sql
 from handoff.reports.figures import outcome_sql, targets
 from handoff.reports.period import Period
 from handoff.reports.sql import Sql
 from handoff.reports.text import ReportText, report_text
+from handoff.xlsx_stream import SheetWriter, TextCell, Value
 from models import Category, Team, User
 
 BATCH = 1000
@@ -246,38 +242,30 @@ async def csv_chunks(request: ExportRequest) -> AsyncIterator[bytes]:
         yield buffer.getvalue().encode()
 
 
-def _append(sheet: WriteOnlyWorksheet, batch: list[list[Cell]]) -> None:
-    for row in batch:
-        cells: list[Any] = []
-        for raw in row:
-            # Control characters XML cannot hold (a pasted vertical tab) would stop the whole file.
-            value = ILLEGAL_CHARACTERS_RE.sub("", raw) if isinstance(raw, str) else raw
-            if isinstance(value, str) and formula_like(value):
-                # A text cell marked as text (Excel's own leading apostrophe): shown as written, never run,
-                # and still text when someone edits it.
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.data_type = "s"
-                cell.quotePrefix = True
-                cells.append(cell)
-            elif isinstance(value, datetime):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd hh:mm"
-                cells.append(cell)
-            else:
-                cells.append(value)
-        sheet.append(cells)
+def _xlsx_cell(value: Cell) -> Value:
+    # Marked as text the way Excel's own leading apostrophe does: shown as written, never run, and still
+    # text when someone edits it.
+    return TextCell(value) if isinstance(value, str) and formula_like(value) else value
+
+
+def _xlsx_rows(batch: list[list[Cell]]) -> list[list[Value]]:
+    return [[_xlsx_cell(v) for v in row] for row in batch]
 
 
 async def write_xlsx(request: ExportRequest, out: Path | IO[bytes]) -> int:
-    """Returns how many tickets were written. Appending and saving run in a thread (CPU work)."""
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(report_text(request.lang)("label.tickets"))
-    sheet.append(header(request))
+    """Returns how many tickets were written. Rows are turned into XML and compressed in a thread (CPU
+    work), one batch at a time, so memory stays flat (handoff.xlsx_stream)."""
+    sheet = await asyncio.to_thread(
+        SheetWriter, out, name=report_text(request.lang)("label.tickets"), header=header(request)
+    )
     written = 0
-    async for batch in ticket_batches(request):
-        await asyncio.to_thread(_append, sheet, batch)
-        written += len(batch)
-    await asyncio.to_thread(workbook.save, out)
+    try:
+        async for batch in ticket_batches(request):
+            rows = _xlsx_rows(batch)
+            await asyncio.to_thread(sheet.write_rows, rows)
+            written += len(batch)
+    finally:
+        await asyncio.to_thread(sheet.close)
     return written
 
 
