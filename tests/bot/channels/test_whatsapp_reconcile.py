@@ -138,6 +138,10 @@ async def test_a_claim_younger_than_the_grace_is_not_touched(
     assert row.delivery_status == DeliveryStatus.UNKNOWN
     assert len(fake_twilio.list_requests) == asked
     assert fake_twilio.bodies(USER).count(TEXT) == 0
+    # Past the grace it is asked about, and goes.
+    await drain(registry=registry_of(client), now=past_grace(row))
+    assert len(fake_twilio.list_requests) == asked + 1
+    assert fake_twilio.bodies(USER).count(TEXT) == 1
 
 
 async def test_when_twilio_cannot_answer_the_row_stays_unknown_and_is_asked_again(
