@@ -152,7 +152,7 @@ async def reconcile(*, registry: ChannelRegistry, now: datetime, limit: int = RE
             continue
         claim: datetime = message.claimed_at or message.created_at
         try:
-            outbound = await outbound_for(message, channel)  # type: ignore[arg-type]
+            outbound = await outbound_for(message, channel)
             answer = await channel.lookup_sent(outbound, since=claim - CLOCK_SKEW)
         except Exception as exc:  # one row's failure must not stop the others; it is asked again
             log.exception("asking the provider about message %s failed", message.id)

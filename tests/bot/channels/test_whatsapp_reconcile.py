@@ -278,3 +278,19 @@ def test_whatsapp_can_be_asked_and_the_grace_outlasts_its_http_timeout() -> None
 
     assert issubclass(WhatsAppChannel, LooksUpSent)
     assert timedelta(seconds=TWILIO_TIMEOUT * 2) < RECONCILE_GRACE
+
+
+async def test_a_row_left_unknown_before_claims_were_timed_counts_from_when_it_was_written(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    """Rows an older build left ``unknown`` have no claimed_at: they are reconciled too, once."""
+    await say(client, fake_twilio, "halo")
+    row = await cut_off_reply(client, fake_twilio, created=False)
+    await Message.filter(id=row.id).update(claimed_at=None)
+    await row.refresh_from_db()
+    grace_ends = row.created_at + RECONCILE_GRACE
+    assert await reconcile(registry=registry_of(client), now=grace_ends - timedelta(seconds=1)) == 0
+    await drain(registry=registry_of(client), now=grace_ends + timedelta(seconds=1))
+    await row.refresh_from_db()
+    assert row.delivery_status == DeliveryStatus.SENT
+    assert fake_twilio.bodies(USER).count(TEXT) == 1
