@@ -294,3 +294,20 @@ async def test_a_row_left_unknown_before_claims_were_timed_counts_from_when_it_w
     await row.refresh_from_db()
     assert row.delivery_status == DeliveryStatus.SENT
     assert fake_twilio.bodies(USER).count(TEXT) == 1
+
+
+async def test_a_long_reply_cut_off_after_its_first_part_is_failed_as_partly_sent_not_repeated(
+    client: TestClient[Any, Any], fake_twilio: FakeTwilio
+) -> None:
+    await say(client, fake_twilio, "halo")
+    long_text = " ".join(["kata"] * 500)  # 2,499 characters: two parts under Twilio's 1,600
+    row = await cut_off_reply(client, fake_twilio, created=True, text=long_text)
+    first = fake_twilio.messages[-1]
+    await drain(registry=registry_of(client), now=past_grace(row))
+    await row.refresh_from_db()
+    assert row.delivery_status == DeliveryStatus.FAILED
+    assert row.delivery_error is not None
+    assert row.delivery_error.startswith("partly sent: twilio has 1 of its 2 parts")
+    assert row.provider_message_id == first["sid"]
+    await drain(registry=registry_of(client), now=past_grace(row) + BASE_DELAY * 100)
+    assert [m["sid"] for m in fake_twilio.messages if m.get("Body", "").startswith("kata")] == [first["sid"]]
