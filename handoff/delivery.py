@@ -146,6 +146,39 @@ class Capabilities:
     absolute_links: bool = True
 
 
+class Lookup(StrEnum):
+    """What a provider says of a message whose send was cut off (``LooksUpSent``)."""
+
+    FOUND = "found"  # it took the whole message: the row is sent, with the provider's id
+    NOT_FOUND = "not_found"  # it never took any of it: sending it again repeats nothing
+    PARTLY = "partly"  # it took some parts of a message sent in several: sending again would repeat them
+    CANNOT_TELL = "cannot_tell"  # the provider did not answer, or its answer does not settle it: ask again
+
+
+@dataclass(frozen=True, slots=True)
+class SentLookup:
+    outcome: Lookup
+    provider_message_id: str | None = None
+    status: DeliveryStatus = DeliveryStatus.SENT  # for FOUND: what the provider reports of it
+    reason: str = ""  # for PARTLY and CANNOT_TELL: why, for the row's delivery_error and the log
+
+    @classmethod
+    def cannot_tell(cls, reason: str) -> SentLookup:
+        return cls(Lookup.CANNOT_TELL, reason=reason)
+
+
+@runtime_checkable
+class LooksUpSent(Protocol):
+    """A channel whose provider can be asked whether it took a message (Twilio's Messages list).
+
+    Optional: the outbox asks it about rows left ``unknown`` (a send cut off by a crash, a timeout or a
+    provider 5xx) and sends again only what the provider says it never took (handoff.outbox). A channel
+    that cannot be asked (Telegram, mail) keeps sending at most once. ``since`` is the row's claim less a
+    skew: what the provider created before it cannot be this send."""
+
+    async def lookup_sent(self, message: OutboundMessage, *, since: datetime) -> SentLookup: ...
+
+
 @runtime_checkable
 class Channel(Protocol):
     """One way of talking to users. Adding a channel is one file in bot/channels and one registry line."""
@@ -254,37 +287,33 @@ async def purpose_of(message: Message, *, has_buttons: bool) -> Purpose:
     return Purpose.BOT_ANSWER
 
 
-async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
+# How long after its claim a row ``unknown`` on a channel that can be asked (``LooksUpSent``) holds back its
+# conversation's later messages: until the outbox has asked the provider (handoff.outbox.RECONCILE_GRACE,
+# then its next sweep), so a reply cut off by a crash and sent again still reaches the person before the
+# ones written after it. Bounded, so a provider that cannot answer for long delays the conversation by
+# this much at most; after it the later messages go, and the cut-off one, if sent again, arrives late.
+UNCONFIRMED_HOLD = timedelta(minutes=10)
+
+
+async def outbound_for(message: Message, channel: Channel) -> OutboundMessage:
+    """What the channel is handed for a stored row: everything read from the database up front."""
+    return (await _prepared(message, channel))[0]
+
+
+async def _prepared(message: Message, channel: Channel) -> tuple[OutboundMessage, int]:
+    """The channel's message for a row, and the id of the identity it goes to."""
     conversation = await Conversation.get(id=message.conversation_id)
     identity = await ChannelIdentity.get(id=conversation.identity_id)
-    channel = registry.get(message.channel)
-    message.attempts += 1
-    if channel is None:
-        # The channel is not configured in this process (e.g. its token was removed): keep it queued.
-        message.delivery_error = "channel not configured"
-        await message.save(update_fields=["attempts", "delivery_error"])
-        log.warning("no channel %s for message %s; left queued", message.channel, message.id)
-        return
     buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
     buttons = buttons if channel.supports_buttons else ()
     purpose = await purpose_of(message, has_buttons=bool(buttons))
-    # Read before the claim: nothing but the provider call may stand between the claim and the send, since
-    # a crash in between leaves a row "unknown" that the provider never saw.
     files = tuple(
         OutboundAttachment(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,
                            storage_key=a.storage_key)
         for a in await Attachment.filter(message_id=message.id, storage_key__not_isnull=True).order_by("position")
         if a.storage_key
     )
-    # Claim the row before the provider sees it: a second worker finds nothing to claim, and a crash
-    # mid-send leaves it "unknown", which nothing sends again (handoff.outbox).
-    claimed = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
-        delivery_status=DeliveryStatus.UNKNOWN
-    )
-    if not claimed:
-        log.info("message %s is not queued (already delivered or in flight); not sent again", message.id)
-        return
-    outbound = OutboundMessage(
+    return OutboundMessage(
         message_id=message.id,
         channel=message.channel,
         recipient=identity.external_id,
@@ -295,7 +324,49 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         attachments=files,
         purpose=purpose,
         user_wrote_at=identity.last_inbound_at,
+    ), identity.id
+
+
+async def waits_for_unconfirmed(message: Message, channel: Channel, *, now: datetime) -> bool:
+    """An earlier message of the same conversation is ``unknown`` and its provider will be asked about it
+    (``UNCONFIRMED_HOLD``): this one waits, so the person gets them in the order they were written."""
+    if not isinstance(channel, LooksUpSent):
+        return False
+    return await Message.filter(
+        conversation_id=message.conversation_id, direction=Direction.OUTBOUND, id__lt=message.id,
+        delivery_status=DeliveryStatus.UNKNOWN, claimed_at__gt=now - UNCONFIRMED_HOLD,
+    ).exists()
+
+
+async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
+    channel = registry.get(message.channel)
+    if channel is None:
+        # The channel is not configured in this process (e.g. its token was removed): keep it queued.
+        message.attempts += 1
+        message.delivery_error = "channel not configured"
+        await message.save(update_fields=["attempts", "delivery_error"])
+        log.warning("no channel %s for message %s; left queued", message.channel, message.id)
+        return
+    # One rule for every path that sends (a turn's replies, an agent's, the outbox): held back, not a try.
+    # The outbox sends it once the earlier one is settled.
+    if await waits_for_unconfirmed(message, channel, now=datetime.now(UTC)):
+        log.info("message %s waits for an earlier message of its conversation to be confirmed", message.id)
+        return
+    # Read before the claim: nothing but the provider call may stand between the claim and the send, since
+    # a crash in between leaves a row "unknown" that the provider never saw.
+    outbound, identity_id = await _prepared(message, channel)
+    message.attempts += 1
+    # Claim the row before the provider sees it: a second worker finds nothing to claim, and a crash
+    # mid-send leaves it "unknown" with the claim's time, which the outbox asks the provider about when
+    # the channel can be asked, and otherwise never sends again (handoff.outbox).
+    claimed_at = datetime.now(UTC)
+    claimed = await Message.filter(id=message.id, delivery_status=DeliveryStatus.QUEUED).update(
+        delivery_status=DeliveryStatus.UNKNOWN, claimed_at=claimed_at
     )
+    if not claimed:
+        log.info("message %s is not queued (already delivered or in flight); not sent again", message.id)
+        return
+    message.claimed_at = claimed_at
     try:
         result = await channel.send(outbound)
     except DeliveryError as exc:
@@ -319,7 +390,7 @@ async def deliver(*, registry: ChannelRegistry, message: Message) -> None:
         message.delivery_error = exc.reason[:500]
         await message.save(update_fields=["attempts", "delivery_status", "delivery_error"])
         if exc.unreachable:
-            await mark_unreachable(identity_id=identity.id, reason=exc.reason)
+            await mark_unreachable(identity_id=identity_id, reason=exc.reason)
         log.warning("delivery of message %s on %s failed: %s", message.id, message.channel, exc.reason)
         return
     message.delivery_status = result.status

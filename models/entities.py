@@ -139,9 +139,11 @@ class Message(Model):
     provider_payload: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
-    # Inbound only. Webhooks answer once the message is stored; its turn runs afterwards (bot.inbound).
+    # Inbound: webhooks answer once the message is stored; its turn runs afterwards (bot.inbound).
     # ``claimed_at`` is set atomically by whoever runs the turn (a stale claim is a crashed run), and
     # ``processed_at`` when it is done, so a restart finds the stored-but-unanswered ones.
+    # Outbound: ``claimed_at`` is when the last send was claimed (queued -> unknown, handoff.delivery), what
+    # the outbox's reconcile of an ``unknown`` row counts its grace from (handoff.outbox).
     claimed_at = fields.DatetimeField(null=True)
     processed_at = fields.DatetimeField(null=True)
     # Inbound only: a message whose turn failed MAX_TURN_ATTEMPTS times is parked (bot.turns): marked

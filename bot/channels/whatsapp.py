@@ -54,10 +54,12 @@ from handoff.attachments import (
 from handoff.delivery import (
     Capabilities,
     DeliveryError,
+    Lookup,
     OutboundAttachment,
     OutboundMessage,
     Purpose,
     SendResult,
+    SentLookup,
     purpose_of,
 )
 from handoff.reachability import mark_unreachable
@@ -111,6 +113,11 @@ OUTSIDE_WINDOW = 63016
 # queued again so the outbox sends it as a template.
 RESEND_AS_TEMPLATE = "twilio 63016: the window had closed; queued again to be sent as a template"
 RATE_LIMITED = 20429
+# Asking Twilio about a send cut off mid-way (``lookup_sent``): at most this many of the messages to the
+# address, newest first, in pages of this size: bounded work per row, and far more than one person is
+# sent in the minutes since a claim.
+LOOKUP_LIMIT = 100
+LOOKUP_PAGE = 50
 
 # Twilio's MessageStatus → ours, and which of our statuses each may replace (never a step backwards).
 _STATUS: dict[str, DeliveryStatus] = {
@@ -278,6 +285,73 @@ class WhatsAppChannel(ChannelBase):
                                   error=f"no answer from twilio: {exc.__class__.__name__}")
             sid = str(created.sid)
         return SendResult(provider_message_id=sid, status=DeliveryStatus.SENT, error=note)
+
+    async def lookup_sent(self, message: OutboundMessage, *, since: datetime) -> SentLookup:
+        """Did Twilio take this message? Asked by the outbox about a row left ``unknown`` (handoff.outbox).
+
+        Twilio's Messages list, filtered by To and From (the recipient and our sender), newest first, at
+        most ``LOOKUP_LIMIT`` of them. Not by ``DateSent``: a message Twilio took but has not yet sent has
+        no date_sent, and would be missed, then sent twice. Instead a listed message counts when it was
+        created at or after ``since`` (our claim less a clock skew), is outbound, and its SID is on no
+        other row of ours. The list carries no StatusCallback (our row id) and no ContentSid, so the rule
+        is by content:
+        - free-form (what ``send`` makes inside the window): every part's Body equal, in order, and a
+          media message (empty Body, NumMedia > 0) per file. All parts → found, the last part's SID (as
+          ``send`` keeps); some → partly sent; none → try the template;
+        - a template (possible when the window is closed now, or the row was queued again after 63016,
+          and a template is configured for its purpose): Twilio lists the rendered template, which contains
+          the one variable we fill (``template_variable`` of the text) → found.
+        Nothing matches → not found, when the list went back past ``since`` (or ended); otherwise (more
+        than ``LOOKUP_LIMIT`` messages since) and whenever Twilio does not answer → cannot tell.
+        """
+        client = self._client
+        if client is None:
+            return SentLookup.cannot_tell("twilio client not started")
+        try:
+            listed: list[Any] = await client.messages.list_async(
+                to=message.recipient, from_=self.sender, limit=LOOKUP_LIMIT, page_size=LOOKUP_PAGE
+            )
+        except TwilioRestException as exc:
+            return SentLookup.cannot_tell(f"twilio {exc.status}/{exc.code} on the Messages list")
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return SentLookup.cannot_tell(f"no answer from twilio: {exc.__class__.__name__}")
+        recent = [item for item in listed if item.date_created is None or item.date_created >= since]
+        went_back = len(listed) < LOOKUP_LIMIT or len(recent) < len(listed)
+        sids = [str(item.sid) for item in recent]
+        others = await Message.filter(channel=ChannelKind.WHATSAPP, provider_message_id__in=sids).exclude(
+            id=message.message_id).values_list("provider_message_id", flat=True) if sids else []
+        taken = {str(sid) for sid in others}
+        # Oldest first, so parts are matched in the order they were sent.
+        candidates = [item for item in reversed(recent)
+                      if str(item.sid) not in taken and str(getattr(item.direction, "value", item.direction))
+                      .startswith("outbound")]
+        text = render_buttons(message)
+        parts: list[str | None] = [*(split_body(text) if text.strip() else []), *(None for _ in message.attachments)]
+        matched: list[Any] = []
+        for part in parts:
+            match = next((item for item in candidates if item not in matched and _is_part(item, part)), None)
+            if match is not None:
+                matched.append(match)
+        if parts and len(matched) == len(parts):
+            return _found(matched[-1])
+        if matched:
+            return SentLookup(Lookup.PARTLY, provider_message_id=str(matched[-1].sid),
+                              reason=f"twilio has {len(matched)} of its {len(parts)} parts")
+        if await self._template_possible(message):
+            variable = template_variable(message.text)
+            match = next((item for item in candidates if variable and variable in (item.body or "")), None)
+            if match is not None:
+                return _found(match)
+        if went_back:
+            return SentLookup(Lookup.NOT_FOUND)
+        return SentLookup.cannot_tell(f"over {LOOKUP_LIMIT} messages to the address since the claim")
+
+    async def _template_possible(self, message: OutboundMessage) -> bool:
+        if not self.templates.get(TEMPLATE_FOR[message.purpose]):
+            return False  # send refuses it without a template: nothing was created
+        # The window only closes as time goes: closed at the claim means closed now.
+        return not message.can_send_freely(self.clock()) or await Message.exists(
+            id=message.message_id, delivery_error=RESEND_AS_TEMPLATE)
 
     # -- files Twilio fetches from us -------------------------------------------------------------
 
@@ -558,6 +632,20 @@ def read_status(form: Mapping[str, str], m: str) -> StatusCallback:
         raise BadFormError("ErrorCode must be a number")
     return StatusCallback(reported=reported, status=_STATUS.get(reported), key=provider_key(sid), error_code=code,
                           error_text=error_text, message_id=message_id)
+
+
+def _is_part(item: Any, part: str | None) -> bool:
+    """A listed Twilio message is this part: its Body (a text part), or a media message (``None``)."""
+    if part is None:
+        return not item.body and (ascii_int(str(item.num_media or "0"), low=0, high=MAX_MEDIA) or 0) > 0
+    return bool(item.body == part)
+
+
+def _found(item: Any) -> SentLookup:
+    reported = str(getattr(item.status, "value", item.status))
+    status = _STATUS.get(reported, DeliveryStatus.SENT)
+    error = f"twilio {reported} {item.error_code or ''}".strip() if status == DeliveryStatus.FAILED else ""
+    return SentLookup(Lookup.FOUND, provider_message_id=provider_key(str(item.sid)), status=status, reason=error)
 
 
 def _delivery_error(exc: TwilioRestException) -> DeliveryError:

@@ -29,7 +29,10 @@ def _bench() -> ModuleType:
 
 async def test_killed_processes_lose_nothing_answer_once_and_keep_each_persons_order() -> None:
     bench = _bench()
-    summary = await bench.run(bench.parse(["--users", "40", "--kills", "3", "--concurrency", "8", "--settle", "45"]))
+    # The settle waits up to 150 s only when a kill cut a send off: the outbox asks Twilio about such a
+    # reply a minute after its claim (handoff.outbox.RECONCILE_GRACE), and the person's later replies wait
+    # for it. Otherwise it ends as soon as everyone is answered.
+    summary = await bench.run(bench.parse(["--users", "40", "--kills", "3", "--concurrency", "8", "--settle", "150"]))
     assert len(summary["killed"]) == 3  # every kill landed while deliveries were coming in
     assert summary["acknowledged"] == 3 * 40
     assert summary["acknowledged_not_stored"] == 0
@@ -38,6 +41,7 @@ async def test_killed_processes_lose_nothing_answer_once_and_keep_each_persons_o
     assert summary["parked"] == 0
     assert summary["replies_sent_twice"] == 0
     assert summary["reply_rows_never_sent"] == 0
-    # At most once: a reply whose request a kill cut off is not sent again (one per send in flight at most).
-    assert summary["lost_in_flight"] <= 3 * 4
+    # Exactly once: a reply whose request a kill cut off is asked about and sent if Twilio never had it.
+    assert summary["lost_in_flight"] == 0
+    assert summary["left_unknown"] == 0
     assert summary["users_wrong_or_unanswered"] == 0, summary

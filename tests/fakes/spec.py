@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -151,4 +153,66 @@ def check_twilio_form(path_template: str, http_method: str, form: dict[str, Any]
                 int(value)
             except ValueError:
                 return f"{name}: expected integer"
+    return None
+
+
+def check_twilio_query(path_template: str, http_method: str, query: dict[str, str]) -> str | None:
+    """A list request's query: parameter names the operation declares, integers within their bounds, and
+    date-times that parse (Twilio's ``DateSent>`` and friends, as the client writes them)."""
+    paths = twilio_spec()["paths"]
+    if path_template not in paths or http_method not in paths[path_template]:
+        return f"unknown Twilio operation {http_method.upper()} {path_template}"
+    declared = {p["name"]: p.get("schema", {}) for p in paths[path_template][http_method].get("parameters", [])
+                if p.get("in") == "query"}
+    for name, value in query.items():
+        if name not in declared:
+            return f"unknown query parameter {name!r}"
+        schema = declared[name]
+        if schema.get("type") == "integer":
+            try:
+                number = int(value)
+            except ValueError:
+                return f"{name}: expected integer, got {value!r}"
+            if number < schema.get("minimum", -(10**18)) or number > schema.get("maximum", 10**18):
+                return f"{name}: {number} outside [{schema.get('minimum')}, {schema.get('maximum')}]"
+        if schema.get("format") == "date-time" and twilio_datetime(value) is None:
+            return f"{name}: {value!r} is not a date-time"
+    return None
+
+
+def twilio_datetime(value: str) -> datetime | None:
+    """A date-time as Twilio's filters take it (ISO 8601, ``Z`` for UTC), or a bare date; None if neither."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def check_twilio_record(schema_name: str, record: dict[str, Any]) -> str | None:
+    """A resource the fake answers with: only properties the schema names, and nullable where None."""
+    properties: dict[str, Any] = twilio_spec()["components"]["schemas"][schema_name]["properties"]
+    for name, value in record.items():
+        if name not in properties:
+            return f"{schema_name}: unknown property {name!r}"
+        prop = properties[name]
+        if value is None:
+            if not prop.get("nullable") and "$ref" not in prop:
+                return f"{schema_name}.{name}: not nullable"
+            continue
+        if "pattern" in prop and re.fullmatch(prop["pattern"], str(value)) is None:
+            return f"{schema_name}.{name}: {value!r} does not match {prop['pattern']}"
+        if prop.get("type") == "string" and not isinstance(value, str):
+            return f"{schema_name}.{name}: expected a string, got {value!r}"
+        if prop.get("type") == "integer" and not isinstance(value, int):
+            return f"{schema_name}.{name}: expected an integer, got {value!r}"
+        if prop.get("format") == "date-time-rfc-2822":
+            try:
+                parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return f"{schema_name}.{name}: {value!r} is not an RFC 2822 date"
+        if "$ref" in prop:
+            enum = twilio_spec()["components"]["schemas"][prop["$ref"].rsplit("/", 1)[1]].get("enum")
+            if enum is not None and value not in enum:
+                return f"{schema_name}.{name}: {value!r} not one of {enum}"
     return None
