@@ -12,14 +12,13 @@ from bot.channels.memory import MemoryChannel
 from handoff import actions
 from handoff.actions import ConsoleError
 from handoff.auth import create_user
-from handoff.contacts import Person, prove
+from handoff.contacts import prove
 from handoff.incidents import report_incident_fix
 from handoff.tickets import reply_conversation, reply_targets
 from models import (
     Category,
     ChannelIdentity,
     ChannelKind,
-    ContactRole,
     Message,
     ProofMethod,
     SenderKind,
@@ -28,10 +27,8 @@ from models import (
     UserRole,
 )
 from tests.conftest import FlowHarness
+from tests.handoff.people import BUDI
 from tests.handoff.test_actions import translate
-
-BUDI = Person(id_number="13521045", name="Budi Contoh (Fiktif)", email="budi.contoh@students.itb.ac.id",
-              role=ContactRole.STUDENT, faculty="STEI", program="Teknik Informatika")
 
 
 async def student_ticket(flow: FlowHarness) -> tuple[Ticket, ChannelIdentity]:

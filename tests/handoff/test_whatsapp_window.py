@@ -11,15 +11,13 @@ from bot.channels.memory import MemoryChannel
 from bot.flow import handle_inbound
 from handoff.actions import reply, set_waiting, take_ticket
 from handoff.auth import create_user
-from handoff.contacts import Person, prove
+from handoff.contacts import prove
 from handoff.scheduler import build_scheduler
 from handoff.tickets import reply_conversation
 from handoff.whatsapp_window import EVENT, LIVE_EVENT, WINDOW, sweep
-from models import ChannelIdentity, ChannelKind, ContactRole, ProofMethod, Ticket, TicketEvent, UserRole
+from models import ChannelIdentity, ChannelKind, ProofMethod, Ticket, TicketEvent, UserRole
 from tests.conftest import FlowHarness
-
-BUDI = Person(id_number="13521045", name="Budi Contoh (Fiktif)", email="budi.contoh@students.itb.ac.id",
-              role=ContactRole.STUDENT, faculty="STEI", program="Teknik Informatika")
+from tests.handoff.people import BUDI
 
 NUMBER = "whatsapp:+6281200000001"
 LEAD = timedelta(minutes=120)

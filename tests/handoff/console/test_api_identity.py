@@ -15,12 +15,11 @@ import pytest
 from bot.config import Settings
 from handoff import actions
 from handoff.auth import create_api_token
-from handoff.contacts import Person, prove
-from models import AuditLog, ChannelIdentity, ChannelKind, ContactRole, ProofMethod, Ticket, TicketEvent, UserRole
+from handoff.contacts import prove
+from models import AuditLog, ChannelIdentity, ChannelKind, ProofMethod, Ticket, TicketEvent, UserRole
 from tests.handoff.console.conftest import Served, serve_console
+from tests.handoff.people import BUDI
 
-BUDI = Person(id_number="13521045", name="Budi Contoh (Fiktif)", email="budi.contoh@students.itb.ac.id",
-              role=ContactRole.STUDENT, faculty="STEI", program="Teknik Informatika")
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
 

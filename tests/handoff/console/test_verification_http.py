@@ -14,7 +14,7 @@ import pytest
 from bot.config import Settings
 from bot.directory import DirectoryRecord, import_records
 from handoff import actions
-from handoff.contacts import Person, prove
+from handoff.contacts import prove
 from models import (
     AuditLog,
     ChannelIdentity,
@@ -28,9 +28,8 @@ from models import (
     TicketEvent,
 )
 from tests.handoff.console.conftest import Console, Served, serve_console
+from tests.handoff.people import BUDI
 
-BUDI = Person(id_number="13521045", name="Budi Contoh (Fiktif)", email="budi.contoh@students.itb.ac.id",
-              role=ContactRole.STUDENT, faculty="STEI", program="Teknik Informatika")
 NOW = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
 
 
