@@ -4,16 +4,14 @@ A stranger is never attached, and a closed ticket leaves the normal flow alone."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.i18n import catalog
 from handoff.actions import categorize, close_ticket, reply, take_ticket
 from handoff.auth import create_user
-from handoff.contacts import Person, prove
 from models import (
     Category,
-    ChannelIdentity,
     ChannelKind,
     Contact,
     Conversation,
@@ -28,6 +26,7 @@ from models import (
     UserRole,
 )
 from tests.conftest import FlowHarness
+from tests.handoff.people import proven
 
 PHONE = "+6281200000001"
 NUMBER = f"whatsapp:{PHONE}"
@@ -50,15 +49,6 @@ async def ticket_on_whatsapp(flow: FlowHarness) -> Ticket:
         later(flow)
         await flow.on(ChannelKind.WHATSAPP, NUMBER, text, phone=PHONE)
     return await Ticket.get()
-
-
-async def proven_by_address(channel: ChannelKind, external_id: str) -> None:
-    identity = await ChannelIdentity.get(channel=channel, external_id=external_id)
-    contact = await Contact.get(id=identity.contact_id)
-    assert contact.id_number is not None
-    person = Person(id_number=contact.id_number, name=contact.name, email=contact.email, role=contact.role,
-                    faculty=contact.faculty, program=contact.program)
-    await prove(identity=identity, person=person, method=ProofMethod.ADDRESS, now=datetime.now(UTC))
 
 
 async def kinds(ticket: Ticket) -> list[str]:
@@ -109,7 +99,7 @@ async def test_a_known_contact_on_a_new_channel_is_filed_on_the_open_ticket(flow
 
     # The agent answers on Telegram, where Budi wrote last; nothing goes to WhatsApp. A reply goes only to the
     # ticket's own channel or a proven one (issue 13): the number on record proves this chat, as the bot does.
-    await proven_by_address(ChannelKind.TELEGRAM, "42")
+    await proven(ChannelKind.TELEGRAM, "42", ProofMethod.ADDRESS)
     ana = await agent(flow)
     taken = await take_ticket(ticket_id=ticket.id, agent=ana, now=flow.now)
     sent = await reply(registry=flow.deps.registry, ticket=taken.ticket, agent=ana, text="Kami cek, ya.", now=flow.now)
