@@ -27,6 +27,7 @@ from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
 from bot.leases import Leases, person_of
 from handoff.attachments import AttachmentStore
+from handoff.contacts import merge_contacts
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
 from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
@@ -831,14 +832,7 @@ async def _verify(turn: _Turn, identity: Identity, record: DirectoryRecord) -> N
     existing = await Contact.get_or_none(id_number=record.id_number)
     async with in_transaction():
         if existing is not None and existing.id != contact.id:
-            await ChannelIdentity.filter(contact_id=contact.id).update(contact_id=existing.id)
-            await Conversation.filter(contact_id=contact.id).update(contact_id=existing.id)
-            # Deleting the newer contact would take its tickets with it (cascade): they are the person's.
-            await Ticket.filter(contact_id=contact.id).update(contact_id=existing.id)
-            if contact.phone and not existing.phone:
-                existing.phone = contact.phone
-            await contact.delete()
-            contact = existing
+            contact = await merge_contacts(source=contact, into=existing)
             turn.contact = existing
             turn.conversation.contact_id = existing.id  # type: ignore[attr-defined]
         contact.id_number = record.id_number

@@ -24,7 +24,7 @@ from handoff.categorization import agrees_with_guess, is_confirmed
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
-from handoff.tickets import add_event, reply_conversation, resolve_ticket
+from handoff.tickets import ReplyTargetError, add_event, reply_conversation, resolve_ticket
 from handoff.webinput import clean_text
 from models import (
     ActorKind,
@@ -181,15 +181,17 @@ async def reply(
     now: datetime,
     files: list[NewFile] | None = None,
     store: AttachmentStore | None = None,
+    to: int | None = None,
 ) -> Message:
-    """Send the agent's words (and files) through the channel the user wrote on, as the bot's would go."""
+    """Send the agent's words (and files) through the channel the user wrote on, as the bot's would go;
+    ``to``: the address the agent chose (handoff.tickets.reply_targets), checked before anything is sent."""
     _require_owner(agent, ticket)
     _require_open(ticket)
     files = files or []
     # Files alone are a reply too; words alone must not be empty.
     text = written_text(text) if text.strip() or not files else ""
     _check_files(files, store)
-    conversation = await reply_conversation(ticket)
+    conversation = await reply_to(ticket, to)
     message = await send_text(registry=registry, conversation=conversation, text=text,
                               sender_kind=SenderKind.AGENT, agent=agent, ticket=ticket, files=files, store=store)
     await Ticket.filter(id=ticket.id, first_response_at=None).update(first_response_at=now)
@@ -209,6 +211,14 @@ async def reply(
     await audit(actor=agent, action="ticket.reply", target=ticket.number or str(ticket.id),
                 data={"message_id": message.id, **({"attachments": len(files)} if files else {})})
     return message
+
+
+async def reply_to(ticket: Ticket, to: int | None) -> Conversation:
+    """handoff.tickets.reply_conversation, with a forged or stale choice as the agent's clear error."""
+    try:
+        return await reply_conversation(ticket, to=to)
+    except ReplyTargetError:
+        raise ConsoleError("error_reply_target", 400) from None
 
 
 async def add_note(*, ticket: Ticket, agent: User, text: str) -> TicketEvent:

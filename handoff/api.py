@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from tortoise.expressions import Q
 
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.categorization import is_confirmed
@@ -14,7 +15,20 @@ from handoff.reachability import contact_reach
 from handoff.sla import evaluate
 from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
-from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
+from models import (
+    ApiToken,
+    ChannelIdentity,
+    ChannelKind,
+    Conversation,
+    Incident,
+    IncidentStatus,
+    Message,
+    ProofLevel,
+    ProofMethod,
+    Team,
+    Ticket,
+    TicketStatus,
+)
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
@@ -92,6 +106,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
+def address_json(identity: ChannelIdentity) -> dict[str, Any]:
+    """One address with how sure we are that it is the person's (issue 13): only ``proven`` is proof."""
+    return {
+        "id": identity.id,
+        "channel": identity.channel.value,
+        "proof": identity.proof.value,
+        "proof_method": identity.proof_method.value if identity.proof_method else None,
+        "proven_at": _iso(identity.proven_at),
+        "claimed_number": identity.claimed_number,
+    }
+
+
 async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
     await ticket.fetch_related("contact", "category", "assignee", "team")
     contact = ticket.contact
@@ -125,6 +151,8 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             "verified": contact.verified,
         },
         "unverified": ticket.unverified,
+        # Every address of the person, and the ticket's own one (whoever opened it), with its proof level.
+        "addresses": [address_json(i) for i in await _addresses(ticket)],
         "opened_at": _iso(ticket.opened_at),
         "first_response_at": _iso(ticket.first_response_at),
         "resolved_at": _iso(ticket.resolved_at),
@@ -137,6 +165,11 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "incident_id": ticket.incident_id,
         "survey": {"rating": ticket.survey_rating, "comment": ticket.survey_comment, "flagged": ticket.flagged},
     }
+
+
+async def _addresses(ticket: Ticket) -> list[ChannelIdentity]:
+    own = await Conversation.get(id=ticket.conversation_id)
+    return await ChannelIdentity.filter(Q(contact_id=ticket.contact_id) | Q(id=own.identity_id)).order_by("id")
 
 
 def incident_json(incident: Incident, *, tickets: list[int]) -> dict[str, Any]:
@@ -249,6 +282,7 @@ async def conversation_messages(request: web.Request) -> web.Response:
             "conversation_id": conversation.id,
             "status": conversation.status.value,
             "channel": conversation.channel.value,
+            "address": address_json(await ChannelIdentity.get(id=conversation.identity_id)),
             "items": [
                 {
                     "id": m.id,
@@ -274,6 +308,21 @@ def openapi_document(version: str) -> dict[str, Any]:
             "name": {"type": "string"},
             "role": {"type": "string"},
             "verified": {"type": "boolean"},
+        },
+    }
+    address = {
+        "type": "object",
+        "description": "a channel address and how sure we are that it is the person's: only `proven` (a code "
+                       "to the campus e-mail, the address on record, the LMS's signature, an agent's decision) "
+                       "lets anything personal go there; `claimed` means a directory number was typed there",
+        "required": ["id", "channel", "proof", "proof_method", "proven_at", "claimed_number"],
+        "properties": {
+            "id": {"type": "integer"},
+            "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
+            "proof": {"type": "string", "enum": [p.value for p in ProofLevel]},
+            "proof_method": {"type": ["string", "null"], "enum": [*(m.value for m in ProofMethod), None]},
+            "proven_at": {"type": ["string", "null"], "format": "date-time"},
+            "claimed_number": {"type": ["string", "null"]},
         },
     }
     ticket = {
@@ -324,6 +373,8 @@ def openapi_document(version: str) -> dict[str, Any]:
             },
             "contact": person,
             "unverified": {"type": "boolean"},
+            "addresses": {"type": "array", "items": {"$ref": "#/components/schemas/Address"},
+                          "description": "the person's addresses and the ticket's own, each with its proof level"},
             "opened_at": {"type": "string", "format": "date-time"},
             "first_response_at": {"type": ["string", "null"], "format": "date-time"},
             "resolved_at": {"type": ["string", "null"], "format": "date-time"},
@@ -364,11 +415,12 @@ def openapi_document(version: str) -> dict[str, Any]:
     }
     messages = {
         "type": "object",
-        "required": ["conversation_id", "status", "channel", "items"],
+        "required": ["conversation_id", "status", "channel", "address", "items"],
         "properties": {
             "conversation_id": {"type": "integer"},
             "status": {"type": "string"},
             "channel": {"type": "string", "enum": [c.value for c in ChannelKind]},
+            "address": {"$ref": "#/components/schemas/Address"},
             "items": {"type": "array", "items": {"type": "object", "required": ["id", "direction", "sender", "text"],
                                                  "properties": {
                 "id": {"type": "integer"},
@@ -388,7 +440,7 @@ def openapi_document(version: str) -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Ticket": ticket, "Error": ERROR_SCHEMA, "Incident": incident},
+            "schemas": {"Ticket": ticket, "Error": ERROR_SCHEMA, "Incident": incident, "Address": address},
         },
         "security": [{"bearer": []}],
         "paths": {

@@ -14,10 +14,9 @@ from datetime import datetime
 
 from handoff.actions import ConsoleError, ForbiddenError, Translate, audit, is_supervisor, written_text
 from handoff.delivery import ChannelRegistry, send_text
-from handoff.tickets import add_event
+from handoff.tickets import add_event, reply_conversation
 from models import (
     ActorKind,
-    Conversation,
     Incident,
     IncidentStatus,
     SenderKind,
@@ -83,7 +82,8 @@ async def _notify(
 ) -> bool:
     if not await Ticket.filter(id=ticket.id, fix_notified_at=None).update(fix_notified_at=now):
         return False  # told already (a second report, or a retry of this one)
-    conversation = await Conversation.get(id=ticket.conversation_id)
+    # Where an agent's reply would go (handoff.tickets.reply_conversation): never a merely claimed address.
+    conversation = await reply_conversation(ticket)
     message = await send_text(
         registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.AGENT, agent=actor,
         text=translate(conversation.language, "incident_fixed", ticket=ticket.number or "", fix=text),

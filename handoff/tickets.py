@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
 
+from handoff.contacts import is_proven
 from handoff.sla import targets_for
 from models import (
     ActorKind,
@@ -114,20 +116,64 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     )
 
 
-async def reply_conversation(ticket: Ticket) -> Conversation:
-    """Where a reply on ``ticket`` goes: the conversation on the channel the person wrote on last (and
-    that still reaches them), which is the ticket's own one unless they moved to another channel."""
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """An address a reply on a ticket may go to, with the conversation there."""
+
+    identity: ChannelIdentity
+    conversation: Conversation
+    own: bool  # the address the ticket was opened on
+
+
+async def reply_targets(ticket: Ticket) -> list[ReplyTarget]:
+    """Where a reply on ``ticket`` may go (issue 13): the address the ticket was opened on (whoever opened
+    it is who we answer), and every PROVEN address of the ticket's person (handoff.contacts.is_proven).
+    Never an address merely claimed: after the upgrade a person's contact can hold a stranger's session
+    that typed their NIM. The ticket's own address comes first."""
     own = await Conversation.get(id=ticket.conversation_id)
-    latest = (
-        await ChannelIdentity.filter(contact_id=ticket.contact_id, unreachable=False,
-                                     last_inbound_at__isnull=False)
-        .order_by("-last_inbound_at", "-id")
-        .first()
-    )
-    if latest is None or latest.id == own.identity_id:
-        return own
-    there = await Conversation.filter(identity_id=latest.id).order_by("-id").first()
-    return there or own
+    own_identity = await ChannelIdentity.get(id=own.identity_id)
+    targets = [ReplyTarget(identity=own_identity, conversation=own, own=True)]
+    proven = [
+        identity
+        for identity in await ChannelIdentity.filter(contact_id=ticket.contact_id).exclude(id=own_identity.id)
+        .order_by("id")
+        if is_proven(identity)
+    ]
+    latest: dict[int, Conversation] = {}
+    for conversation in await Conversation.filter(identity_id__in=[i.id for i in proven]).order_by("id"):
+        latest[conversation.identity_id] = conversation  # type: ignore[attr-defined]
+    targets += [ReplyTarget(identity=i, conversation=latest[i.id], own=False) for i in proven if i.id in latest]
+    return targets
+
+
+async def reply_conversation(ticket: Ticket, *, to: int | None = None) -> Conversation:
+    """Where a reply on ``ticket`` goes: the one rule for agent replies, surveys and incident notices.
+
+    ``to``: the address (ChannelIdentity id) an agent chose among ``reply_targets``; anything else is
+    refused with ``ReplyTargetError`` before anything is sent. Without a choice: of those targets, the one
+    the person wrote on last and that still reaches them (they may have moved to another proven channel),
+    else the ticket's own.
+    """
+    targets = await reply_targets(ticket)
+    if to is not None:
+        for target in targets:
+            if target.identity.id == to:
+                return target.conversation
+        raise ReplyTargetError(to)
+    return default_target(targets).conversation
+
+
+def default_target(targets: list[ReplyTarget]) -> ReplyTarget:
+    """The target a reply goes to when the agent does not choose: see ``reply_conversation``."""
+    reachable = [t for t in targets if not t.identity.unreachable and t.identity.last_inbound_at is not None]
+    if not reachable:
+        return targets[0]
+    # Ties (same moment) go to the ticket's own address, then the newest address.
+    return max(reachable, key=lambda t: (t.identity.last_inbound_at, t.own, t.identity.id))
+
+
+class ReplyTargetError(Exception):
+    """An address that is neither the ticket's own nor a proven one of its person (a forged choice)."""
 
 
 async def resolve_by_bot(*, conversation: Conversation, now: datetime) -> None:

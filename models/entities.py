@@ -22,6 +22,8 @@ from models.enums import (
     HandoffReason,
     IncidentStatus,
     Priority,
+    ProofLevel,
+    ProofMethod,
     ResolvedBy,
     SenderKind,
     TicketStatus,
@@ -71,6 +73,13 @@ class ChannelIdentity(Model):
     # WhatsApp allows free-form replies only within 24 h of this.
     last_inbound_at = fields.DatetimeField(null=True)
     unreachable = fields.BooleanField(default=False)
+    # Issue 13: the directory number this address claims (not yet proven: the contact stays its own), how
+    # sure we are that the address is that person's, and how and when it was proven.
+    claimed_number = fields.CharField(max_length=32, null=True)
+    # db_default as well: the column is added to tables with rows, which SQLite refuses without one.
+    proof = fields.CharEnumField(ProofLevel, max_length=8, default=ProofLevel.NONE, db_default=ProofLevel.NONE.value)
+    proof_method = fields.CharEnumField(ProofMethod, max_length=8, null=True)
+    proven_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -78,6 +87,47 @@ class ChannelIdentity(Model):
         unique_together = (("channel", "external_id"),)
         # A contact's addresses: where a reply goes, reachability, joining two contacts into one.
         indexes = (("contact_id",),)
+
+
+class ProofCode(Model):
+    """A one-time code sent to the campus e-mail address on record, to prove one channel address.
+
+    Only a hash is kept; the code is valid for a short time and for a few tries (bot.proof).
+    """
+
+    id = fields.IntField(primary_key=True)
+    identity: fields.ForeignKeyRelation[ChannelIdentity] = fields.ForeignKeyField(
+        "models.ChannelIdentity", related_name="proof_codes", on_delete=fields.CASCADE
+    )
+    identity_id: int
+    number = fields.CharField(max_length=32)  # the directory number the code proves
+    code_hash = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+    tries = fields.IntField(default=0)
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "proof_codes"
+        indexes = (("identity_id", "created_at"),)
+
+
+class IdentityAttempt(Model):
+    """One identity claim or proof try, for the limits that make guessing the directory expensive.
+
+    Keyed hashes, never the number or the address themselves: this table must not become a list of
+    whose NIM was tried from where. Rows older than the longest window are pruned.
+    """
+
+    id = fields.IntField(primary_key=True)
+    address_key = fields.CharField(max_length=64)  # keyed hash of channel + address
+    number_key = fields.CharField(max_length=64, null=True)  # keyed hash of the claimed number
+    outcome = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "identity_attempts"
+        indexes = (("address_key", "created_at"), ("number_key", "created_at"))
 
 
 class Conversation(Model):

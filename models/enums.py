@@ -17,6 +17,27 @@ class ChannelKind(StrEnum):
     EMAIL = "email"
 
 
+class ProofLevel(StrEnum):
+    """How sure we are that a channel address belongs to the person it names (issue 13).
+
+    A number or e-mail that matches a directory entry is only a *claim*: NIMs are printed on student
+    cards and class lists. Possession is *proof*: a code sent to the campus address on record, an
+    address the directory already lists, a signed identity from the campus LMS, or an agent's decision.
+    Nothing personal (name, role, tickets) is shown on a channel that is not proven.
+    """
+
+    NONE = "none"  # nothing claimed yet
+    CLAIMED = "claimed"
+    PROVEN = "proven"
+
+
+class ProofMethod(StrEnum):
+    CODE = "code"  # a one-time code sent to the campus e-mail address on record
+    ADDRESS = "address"  # arrived from the address the directory lists (campus e-mail, WhatsApp number)
+    LMS = "lms"  # a web chat opened inside the LMS with a signed identity
+    AGENT = "agent"  # an agent decided in the console, with a reason in the audit log
+
+
 class ConversationStatus(StrEnum):
     BOT = "bot"  # the bot is handling it
     PENDING = "pending"  # handed off, waiting for an agent to take it

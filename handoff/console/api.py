@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import actions, teams
+from handoff import actions, teams, verification
 from handoff.actions import ConsoleError
 from handoff.api import (
     ID_PARAMETER,
@@ -107,8 +107,11 @@ async def _assign(state: ConsoleState, ticket: Ticket, actor: User, body: dict[s
 
 
 async def _reply(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> dict[str, Any]:
+    to = json_id(body["to"]) if body.get("to") is not None else None
+    if body.get("to") is not None and to is None:  # names no address: refused before anything is sent
+        raise ConsoleError("error_reply_target", 400)
     message = await actions.reply(registry=state.registry, ticket=ticket, agent=actor, text=_text(body, "text"),
-                                   now=state.clock())
+                                   now=state.clock(), to=to)
     return {"message_id": message.id}
 
 
@@ -147,14 +150,40 @@ async def _close(state: ConsoleState, ticket: Ticket, actor: User, _body: dict[s
                                 translate=state.translate, **survey_options(state))
 
 
+def _address(body: dict[str, Any]) -> int | None:
+    """The address of an identity decision; absent or null: the ticket's own. One that names no row: 400."""
+    raw = body.get("identity_id")
+    found = json_id(raw) if raw is not None else None
+    if raw is not None and found is None:
+        raise ConsoleError("error_not_this_contact", 400)
+    return found
+
+
+async def _prove(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
+    id_number = body.get("id_number")
+    if id_number is not None and not isinstance(id_number, str):
+        raise ConsoleError("error_unknown_number", 400)
+    await verification.agent_prove(ticket=ticket, agent=actor, identity_id=_address(body), id_number=id_number,
+                                   reason=body.get("reason", ""), now=state.clock())
+
+
+async def _revoke(_state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
+    await verification.agent_revoke(ticket=ticket, agent=actor, identity_id=_address(body),
+                                    reason=body.get("reason", ""))
+
+
 _ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+_DECISION = {"identity_id": {**_ID, "description": "an id from the ticket's `addresses`; default: the ticket's own"},
+             "reason": {"type": "string", "description": "why (required, at most 500 characters; audited)"}}
 # name, action, success status, summary, the body's properties (None: no body), its required ones.
 ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ...]], ...] = (
     ("take", _take, 200, "Claim an unassigned ticket (atomic: 409 with the owner when someone was first)", None, ()),
     ("assign", _assign, 200, "Transfer the ticket (owner or supervisor), to a user given by id or e-mail",
      {"user_id": _ID, "email": {"type": "string"}}, ()),
-    ("reply", _reply, 201, "Send a reply to the user through their channel", {"text": {"type": "string"}},
-     ("text",)),
+    ("reply", _reply, 201, "Send a reply to the user: to the ticket's own channel or a proven channel of the "
+     "person (`to`: an address id from the ticket's `addresses`; without it, the one the person wrote on last); "
+     "an address merely claimed, or another person's, is refused (400 `reply_target`), nothing sent",
+     {"text": {"type": "string"}, "to": _ID}, ("text",)),
     ("note", _note, 201, "Add a private note, never sent to the user", {"text": {"type": "string"}}, ("text",)),
     ("categorize", _categorize, 200,
      "Confirm the category (the classifier's guess, given again) or change it (which confirms the new one); "
@@ -163,6 +192,14 @@ ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ..
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",
      {"summary": {"type": "string"}, "incident_id": _ID, "incident_title": {"type": "string"}}, ()),
+    ("identity/prove", _prove, 200,
+     "SOP step 3: an agent decides that an address of the ticket (its own by default, or one of its person's) "
+     "is the directory person `id_number`'s (default: the number the address claims). The address is joined "
+     "to that person and proven (method agent); a ticket event and the audit log keep the reason",
+     {**_DECISION, "id_number": {"type": "string"}}, ("reason",)),
+    ("identity/revoke", _revoke, 200,
+     "Take back the proof of an address of the ticket: nothing personal goes there until it is proven again; "
+     "a ticket event and the audit log keep the reason", _DECISION, ("reason",)),
     ("close", _close, 200, "Resolve the ticket, give the conversation back to the bot, send the survey; refused "
      "(409, error category_unconfirmed) while no agent has confirmed the ticket's category", None, ()),
 )
@@ -174,7 +211,8 @@ CONFLICTS = {
 }
 WRITE_ERRORS = {
     400: "invalid input: a body that is not a JSON object, a field of the wrong type, an unknown user, category "
-         "or incident, an empty text",
+         "or incident, an empty text; for identity decisions an empty reason, a number not in the directory, an "
+         "address that is not the ticket's or its person's; for a reply a `to` that is neither",
     401: UNAUTHORIZED,
     403: "the token has no user, or the user may not act on this ticket",
     404: "no such ticket, or (with teams configured) a ticket of a team the user is not in",
@@ -201,7 +239,47 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
                 "schema": {"type": "object", "properties": properties, "required": list(required)}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
     add_incident_endpoints(api, state)
+    add_directory_endpoint(api)
     return api
+
+
+def add_directory_endpoint(api: web.Application) -> None:
+    """GET /directory?q=: the agent's directory look-up (handoff.verification.search_directory), for a token
+    of an active console user only: the directory is personal data, not an integration's to browse."""
+
+    async def directory(request: web.Request) -> web.Response:
+        actor = await _actor(request)
+        if isinstance(actor, web.Response):
+            return actor
+        if (unknown := unknown_parameters(request, {"q"})) is not None:
+            return unknown
+        try:
+            hits = await verification.search_directory(request.query.get("q", ""))
+        except ConsoleError as refused:
+            return problem(refused.status, refused.code.removeprefix("error_"), console_catalog("en")(refused.code))
+        return web.json_response({"items": [
+            {"id_number": e.id_number, "name": e.name, "email": e.email, "role": e.role.value,
+             "faculty": e.faculty, "program": e.program, "status": e.status} for e in hits.entries],
+            "more": hits.more})
+
+    api.router.add_get("/directory", directory)
+    entry = {"type": "object", "required": ["id_number", "name", "email", "role", "faculty", "program", "status"],
+             "properties": {name: {"type": "string"} for name in
+                            ("id_number", "name", "email", "role", "faculty", "program", "status")}}
+    api[OPENAPI]["paths"]["/directory"] = {"get": {
+        "summary": "Look a person up in the campus directory (SOP step 3), with the directory's status "
+                   "(active, inactive, graduated, ...): by number prefix, e-mail or name; at most 10",
+        "parameters": [{"name": "q", "in": "query", "required": True,
+                        "schema": {"type": "string", "minLength": 3, "maxLength": 100}}],
+        "responses": {
+            "200": {"description": "the matches; `more` when there were more than shown", "content": {
+                "application/json": {"schema": {"type": "object", "required": ["items", "more"], "properties": {
+                    "items": {"type": "array", "items": entry}, "more": {"type": "boolean"}}}}}},
+            **error_responses({400: "a query shorter than 3 or longer than 100 characters, or an unknown parameter",
+                               401: UNAUTHORIZED,
+                               403: "the token does not belong to an active console user"}),
+        },
+    }}
 
 
 async def _incident_json(incident: Incident) -> dict[str, Any]:

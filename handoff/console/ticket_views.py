@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import actions, teams
+from handoff import actions, teams, verification
 from handoff.actions import ConsoleError, can_act
 from handoff.categorization import is_confirmed
 from handoff.console import files as console_files
@@ -32,6 +32,7 @@ from handoff.console.toolkit import (
 from handoff.sla import evaluate, moments
 from handoff.templating import ANSWER
 from handoff.templating import render as render_template
+from handoff.tickets import default_target, reply_targets
 from handoff.webinput import fits, parse_id, text_fields
 from models import (
     AnswerTemplate,
@@ -62,6 +63,36 @@ class TimelineItem:
     attachments: tuple[console_files.AttachmentView, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class AddressView:
+    """One address of the ticket's person as the agent sees it: how sure we are it is theirs (issue 13)."""
+
+    id: int
+    channel: str
+    label: str
+    level: str  # proven | claimed | none
+    method: str
+    proven_at: datetime | None
+    claimed_number: str
+    own: bool  # the address the ticket was opened on
+    unreachable: bool
+
+
+def address_label(identity: ChannelIdentity) -> str:
+    """What tells two addresses on one channel apart (two web chat sessions) without a wall of id."""
+    return identity.display_name or identity.external_id[:40]
+
+
+async def _addresses(ticket: Ticket, own: ChannelIdentity) -> list[AddressView]:
+    identities = await ChannelIdentity.filter(contact_id=ticket.contact_id).order_by("id")
+    if all(i.id != own.id for i in identities):
+        identities.insert(0, own)
+    return [
+        AddressView(id=i.id, channel=i.channel.value, label=address_label(i), level=i.proof.value,
+                    method=i.proof_method.value if i.proof_method else "", proven_at=i.proven_at,
+                    claimed_number=i.claimed_number or "", own=i.id == own.id, unreachable=i.unreachable)
+        for i in identities
+    ]
 
 
 
@@ -97,6 +128,8 @@ async def _timeline(contact: Contact, tickets: list[Ticket], users: dict[int, Us
             text = str(event.data.get("summary", ""))
         elif event.kind in ("survey_comment", "fix_reported"):
             text = str(event.data.get("text", ""))
+        elif event.kind in ("identity_proven", "identity_revoked"):  # the agent's reason, as audited
+            text = str(event.data.get("reason", ""))
         else:
             text = ""
         items.append(TimelineItem(kind="note" if event.kind == "note" else "event", at=event.created_at,
@@ -110,7 +143,7 @@ def _name(user: User | None) -> str:
 
 
 async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text: str = "",
-                      status_code: int = 200) -> web.Response:
+                      status_code: int = 200, reply_choice: int | None = None) -> web.Response:
     state = console_state(request)
     user = request[USER]
     ticket = await _ticket(request)
@@ -133,6 +166,15 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         label = template.category.name_en if lang == "en" else template.category.name_id
         templates.append({"label": f"{label} ({template.language})", "body": body,
                           "match": template.language == conversation.language})
+    targets = await reply_targets(ticket)
+    directory_query = request.query.get("q", "")
+    directory_hits: verification.DirectoryHits | None = None
+    directory_error = ""
+    if directory_query and can_act(user, ticket):  # the search is part of deciding, so the deciders' only
+        try:
+            directory_hits = await verification.search_directory(directory_query)
+        except ConsoleError as problem:
+            directory_error = problem.code
     window: timedelta | None = None
     if conversation.channel == ChannelKind.WHATSAPP and identity.last_inbound_at:
         window = identity.last_inbound_at + actions.WHATSAPP_WINDOW - now
@@ -164,6 +206,13 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "channels": (await channel_states([ticket], now=now))[ticket.id],
         "reply_error": reply_error,
         "reply_text": reply_text,
+        "addresses": await _addresses(ticket, identity),
+        "reply_targets": [(t, address_label(t.identity)) for t in targets],
+        "reply_default": reply_choice or default_target(targets).identity.id,
+        "directory_query": directory_query[:verification.MAX_QUERY_CHARS],
+        "directory_hits": directory_hits,
+        "directory_error": directory_error,
+        "status_key": verification.status_key,
         "attach": console_files.form_limits(state.attachments),
         **await escalation_context(ticket),
     }
@@ -206,18 +255,24 @@ async def reply_view(request: web.Request) -> web.Response:
     state = console_state(request)
     ticket = await _ticket(request)
     form = await posted_form(request)
-    text = text_fields(form).get("text", "")
+    fields = text_fields(form)
+    text = fields.get("text", "")
+    raw_to = fields.get("to", "")
+    to = parse_id(raw_to) if raw_to else None
     try:
+        if raw_to and to is None:  # a choice that names no address is a forged one: refused, nothing sent
+            raise ConsoleError("error_reply_target", 400)
         limit = state.attachments.policy.max_bytes if state.attachments is not None else 0
         files = await console_files.uploaded_files(form, limit=limit)
         await actions.reply(registry=state.registry, ticket=ticket, agent=request[USER], text=text,
-                             now=state.clock(), files=files, store=state.attachments)
+                             now=state.clock(), files=files, store=state.attachments, to=to)
     except ConsoleError as problem:
         console_files.close_uploads(form)
         if problem.status == 403:
             raise web.HTTPForbidden(text=request_catalog(request)(problem.code)) from None
         return await ticket_page(request, reply_error=problem.code, reply_text=text,
-                                 status_code=413 if problem.code.endswith("too_big") else problem.status)
+                                 status_code=413 if problem.code.endswith("too_big") else problem.status,
+                                 reply_choice=None if problem.code == "error_reply_target" else to)
     console_files.close_uploads(form)
     _changed(request, ticket)
     raise _back(ticket, "notice_sent")
@@ -301,6 +356,34 @@ async def close_view(request: web.Request) -> web.Response:
 
     return await _act(request, run, "notice_closed")
 
+def _address_id(form: dict[str, str]) -> int | None:
+    """The address a decision is about; none given means the ticket's own, one that names no row is refused."""
+    raw = form.get("identity_id", "")
+    found = parse_id(raw) if raw else None
+    if raw and found is None:
+        raise ConsoleError("error_not_this_contact", 400)
+    return found
+
+
+async def prove_view(request: web.Request) -> web.Response:
+    state = console_state(request)
+
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await verification.agent_prove(ticket=ticket, agent=request[USER], identity_id=_address_id(form),
+                                       id_number=form.get("id_number") or None, reason=form.get("reason", ""),
+                                       now=state.clock())
+
+    return await _act(request, run, "notice_identity_proven")
+
+
+async def revoke_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        await verification.agent_revoke(ticket=ticket, agent=request[USER], identity_id=_address_id(form),
+                                        reason=form.get("reason", ""))
+
+    return await _act(request, run, "notice_identity_revoked")
+
+
 def add_routes(console: web.Application) -> None:
     r = console.router
     r.add_get("/t/{id}", ticket_page, name="ticket")
@@ -313,4 +396,6 @@ def add_routes(console: web.Application) -> None:
     r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
     r.add_post("/t/{id}/close", close_view, name="close")
     r.add_post("/t/{id}/fixed", fixed_view, name="fixed")
+    r.add_post("/t/{id}/identity/prove", prove_view, name="identity_prove")
+    r.add_post("/t/{id}/identity/revoke", revoke_view, name="identity_revoke")
     r.add_get("/attachments/{id}", attachment_view, name="attachment")

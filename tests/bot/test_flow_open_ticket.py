@@ -18,6 +18,7 @@ from models import (
     ConversationStatus,
     FlowStep,
     Message,
+    ProofMethod,
     SenderKind,
     Ticket,
     TicketEvent,
@@ -25,6 +26,7 @@ from models import (
     UserRole,
 )
 from tests.conftest import FlowHarness
+from tests.handoff.people import proven
 
 PHONE = "+6281200000001"
 NUMBER = f"whatsapp:{PHONE}"
@@ -95,7 +97,9 @@ async def test_a_known_contact_on_a_new_channel_is_filed_on_the_open_ticket(flow
     assert filed == [ticket.id, ticket.id, ticket.id]
     assert await kinds(ticket) == ["opened", "channel_joined", "user_message", "user_message", "user_message"]
 
-    # The agent answers on Telegram, where Budi wrote last; nothing goes to WhatsApp.
+    # The agent answers on Telegram, where Budi wrote last; nothing goes to WhatsApp. A reply goes only to the
+    # ticket's own channel or a proven one (issue 13): the number on record proves this chat, as the bot does.
+    await proven(ChannelKind.TELEGRAM, "42", ProofMethod.ADDRESS)
     ana = await agent(flow)
     taken = await take_ticket(ticket_id=ticket.id, agent=ana, now=flow.now)
     sent = await reply(registry=flow.deps.registry, ticket=taken.ticket, agent=ana, text="Kami cek, ya.", now=flow.now)

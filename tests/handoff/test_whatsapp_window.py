@@ -11,11 +11,13 @@ from bot.channels.memory import MemoryChannel
 from bot.flow import handle_inbound
 from handoff.actions import reply, set_waiting, take_ticket
 from handoff.auth import create_user
+from handoff.contacts import prove
 from handoff.scheduler import build_scheduler
 from handoff.tickets import reply_conversation
 from handoff.whatsapp_window import EVENT, LIVE_EVENT, WINDOW, sweep
-from models import ChannelKind, Ticket, TicketEvent, UserRole
+from models import ChannelIdentity, ChannelKind, ProofMethod, Ticket, TicketEvent, UserRole
 from tests.conftest import FlowHarness
+from tests.handoff.people import BUDI
 
 NUMBER = "whatsapp:+6281200000001"
 LEAD = timedelta(minutes=120)
@@ -123,6 +125,9 @@ async def test_no_warning_when_the_person_has_moved_to_another_channel(flow: Flo
     # Budi writes from his campus address: filed on the ticket, and the agent's reply now goes by e-mail.
     await flow.on(ChannelKind.EMAIL, "budi.contoh@students.itb.ac.id", "apakah sudah ada kabar?",
                   email="budi.contoh@students.itb.ac.id")
+    # Arriving from the campus address on record proves it (issue 13), as the bot does: a reply may go there.
+    mail = await ChannelIdentity.get(channel=ChannelKind.EMAIL, external_id="budi.contoh@students.itb.ac.id")
+    await prove(identity=mail, person=BUDI, method=ProofMethod.ADDRESS, now=flow.now)
     assert (await reply_conversation(ticket)).channel == ChannelKind.EMAIL
     assert await sweep(now=first + WINDOW - timedelta(minutes=30), lead=LEAD) == []
     assert await warnings_of(ticket) == []

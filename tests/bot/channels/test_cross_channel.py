@@ -28,6 +28,7 @@ from models import (
     Contact,
     Direction,
     Message,
+    ProofMethod,
     SenderKind,
     Ticket,
     User,
@@ -38,6 +39,7 @@ from tests.conftest import IN_HOURS, ScriptedClassifier
 from tests.fakes.mail import IMAP_PASSWORD, IMAP_USER, Dovecot, SmtpSink, mail_bytes
 from tests.fakes.telegram import FakeTelegram
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio
+from tests.handoff.people import proven
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 PHONE = "whatsapp:+6281200000001"
@@ -160,7 +162,9 @@ async def test_verified_on_whatsapp_then_writing_from_the_campus_address_is_one_
     assert '· WhatsApp' in page
     assert '· Email' in page
 
-    # The ticket is WhatsApp's, but the student wrote last by e-mail: the reply goes there.
+    # The ticket is WhatsApp's, but the student wrote last by e-mail: the reply goes there, the campus address
+    # on record being proof (issue 13: a reply goes only to the ticket's own channel or a proven one).
+    await proven(ChannelKind.EMAIL, CAMPUS_MAIL, ProofMethod.ADDRESS)
     whatsapp_before = len(fake_twilio.messages)
     taken = await take_ticket(ticket_id=ticket.id, agent=agent, now=IN_HOURS)
     sent = await reply(registry=app[REGISTRY], ticket=taken.ticket, agent=agent, text="Password sudah direset.",
@@ -222,6 +226,8 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
     assert "· Telegram" in page
     assert "· WhatsApp" in page
 
+    # Once the Telegram chat is proven (a code to the campus e-mail), the reply may go there (issue 13).
+    await proven(ChannelKind.TELEGRAM, str(CHAT), ProofMethod.CODE)
     taken = await take_ticket(ticket_id=ticket.id, agent=agent, now=IN_HOURS)
     whatsapp_before = len(fake_twilio.messages)
     await reply(registry=app[REGISTRY], ticket=taken.ticket, agent=agent, text="Kami bantu reset, ya.", now=IN_HOURS)
@@ -277,7 +283,9 @@ async def test_a_web_chat_ticket_takes_the_question_kept_on_telegram_and_the_rep
     assert "nilai kuis saya belum muncul" in page
     assert "· Telegram" in page
 
-    # The agent's reply goes to Telegram, where he wrote last, and not to the web chat.
+    # The agent's reply goes to Telegram, where he wrote last, and not to the web chat, once that chat is
+    # proven (a code to the campus e-mail): a merely claimed one gets no reply (issue 13).
+    await proven(ChannelKind.TELEGRAM, str(CHAT), ProofMethod.CODE)
     taken = await take_ticket(ticket_id=ticket.id, agent=agent, now=IN_HOURS)
     message = await reply(registry=app[REGISTRY], ticket=taken.ticket, agent=agent,
                           text="Nilai kuisnya sudah kami minta dipublikasikan dosen.", now=IN_HOURS)
