@@ -25,8 +25,8 @@ reports' (``handoff.reports.figures.outcome_sql``), the same the export writes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -170,8 +170,9 @@ def parse_search(query: Mapping[str, str], *, now: datetime, tz: ZoneInfo,
     if unknown:
         raise SearchError("search_error_unknown", names=", ".join(unknown)[:200])
     period = default_period(now=now, tz=tz)
-    since = _day(query["since"], "since") if query.get("since") else period.start
-    until = _day(query["until"], "until") if query.get("until") else period.end
+    # Absent: the default period; present, even empty (a cleared date field), it must be a date.
+    since = _day(query["since"], "since") if "since" in query else period.start
+    until = _day(query["until"], "until") if "until" in query else period.end
     if until <= since:
         raise SearchError("search_error_order")
     if (until - since).days > MAX_PERIOD_DAYS:
@@ -321,6 +322,14 @@ def _search_sql(q: str, sql: Sql) -> str:
     pattern = _like(sql, q)
     return (f"(LOWER(c.name) LIKE {pattern} OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id "
             f"AND LOWER(m.text) LIKE {pattern}))")
+
+
+async def conditions(search: TicketSearch, *, now: datetime) -> Callable[[Sql], list[str]]:
+    """The search's conditions on ``tickets t JOIN contacts c`` without its page, for a statement of one's own
+    (the export's batches): the open tickets' SLA states are read once, here."""
+    open_states = await _open_states(search.period, now)
+    whole = replace(search, before=None)
+    return lambda sql: _where(whole, sql, now=now, open_states=open_states)
 
 
 @dataclass(frozen=True, slots=True)

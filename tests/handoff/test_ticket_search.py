@@ -3,8 +3,6 @@ on SQLite and PostgreSQL; every bad parameter refused with its sentence."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from handoff.i18n import console_catalog
@@ -19,34 +17,10 @@ from handoff.ticket_search import (
     parse_search,
     search_tickets,
 )
-from models import ChannelKind, Contact, Direction, Message, SenderKind, Ticket, TicketStatus
-from tests.handoff.reports_data import NOVEMBER_NOW, WIB, Builder, build_november, wib
+from models import ChannelKind, Ticket
+from tests.handoff.reports_data import NOVEMBER_NOW, WIB, build_supervisor_month
 
 NOVEMBER = Period.month(2026, 11, WIB)
-H = timedelta(hours=1)
-
-
-async def _month() -> dict[str, Ticket]:
-    """The reports' November, plus one ticket for each exception it lacks."""
-    b = await Builder().setup()
-    tickets = await build_november(b)
-    # Opened 20:00 on 30 November, nobody took it: 16 hours later it is unassigned (and not yet at risk).
-    tickets["U"] = await b.ticket(at=wib(2026, 11, 30, 20))
-    tickets["E"] = await b.ticket(at=wib(2026, 11, 25, 9), agent="Budi", escalated=True, category="nilai",
-                                  status=TicketStatus.ESCALATED, due=timedelta(days=30))
-    # The same student closed on the 8th and back on the 9th (reopened), then again 10 days later (not).
-    student = await Contact.create(name="Rina Wulandari", id_number="13521099", verified=True)
-    tickets["R1"] = await b.ticket(at=wib(2026, 11, 8, 10), contact=student, agent="Ani", resolved=2 * H,
-                                   category="akun-login", confirmed=True)
-    tickets["R2"] = await b.ticket(at=wib(2026, 11, 9, 10), contact=student, agent="Ani", resolved=1 * H,
-                                   category="akun-login", confirmed=True)
-    tickets["R3"] = await b.ticket(at=wib(2026, 11, 19, 12), contact=student, agent="Ani", resolved=1 * H,
-                                   category="akun-login", confirmed=True)
-    r2 = tickets["R2"]
-    await Message.create(conversation_id=r2.conversation_id, ticket=r2, channel=ChannelKind.WEBCHAT,
-                         direction=Direction.INBOUND, sender_kind=SenderKind.USER,
-                         text="Tidak bisa unggah TUGAS_akhir 100% gagal")
-    return tickets
 
 
 async def _numbers(search: TicketSearch) -> list[str]:
@@ -59,7 +33,7 @@ def _search(**query: str) -> TicketSearch:
 
 
 async def test_exception_counts_of_the_month(db: str) -> None:
-    t = await _month()
+    t = await build_supervisor_month()
     counts = await exception_counts(NOVEMBER, now=NOVEMBER_NOW)
     assert counts.counts == {
         Flag.UNASSIGNED: 1,  # U (T6 has no agent, but it is closed)
@@ -80,8 +54,8 @@ async def test_exception_counts_of_the_month(db: str) -> None:
 
 
 async def test_filters(db: str) -> None:
-    t = await _month()
-    n = {k: v.number for k, v in t.items()}
+    t = await build_supervisor_month()
+    n = {k: str(v.number) for k, v in t.items()}
     everything = await _numbers(_search())
     # Newest first, November only (T0 is October's, T7 December's in local time).
     assert everything == [n[k] for k in ("R3", "R2", "R1", "E", "U", "T6", "T5", "T4", "T3", "T2", "T1")]
@@ -108,8 +82,8 @@ async def test_filters(db: str) -> None:
 
 
 async def test_search(db: str) -> None:
-    t = await _month()
-    n = {k: v.number for k, v in t.items()}
+    t = await build_supervisor_month()
+    n = {k: str(v.number) for k, v in t.items()}
     student = [n["R3"], n["R2"], n["R1"]]
     assert await _numbers(_search(q="13521099")) == student  # NIM
     assert await _numbers(_search(q=n["T3"].lower())) == [n["T3"]]  # ticket number, any case
@@ -123,7 +97,7 @@ async def test_search(db: str) -> None:
 
 
 async def test_keyset_pages_walk_every_ticket_once(db: str) -> None:
-    await _month()
+    await build_supervisor_month()
     everything = await _numbers(_search())
     seen: list[str] = []
     search = _search(limit="3")
