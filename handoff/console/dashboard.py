@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,10 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from handoff.categorization import agreement, closed_unconfirmed
+from handoff.reports.figures import compare_figures
+from handoff.reports.period import Period, PeriodError, Preset, preset_period
+from handoff.reports.summary import shown, shown_change, summary_rows
+from handoff.reports.text import report_text
 from handoff.sla import SlaState, evaluate
 from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
@@ -153,3 +158,53 @@ async def _one(query: QuerySet[Any]) -> int:
     """The single number an aggregate query without GROUP BY returns."""
     rows: list[Any] = list(await query.values_list("n", flat=True))
     return int(rows[0] or 0) if rows else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRow:
+    label: str
+    current: str
+    previous: str
+    change: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodView:
+    """The dashboard's figures for a chosen period beside the period before: the monthly report's own
+    figures (handoff.reports.figures) and summary rows, written as the PDF writes them."""
+
+    preset: str
+    period: Period
+    title: str
+    previous_title: str
+    rows: list[PeriodRow]
+    by_channel: list[Bar]
+    by_category: list[Bar]
+    error: str = ""
+
+
+async def build_period_view(*, query: Mapping[str, str], now: datetime, tz: ZoneInfo, lang: str) -> PeriodView:
+    """``period`` (a ``Preset``; this month by default), and ``since``/``until`` for a custom one. A period
+    that cannot be used falls back to this month, with the reason in ``error``."""
+    text = report_text(lang)
+    preset = query.get("period", Preset.THIS_MONTH.value)
+    error = ""
+    try:
+        period = preset_period(preset, now=now, tz=tz, since=query.get("since", ""), until=query.get("until", ""))
+    except PeriodError as refused:
+        error = text(refused.key, **refused.values)
+        preset = Preset.THIS_MONTH.value
+        period = preset_period(preset, now=now, tz=tz)
+    both = await compare_figures(period=period, now=now)
+    figures = both.current
+    return PeriodView(
+        preset=preset,
+        period=period,
+        title=text.period(period),
+        previous_title=text.period(both.previous.period),
+        rows=[PeriodRow(text(f"label.{row.label}"), shown(row.kind, row.current, text),
+                        shown(row.kind, row.previous, text), shown_change(row, text)) for row in summary_rows(both)],
+        by_channel=bars({kind.value: n for kind, n in figures.tickets_by_channel.items()}),
+        by_category=bars({(c.name(lang) or text("none")): c.tickets for c in figures.tickets_by_category}),
+        error=error,
+    )
