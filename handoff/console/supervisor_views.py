@@ -17,9 +17,18 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from handoff.console.toolkit import console_state, render, request_catalog, request_language, require_supervisor
+from handoff.console.toolkit import (
+    console_state,
+    path_id,
+    render,
+    request_catalog,
+    request_language,
+    require_supervisor,
+)
 from handoff.exports import ExportFormat, ExportRequest, csv_chunks, write_xlsx
+from handoff.reports import archive
 from handoff.reports.figures import RATINGS
+from handoff.reports.monthly import ReportFormat
 from handoff.ticket_search import (
     NONE,
     PARAMETERS,
@@ -32,7 +41,7 @@ from handoff.ticket_search import (
     parse_search,
     search_tickets,
 )
-from models import Category, ChannelKind, Team, TicketStatus, User
+from models import Category, ChannelKind, GeneratedReport, Team, TicketStatus, User
 
 EXPORT_OPTIONS = frozenset({"format", "mask"})
 CONTENT_TYPES = {
@@ -143,7 +152,26 @@ async def tickets_export(request: web.Request) -> web.StreamResponse:
     return await stream_export(request, export, fmt)
 
 
+async def reports_page(request: web.Request) -> web.Response:
+    require_supervisor(request)
+    return render(request, "supervisor_reports.html", {"page": "reports", "reports": await archive.archived()})
+
+
+async def report_download(request: web.Request) -> web.Response:
+    require_supervisor(request)
+    report = await GeneratedReport.get_or_none(id=path_id(request))
+    if report is None:
+        raise web.HTTPNotFound(text=request_catalog(request)("error_not_found"))
+    fmt = ReportFormat(report.format)
+    name = f"laporan-care-center-{report.month.isoformat()[:7]}-{report.lang}.{fmt.value}"
+    return web.Response(body=report.content, headers={
+        "Content-Type": archive.CONTENT_TYPES[fmt], "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-Type-Options": "nosniff"})
+
+
 def add_routes(console: web.Application) -> None:
     r = console.router
+    r.add_get("/admin/reports", reports_page, name="supervisor_reports")
+    r.add_get("/admin/reports/{id}", report_download, name="supervisor_report_download")
     r.add_get("/admin/tickets", tickets_page, name="supervisor_tickets")
     r.add_get("/admin/tickets/export", tickets_export, name="supervisor_tickets_export")

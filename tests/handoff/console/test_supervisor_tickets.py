@@ -15,10 +15,12 @@ from openpyxl import load_workbook
 
 from handoff.auth import create_api_token
 from handoff.exports import columns
+from handoff.reports.archive import generate_month
+from handoff.reports.period import Period
 from models import Ticket, UserRole
 from tests.handoff.console.admin_support import serve
 from tests.handoff.console.conftest import Console, Served
-from tests.handoff.reports_data import build_supervisor_month
+from tests.handoff.reports_data import NOVEMBER_NOW, WIB, build_supervisor_month
 
 NOVEMBER = "since=2026-11-01&until=2026-12-01"
 NIM = "13521099"
@@ -139,3 +141,26 @@ async def test_api_export_for_supervisor_tokens_only(site: Served) -> None:
         assert status == 400
         status, headers, _ = await get("nope", NOVEMBER)
         assert (status, headers["WWW-Authenticate"].startswith("Bearer")) == (401, True)
+
+
+async def test_monthly_reports_are_listed_and_downloaded_by_supervisors(site: Served, web: Console) -> None:
+    await build_supervisor_month()
+    stored = await generate_month(period=Period.month(2026, 11, WIB), now=NOVEMBER_NOW)
+    xlsx = next(r for r in stored if r.format == "xlsx")
+    await web.login("sari@cc.test")
+    page = await web.http.get(f"{site.url}/console/admin/reports")
+    assert f'<a class="report-download" href="/console/admin/reports/{xlsx.id}" download>XLSX (id)</a>' \
+        in await page.text()
+    async with web.http.get(f"{site.url}/console/admin/reports/{xlsx.id}") as got:
+        assert got.status == 200
+        assert got.headers["Content-Disposition"] == 'attachment; filename="laporan-care-center-2026-11-id.xlsx"'
+        assert load_workbook(io.BytesIO(await got.read())).worksheets
+    assert (await web.get("/console/admin/reports/999999")).status == 404
+    assert (await web.get("/console/admin/reports/x")).status == 404
+    agent = Console(site.url)
+    try:
+        await agent.login("ana@cc.test")
+        assert (await agent.get("/console/admin/reports")).status == 403
+        assert (await agent.get(f"/console/admin/reports/{xlsx.id}")).status == 403
+    finally:
+        await agent.close()
