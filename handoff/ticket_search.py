@@ -13,7 +13,8 @@ Bounded work, whatever is asked:
 - totals are counted up to ``COUNT_CAP`` and shown as "10000+" beyond;
 - search: a ticket number or a NIM/NIP/staff number is an equality on a unique column; any other text
   (3 to ``MAX_QUERY`` characters, wildcards escaped) is a LIKE over the contact's name and over the
-  messages of the period's tickets, one ticket at a time through the messages' ``(ticket_id, id)`` index.
+  messages of the period's tickets' conversations, one at a time through the messages'
+  ``(conversation_id, id)`` index.
   No full-text index (FTS5, pg_trgm): the period bounds the rows read, and a text search is allowed on at
   most ``MAX_TEXT_DAYS`` days, so one search reads at most about three months of tickets' messages.
 
@@ -59,7 +60,7 @@ REOPEN_WINDOW = timedelta(days=7)
 PARAMETERS = frozenset({"since", "until", "status", "category", "confirmed", "agent", "team", "channel", "sla",
                         "rating", "q", "exception", "before", "limit"})
 NONE = "none"  # category=none, agent=none, team=none: tickets without one
-_NUMBER = re.compile(r"(?i)cc-?(\d{1,12})")
+_NUMBER = re.compile(r"(?i)cc-[\d-]{1,24}")  # CC-2611-000042 (handoff.tickets.format_number)
 _DIGITS = re.compile(r"\d{1,32}")
 
 
@@ -233,11 +234,6 @@ def _like(sql: Sql, text: str) -> str:
     return f"{sql('%' + escaped.lower() + '%')} ESCAPE '\\'"
 
 
-def _ticket_number(digits: str) -> str:
-    """Numbers are ``CC-`` and six digits or more (handoff.tickets)."""
-    return f"CC-{int(digits):06d}"
-
-
 @dataclass(frozen=True, slots=True)
 class _Open:
     """``handoff.sla.evaluate``'s state of every unresolved ticket of the period."""
@@ -312,16 +308,18 @@ def _where(search: TicketSearch, sql: Sql, *, now: datetime, open_states: _Open)
 
 
 def _search_sql(q: str, sql: Sql) -> str:
-    number = _NUMBER.fullmatch(q)
-    if number:
-        return f"t.number = {sql(_ticket_number(number.group(1)))}"
+    if _NUMBER.fullmatch(q):
+        return f"t.number = {sql(q.upper())}"  # unique
     if _DIGITS.fullmatch(q):
-        # A NIM/NIP/staff number (contacts.id_number is unique) or a ticket's digits.
-        return f"(c.id_number = {sql(q)} OR t.number = {sql(_ticket_number(q))})"
+        # A NIM/NIP/staff number (contacts.id_number is unique), or a ticket's id (the end of its number).
+        ticket_id = ascii_int(q, low=1, high=2**31 - 1)
+        by_id = f" OR t.id = {sql(ticket_id)}" if ticket_id is not None else ""
+        return f"(c.id_number = {sql(q)}{by_id})"
     # LOWER on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII letters.
     pattern = _like(sql, q)
-    return (f"(LOWER(c.name) LIKE {pattern} OR EXISTS (SELECT 1 FROM messages m WHERE m.ticket_id = t.id "
-            f"AND LOWER(m.text) LIKE {pattern}))")
+    # The ticket's whole conversation: the question asked before the hand-off has no ticket_id.
+    return (f"(LOWER(c.name) LIKE {pattern} OR EXISTS (SELECT 1 FROM messages m "
+            f"WHERE m.conversation_id = t.conversation_id AND LOWER(m.text) LIKE {pattern}))")
 
 
 async def conditions(search: TicketSearch, *, now: datetime) -> Callable[[Sql], list[str]]:

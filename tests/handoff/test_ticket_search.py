@@ -17,7 +17,7 @@ from handoff.ticket_search import (
     parse_search,
     search_tickets,
 )
-from models import ChannelKind, Ticket
+from models import ChannelKind, Direction, Message, SenderKind, Ticket
 from tests.handoff.reports_data import NOVEMBER_NOW, WIB, build_supervisor_month
 
 NOVEMBER = Period.month(2026, 11, WIB)
@@ -94,6 +94,13 @@ async def test_search(db: str) -> None:
     assert await _numbers(_search(q="tugasXakhir")) == []
     # Filters and search together.
     assert await _numbers(_search(q="13521099", exception="reopened")) == [n["R1"]]
+    # The product's numbers (handoff.tickets.format_number) and the question asked before the hand-off,
+    # which has no ticket_id, only the conversation.
+    await Ticket.filter(id=t["T3"].id).update(number="CC-2611-000003")
+    assert await _numbers(_search(q="cc-2611-000003")) == ["CC-2611-000003"]
+    await Message.create(conversation_id=t["T4"].conversation_id, channel=ChannelKind.EMAIL,
+                         direction=Direction.INBOUND, sender_kind=SenderKind.USER, text="Sertifikat MOOC hilang")
+    assert await _numbers(_search(q="sertifikat")) == [n["T4"]]
 
 
 async def test_keyset_pages_walk_every_ticket_once(db: str) -> None:
