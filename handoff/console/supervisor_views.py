@@ -108,7 +108,7 @@ async def _choices(lang: str) -> dict[str, object]:
         "slas": [s.value for s in SlaFilter],
         "ratings": list(RATINGS),
         "flags": [f.value for f in Flag],
-        "none": NONE,
+        "none_value": NONE,  # not "none": that is Jinja's None
     }
 
 

@@ -59,6 +59,11 @@ async def test_supervisor_finds_tickets_by_nim_with_links_and_counts(site: Serve
     link = "?since=2026-11-01&amp;until=2026-12-01&amp;q=13521099&amp;exception=low_rating"
     assert f'data-flag="low_rating"><a href="{link}"><span class="big">1</span>' in body
     assert 'data-flag="reopened"><a' in body
+    # The form's own "none" choices and its empty fields come back as a valid search (Jinja's `none` is None).
+    assert '<option value="none" >tidak ada</option>' in body
+    empty = await web.get(f"/console/admin/tickets?{NOVEMBER}&q=&status=&category=none&confirmed=&agent=&team="
+                          "&channel=&sla=&rating=")
+    assert empty.status == 200
     # A ticket's link opens it.
     ticket = await web.get(f"/console/t/{t['R1'].id}")
     assert ticket.status == 200
