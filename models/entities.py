@@ -384,6 +384,9 @@ class Ticket(Model):
             # Closed tickets whose category no agent confirmed (the dashboard's count of them reads this index
             # alone: every column handoff.categorization.confirmed_sql asks about is in it).
             ("status", "category_confirmed_at", "category_id"),
+            # The supervisor's ticket list by status in a period (handoff.ticket_search), and the period's
+            # backlog whose SLA state it evaluates: without it SQLite walked every closed ticket by status.
+            ("status", "opened_at"),
         )
 
 

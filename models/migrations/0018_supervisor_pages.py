@@ -1,8 +1,10 @@
-"""Issue 12, the supervisor's pages: the monthly reports generated on the 1st (generated_reports)."""
+"""Issue 12, the supervisor's pages: the monthly reports generated on the 1st (generated_reports), and the
+index the ticket list needs to filter a period by status (benchmarks/list_bench.py)."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
 from tortoise import fields
+from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0015_category_confirmation')]
@@ -23,5 +25,9 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'generated_reports', 'app': 'models', 'unique_together': (('month', 'format', 'lang'),), 'pk_attr': 'id', 'table_description': 'A monthly report generated on the 1st for the month before (handoff.reports.archive), kept for the'},
             bases=['Model'],
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['status', 'opened_at']),
         ),
     ]
