@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,11 @@ from tortoise.queryset import QuerySet
 from handoff.categorization import agreement, closed_unconfirmed
 from handoff.reports.figures import compare_figures
 from handoff.reports.period import Period, PeriodError, Preset, preset_period
+from handoff.reports.sql import Sql
 from handoff.reports.summary import shown, shown_change, summary_rows
 from handoff.reports.text import report_text
 from handoff.sla import SlaState, evaluate
+from handoff.ticket_search import MAX_PERIOD_DAYS
 from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -28,6 +30,9 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
 )
 AGE_OVER = "age_gt_24h"
 WINDOW = timedelta(days=30)
+# Tickets past or near their target listed by name (the most overdue first); the rest are counted, and all
+# of them are on the supervisor's ticket list (/console/admin/tickets?sla=breached).
+LISTED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +55,11 @@ class AgentLoad:
 class Dashboard:
     open_by_status: list[Bar] = field(default_factory=list)
     open_by_age: list[Bar] = field(default_factory=list)
-    at_risk: list[Ticket] = field(default_factory=list)
-    breached: list[Ticket] = field(default_factory=list)
+    at_risk: list[Ticket] = field(default_factory=list)  # the first LISTED of at_risk_count
+    breached: list[Ticket] = field(default_factory=list)  # the first LISTED of breached_count
+    at_risk_count: int = 0
+    breached_count: int = 0
+    backlog_since: date | None = None
     closed_without_category: int = 0
     unassigned: int = 0
     agents: list[AgentLoad] = field(default_factory=list)
@@ -84,23 +92,49 @@ def _age_bucket(age: timedelta) -> str:
     return AGE_OVER
 
 
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """An unresolved ticket as far as the dashboard counts it (and as ``handoff.sla.evaluate`` reads it)."""
+
+    id: int
+    status: str
+    opened_at: datetime
+    due_at: datetime
+    assignee_id: int | None
+    resolved_at: datetime | None = None
+
+
 async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboard:
     board = Dashboard()
-    unresolved = await Ticket.filter(status__in=UNRESOLVED).prefetch_related("assignee", "category")
-    board.open_by_status = bars(Counter(t.status.value for t in unresolved),
+    # The backlog is read as plain columns, not as models: a year's backlog can be thousands of tickets
+    # (8,000 in benchmarks/list_bench.py, where building models took 2.4 s), and only a few are listed.
+    sql = Sql()
+    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
+    unresolved = [
+        _Open(int(r["id"]), str(r["status"]), _moment(r["opened_at"]), _moment(r["due_at"]), r["assignee_id"])
+        for r in await sql.rows(f"SELECT id, status, opened_at, due_at, assignee_id FROM tickets "  # noqa: S608
+                                f"WHERE status IN ({statuses})")
+    ]
+    board.open_by_status = bars(Counter(t.status for t in unresolved),
                                 [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
     board.open_by_age = bars(Counter(_age_bucket(now - t.opened_at) for t in unresolved),
                              [name for name, _ in AGE_BUCKETS] + [AGE_OVER])
+    breached, at_risk = [], []
     for ticket in sorted(unresolved, key=lambda t: t.due_at):
         state = evaluate(ticket, now).state
         if state == SlaState.BREACHED:
-            board.breached.append(ticket)
+            breached.append(ticket.id)
         elif state == SlaState.AT_RISK:
-            board.at_risk.append(ticket)
-    board.unassigned = sum(1 for t in unresolved if t.assignee is None)
+            at_risk.append(ticket.id)
+    board.breached_count, board.at_risk_count = len(breached), len(at_risk)
+    # The ticket list's longest period, ending today: where the link from the count lists them all.
+    board.backlog_since = now.astimezone(tz).date() - timedelta(days=MAX_PERIOD_DAYS - 1)
+    board.breached = await _listed(breached[:LISTED])
+    board.at_risk = await _listed(at_risk[:LISTED])
+    board.unassigned = sum(1 for t in unresolved if t.assignee_id is None)
     board.closed_without_category = await closed_unconfirmed()  # a guess nobody confirmed is no category
 
-    load = Counter(t.assignee.id for t in unresolved if t.assignee is not None)
+    load = Counter(t.assignee_id for t in unresolved if t.assignee_id is not None)
     board.agents = [
         AgentLoad(u.name or u.email, u.email, load.get(u.id, 0), u.capacity, u.available)
         for u in await User.filter(active=True).order_by("name")
@@ -152,6 +186,17 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboar
             changes[(names.get(predicted, predicted), names.get(confirmed, confirmed))] += n
     board.corrections = [(bot, agent, n) for (bot, agent), n in changes.most_common(15)]
     return board
+
+
+def _moment(value: Any) -> datetime:
+    """SQLite hands datetimes back as the UTC text Tortoise stored, PostgreSQL as aware datetimes."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+async def _listed(ids: list[int]) -> list[Ticket]:
+    """The tickets, in the order of ``ids``, with their assignee."""
+    tickets = {t.id: t for t in await Ticket.filter(id__in=ids).prefetch_related("assignee")} if ids else {}
+    return [tickets[i] for i in ids if i in tickets]
 
 
 async def _one(query: QuerySet[Any]) -> int:
