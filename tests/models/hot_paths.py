@@ -168,7 +168,15 @@ async def drive_hot_paths(client: TestClient[Any, Any], fake: FakeTwilio, record
         with recorder.on("console: supervisor pages"):
             await console.login("sari@cc.test")
             for page in ("/console/admin/dashboard", "/console/incidents", "/console/admin/audit",
-                         f"/console/t/{other.id}", "/console/queue?view=all"):
+                         f"/console/t/{other.id}", "/console/queue?view=all",
+                         # The supervisor's ticket list (handoff/ticket_search.py), its exceptions, searches,
+                         # a second page and the export; the monthly reports.
+                         "/console/admin/tickets", "/console/admin/tickets?q=13521045",
+                         "/console/admin/tickets?q=halo", f"/console/admin/tickets?q={ticket.number}",
+                         "/console/admin/tickets?sla=breached", "/console/admin/tickets?exception=reopened",
+                         "/console/admin/tickets?status=resolved&confirmed=no",
+                         f"/console/admin/tickets?before={ticket.id}", "/console/admin/tickets/export",
+                         "/console/admin/dashboard?period=last_month", "/console/admin/reports"):
                 assert (await console.get(page)).status == 200, page
     finally:
         await console.close()
