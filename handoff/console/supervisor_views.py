@@ -3,8 +3,9 @@
 A UI only: the query string is read by ``handoff.ticket_search.parse_search`` and the rows, the counts and
 the export come from ``handoff.ticket_search`` and ``handoff.exports``. A bad parameter is a sentence on the
 page (400), never a 500. The download is streamed (``stream_export``, shared with /api/v1/exports/tickets):
-CSV chunk by chunk as the batches leave the database, XLSX spooled to a temporary file by openpyxl's
-write-only mode and then sent in chunks, so neither holds the export in memory.
+CSV chunk by chunk as the batches leave the database, XLSX written to a temporary file first (handoff.xlsx_stream)
+and then sent in chunks, so a failure is an error answer rather than half a workbook, and neither holds the
+export in memory.
 """
 
 from __future__ import annotations
