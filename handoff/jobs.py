@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from handoff import login_throttle, sla, whatsapp_window
+from handoff import login_throttle, notify, sla, whatsapp_window
+from handoff.hours import OperatingHours
 from models import InboxEntry
 
 
@@ -53,6 +54,11 @@ class JobContext:
 
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD
     notify: whatsapp_window.Notify | None = None
+    # The environment's operating hours and SLA_HOURS: the SLA policy's defaults until a supervisor saves
+    # others (handoff.sla.load_policy); PUBLIC_URL for the links in breach mails.
+    hours: OperatingHours | None = None
+    sla: timedelta | None = None
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,6 @@ class Job:
     name: str
     trigger: Trigger
     run: Callable[[datetime], Awaitable[object]]
-
-
-async def sla_sweep(now: datetime) -> int:
-    return await sla.sweep(now=now)
 
 
 # Webhook receipts are the door's dedupe: Telegram re-delivers for up to a day and Twilio within seconds,
@@ -86,6 +88,12 @@ MINUTELY = Every(timedelta(minutes=1))
 
 def registry(context: JobContext) -> tuple[Job, ...]:
     """Every job the scheduler runs. A new job is one line here, with its trigger."""
+
+    async def sla_sweep(now: datetime) -> int:
+        """SLA warnings and breaches: a ticket event and a live alert each, breach mails to supervisors."""
+        policy = await sla.load_policy(hours=context.hours, resolution=context.sla)
+        return await sla.sweep(now=now, policy=policy, publish=context.notify,
+                               on_notice=notify.breach_mails(public_url=context.public_url))
 
     async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
         return await whatsapp_window.sweep(now=now, lead=context.window_warning, notify=context.notify)

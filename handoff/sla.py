@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -522,7 +522,7 @@ class Notice:
 Publish = Callable[[str, dict[str, Any]], None]
 # Called inside the claim's transaction (so its rows commit with the claim or not at all): handoff.notify
 # queues the breach e-mails to the supervisors there.
-OnNotice = Callable[[Ticket, Notice], Any]
+OnNotice = Callable[[Ticket, Notice], Awaitable[object]]
 
 SWEEP_BATCH = 500  # tickets read per query: memory stays flat however many fall due at once
 

@@ -449,8 +449,10 @@ class SlaNotice(Model):
 
 
 class EscalationMail(Model):
-    """An escalation summary mailed to the developer team, stored first so a failed send is retried
-    (handoff.escalation_mail) and the ticket shows whether the developers were told."""
+    """A mail the helpdesk sends about a ticket, stored first so a failed send is retried
+    (handoff.escalation_mail) and the ticket shows whether it went: the escalation summary to the developer
+    team, and (``kind``) the SLA breach notices to supervisors (handoff.notify). The table keeps its first
+    name: one retried outbox for the helpdesk's own mails, not one per purpose."""
 
     id = fields.IntField(primary_key=True)
     ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
@@ -460,6 +462,8 @@ class EscalationMail(Model):
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()
+    html = fields.TextField(null=True)  # an HTML alternative to ``body``, when the mail has one
+    kind = fields.CharField(max_length=32, default="escalation", db_default="escalation")
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.QUEUED)
     attempts = fields.IntField(default=0)
     last_error = fields.CharField(max_length=500, null=True)

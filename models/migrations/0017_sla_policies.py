@@ -1,4 +1,5 @@
-"""SLA policies (issue 12): each ticket's targets, counting, pause and next check; one row per SLA notice.
+"""SLA policies (issue 12): each ticket's targets, counting, pause and next check; one row per SLA notice;
+and the escalation mails' table as the outbox of every helpdesk mail (a kind, an HTML part).
 
 Back-fill: a ticket still open and not yet marked breached gets ``sla_next_check_at = due_at``, so the
 sweep still records its resolution breach (its target is read back as due_at - opened_at, as before);
@@ -79,4 +80,19 @@ class Migration(migrations.Migration):
             index=Index(fields=['sla_next_check_at']),
         ),
         ops.RunSQL(BACKFILL, reverse_sql=ops.RunSQL.noop),
+        # The escalation mails' table becomes the helpdesk's mail outbox: SLA breach mails (handoff.notify).
+        ops.AlterModelOptions(
+            name='EscalationMail',
+            options={'table': 'escalation_mails', 'app': 'models', 'indexes': [Index(fields=['ticket_id']), Index(fields=['status', 'id'])], 'pk_attr': 'id', 'table_description': 'A mail the helpdesk sends about a ticket, stored first so a failed send is retried'},
+        ),
+        ops.AddField(
+            model_name='EscalationMail',
+            name='html',
+            field=fields.TextField(null=True, unique=False),
+        ),
+        ops.AddField(
+            model_name='EscalationMail',
+            name='kind',
+            field=fields.CharField(default='escalation', db_default='escalation', max_length=32),
+        ),
     ]
