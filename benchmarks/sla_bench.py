@@ -122,6 +122,10 @@ async def main() -> None:
             connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
             started = time.perf_counter()
             await seed(Seeder(pg=connection), tickets=args.tickets, rng=rng)
+            # COPY wrote explicit ids: move the id sequences past them, as rows the app creates need.
+            for table in ("ticket_events", "sla_notices", "escalation_mails"):
+                await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                         f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
             await connection.execute("ANALYZE")
             await connection.close()
             print(f"seeded {args.tickets:,} tickets into PostgreSQL in {time.perf_counter() - started:.1f} s")

@@ -201,8 +201,9 @@ def _minutes(value: timedelta | None) -> float | None:
 
 def policy_to_json(policy: SlaPolicy) -> dict[str, Any]:
     return {
+        # No default resolution target: that is handoff.operations' (the settings page's "target (hours)"),
+        # one setting in one place.
         "first_response_minutes": _minutes(policy.first_response),
-        "resolution_minutes": _minutes(policy.resolution),
         "counting": policy.counting.value,
         "pause_when_waiting": policy.pause_when_waiting,
         "warnings": list(policy.warnings),
@@ -229,13 +230,17 @@ def _target(raw: object, name: str, errors: dict[str, str], *, optional: bool) -
     return value
 
 
-def policy_from_json(value: Mapping[str, Any], *, hours: OperatingHours) -> SlaPolicy:
+def policy_from_json(value: Mapping[str, Any], *, hours: OperatingHours,
+                     resolution: timedelta = DEFAULT_TARGET) -> SlaPolicy:
     """A policy from its stored or posted form, or PolicyError naming every bad field (targets in minutes).
 
+    The default resolution target is handoff.operations' (``resolution``) unless the value names one.
     Categories are slugs; whether they exist is the caller's check (``check_categories``)."""
     errors: dict[str, str] = {}
     first = _target(value.get("first_response_minutes"), "first_response_minutes", errors, optional=False)
-    resolution = _target(value.get("resolution_minutes"), "resolution_minutes", errors, optional=False)
+    if "resolution_minutes" in value:
+        resolution = _target(value.get("resolution_minutes"), "resolution_minutes", errors,
+                             optional=False) or resolution
     try:
         counting = SlaCounting(value.get("counting", SlaCounting.CALENDAR.value))
     except ValueError:
@@ -279,7 +284,7 @@ def policy_from_json(value: Mapping[str, Any], *, hours: OperatingHours) -> SlaP
         rules.append(Rule(category, priority, rule_first, rule_resolution))
     if errors:
         raise PolicyError(errors)
-    if first is None or resolution is None:  # pragma: no cover  # recorded in errors, raised above
+    if first is None:  # pragma: no cover  # recorded in errors, raised above
         raise PolicyError({"first_response_minutes": "error_sla_number"})
     return SlaPolicy(first_response=first, resolution=resolution, rules=tuple(rules), counting=counting,
                      pause_when_waiting=bool(value.get("pause_when_waiting", False)), warnings=warnings,
@@ -309,7 +314,7 @@ async def load_policy(*, hours: OperatingHours | None = None, resolution: timede
     if row is None or not isinstance(row.value, dict):
         return default
     try:
-        return policy_from_json(row.value, hours=ops.hours)
+        return policy_from_json(row.value, hours=ops.hours, resolution=ops.sla)
     except PolicyError as problem:
         log.warning("stored SLA policy unreadable (%s); the defaults apply", problem)
         return default
@@ -546,7 +551,10 @@ async def _claim(ticket: Ticket, notice: Notice, now: datetime, *, announce: boo
             if on_notice is not None:
                 await on_notice(ticket, notice)
     except IntegrityError:
-        return False
+        # Claimed first by another sweep, which is the point; any other integrity error is a real fault.
+        if await SlaNotice.exists(ticket_id=ticket.id, target=notice.target, threshold=notice.threshold):
+            return False
+        raise
     return True
 
 

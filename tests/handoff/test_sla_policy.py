@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from handoff import actions, sla
 from handoff.auth import create_user
@@ -231,3 +232,19 @@ async def test_a_policy_naming_an_unknown_category_is_refused(flow: FlowHarness)
     with pytest.raises(PolicyError) as caught:
         await save_policy(SlaPolicy(rules=(Rule("no-such-thing", None, resolution=HOUR),)))
     assert caught.value.errors == {"rule_0_category": "error_sla_category"}
+
+
+async def test_an_integrity_error_that_is_not_a_lost_race_is_not_swallowed(flow: FlowHarness) -> None:
+    ticket = await handed_off(flow)
+
+    async def broken(_ticket: Ticket, _notice: sla.Notice) -> None:
+        await Ticket.create(id=ticket.id, conversation_id=ticket.conversation_id, contact_id=ticket.contact_id,
+                            channel=ticket.channel, reason=ticket.reason, opened_at=ticket.opened_at,
+                            due_at=ticket.due_at)  # a duplicate primary key: a fault, not a second sweep
+
+    with pytest.raises(IntegrityError):
+        await sla.sweep(now=ticket.opened_at + 2 * HOUR, on_notice=broken)
+    # The breach's claim was rolled back with the fault, so the next sweep announces it: nothing is lost.
+    assert not await SlaNotice.exists(ticket_id=ticket.id, threshold=100)
+    assert await sla.sweep(now=ticket.opened_at + 2 * HOUR) == 1
+    assert await kinds(ticket) == [("sla_breached", "first_response", 100)]
