@@ -39,6 +39,7 @@ from models import (
     Incident,
     IncidentStatus,
     Message,
+    Priority,
     ResolvedBy,
     SenderKind,
     Ticket,
@@ -244,6 +245,20 @@ async def categorize(*, ticket: Ticket, category: Category, agent: User, now: da
     data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category, "agreed": agreed}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
     await audit(actor=agent, action="ticket.categorize", target=ticket.number or str(ticket.id), data=data)
+    return ticket
+
+
+async def set_priority(*, ticket: Ticket, agent: User, priority: Priority, now: datetime) -> Ticket:
+    """Change the ticket's priority; its SLA targets follow the policy's rule for the new priority."""
+    _require_owner(agent, ticket)
+    _require_open(ticket)
+    previous = ticket.priority
+    ticket.priority = priority
+    await ticket.save(update_fields=["priority"])
+    await sla.refresh(ticket, now=now, retarget=True)
+    data = {"from": previous.value, "to": priority.value}
+    await add_event(ticket=ticket, kind="priority", actor_kind=ActorKind.AGENT, actor=agent, data=data)
+    await audit(actor=agent, action="ticket.priority", target=ticket.number or str(ticket.id), data=data)
     return ticket
 
 

@@ -248,3 +248,22 @@ async def test_an_integrity_error_that_is_not_a_lost_race_is_not_swallowed(flow:
     assert not await SlaNotice.exists(ticket_id=ticket.id, threshold=100)
     assert await sla.sweep(now=ticket.opened_at + 2 * HOUR) == 1
     assert await kinds(ticket) == [("sla_breached", "first_response", 100)]
+
+
+async def test_a_priority_change_retargets_the_ticket(flow: FlowHarness) -> None:
+    await save_policy(SlaPolicy(rules=(Rule(None, Priority.URGENT, first_response=timedelta(minutes=15),
+                                            resolution=4 * HOUR),)))
+    ticket = await handed_off(flow)
+    ana = await create_user(email="ana@cc.test", role=UserRole.AGENT, password="a-long-password", name="ana")
+    await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=flow.now)
+    ticket = await Ticket.get(id=ticket.id)
+    await actions.set_priority(ticket=ticket, agent=ana, priority=Priority.URGENT, now=flow.now + timedelta(minutes=10))
+    ticket = await Ticket.get(id=ticket.id)
+    assert (ticket.first_response_due_at, ticket.due_at) == (ticket.opened_at + timedelta(minutes=15),
+                                                             ticket.opened_at + 4 * HOUR)
+    # The 50 % warning of the new target (7.5 min) passed before the change: the next sweep announces it.
+    assert ticket.sla_next_check_at == flow.now + timedelta(minutes=10)
+    assert await sla.sweep(now=flow.now + timedelta(minutes=10, seconds=30)) == 1
+    assert await kinds(ticket) == [("sla_warning", "first_response", 50)]
+    assert (await Ticket.get(id=ticket.id)).sla_next_check_at == ticket.opened_at + timedelta(minutes=11.25)
+    assert await TicketEvent.filter(ticket_id=ticket.id, kind="priority").count() == 1
