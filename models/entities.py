@@ -442,10 +442,13 @@ class SlaNotice(Model):
     target = fields.CharEnumField(SlaTarget, max_length=16)
     threshold = fields.SmallIntField()  # percent of the target: 50, 75, 90 warn; 100 is the breach
     created_at = fields.DatetimeField()
+    # The sweep batch that inserted the row: its own rows are the ones it announces (handoff.sla).
+    claim = fields.CharField(max_length=32, default="")
 
     class Meta:
         table = "sla_notices"
         unique_together = (("ticket_id", "target", "threshold"),)
+        indexes = (("claim",),)  # a sweep reads back the rows it claimed
 
 
 class EscalationMail(Model):

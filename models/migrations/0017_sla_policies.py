@@ -31,8 +31,9 @@ class Migration(migrations.Migration):
                 ('target', fields.CharEnumField(description='FIRST_RESPONSE: first_response\nRESOLUTION: resolution', enum_type=SlaTarget, max_length=16)),
                 ('threshold', fields.SmallIntField()),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('claim', fields.CharField(default='', max_length=32)),
             ],
-            options={'table': 'sla_notices', 'app': 'models', 'unique_together': (('ticket_id', 'target', 'threshold'),), 'pk_attr': 'id', 'table_description': 'One SLA warning or breach notice of one ticket: the unique key (ticket, target, threshold) is the'},
+            options={'table': 'sla_notices', 'app': 'models', 'unique_together': (('ticket_id', 'target', 'threshold'),), 'indexes': [Index(fields=['claim'])], 'pk_attr': 'id', 'table_description': 'One SLA warning or breach notice of one ticket: the unique key (ticket, target, threshold) is the'},
             bases=['Model'],
         ),
         ops.AddField(
