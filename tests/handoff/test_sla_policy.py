@@ -267,3 +267,18 @@ async def test_a_priority_change_retargets_the_ticket(flow: FlowHarness) -> None
     assert await kinds(ticket) == [("sla_warning", "first_response", 50)]
     assert (await Ticket.get(id=ticket.id)).sla_next_check_at == ticket.opened_at + timedelta(minutes=11.25)
     assert await TicketEvent.filter(ticket_id=ticket.id, kind="priority").count() == 1
+
+
+async def test_an_advancing_clock_in_operating_hours_across_a_holiday_weekend(flow: FlowHarness) -> None:
+    # Friday 14 August 2026 15:30; Monday 17 August is Independence Day.
+    await save_policy(SlaPolicy(counting=SlaCounting.OPERATING))
+    flow.now = datetime(2026, 8, 14, 15, 30, tzinfo=JKT)
+    ticket = await handed_off(flow)
+    moments = [datetime(2026, 8, 14, 15, 59, tzinfo=JKT), datetime(2026, 8, 14, 16, 0, tzinfo=JKT),
+               datetime(2026, 8, 15, 12, 0, tzinfo=JKT), datetime(2026, 8, 17, 12, 0, tzinfo=JKT),
+               datetime(2026, 8, 18, 8, 14, tzinfo=JKT), datetime(2026, 8, 18, 8, 15, tzinfo=JKT),
+               datetime(2026, 8, 18, 8, 24, tzinfo=JKT), datetime(2026, 8, 18, 8, 30, tzinfo=JKT)]
+    announced = [await sla.sweep(now=at) for at in moments]
+    assert announced == [0, 1, 0, 0, 0, 1, 1, 1]  # 50 % at closing, nothing over the weekend, then Tuesday
+    assert await kinds(ticket) == [("sla_warning", "first_response", 50), ("sla_warning", "first_response", 75),
+                                   ("sla_warning", "first_response", 90), ("sla_breached", "first_response", 100)]
