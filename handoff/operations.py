@@ -70,7 +70,8 @@ def _to_json(ops: Operations) -> dict[str, Any]:
 
 
 def _schedule_of(hours: OperatingHours) -> list[tuple[int, time, time]]:
-    return [(day, *span) for day in range(7) if (span := hours.span(day)) is not None]
+    """Every opening period, several a day where there is a break (Friday prayer)."""
+    return [(day, *period) for day in range(7) for period in hours.periods(day)]
 
 
 def _from_json(value: dict[str, Any], defaults: Operations) -> Operations:
@@ -131,10 +132,31 @@ def _check_message(text: str) -> tuple[str, dict[str, str]] | None:
     return (problem.code, problem.params()) if problem is not None else None
 
 
+def _with_break(form: Mapping[str, str], day: int, opens: time, closes: time,
+                errors: dict[str, str]) -> list[tuple[int, time, time]]:
+    """The day's periods: one, or two around a break (``break_from_<d>`` to ``break_until_<d>``, both or
+    neither, inside the day's hours): Friday 08:00-16:00 with a break 11:30-13:00 for Friday prayer."""
+    raw_from, raw_until = form.get(f"break_from_{day}", "").strip(), form.get(f"break_until_{day}", "").strip()
+    if not raw_from and not raw_until:
+        return [(day, opens, closes)]
+    start, end = _parse_time(raw_from), _parse_time(raw_until)
+    if start is None:
+        errors[f"break_from_{day}"] = "error_bad_time"
+    if end is None:
+        errors[f"break_until_{day}"] = "error_bad_time"
+    if start is None or end is None:
+        return []
+    if not opens < start < end < closes:
+        errors[f"break_until_{day}"] = "error_break_outside"
+        return []
+    return [(day, opens, start), (day, end, closes)]
+
+
 def parse_form(form: Mapping[str, str], *, defaults: Operations) -> Operations:
     """The settings form as Operations, or OperationsFormError naming every bad field (nothing is saved then).
 
-    Fields: ``open_<d>`` (checkbox), ``opens_<d>`` / ``closes_<d>`` (HH:MM) for weekday d = 0..6,
+    Fields: ``open_<d>`` (checkbox), ``opens_<d>`` / ``closes_<d>`` (HH:MM) for weekday d = 0..6, and an
+    optional break ``break_from_<d>`` / ``break_until_<d>``,
     ``public_holidays`` (checkbox), ``closed_dates`` (one YYYY-MM-DD per line or comma-separated),
     ``message_id`` / ``message_en``, ``sla_hours``.
     """
@@ -154,7 +176,7 @@ def parse_form(form: Mapping[str, str], *, defaults: Operations) -> Operations:
             if closes <= opens:
                 errors[f"closes_{day}"] = "error_end_before_start"
             else:
-                schedule.append((day, opens, closes))
+                schedule += _with_break(form, day, opens, closes, errors)
     closed: set[date] = set()
     for raw in re.split(r"[\s,;]+", form.get("closed_dates", "")):
         if not raw:
@@ -199,6 +221,10 @@ def form_values(ops: Operations) -> dict[str, str]:
         values[f"open_{day}"] = "1" if span else ""
         values[f"opens_{day}"] = span[0].strftime("%H:%M") if span else "08:00"
         values[f"closes_{day}"] = span[1].strftime("%H:%M") if span else "16:00"
+        # A break: the gap after the first period (the form edits one; more stay until the form is saved).
+        periods = ops.hours.periods(day)
+        values[f"break_from_{day}"] = periods[0][1].strftime("%H:%M") if len(periods) > 1 else ""
+        values[f"break_until_{day}"] = periods[1][0].strftime("%H:%M") if len(periods) > 1 else ""
     values["public_holidays"] = "1" if ops.hours.public_holidays else ""
     values["closed_dates"] = "\n".join(sorted(d.isoformat() for d in ops.hours.closed_dates))
     values["sla_hours"] = sla_text(ops.sla)

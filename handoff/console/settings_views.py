@@ -1,8 +1,10 @@
-"""Supervisor page for operating hours, closed dates, the out-of-hours message and the SLA target."""
+"""Supervisor page for operating hours (with a break), closed dates, the out-of-hours message, the SLA
+target, and the SLA policy (handoff.sla: first response, counting, pause, warnings, per-category and
+per-priority rules), each form saved on its own."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from aiohttp import web
 
@@ -17,7 +19,60 @@ from handoff.operations import (
     save_operations,
     sla_text,
 )
+from handoff.sla import PolicyError, SlaPolicy, check_categories, load_policy, policy_from_json, save_policy
 from handoff.templating import OUT_OF_HOURS
+from models import Priority, SlaCounting
+
+ANY = "*"  # a rule's category or priority left open
+UNSET = "-"  # a rule's target left to the next rule
+
+
+def policy_values(policy: SlaPolicy) -> dict[str, str]:
+    """The SLA policy form's fields; targets in minutes, one rule per line: category priority first resolution."""
+    def minutes(value: timedelta | None) -> str:
+        return UNSET if value is None else f"{value.total_seconds() / 60:g}"
+
+    rules = [" ".join((r.category or ANY, r.priority.value if r.priority else ANY, minutes(r.first_response),
+                       minutes(r.resolution))) for r in policy.rules]
+    return {"first_response_minutes": minutes(policy.first_response), "counting": policy.counting.value,
+            "pause_when_waiting": "1" if policy.pause_when_waiting else "",
+            "warnings": ", ".join(str(w) for w in policy.warnings), "rules": "\n".join(rules)}
+
+
+def parse_policy_form(form: dict[str, str], *, current: SlaPolicy) -> SlaPolicy:
+    """The posted policy, or PolicyError naming every bad field (a bad rule by its line, from 0)."""
+    errors: dict[str, str] = {}
+    rules: list[dict[str, str | None]] = []
+    lines: list[int] = []  # the form's line of each rule, so an error names the line the supervisor sees
+    for n, line in enumerate(line for line in form.get("rules", "").splitlines() if line.strip()):
+        parts = line.split()
+        if len(parts) != 4:  # category priority first resolution
+            errors[f"rule_{n}"] = "error_sla_rule_line"
+            continue
+        category, priority, first, resolution = (None if p in (ANY, UNSET) else p for p in parts)
+        rules.append({"category": category, "priority": priority, "first_response_minutes": first,
+                      "resolution_minutes": resolution})
+        lines.append(n)
+    raw_warnings = [w for w in form.get("warnings", "").replace(",", " ").split() if w]
+    value = {"first_response_minutes": form.get("first_response_minutes", ""),
+             "counting": form.get("counting", SlaCounting.CALENDAR.value),
+             "pause_when_waiting": form.get("pause_when_waiting") == "1", "warnings": raw_warnings, "rules": rules}
+    try:
+        policy = policy_from_json(value, hours=current.hours, resolution=current.resolution)
+    except PolicyError as problem:
+        errors |= {_on_line(key, lines): error for key, error in problem.errors.items()}
+        raise PolicyError(errors) from None
+    if errors:
+        raise PolicyError(errors)
+    return policy
+
+
+def _on_line(key: str, lines: list[int]) -> str:
+    """``rule_<i>...`` of the i-th parsed rule as ``rule_<line>...`` of the form's line."""
+    if not key.startswith("rule_") or not key.split("_")[1].isdigit():
+        return key
+    index = key.split("_")[1]
+    return key.replace(f"rule_{index}", f"rule_{lines[int(index)]}", 1)
 
 
 def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tuple[date, str]]:
@@ -34,9 +89,14 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
 
 
 def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
-          *, params: dict[str, dict[str, str]] | None = None, status: int = 200) -> web.Response:
+          *, params: dict[str, dict[str, str]] | None = None, status: int = 200,
+          sla_values: dict[str, str], sla_errors: dict[str, str] | None = None) -> web.Response:
     state = console_state(request)
     return render(request, "admin_settings.html", {
+        "sla_values": sla_values,
+        "sla_errors": sla_errors or {},
+        "countings": [c.value for c in SlaCounting],
+        "priorities": [p.value for p in Priority],
         "page": "settings",
         "values": values,
         "errors": errors,
@@ -50,8 +110,10 @@ def _page(request: web.Request, ops: Operations, values: dict[str, str], errors:
 
 async def settings_page(request: web.Request) -> web.Response:
     require_supervisor(request)
-    ops = await current_operations(console_state(request))
-    return _page(request, ops, form_values(ops), {})
+    state = console_state(request)
+    ops = await current_operations(state)
+    policy = await load_policy(hours=state.hours, resolution=state.sla)
+    return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy))
 
 
 async def settings_save(request: web.Request) -> web.Response:
@@ -63,14 +125,15 @@ async def settings_save(request: web.Request) -> web.Response:
         ops = parse_form(form, defaults=current)
     except OperationsFormError as problem:
         # Nothing is saved; the form comes back with what was typed, so no input is lost.
+        policy = await load_policy(hours=state.hours, resolution=state.sla)
         return _page(request, current, {**form_values(current), **form,
                                         **{k: "" for k in ("public_holidays",) if k not in form},
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
-                     problem.errors, params=problem.params, status=400)
+                     problem.errors, params=problem.params, status=400, sla_values=policy_values(policy))
     await save_operations(operations=ops)
     await actions.audit(actor=user, action="settings.operations", data={
-        "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]
-                     for d in range(7) if (s := ops.hours.span(d))},
+        "schedule": {str(d): [f"{a:%H:%M}-{b:%H:%M}" for a, b in ops.hours.periods(d)]
+                     for d in range(7) if ops.hours.periods(d)},
         "closed_dates": len(ops.hours.closed_dates),
         "public_holidays": ops.hours.public_holidays,
         "sla_hours": sla_text(ops.sla),
@@ -82,7 +145,27 @@ async def settings_save(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
 
 
+async def sla_save(request: web.Request) -> web.Response:
+    user = require_supervisor(request)
+    state = console_state(request)
+    form = await form_fields(request)
+    current = await load_policy(hours=state.hours, resolution=state.sla)
+    try:
+        policy = parse_policy_form(form, current=current)
+        await check_categories(policy)  # by the rule's index, which is its line when every line parsed
+    except PolicyError as problem:
+        # Nothing is saved; what was typed comes back with every bad field named.
+        ops = await current_operations(state)
+        typed = {**policy_values(current), **form, "pause_when_waiting": form.get("pause_when_waiting", "")}
+        return _page(request, ops, form_values(ops), {}, status=400, sla_values=typed, sla_errors=problem.errors)
+    await save_policy(policy)
+    await actions.audit(actor=user, action="settings.sla_policy", data=policy_values(policy))
+    state.broker.publish("settings.updated", {"by": request[USER].id})
+    raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved#sla-policy")
+
+
 def add_routes(console: web.Application) -> None:
     router = console.router
+    router.add_post("/admin/sla", sla_save, name="sla_save")
     router.add_get("/admin/settings", settings_page, name="settings")
     router.add_post("/admin/settings", settings_save, name="settings_save")

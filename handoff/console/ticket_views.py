@@ -29,7 +29,7 @@ from handoff.console.toolkit import (
     request_language,
     sla_class,
 )
-from handoff.sla import evaluate, moments
+from handoff.sla import evaluate, evaluate_targets, load_policy, moments
 from handoff.templating import ANSWER
 from handoff.templating import render as render_template
 from handoff.tickets import default_target, reply_targets
@@ -156,6 +156,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     now = state.clock()
     status = evaluate(ticket, now)
     clock = moments(ticket)
+    sla_report = evaluate_targets(ticket, await load_policy(hours=state.hours, resolution=state.sla), now)
     prediction = conversation.last_prediction or {}
     top = [(str(label), float(p)) for label, p in (prediction.get("top") or [])[:3]]
     categories = await Category.filter(active=True)
@@ -191,6 +192,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "remaining": remaining_text(status.remaining),
         "sla_class": sla_class(status),
         "due_iso": iso(clock.due_at),
+        "sla_report": sla_report,
         "at_risk_iso": iso(clock.at_risk_from),
         "warning_iso": iso(clock.warning_from),
         "top": top,
@@ -321,7 +323,8 @@ async def assign_view(request: web.Request) -> web.Response:
 
 async def waiting_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1")
+        await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1",
+                                  now=console_state(request).clock())
 
     return await _act(request, run, "notice_status")
 

@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0016_identity_proof')]
+    dependencies = [('models', '0017_sla_policies')]
 
     initial = False
 

@@ -11,6 +11,7 @@ from handoff.hours import OperatingHours
 from handoff.operations import (
     OperationsFormError,
     defaults_from,
+    form_values,
     load_operations,
     parse_form,
     save_operations,
@@ -132,3 +133,32 @@ async def test_the_bot_uses_the_stored_hours_message_and_sla_without_a_restart(f
     reply = flow.replies()[-1]
     assert "Senin–Jumat 08.00–16.00; Sabtu 09.00–12.00 WIB, kecuali hari libur nasional" in reply
     assert "target penyelesaian kami 6 jam" in reply
+
+
+def test_a_break_splits_the_day_and_comes_back_on_the_form() -> None:
+    form = {f"open_{d}": "1" for d in range(5)} | {f"opens_{d}": "08:00" for d in range(5)} | {
+        f"closes_{d}": "16:00" for d in range(5)} | {"break_from_4": "11:30", "break_until_4": "13:00",
+                                                     "sla_hours": "24"}
+    ops = parse_form(form, defaults=DEFAULTS)
+    assert ops.hours.periods(4) == ((time(8), time(11, 30)), (time(13), time(16)))
+    assert ops.hours.periods(3) == ((time(8), time(16)),)
+    values = form_values(ops)
+    assert (values["break_from_4"], values["break_until_4"], values["break_from_3"]) == ("11:30", "13:00", "")
+
+
+def test_a_break_outside_the_day_or_half_given_is_refused() -> None:
+    base = {"open_4": "1", "opens_4": "08:00", "closes_4": "16:00", "sla_hours": "24"}
+    with pytest.raises(OperationsFormError) as outside:
+        parse_form(base | {"break_from_4": "15:00", "break_until_4": "17:00"}, defaults=DEFAULTS)
+    assert outside.value.errors == {"break_until_4": "error_break_outside"}
+    with pytest.raises(OperationsFormError) as half:
+        parse_form(base | {"break_from_4": "11:30"}, defaults=DEFAULTS)
+    assert half.value.errors == {"break_until_4": "error_bad_time"}
+
+
+async def test_breaks_survive_saving_and_loading(db: str) -> None:
+    form = {"open_4": "1", "opens_4": "08:00", "closes_4": "16:00", "break_from_4": "11:30",
+            "break_until_4": "13:00", "sla_hours": "24"}
+    await save_operations(operations=parse_form(form, defaults=DEFAULTS))
+    loaded = await load_operations(defaults=DEFAULTS)
+    assert loaded.hours.periods(4) == ((time(8), time(11, 30)), (time(13), time(16)))

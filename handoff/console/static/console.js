@@ -65,7 +65,13 @@
     }
     // A closing WhatsApp window is the assigned agent's to act on; unassigned, anyone's.
     if (name === "ticket.window_closing" && (data.assignee_id === null || data.assignee_id === me)) {
-      alertWindow(data.ticket_id);
+      alertTicket(data.ticket_id, body.dataset.windowClosing);
+    }
+    // SLA notices name their recipients (handoff.sla.recipients): the assigned agent, the team or everyone
+    // for a warning, the supervisors for a breach.
+    if ((name === "sla.warning" || name === "sla.breach") && Array.isArray(data.recipients) && data.recipients.includes(me)) {
+      alertTicket(data.ticket_id, name === "sla.breach" ? body.dataset.slaBreach : body.dataset.slaWarning);
+      return;
     }
     if (name === "classifier.progress") { if (page === "classifier") refresh(["retrain"]); return; }
     if (name === "settings.updated" || name === "teams.updated") { if (page === "queue") location.reload(); return; }
@@ -75,13 +81,13 @@
     else if (page === "ticket" && data.ticket_id === ticketId) refresh(["timeline", "ticket-meta"]);
   }
 
-  function alertWindow(id) {
+  function alertTicket(id, message) {
     const box = document.getElementById("live-alert");
     if (!box) return;
     const link = document.createElement("a");
     link.href = `/console/t/${Number(id)}`;
     link.textContent = body.dataset.openTicket || "";
-    box.replaceChildren(document.createTextNode(`${body.dataset.windowClosing || ""} `), link);
+    box.replaceChildren(document.createTextNode(`${message || ""} `), link);
     box.dataset.ticket = String(Number(id));
     box.hidden = false;
   }

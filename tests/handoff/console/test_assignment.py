@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from handoff.assignment import Assigner
 from handoff.auth import create_user
-from handoff.console.assignment import Assigner
-from models import Ticket, TicketEvent, User, UserRole
+from models import Setting, Ticket, TicketEvent, User, UserRole
 from tests.conftest import IN_HOURS, FlowHarness
 from tests.handoff.console.conftest import Served
 
@@ -61,6 +61,10 @@ async def test_silent_agent_loses_the_ticket_to_the_next(flow: FlowHarness) -> N
 
 
 async def test_the_running_app_assigns_a_handoff_to_an_available_agent(served: Served) -> None:
+    # The running app reads the wall clock and assigns inside operating hours only (handoff.assignment):
+    # open all day, every day, so this test of the wiring passes at any hour it runs.
+    await Setting.create(key="operations", value={
+        "schedule": [[d, "00:00", "23:59:59.999999"] for d in range(7)], "public_holidays": False, "sla_hours": 24})
     served.agent.available = True
     await served.agent.save(update_fields=["available"])
     ticket = await served.hand_off()
