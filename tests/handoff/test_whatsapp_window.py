@@ -42,6 +42,7 @@ async def waiting_ticket(flow: FlowHarness, number: str = NUMBER) -> Ticket:
     flow.deps.registry.add(MemoryChannel(kind=ChannelKind.WHATSAPP))
     await whatsapp(flow, "halo", number=number)
     await whatsapp(flow, "13521045", number=number)
+    await flow.prove(channel=ChannelKind.WHATSAPP, user=number)
     await whatsapp(flow, "agen", number=number)
     return await Ticket.get(channel=ChannelKind.WHATSAPP)
 

@@ -18,6 +18,7 @@ from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.reachability import EVENT as UNREACHABLE
 from handoff.whatsapp_window import LIVE_EVENT, sweep
 from models import ChannelIdentity, ChannelKind, DeliveryStatus, Message, Ticket, TicketEvent, UserRole
+from tests.conftest import prove_address
 from tests.handoff.console.conftest import Console, Served
 
 NUMBER = "whatsapp:+6281200000001"
@@ -66,7 +67,8 @@ async def test_a_blocked_bot_shows_on_the_ticket_with_the_other_channels_until_t
     whatsapp = MemoryChannel(kind=ChannelKind.WHATSAPP)
     served.app[REGISTRY].add(whatsapp)
     await wa_say(served, "halo")
-    await wa_say(served, "13521045")  # verified on WhatsApp first...
+    await wa_say(served, "13521045")
+    await prove_address(ChannelKind.WHATSAPP, NUMBER)  # proven on WhatsApp first...
     ticket = await served.hand_off(user="777")  # ...then the same student on Telegram asks for a person
     blocked = BlockedTelegram()
     served.app[REGISTRY].add(blocked)
