@@ -6,6 +6,7 @@ import csv
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -31,6 +32,23 @@ class DirectoryRecord:
     faculty: str
     program: str
     status: str
+
+
+ACTIVE = "active"
+
+
+class InactivePolicy(StrEnum):
+    """What a directory entry whose status is not active (inactive, graduated, unknown...) may do (issue 13),
+    DIRECTORY_INACTIVE: its number is a *claim* at most (no proof joins anyone to it), or it is *refused*
+    with a clear answer."""
+
+    CLAIMED = "claimed"
+    REFUSE = "refuse"
+
+
+def is_active(record: DirectoryRecord) -> bool:
+    """One rule: only an entry the directory calls active can be proven; any other status cannot."""
+    return record.status.strip().lower() == ACTIVE
 
 
 class Directory(Protocol):

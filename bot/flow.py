@@ -22,7 +22,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage
-from bot.directory import Directory, DirectoryRecord
+from bot.directory import Directory, DirectoryRecord, InactivePolicy, is_active
 from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import (
     DEFAULT_CAMPUS_DOMAINS,
@@ -169,6 +169,8 @@ class FlowDeps:
     directory: Directory
     hours: OperatingHours = field(default_factory=OperatingHours)
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
+    # A directory entry that is not active: a claim at most, or refused (DIRECTORY_INACTIVE).
+    inactive: InactivePolicy = InactivePolicy.CLAIMED
     sla: timedelta = DEFAULT_TARGET
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
@@ -418,6 +420,14 @@ async def _prove_by_address(turn: _Turn) -> None:
         return
     record = await _lookup(turn, address)
     if record is None or record.email.lower() != address.value:
+        return
+    if not is_active(record):
+        # An entry that is not active is never proven (DIRECTORY_INACTIVE): a claim at most, as if typed.
+        # Not consent: the person has not seen the privacy notice yet, and hears it as anyone does.
+        if turn.deps.inactive == InactivePolicy.CLAIMED:
+            turn.identity.claimed_number = record.id_number
+            turn.identity.proof = ProofLevel.CLAIMED
+            await turn.identity.save(update_fields=["claimed_number", "proof"])
         return
     known = await Contact.exists(id_number=record.id_number, consent_at__not_isnull=True)
     await _prove(turn, record, ProofMethod.ADDRESS, speaking=False)
@@ -843,8 +853,9 @@ async def _first_contact(turn: _Turn, text: str) -> None:
 async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
     parsed = await _parse_identity(turn, text)
-    if parsed.identity is not None:
-        record = await _lookup(turn, parsed.identity)
+    record = await _lookup(turn, parsed.identity) if parsed.identity is not None else None
+    refused = record is not None and not is_active(record) and turn.deps.inactive == InactivePolicy.REFUSE
+    if parsed.identity is not None and not refused:
         question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
         await _claim(turn, parsed.identity, record)
         conversation.pending_question = None  # type: ignore[assignment]
@@ -855,14 +866,20 @@ async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
         await turn.say("identity_noted")
         await _answer_kept(turn, question)
         return
-    if parsed.attempt is not None:
+    if refused:
+        # Said plainly, though it tells that the number is in the directory: the person must know why the
+        # bot will not serve it, and the attempts limit keeps this from being a lookup (issue 13).
+        log.info("identity %s refused: the directory entry is not active", turn.identity.id)
+        problem = turn.cat.t("identity_refused")
+    elif parsed.attempt is not None:
         problem = turn.cat.t(parsed.attempt.problem.value, value=parsed.attempt.value, digits=parsed.attempt.digits)
     else:
         problem = turn.cat.t("identity_missing")
-        if parsed.remainder and not is_greeting_only(parsed.remainder):
-            conversation.pending_question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q)[
-                :MAX_CLASSIFIED_CHARS
-            ]
+    if (refused or parsed.attempt is None) and parsed.remainder and not is_greeting_only(parsed.remainder):
+        # Kept for whoever answers it: the bot once there is an identity, or the agent of the hand-off.
+        conversation.pending_question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q)[
+            :MAX_CLASSIFIED_CHARS
+        ]
     conversation.identity_attempts += 1
     await conversation.save(update_fields=["identity_attempts", "pending_question", "updated_at"])
     left = MAX_IDENTITY_ATTEMPTS - conversation.identity_attempts
