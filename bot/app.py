@@ -260,6 +260,7 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             hours=hours,
             campus_domains=settings.campus_domains,
             inactive=settings.directory_inactive,
+            secret_key=settings.secret_key,
             sla=settings.sla,
             notify=notify,
             attachments=attachments,

@@ -34,6 +34,7 @@ from bot.identity import (
     parse_identity,
 )
 from bot.leases import Leases, person_of
+from handoff import identity_limits
 from handoff.attachments import AttachmentStore
 from handoff.contacts import Person, is_proven, prove
 from handoff.delivery import Button, ChannelRegistry, send_text
@@ -171,6 +172,8 @@ class FlowDeps:
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
     # A directory entry that is not active: a claim at most, or refused (DIRECTORY_INACTIVE).
     inactive: InactivePolicy = InactivePolicy.CLAIMED
+    # SECRET_KEY: keys the guessing limits' hashes (handoff.identity_limits); a stored one when unset.
+    secret_key: str = ""
     sla: timedelta = DEFAULT_TARGET
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
@@ -523,7 +526,11 @@ async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | No
         return None
     parsed = await asyncio.to_thread(parse_identity, text, today=deps.clock().date(),
                                      campus_domains=deps.campus_domains)
-    return parsed.identity
+    if parsed.identity is None:
+        return None
+    # Over a guessing limit the turn looks nothing up: neither is anything fetched for it.
+    keys = await _attempt_keys(deps, conversation.identity, parsed.identity)
+    return parsed.identity if await identity_limits.allowed(keys, now=deps.clock()) else None
 
 
 def _address_on_record(identity: ChannelIdentity, campus_domains: tuple[str, ...]) -> Identity | None:
@@ -853,7 +860,7 @@ async def _first_contact(turn: _Turn, text: str) -> None:
 async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
     parsed = await _parse_identity(turn, text)
-    record = await _lookup(turn, parsed.identity) if parsed.identity is not None else None
+    record = await _limited_lookup(turn, parsed.identity) if parsed.identity is not None else None
     refused = record is not None and not is_active(record) and turn.deps.inactive == InactivePolicy.REFUSE
     if parsed.identity is not None and not refused:
         question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
@@ -905,6 +912,21 @@ async def _parse_identity(turn: _Turn, text: str) -> ParseResult:
     return await asyncio.to_thread(
         parse_identity, text, today=turn.now.date(), campus_domains=turn.deps.campus_domains
     )
+
+
+async def _limited_lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
+    """A number typed by the person, looked up within the guessing limits (handoff.identity_limits). Over a
+    limit nothing is looked up, as if the directory did not know it: the answer is the same neutral one."""
+    keys = await _attempt_keys(turn.deps, turn.identity, identity)
+    if not await identity_limits.allowed(keys, now=turn.now):
+        return None
+    await identity_limits.record(keys, now=turn.now)
+    return await _lookup(turn, identity)
+
+
+async def _attempt_keys(deps: FlowDeps, address: ChannelIdentity, identity: Identity) -> identity_limits.AttemptKeys:
+    return await identity_limits.attempt_keys(secret_key=deps.secret_key, channel=address.channel,
+                                              address=address.external_id, number=identity.value)
 
 
 async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:

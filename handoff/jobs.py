@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from handoff import login_throttle, sla, whatsapp_window
+from handoff import identity_limits, login_throttle, sla, whatsapp_window
 from models import InboxEntry
 
 
@@ -81,6 +81,11 @@ async def login_throttle_prune(now: datetime) -> int:
     return await login_throttle.prune(now=now)
 
 
+async def identity_attempts_prune(now: datetime) -> int:
+    """Identity attempts older than the guessing limits' window (handoff.identity_limits)."""
+    return await identity_limits.prune(now=now)
+
+
 MINUTELY = Every(timedelta(minutes=1))
 
 
@@ -95,4 +100,5 @@ def registry(context: JobContext) -> tuple[Job, ...]:
         Job("whatsapp_window_warnings", MINUTELY, window_warnings),
         Job("inbox_prune", MINUTELY, inbox_prune),
         Job("login_throttle_prune", MINUTELY, login_throttle_prune),
+        Job("identity_attempts_prune", MINUTELY, identity_attempts_prune),
     )
