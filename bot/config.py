@@ -46,6 +46,8 @@ class Settings:
     directory_token: str = ""
     # DIRECTORY_INACTIVE: claimed (default) or refuse, for an entry whose status is not active (bot.directory).
     directory_inactive: InactivePolicy = InactivePolicy.CLAIMED
+    # WEBCHAT_IDENTITY_SECRET: shared with the LMS that signs its users' identities for the web chat (bot.lms).
+    webchat_identity_secret: str = ""
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
     telegram_bot_token: str = ""
@@ -154,6 +156,7 @@ class Settings:
             directory_url=get("DIRECTORY_URL"),
             directory_token=get("DIRECTORY_TOKEN"),
             directory_inactive=InactivePolicy(inactive),
+            webchat_identity_secret=get("WEBCHAT_IDENTITY_SECRET"),
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),

@@ -570,6 +570,15 @@ async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
                    predicted=(None, None))
 
 
+async def address_identity(channel: ChannelKind, external_id: str, now: datetime) -> ChannelIdentity:
+    """The identity of an address, created (with its own anonymous contact) when new: for proof that
+    comes before any message (bot.lms, a signed web chat session)."""
+    message = InboundMessage(channel=channel, external_id=external_id, provider_message_id="", text="",
+                             received_at=now)
+    identity, _contact, _created = await _identity_for(message, now)
+    return identity
+
+
 async def _identity_for(message: InboundMessage, now: datetime) -> tuple[ChannelIdentity, Contact, bool]:
     """The writer's identity and contact (one query when known); True when both were just created."""
     identity = (
