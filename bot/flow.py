@@ -31,6 +31,7 @@ from bot.identity import (
     ParseResult,
     is_campus_email,
     mask,
+    normalise_phone,
     parse_identity,
 )
 from bot.leases import Leases, person_of
@@ -422,7 +423,10 @@ async def _prove_by_address(turn: _Turn) -> None:
     if address is None:
         return
     record = await _lookup(turn, address)
-    if record is None or record.email.lower() != address.value:
+    if record is None:
+        return
+    listed = record.phone if address.kind is IdentityKind.PHONE else record.email.lower()
+    if not listed or listed != address.value:
         return
     if not is_active(record):
         # An entry that is not active is never proven (DIRECTORY_INACTIVE): a claim at most, as if typed.
@@ -534,13 +538,19 @@ async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | No
 
 
 def _address_on_record(identity: ChannelIdentity, campus_domains: tuple[str, ...]) -> Identity | None:
-    """The sender's own address, when arriving from it can prove them: an e-mail from a campus address
-    (the mail channel's address is the sender's), not yet proven. Only campus addresses: the directory is
-    not asked about every outside sender."""
-    if identity.channel != ChannelKind.EMAIL or is_proven(identity):
+    """The sender's own address, when arriving from it can prove them, not yet proven: an e-mail from a
+    campus address (the mail channel's address is the sender's; only campus addresses, so the directory is
+    not asked about every outside sender), or a WhatsApp number (Twilio's From, which WhatsApp vouches for;
+    a Telegram contact card proves nothing, anyone can share any card)."""
+    if is_proven(identity):
         return None
-    address = identity.external_id.lower()
-    return Identity(IdentityKind.EMAIL, address) if is_campus_email(address, campus_domains) else None
+    if identity.channel == ChannelKind.EMAIL:
+        address = identity.external_id.lower()
+        return Identity(IdentityKind.EMAIL, address) if is_campus_email(address, campus_domains) else None
+    if identity.channel == ChannelKind.WHATSAPP:
+        phone = normalise_phone(identity.external_id.removeprefix("whatsapp:"))
+        return Identity(IdentityKind.PHONE, phone) if phone else None
+    return None
 
 
 async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
