@@ -419,7 +419,7 @@ async def _prove_by_address(turn: _Turn) -> None:
     (``ProofMethod.ADDRESS``): a mail from the campus mailbox the directory gave them. Then the turn goes on
     as that person's (their open ticket, their name). A person met here for the first time still hears
     the greeting and the privacy notice once, before anything is answered."""
-    address = _address_on_record(turn.identity, turn.deps.campus_domains)
+    address = _address_on_record(turn.identity, turn.conversation.step, turn.deps.campus_domains)
     if address is None:
         return
     record = await _lookup(turn, address)
@@ -504,7 +504,8 @@ async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:
     own address when it may prove them (``_address_on_record``) and, in the identity step, for the
     identity it parses from the same text the same way."""
     wanted: list[Identity] = []
-    address = _address_on_record(stored.conversation.identity, deps.campus_domains)
+    conversation: Conversation = stored.conversation
+    address = _address_on_record(conversation.identity, conversation.step, deps.campus_domains)
     if address is not None:
         wanted.append(address)
     parsed = await _identity_to_look_up(stored, deps)
@@ -537,12 +538,13 @@ async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | No
     return parsed.identity if await identity_limits.allowed(keys, now=deps.clock()) else None
 
 
-def _address_on_record(identity: ChannelIdentity, campus_domains: tuple[str, ...]) -> Identity | None:
+def _address_on_record(identity: ChannelIdentity, step: FlowStep, campus_domains: tuple[str, ...]) -> Identity | None:
     """The sender's own address, when arriving from it can prove them, not yet proven: an e-mail from a
     campus address (the mail channel's address is the sender's; only campus addresses, so the directory is
     not asked about every outside sender), or a WhatsApp number (Twilio's From, which WhatsApp vouches for;
-    a Telegram contact card proves nothing, anyone can share any card)."""
-    if is_proven(identity):
+    a Telegram contact card proves nothing, anyone can share any card). Asked at a conversation's start
+    only, not at every message of everyone not proven: the directory may be an HTTP service."""
+    if is_proven(identity) or step not in (FlowStep.NEW, FlowStep.AWAITING_IDENTITY):
         return None
     if identity.channel == ChannelKind.EMAIL:
         address = identity.external_id.lower()
