@@ -438,16 +438,15 @@ async def _prove_by_address(turn: _Turn) -> None:
         return
     known = await Contact.exists(id_number=record.id_number, consent_at__not_isnull=True)
     await _prove(turn, record, ProofMethod.ADDRESS, speaking=False)
+    # A conversation's first message (``_address_on_record``): nothing to ask them, they are known, and
+    # the conversation speaks the person's language.
     conversation = turn.conversation
-    if conversation.step in (FlowStep.NEW, FlowStep.AWAITING_IDENTITY):
-        # Nothing to ask them: they are known. A new conversation speaks the person's language.
-        if conversation.step == FlowStep.NEW:
-            conversation.language = turn.contact.language
-        conversation.step = FlowStep.AWAITING_QUESTION
-        await conversation.save(update_fields=["language", "step", "updated_at"])
-        if not known:
-            await turn.say("greeting")
-            await turn.say("privacy_notice")
+    conversation.language = turn.contact.language
+    conversation.step = FlowStep.AWAITING_QUESTION
+    await conversation.save(update_fields=["language", "step", "updated_at"])
+    if not known:
+        await turn.say("greeting")
+        await turn.say("privacy_notice")
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,9 +541,10 @@ def _address_on_record(identity: ChannelIdentity, step: FlowStep, campus_domains
     """The sender's own address, when arriving from it can prove them, not yet proven: an e-mail from a
     campus address (the mail channel's address is the sender's; only campus addresses, so the directory is
     not asked about every outside sender), or a WhatsApp number (Twilio's From, which WhatsApp vouches for;
-    a Telegram contact card proves nothing, anyone can share any card). Asked at a conversation's start
-    only, not at every message of everyone not proven: the directory may be an HTTP service."""
-    if is_proven(identity) or step not in (FlowStep.NEW, FlowStep.AWAITING_IDENTITY):
+    a Telegram contact card proves nothing, anyone can share any card). Asked at a conversation's first
+    message only, not at every message of everyone not proven: the directory may be an HTTP service,
+    slow or down, and every later message would wait on it again."""
+    if is_proven(identity) or step != FlowStep.NEW:
         return None
     if identity.channel == ChannelKind.EMAIL:
         address = identity.external_id.lower()
