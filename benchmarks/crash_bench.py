@@ -227,7 +227,7 @@ def expected_prefix(user: User) -> list[str]:
 
     cat = catalog("id")
     return [cat.t("greeting"), cat.t("privacy_notice"), cat.t("ask_identity"),
-            cat.t("identity_verified", name_suffix=f", {user.first_name}", role=cat.t("role_student")),
+            cat.t("identity_noted"),  # a typed NIM is a claim: no name before proof (issue 13)
             cat.t("ask_question")]
 
 

@@ -8,7 +8,7 @@ import functools
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from bot import lms
 from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
 from bot.channels.webchat import WebChatChannel, setup_webchat
@@ -259,6 +260,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             ),
             hours=hours,
             campus_domains=settings.campus_domains,
+            inactive=settings.directory_inactive,
+            secret_key=settings.secret_key,
             sla=settings.sla,
             notify=notify,
             attachments=attachments,
@@ -299,8 +302,12 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     # The web chat answers in-line: its POST fallback promises the replies are in /chat/history when it
     # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
     # is stored; the turn runs in the inbound worker.
+    async def signed_chat(token: str | None, query: Mapping[str, str]) -> str | None:
+        return await lms.open_signed(token=token, query=query, secret=settings.webchat_identity_secret,
+                                     deps=app[FLOW])
+
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
-                  store=attachments, public_url=settings.public_url)
+                  store=attachments, public_url=settings.public_url, signed=signed_chat)
     setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.directory import InactivePolicy
 from handoff import reply_window
 from handoff.attachments import DEFAULT_MAX_BYTES, DEFAULT_TYPES, AttachmentPolicy, AttachmentStore
 from handoff.client_address import ProxyHeader, TrustedProxies, parse_networks
@@ -43,6 +44,10 @@ class Settings:
     closes: time = time(16, 0)
     directory_url: str = ""
     directory_token: str = ""
+    # DIRECTORY_INACTIVE: claimed (default) or refuse, for an entry whose status is not active (bot.directory).
+    directory_inactive: InactivePolicy = InactivePolicy.CLAIMED
+    # WEBCHAT_IDENTITY_SECRET: shared with the LMS that signs its users' identities for the web chat (bot.lms).
+    webchat_identity_secret: str = ""
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
     telegram_bot_token: str = ""
@@ -134,6 +139,9 @@ class Settings:
         header = (get("TRUSTED_PROXY_HEADER", ProxyHeader.X_FORWARDED_FOR) or ProxyHeader.X_FORWARDED_FOR).lower()
         if header not in ProxyHeader._value2member_map_:
             raise ConfigError(f"TRUSTED_PROXY_HEADER={header!r}: expected x-forwarded-for or forwarded")
+        inactive = (get("DIRECTORY_INACTIVE", InactivePolicy.CLAIMED) or InactivePolicy.CLAIMED).strip().lower()
+        if inactive not in InactivePolicy._value2member_map_:
+            raise ConfigError(f"DIRECTORY_INACTIVE={inactive!r}: expected claimed or refuse")
         domains = tuple(d.strip().lower() for d in get("CAMPUS_EMAIL_DOMAINS", "itb.ac.id").split(",") if d.strip())
         return cls(
             data_dir=Path(get("DATA_DIR", "carecenter-data") or "carecenter-data"),
@@ -147,6 +155,8 @@ class Settings:
             closes=_parse_time("CLOSING_TIME", get("CLOSING_TIME", "16:00")),
             directory_url=get("DIRECTORY_URL"),
             directory_token=get("DIRECTORY_TOKEN"),
+            directory_inactive=InactivePolicy(inactive),
+            webchat_identity_secret=get("WEBCHAT_IDENTITY_SECRET"),
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),

@@ -6,6 +6,7 @@ import csv
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -13,12 +14,13 @@ from urllib.parse import quote
 import aiohttp
 from tortoise.transactions import in_transaction
 
-from bot.identity import Identity, IdentityKind
+from bot.identity import Identity, IdentityKind, normalise_phone
 from models import ContactRole, DirectoryEntry
 
 log = logging.getLogger(__name__)
 
 CSV_COLUMNS = ("id_number", "name", "email", "role", "faculty", "program", "status")
+OPTIONAL_COLUMNS = ("phone",)  # E.164 or a local 08... number; a file without the column imports as before
 _ROLES = {r.value for r in ContactRole}
 
 
@@ -31,6 +33,24 @@ class DirectoryRecord:
     faculty: str
     program: str
     status: str
+    phone: str = ""  # E.164, or empty: the number a WhatsApp message proves the person by
+
+
+ACTIVE = "active"
+
+
+class InactivePolicy(StrEnum):
+    """What a directory entry whose status is not active (inactive, graduated, unknown...) may do (issue 13),
+    DIRECTORY_INACTIVE: its number is a *claim* at most (no proof joins anyone to it), or it is *refused*
+    with a clear answer."""
+
+    CLAIMED = "claimed"
+    REFUSE = "refuse"
+
+
+def is_active(record: DirectoryRecord) -> bool:
+    """One rule: only an entry the directory calls active can be proven; any other status cannot."""
+    return record.status.strip().lower() == ACTIVE
 
 
 class Directory(Protocol):
@@ -39,7 +59,8 @@ class Directory(Protocol):
 
 def _record(entry: DirectoryEntry) -> DirectoryRecord:
     return DirectoryRecord(
-        entry.id_number, entry.name, entry.email, ContactRole(entry.role), entry.faculty, entry.program, entry.status
+        entry.id_number, entry.name, entry.email, ContactRole(entry.role), entry.faculty, entry.program, entry.status,
+        entry.phone or "",
     )
 
 
@@ -49,6 +70,8 @@ class DatabaseDirectory:
     async def lookup(self, identity: Identity) -> DirectoryRecord | None:
         if identity.kind is IdentityKind.EMAIL:
             entry = await DirectoryEntry.filter(email=identity.value.lower()).first()
+        elif identity.kind is IdentityKind.PHONE:
+            entry = await DirectoryEntry.filter(phone=identity.value).order_by("id").first()
         else:
             entry = await DirectoryEntry.get_or_none(id_number=identity.value)
         return _record(entry) if entry else None
@@ -85,6 +108,7 @@ class HttpDirectory:
             faculty=str(data.get("faculty", "")),
             program=str(data.get("program", "")),
             status=str(data.get("status", "active")),
+            phone=normalise_phone(str(data.get("phone") or "")) or "",
         )
 
 
@@ -117,7 +141,7 @@ def _parse_rows(path: Path, reader: csv.DictReader[str]) -> list[DirectoryRecord
     seen: dict[str, int] = {}
     for row in reader:
         line = reader.line_num
-        values = {c: (row.get(c) or "").strip() for c in CSV_COLUMNS}
+        values = {c: (row.get(c) or "").strip() for c in (*CSV_COLUMNS, *OPTIONAL_COLUMNS)}
         for required in ("id_number", "name", "role"):
             if not values[required]:
                 raise DirectoryImportError(f"{path}: line {line}: column {required} is empty")
@@ -133,6 +157,11 @@ def _parse_rows(path: Path, reader: csv.DictReader[str]) -> list[DirectoryRecord
                 f"{path}: line {line}: column id_number repeats line {seen[values['id_number']]}"
             )
         seen[values["id_number"]] = line
+        phone = normalise_phone(values["phone"]) if values["phone"] else ""
+        if phone is None:
+            raise DirectoryImportError(
+                f"{path}: line {line}: column phone is not a phone number; expected E.164 (+628...) or 08..."
+            )
         records.append(
             DirectoryRecord(
                 id_number=values["id_number"],
@@ -142,6 +171,7 @@ def _parse_rows(path: Path, reader: csv.DictReader[str]) -> list[DirectoryRecord
                 faculty=values["faculty"],
                 program=values["program"],
                 status=values["status"] or "active",
+                phone=phone,
             )
         )
     return records
@@ -159,6 +189,7 @@ async def import_records(records: Iterable[DirectoryRecord]) -> tuple[int, int]:
                 "faculty": record.faculty,
                 "program": record.program,
                 "status": record.status,
+                "phone": record.phone or None,
             }
             _, was_created = await DirectoryEntry.update_or_create(defaults=fields, id_number=record.id_number)
             if was_created:

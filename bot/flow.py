@@ -22,12 +22,22 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, InboundMessage
-from bot.directory import Directory, DirectoryRecord
+from bot.directory import Directory, DirectoryRecord, InactivePolicy, is_active
 from bot.i18n import Catalog, catalog, detect_language
-from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
+from bot.identity import (
+    DEFAULT_CAMPUS_DOMAINS,
+    Identity,
+    IdentityKind,
+    ParseResult,
+    is_campus_email,
+    mask,
+    normalise_phone,
+    parse_identity,
+)
 from bot.leases import Leases, person_of
+from handoff import identity_limits
 from handoff.attachments import AttachmentStore
-from handoff.contacts import merge_contacts
+from handoff.contacts import Person, is_proven, prove
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
 from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
@@ -48,6 +58,7 @@ from models import (
     AnswerTemplate,
     Attachment,
     ChannelIdentity,
+    ChannelKind,
     Contact,
     Conversation,
     ConversationStatus,
@@ -55,6 +66,8 @@ from models import (
     FlowStep,
     HandoffReason,
     Message,
+    ProofLevel,
+    ProofMethod,
     SenderKind,
     Ticket,
     TicketStatus,
@@ -158,6 +171,10 @@ class FlowDeps:
     directory: Directory
     hours: OperatingHours = field(default_factory=OperatingHours)
     campus_domains: tuple[str, ...] = DEFAULT_CAMPUS_DOMAINS
+    # A directory entry that is not active: a claim at most, or refused (DIRECTORY_INACTIVE).
+    inactive: InactivePolicy = InactivePolicy.CLAIMED
+    # SECRET_KEY: keys the guessing limits' hashes (handoff.identity_limits); a stored one when unset.
+    secret_key: str = ""
     sla: timedelta = DEFAULT_TARGET
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
@@ -204,14 +221,36 @@ def wants_human(text: str) -> bool:
     return 0 < len(words) <= 3 and any(w in _HUMAN_WORDS for w in words)
 
 
+def _introduced(contact: Contact) -> bool:
+    """Whether this contact sent an identity after the privacy notice: the bot does not ask again.
+
+    Consent, not the directory's answer: a number found and one not found must lead to the same next
+    conversation, or asking twice would tell a guesser which numbers exist (issue 13).
+    """
+    return contact.consent_at is not None
+
+
 class _Turn:
     """One inbound message being handled: the state it reads and the replies it sends."""
 
-    def __init__(self, deps: FlowDeps, conversation: Conversation, contact: Contact, now: datetime) -> None:
+    def __init__(
+        self, deps: FlowDeps, conversation: Conversation, identity: ChannelIdentity, contact: Contact, now: datetime
+    ) -> None:
         self.deps = deps
         self.conversation = conversation
+        self.identity = identity
         self.contact = contact
         self.now = now
+
+    @property
+    def proven(self) -> bool:
+        """May this address be shown the person's name, role and tickets (handoff.contacts.is_proven)."""
+        return is_proven(self.identity)
+
+    @property
+    def settled(self) -> bool:
+        """Whether the bot asks this address who they are (see ``_introduced``)."""
+        return _introduced(self.contact)
 
     @property
     def cat(self) -> Catalog:
@@ -230,8 +269,12 @@ class _Turn:
             ticket=ticket,
         )
 
+    def first_name(self) -> str:
+        # Only on a proven address: an old verified contact may have merely claimed addresses (issue 13).
+        return self.contact.name.split(" ")[0] if self.contact.name and self.proven else ""
+
     def name_suffix(self) -> str:
-        first = self.contact.name.split(" ")[0] if self.contact.name else ""
+        first = self.first_name()
         return f", {first}" if first else ""
 
 
@@ -366,21 +409,56 @@ async def run_turn(stored: Message, deps: FlowDeps) -> None:
         stored.conversation = conversation
         await stored.save(update_fields=["conversation_id"])
     log.info("inbound message %s processing on conversation %s", stored.id, conversation.id)
-    turn = _Turn(deps, conversation, contact, deps.clock())
+    turn = _Turn(deps, conversation, identity, contact, deps.clock())
+    await _prove_by_address(turn)
     await _step(turn, stored, stored.text)
+
+
+async def _prove_by_address(turn: _Turn) -> None:
+    """Arriving from the address the directory lists for a person proves the address theirs
+    (``ProofMethod.ADDRESS``): a mail from the campus mailbox the directory gave them. Then the turn goes on
+    as that person's (their open ticket, their name). A person met here for the first time still hears
+    the greeting and the privacy notice once, before anything is answered."""
+    address = _address_on_record(turn.identity, turn.conversation.step, turn.deps.campus_domains)
+    if address is None:
+        return
+    record = await _lookup(turn, address)
+    if record is None:
+        return
+    listed = record.phone if address.kind is IdentityKind.PHONE else record.email.lower()
+    if not listed or listed != address.value:
+        return
+    if not is_active(record):
+        # An entry that is not active is never proven (DIRECTORY_INACTIVE): a claim at most, as if typed.
+        # Not consent: the person has not seen the privacy notice yet, and hears it as anyone does.
+        if turn.deps.inactive == InactivePolicy.CLAIMED:
+            turn.identity.claimed_number = record.id_number
+            turn.identity.proof = ProofLevel.CLAIMED
+            await turn.identity.save(update_fields=["claimed_number", "proof"])
+        return
+    known = await Contact.exists(id_number=record.id_number, consent_at__not_isnull=True)
+    await _prove(turn, record, ProofMethod.ADDRESS, speaking=False)
+    # A conversation's first message (``_address_on_record``): nothing to ask them, they are known, and
+    # the conversation speaks the person's language.
+    conversation = turn.conversation
+    conversation.language = turn.contact.language
+    conversation.step = FlowStep.AWAITING_QUESTION
+    await conversation.save(update_fields=["language", "step", "updated_at"])
+    if not known:
+        await turn.say("greeting")
+        await turn.say("privacy_notice")
 
 
 @dataclass(frozen=True, slots=True)
 class _Prefetched:
-    """The directory, with the one answer a turn will ask for already fetched (``prefetch_directory``)."""
+    """The directory, with the answers a turn will ask for already fetched (``prefetch_directory``)."""
 
     directory: Directory
-    identity: Identity
-    record: DirectoryRecord | None
+    answers: dict[Identity, DirectoryRecord | None]
 
     async def lookup(self, identity: Identity) -> DirectoryRecord | None:
-        if identity == self.identity:
-            return self.record
+        if identity in self.answers:
+            return self.answers[identity]
         return await self.directory.lookup(identity)
 
 
@@ -419,27 +497,62 @@ async def prefetch(stored: Message, deps: FlowDeps) -> FlowDeps:
 
 
 async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:
-    """Look up, before the turn's transaction opens, the identity the turn will look up: the directory is
-    an HTTP service in production, and a transaction must not wait on the network (on SQLite it holds
-    the process's one connection, and the write lock once it has written). Only the identity step looks
-    anyone up; the turn parses the same text the same way, so it asks for exactly this identity."""
+    """Look up, before the turn's transaction opens, what the turn will look up: the directory is an HTTP
+    service in production, and a transaction must not wait on the network (on SQLite it holds the
+    process's one connection, and the write lock once it has written). The turn asks for the sender's
+    own address when it may prove them (``_address_on_record``) and, in the identity step, for the
+    identity it parses from the same text the same way."""
+    wanted: list[Identity] = []
+    conversation: Conversation = stored.conversation
+    address = _address_on_record(conversation.identity, conversation.step, deps.campus_domains)
+    if address is not None:
+        wanted.append(address)
+    parsed = await _identity_to_look_up(stored, deps)
+    if parsed is not None:
+        wanted.append(parsed)
+    if not wanted:
+        return deps.directory
+    answers: dict[Identity, DirectoryRecord | None] = {}
+    for identity in wanted:
+        try:
+            answers[identity] = await deps.directory.lookup(identity)
+        except Exception:  # the turn asks again, and handles the outage as it always has
+            log.exception("directory lookup failed for %s", mask(identity.value))
+    return _Prefetched(deps.directory, answers) if answers else deps.directory
+
+
+async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | None:
     conversation: Conversation = stored.conversation
     if conversation.status != ConversationStatus.BOT or conversation.step != FlowStep.AWAITING_IDENTITY:
-        return deps.directory
+        return None
     text = stored.text.strip()
     if not text or text.startswith("/"):
-        return deps.directory
-    parsed = await asyncio.to_thread(
-        parse_identity, text, today=deps.clock().date(), campus_domains=deps.campus_domains
-    )
+        return None
+    parsed = await asyncio.to_thread(parse_identity, text, today=deps.clock().date(),
+                                     campus_domains=deps.campus_domains)
     if parsed.identity is None:
-        return deps.directory
-    try:
-        record = await deps.directory.lookup(parsed.identity)
-    except Exception:  # the turn asks again, and handles the outage as it always has
-        log.exception("directory lookup failed for %s", mask(parsed.identity.value))
-        return deps.directory
-    return _Prefetched(deps.directory, parsed.identity, record)
+        return None
+    # Over a guessing limit the turn looks nothing up: neither is anything fetched for it.
+    keys = await _attempt_keys(deps, conversation.identity, parsed.identity)
+    return parsed.identity if await identity_limits.allowed(keys, now=deps.clock()) else None
+
+
+def _address_on_record(identity: ChannelIdentity, step: FlowStep, campus_domains: tuple[str, ...]) -> Identity | None:
+    """The sender's own address, when arriving from it can prove them, not yet proven: an e-mail from a
+    campus address (the mail channel's address is the sender's; only campus addresses, so the directory is
+    not asked about every outside sender), or a WhatsApp number (Twilio's From, which WhatsApp vouches for;
+    a Telegram contact card proves nothing, anyone can share any card). Asked at a conversation's first
+    message only, not at every message of everyone not proven: the directory may be an HTTP service,
+    slow or down, and every later message would wait on it again."""
+    if is_proven(identity) or step != FlowStep.NEW:
+        return None
+    if identity.channel == ChannelKind.EMAIL:
+        address = identity.external_id.lower()
+        return Identity(IdentityKind.EMAIL, address) if is_campus_email(address, campus_domains) else None
+    if identity.channel == ChannelKind.WHATSAPP:
+        phone = normalise_phone(identity.external_id.removeprefix("whatsapp:"))
+        return Identity(IdentityKind.PHONE, phone) if phone else None
+    return None
 
 
 async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
@@ -458,7 +571,7 @@ async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
         conversation = await _open_conversation(identity) or await _new_conversation(identity, contact, None)
         stored.conversation = conversation
         await stored.save(update_fields=["conversation_id"])
-    turn = _Turn(deps, conversation, contact, deps.clock())
+    turn = _Turn(deps, conversation, identity, contact, deps.clock())
     if conversation.status in (ConversationStatus.PENDING, ConversationStatus.OPEN):
         ticket = await open_ticket_of(conversation)
         if ticket is not None:
@@ -467,6 +580,15 @@ async def hand_over_failed(message_id: int, deps: FlowDeps) -> None:
     await turn.say("turn_failed")
     await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=stored.text[:MAX_CLASSIFIED_CHARS],
                    predicted=(None, None))
+
+
+async def address_identity(channel: ChannelKind, external_id: str, now: datetime) -> ChannelIdentity:
+    """The identity of an address, created (with its own anonymous contact) when new: for proof that
+    comes before any message (bot.lms, a signed web chat session)."""
+    message = InboundMessage(channel=channel, external_id=external_id, provider_message_id="", text="",
+                             received_at=now)
+    identity, _contact, _created = await _identity_for(message, now)
+    return identity
 
 
 async def _identity_for(message: InboundMessage, now: datetime) -> tuple[ChannelIdentity, Contact, bool]:
@@ -478,10 +600,11 @@ async def _identity_for(message: InboundMessage, now: datetime) -> tuple[Channel
     )
     if identity is not None:
         return identity, identity.contact, False
-    known = await _known_contact(message)
     try:
         async with in_transaction():
-            contact = known or await Contact.create(
+            # Every new address starts on a contact of its own: it joins a person only when proven
+            # (handoff.contacts.prove), never because it matches something a contact once gave.
+            contact = await Contact.create(
                 name="",
                 phone=message.phone,
                 email=message.email.lower() if message.email else None,
@@ -500,18 +623,6 @@ async def _identity_for(message: InboundMessage, now: datetime) -> tuple[Channel
     return identity, contact, True
 
 
-async def _known_contact(message: InboundMessage) -> Contact | None:
-    """A verified person writing from an address the channel vouches for (their WhatsApp number, the
-    campus e-mail the directory gave them) is the same contact on a new channel, not a stranger."""
-    if message.email:
-        contact = await Contact.filter(email=message.email.lower(), verified=True).order_by("id").first()
-        if contact is not None:
-            return contact
-    if message.phone:
-        return await Contact.filter(phone=message.phone, verified=True).order_by("id").first()
-    return None
-
-
 async def _open_conversation(identity: ChannelIdentity) -> Conversation | None:
     return (
         await Conversation.filter(identity=identity).exclude(status=ConversationStatus.RESOLVED).order_by("-id").first()
@@ -524,7 +635,7 @@ async def _new_conversation(identity: ChannelIdentity, contact: Contact, now: da
         identity=identity,
         channel=identity.channel,
         language=contact.language,
-        step=FlowStep.AWAITING_QUESTION if contact.verified else FlowStep.NEW,
+        step=FlowStep.AWAITING_QUESTION if _introduced(contact) else FlowStep.NEW,
         last_message_at=now,
     )
 
@@ -584,7 +695,7 @@ async def _survey_step(turn: _Turn, text: str) -> bool:
 
     Returns True when the message was the rating. Either way the survey is over: one chance per ticket.
     """
-    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.settled else FlowStep.NEW
     await turn.conversation.save(update_fields=["step", "updated_at"])
     rating = parse_rating(text)
     if rating is None:
@@ -604,7 +715,7 @@ async def _comment_step(turn: _Turn, text: str) -> bool:
     """The message after a chat rating: the optional comment, unless it is a command, a decline, a request
     for a person or a new question (handoff.survey has the rule). Returns True when it was consumed here.
     Either way the bot asks only once."""
-    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+    turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.settled else FlowStep.NEW
     await turn.conversation.save(update_fields=["step", "updated_at"])
     ticket = await ticket_awaiting_comment(conversation=turn.conversation, now=turn.now)
     if ticket is None:  # too late: the window passed, so this is just a new message
@@ -628,7 +739,7 @@ async def _command(turn: _Turn, text: str) -> None:
     if command == "/start":
         if turn.conversation.step == FlowStep.NEW:
             await _first_contact(turn, "")
-        elif turn.contact.verified:
+        elif turn.settled:
             await turn.say("welcome_back", name_suffix=turn.name_suffix())
         else:
             await turn.say("ask_identity")
@@ -675,7 +786,7 @@ async def _file_on_ticket(turn: _Turn, stored: Message) -> None:
     ticket = await open_ticket_of(turn.conversation)
     if ticket is None:  # a status without a ticket should not happen; give the conversation back to the bot
         turn.conversation.status = ConversationStatus.BOT
-        turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.contact.verified else FlowStep.NEW
+        turn.conversation.step = FlowStep.AWAITING_QUESTION if turn.settled else FlowStep.NEW
         await turn.conversation.save(update_fields=["status", "step", "updated_at"])
         log.error("conversation %s was with an agent but had no open ticket", turn.conversation.id)
         await _step(turn, stored, stored.text)
@@ -693,11 +804,11 @@ async def _file_message(turn: _Turn, ticket: Ticket, stored: Message) -> None:
 async def _open_ticket_elsewhere(turn: _Turn) -> Ticket | None:
     """The ticket this person has with an agent on another of their channels, if any.
 
-    Only a verified contact counts: its identities joined it because the person proved who they are
-    (the same NIM/NIP) or wrote from an address the directory gave them (``_known_contact``). A stranger's
-    identity has a contact of its own, so it can never reach someone else's ticket through here.
+    Only a proven address counts (``handoff.contacts.is_proven``): it joined the person's contact because
+    the person proved it is theirs. A claimed address (someone typed a number) has a contact of its own and
+    must learn nothing of the person's tickets, so it can never reach someone else's ticket through here.
     """
-    if not turn.contact.verified:
+    if not turn.proven:
         return None
     return (
         await Ticket.filter(
@@ -749,7 +860,7 @@ async def _file_on_open_ticket(turn: _Turn, stored: Message) -> bool:
 
 
 async def _first_contact(turn: _Turn, text: str) -> None:
-    if turn.contact.verified:
+    if turn.settled:
         turn.conversation.step = FlowStep.AWAITING_QUESTION
         await turn.conversation.save(update_fields=["step", "updated_at"])
         await _question_step(turn, text)
@@ -770,35 +881,33 @@ async def _first_contact(turn: _Turn, text: str) -> None:
 async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     conversation = turn.conversation
     parsed = await _parse_identity(turn, text)
-    if parsed.identity is not None:
-        record = await _lookup(turn, parsed.identity)
-        if record is not None:
-            await _verify(turn, parsed.identity, record)
-            question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
-            conversation.pending_question = None  # type: ignore[assignment]
-            conversation.step = FlowStep.AWAITING_QUESTION
-            await conversation.save(update_fields=["pending_question", "step", "updated_at"])
-            await turn.say("identity_verified", name_suffix=turn.name_suffix(), role=turn.cat.t(f"role_{record.role}"))
-            # Verified as someone whose ticket is open on another channel: the question kept until now (and
-            # this message) go to that ticket, not to the classifier, whether or not there is a question:
-            # one rule for a verified person, and "ask your question" would promise a bot answer that
-            # will not come.
-            if await _file_on_open_ticket(turn, stored):
-                return
-            if question and not is_greeting_only(question):
-                await _question_step(turn, question)
-            else:
-                await turn.say("ask_question")
-            return
-        problem = turn.cat.t("identity_not_found", value=parsed.identity.value)
+    record = await _limited_lookup(turn, parsed.identity) if parsed.identity is not None else None
+    refused = record is not None and not is_active(record) and turn.deps.inactive == InactivePolicy.REFUSE
+    if parsed.identity is not None and not refused:
+        question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q).strip()
+        await _claim(turn, parsed.identity, record)
+        conversation.pending_question = None  # type: ignore[assignment]
+        conversation.step = FlowStep.AWAITING_QUESTION
+        await conversation.save(update_fields=["pending_question", "step", "updated_at"])
+        # The same words whether the number is in the directory or not, and nothing from its record: a
+        # number is a claim, and the bot must not be a number-to-name lookup (issue 13).
+        await turn.say("identity_noted")
+        await _answer_kept(turn, question)
+        return
+    if refused:
+        # Said plainly, though it tells that the number is in the directory: the person must know why the
+        # bot will not serve it, and the attempts limit keeps this from being a lookup (issue 13).
+        log.info("identity %s refused: the directory entry is not active", turn.identity.id)
+        problem = turn.cat.t("identity_refused")
     elif parsed.attempt is not None:
         problem = turn.cat.t(parsed.attempt.problem.value, value=parsed.attempt.value, digits=parsed.attempt.digits)
     else:
         problem = turn.cat.t("identity_missing")
-        if parsed.remainder and not is_greeting_only(parsed.remainder):
-            conversation.pending_question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q)[
-                :MAX_CLASSIFIED_CHARS
-            ]
+    if (refused or parsed.attempt is None) and parsed.remainder and not is_greeting_only(parsed.remainder):
+        # Kept for whoever answers it: the bot once there is an identity, or the agent of the hand-off.
+        conversation.pending_question = " ".join(q for q in (conversation.pending_question, parsed.remainder) if q)[
+            :MAX_CLASSIFIED_CHARS
+        ]
     conversation.identity_attempts += 1
     await conversation.save(update_fields=["identity_attempts", "pending_question", "updated_at"])
     left = MAX_IDENTITY_ATTEMPTS - conversation.identity_attempts
@@ -810,12 +919,35 @@ async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
     await turn.say_text(f"{problem} {turn.cat.t('attempts_left', left=left)}\n{turn.cat.t('ask_identity')}")
 
 
+async def _answer_kept(turn: _Turn, question: str) -> None:
+    """After the identity: the question kept until now, or an invitation to ask one."""
+    if question and not is_greeting_only(question):
+        await _question_step(turn, question)
+    else:
+        await turn.say("ask_question")
+
+
 async def _parse_identity(turn: _Turn, text: str) -> ParseResult:
     # In a thread: linear, but a stored message full of e-mail-like runs is milliseconds of CPU
     # (benchmarks/message_cost_bench.py), time the event loop owes every other user and /healthz.
     return await asyncio.to_thread(
         parse_identity, text, today=turn.now.date(), campus_domains=turn.deps.campus_domains
     )
+
+
+async def _limited_lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
+    """A number typed by the person, looked up within the guessing limits (handoff.identity_limits). Over a
+    limit nothing is looked up, as if the directory did not know it: the answer is the same neutral one."""
+    keys = await _attempt_keys(turn.deps, turn.identity, identity)
+    if not await identity_limits.allowed(keys, now=turn.now):
+        return None
+    await identity_limits.record(keys, now=turn.now)
+    return await _lookup(turn, identity)
+
+
+async def _attempt_keys(deps: FlowDeps, address: ChannelIdentity, identity: Identity) -> identity_limits.AttemptKeys:
+    return await identity_limits.attempt_keys(secret_key=deps.secret_key, channel=address.channel,
+                                              address=address.external_id, number=identity.value)
 
 
 async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
@@ -826,28 +958,33 @@ async def _lookup(turn: _Turn, identity: Identity) -> DirectoryRecord | None:
         return None
 
 
-async def _verify(turn: _Turn, identity: Identity, record: DirectoryRecord) -> None:
-    """Mark the contact verified; if this person is already known on another channel, join them."""
+async def _claim(turn: _Turn, identity: Identity, record: DirectoryRecord | None) -> None:
+    """An identity sent after the privacy notice: the consent (UU PDP), and, when the directory knows the
+    number, a claim on this address (``proof=claimed``). Nothing joins the person's contact: only proof
+    does (``_prove``). A number the directory does not know leaves no claim, but the same consent, so the
+    next conversation goes the same way either way."""
     contact = turn.contact
-    existing = await Contact.get_or_none(id_number=record.id_number)
-    async with in_transaction():
-        if existing is not None and existing.id != contact.id:
-            contact = await merge_contacts(source=contact, into=existing)
-            turn.contact = existing
-            turn.conversation.contact_id = existing.id  # type: ignore[attr-defined]
-        contact.id_number = record.id_number
-        contact.name = record.name
-        contact.email = record.email or contact.email
-        contact.role = record.role
-        contact.faculty = record.faculty
-        contact.program = record.program
-        contact.verified = True
-        contact.verified_at = turn.now
-        # Sending the identity after the privacy notice is the consent (UU PDP); keep the first one.
-        contact.consent_at = contact.consent_at or turn.now
-        contact.language = turn.conversation.language
-        await contact.save()
-    log.info("contact %s verified by %s", contact.id, identity.kind.value)
+    contact.consent_at = contact.consent_at or turn.now  # keep the first one
+    contact.language = turn.conversation.language
+    await contact.save(update_fields=["consent_at", "language", "updated_at"])
+    if record is not None and not turn.proven:
+        turn.identity.claimed_number = record.id_number
+        turn.identity.proof = ProofLevel.CLAIMED
+        await turn.identity.save(update_fields=["claimed_number", "proof"])
+    log.info("identity %s sent a %s (%s)", turn.identity.id, identity.kind.value,
+             "claimed" if record is not None else "not in the directory")
+
+
+async def _prove(turn: _Turn, record: DirectoryRecord, method: ProofMethod, *, speaking: bool = True) -> None:
+    """This address is proven to be ``record``'s: join it to the person (handoff.contacts.prove, the one
+    way), and the turn goes on as that person. ``speaking``: the person chose this conversation's language
+    (they answered in it); a mail that proves itself on arrival has not, and keeps the person's."""
+    person = Person(id_number=record.id_number, name=record.name, email=record.email, role=record.role,
+                    faculty=record.faculty, program=record.program)
+    turn.contact = await prove(identity=turn.identity, person=person, method=method, now=turn.now,
+                               language=turn.conversation.language if speaking else None)
+    turn.conversation.contact_id = turn.contact.id  # type: ignore[attr-defined]
+    log.info("identity %s proven by %s", turn.identity.id, method.value)
 
 
 async def _question_step(turn: _Turn, text: str) -> None:
@@ -867,7 +1004,7 @@ async def _question_step(turn: _Turn, text: str) -> None:
     if body is None:  # a category without a template (or a disabled one) is a person's job
         await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=text, prediction=prediction)
         return
-    await turn.say_text(render(ANSWER, body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
+    await turn.say_text(render(ANSWER, body, name=turn.first_name()))
     cat = turn.cat
     await turn.say("did_it_help", buttons=(Button(cat.t("button_yes"), "1"), Button(cat.t("button_no"), "2")))
     turn.conversation.step = FlowStep.AWAITING_FEEDBACK
@@ -959,7 +1096,8 @@ async def _handoff(
         now=turn.now,
         predicted_category=label,
         predicted_confidence=confidence,
-        unverified=unverified or not turn.contact.verified,
+        # Claimed, not proven: the agent decides (issue 13).
+        unverified=unverified or not turn.proven,
         subject=question,
         sla=ops.sla,
     )

@@ -18,6 +18,9 @@ class IdentityKind(StrEnum):
     NIP = "nip"
     STAFF = "staff"
     EMAIL = "email"
+    # Never parsed from a message (a phone number there is contact data): the address a WhatsApp message
+    # comes from, looked up in the directory to prove it (issue 13).
+    PHONE = "phone"
 
 
 class Problem(StrEnum):
@@ -139,6 +142,22 @@ def parse_identity(text: str, *, today: date, campus_domains: tuple[str, ...] = 
 def _looks_like_phone(digits: str) -> bool:
     # Indonesian mobile numbers (08..., 628...) are contact details, not a mistyped NIM.
     return len(digits) >= 10 and digits.startswith(("08", "628"))
+
+
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+
+
+def normalise_phone(value: str) -> str | None:
+    """E.164 (+6281234567890) from how people write Indonesian numbers (0812-3456-7890, 62 812..., +62 (812)
+    ...); None when it is not a phone number."""
+    digits = re.sub(r"[\s().-]", "", value.strip())
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif digits.startswith("0"):
+        digits = "+62" + digits[1:]
+    elif digits.startswith("62"):
+        digits = "+" + digits
+    return digits if _E164.fullmatch(digits) else None
 
 
 def _tidy(text: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handoff import login_throttle, notify, sla, whatsapp_window
+from handoff import identity_limits, login_throttle, notify, sla, whatsapp_window
 from handoff.hours import OperatingHours
 from handoff.reports import archive
 from models import GeneratedReport, InboxEntry
@@ -86,6 +86,11 @@ async def login_throttle_prune(now: datetime) -> int:
     return await login_throttle.prune(now=now)
 
 
+async def identity_attempts_prune(now: datetime) -> int:
+    """Identity attempts older than the guessing limits' window (handoff.identity_limits)."""
+    return await identity_limits.prune(now=now)
+
+
 MINUTELY = Every(timedelta(minutes=1))
 # The SOP's monthly recap: early on the 1st, local time, when last month's figures are complete.
 MONTHLY_REPORT = MonthlyOn(day=1, at=time(6, 0))
@@ -113,5 +118,6 @@ def registry(context: JobContext) -> tuple[Job, ...]:
         Job("whatsapp_window_warnings", MINUTELY, window_warnings),
         Job("inbox_prune", MINUTELY, inbox_prune),
         Job("login_throttle_prune", MINUTELY, login_throttle_prune),
+        Job("identity_attempts_prune", MINUTELY, identity_attempts_prune),
         Job("monthly_report", MONTHLY_REPORT, monthly_report),
     )

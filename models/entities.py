@@ -622,6 +622,8 @@ class DirectoryEntry(Model):
     faculty = fields.CharField(max_length=200, default="")
     program = fields.CharField(max_length=200, default="")
     status = fields.CharField(max_length=32, default="active")
+    # E.164 (+628...), optional: a WhatsApp message from this number proves the address (issue 13).
+    phone = fields.CharField(max_length=16, null=True, db_index=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

@@ -22,9 +22,10 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from bot.flow import FlowDeps, HandleResult, handle_inbound
 from handoff.attachments import AttachmentStore
+from handoff.contacts import Person, prove
 from handoff.delivery import ChannelRegistry
 from handoff.seed import seed_defaults
-from models import ChannelKind, open_database
+from models import ChannelIdentity, ChannelKind, ContactRole, DirectoryEntry, ProofMethod, open_database
 from models.db import run_migrations
 from nlp import Prediction
 
@@ -151,6 +152,18 @@ class ScriptedClassifier:
         return Prediction("akun-login", 0.2, (("akun-login", 0.2), ("nilai", 0.19)), True, "low_confidence")
 
 
+async def prove_address(channel: ChannelKind, external_id: str, *, number: str = "13521045",
+                        method: ProofMethod = ProofMethod.AGENT, now: datetime = IN_HOURS) -> None:
+    """Prove an address to be the directory's ``number`` the way the console's agent does
+    (handoff.contacts.prove): a typed NIM is only a claim (issue 13), and tests of what a proven person
+    gets start here. The bot's own proofs have tests of their own."""
+    identity = await ChannelIdentity.get(channel=channel, external_id=external_id)
+    entry = await DirectoryEntry.get(id_number=number)
+    await prove(identity=identity, person=Person(id_number=entry.id_number, name=entry.name, email=entry.email,
+                                                 role=ContactRole(entry.role), faculty=entry.faculty,
+                                                 program=entry.program), method=method, now=now)
+
+
 @dataclass
 class FlowHarness:
     deps: FlowDeps
@@ -177,6 +190,10 @@ class FlowHarness:
     def replies(self) -> list[str]:
         """What the bot sent in answer to the last message."""
         return [m.text for m in self.channel.sent[self.sent_before :]]
+
+    async def prove(self, number: str = "13521045", *, channel: ChannelKind = ChannelKind.TELEGRAM,
+                    user: str = "42", method: ProofMethod = ProofMethod.AGENT) -> None:
+        await prove_address(channel, user, number=number, method=method, now=self.now)
 
     async def on(self, channel: ChannelKind, external_id: str, text: str, **extra: Any) -> list[str]:
         """A message on any channel (a memory channel is added on first use); the replies it got there."""

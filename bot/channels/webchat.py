@@ -14,7 +14,7 @@ import logging
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,9 @@ MAX_MESSAGE_CHARS = 10_000
 HISTORY_LIMIT = 200
 
 Handler = Callable[[InboundMessage], Awaitable[object]]
+# A signed identity from the page's query (bot.lms): given the browser's session token (or None) and the
+# query, the token the browser should use from now on, or None to go on as before.
+SignedOpener = Callable[[str | None, Mapping[str, str]], Awaitable[str | None]]
 
 
 def session_address(token: str) -> str:
@@ -114,7 +117,7 @@ def _error(code: str, lang: str, status: int) -> web.Response:
 # Route closures share the channel and the handler; splitting them would only add plumbing.
 def setup_webchat(  # noqa: PLR0915
     app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool,
-    store: AttachmentStore | None = None, public_url: str = "",
+    store: AttachmentStore | None = None, public_url: str = "", signed: SignedOpener | None = None,
 ) -> None:
     async def page(request: web.Request) -> web.StreamResponse:
         lang = _lang(request)
@@ -144,9 +147,17 @@ def setup_webchat(  # noqa: PLR0915
                 "strings_json": json.dumps(strings).replace("<", "\\u003c"),
             },
         )
-        if _token(request) is None:
+        token = _token(request)
+        if signed is not None and "signature" in request.query:
+            opened = await signed(token, request.query)
+            if opened is not None and opened != token:
+                _set_cookie(request, response, opened, secure_cookies)
+                token = opened
+        if token is None:
             _set_cookie(request, response, secrets.token_urlsafe(32), secure_cookies)
         response.headers["Cache-Control"] = "no-store"
+        # The signed query must not travel further (Referer) or stay in a shared history longer than needed.
+        response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
     async def history(request: web.Request) -> web.Response:

@@ -31,9 +31,10 @@ async def identity_service() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
 
     async def lookup(request: web.Request) -> web.Response:
         seen.append({"auth": request.headers.get("Authorization", ""), **request.query})
-        if request.query.get("value") == "13521045":
+        if request.query.get("value") in ("13521045", "+6281200000001"):
             return web.json_response(
-                {"id_number": "13521045", "name": "Budi", "email": "B@ITB.AC.ID", "role": "student", "faculty": "STEI"}
+                {"id_number": "13521045", "name": "Budi", "email": "B@ITB.AC.ID", "role": "student", "faculty": "STEI",
+                 "phone": "0812-0000-0001"}
             )
         if request.query.get("value") == "500":
             return web.json_response({"error": "down"}, status=500)
@@ -64,6 +65,11 @@ async def test_http_directory(identity_service: tuple[str, list[dict[str, str]]]
     )
     assert seen[0] == {"auth": "Bearer s3cret", "kind": "nim", "value": "13521045"}
     assert await directory.lookup(Identity(IdentityKind.NIM, "13521046")) is None
+    # The WhatsApp number on record, asked for as kind=phone and answered normalised to E.164.
+    by_phone = await directory.lookup(Identity(IdentityKind.PHONE, "+6281200000001"))
+    assert by_phone is not None
+    assert (by_phone.id_number, by_phone.phone) == ("13521045", "+6281200000001")
+    assert seen[-1] == {"auth": "Bearer s3cret", "kind": "phone", "value": "+6281200000001"}
 
 
 async def test_http_directory_outage_raises_for_the_flow_to_handle(

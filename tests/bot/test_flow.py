@@ -18,6 +18,7 @@ from models import (
     ConversationStatus,
     HandoffReason,
     Message,
+    ProofLevel,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -26,8 +27,10 @@ from tests.conftest import IN_HOURS, FlowHarness
 
 
 async def verified(flow: FlowHarness, *, user: str = "42") -> None:
+    """Budi's NIM sent on this chat, and the chat proven his (a typed NIM alone is only a claim)."""
     await flow.send("halo", user=user)
     await flow.send("13521045", user=user)
+    await flow.prove(user=user)
 
 
 async def test_first_contact_greets_shows_privacy_notice_and_asks_identity(flow: FlowHarness) -> None:
@@ -41,29 +44,33 @@ async def test_first_contact_greets_shows_privacy_notice_and_asks_identity(flow:
     assert (contact.verified, contact.consent_at) == (False, None)
 
 
-async def test_identity_records_consent_and_directory_data(flow: FlowHarness) -> None:
+async def test_identity_records_consent_and_a_claim_but_reveals_nothing(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045")
     contact = await Contact.get()
-    assert contact.verified
     assert contact.consent_at == IN_HOURS
-    assert (contact.id_number, contact.name, contact.role.value, contact.program) == (
-        "13521045",
-        "Budi Contoh (Fiktif)",
-        "student",
-        "Teknik Informatika",
-    )
-    assert flow.replies() == [
-        "Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).",
-        "Silakan tuliskan pertanyaan atau kendala Anda terkait Edunex.",
-    ]
+    # A typed NIM is a claim: the address keeps its own anonymous contact, none of the directory's data.
+    assert (contact.verified, contact.id_number, contact.name) == (False, None, "")
+    identity = await ChannelIdentity.get()
+    assert (identity.proof, identity.claimed_number, identity.proof_method) == (ProofLevel.CLAIMED, "13521045", None)
+    assert flow.replies() == [catalog("id").t("identity_noted"), catalog("id").t("ask_question")]
+    assert not any("Budi" in r or "mahasiswa" in r for r in flow.replies())
+
+
+async def test_proof_joins_the_directory_data_and_greets_by_name_from_then_on(flow: FlowHarness) -> None:
+    await verified(flow)
+    contact = await Contact.get()
+    assert (contact.verified, contact.id_number, contact.name, contact.role.value, contact.program) == (
+        True, "13521045", "Budi Contoh (Fiktif)", "student", "Teknik Informatika")
+    await flow.send("halo")
+    assert flow.replies() == ["Halo lagi, Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
 
 
 async def test_identity_and_question_in_one_message(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045 lupa password")
     replies = flow.replies()
-    assert replies[0].startswith("Terima kasih, Budi")
+    assert replies[0] == catalog("id").t("identity_noted")
     assert "reset" in replies[1].lower() or "password" in replies[1].lower()
     assert replies[2] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
     sent = flow.channel.sent[-1]
@@ -88,11 +95,21 @@ async def test_malformed_number_gets_a_friendly_correction(flow: FlowHarness) ->
     assert "Sisa percobaan: 2." in reply
 
 
-async def test_unknown_number_is_not_found_in_directory(flow: FlowHarness) -> None:
-    await flow.send("halo")
-    await flow.send("13521999")
-    (reply,) = flow.replies()
-    assert "13521999 tidak kami temukan di direktori" in reply
+async def test_a_number_not_in_the_directory_gets_the_same_answer_as_one_that_is(flow: FlowHarness) -> None:
+    """Otherwise the bot tells a guesser which numbers exist (issue 13)."""
+    await flow.send("halo", user="a")
+    await flow.send("13521045 lupa password", user="a")
+    known = flow.replies()
+    await flow.send("halo", user="b")
+    await flow.send("13521999 lupa password", user="b")
+    assert flow.replies() == known
+    unknown = await ChannelIdentity.get(external_id="b")
+    assert (unknown.proof, unknown.claimed_number) == (ProofLevel.NONE, None)
+    # And the next conversation goes the same way: neither is asked again.
+    for user in ("a", "b"):
+        await flow.send("1", user=user)
+        await flow.send("nilai saya belum keluar", user=user)
+        assert flow.replies()[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
 
 
 async def test_three_failed_tries_hand_off_flagged_unverified(flow: FlowHarness) -> None:
@@ -267,10 +284,12 @@ async def test_language_command_switches(flow: FlowHarness) -> None:
     assert flow.replies() == ["Sure, I'll use English."]
 
 
-async def test_one_contact_across_channels(flow: FlowHarness) -> None:
+async def test_one_contact_across_channels_once_each_is_proven(flow: FlowHarness) -> None:
     await verified(flow, user="42")
     await flow.send("halo", user="other-chat")
     await flow.send("13521045", user="other-chat")
+    assert await Contact.all().count() == 2  # claimed: not joined
+    await flow.prove(user="other-chat")
     assert await Contact.all().count() == 1
     contact = await Contact.get()
     assert await ChannelIdentity.filter(contact=contact).count() == 2

@@ -12,12 +12,14 @@ from handoff.actions import categorize, close_ticket, reply, take_ticket
 from handoff.auth import create_user
 from models import (
     Category,
+    ChannelIdentity,
     ChannelKind,
     Contact,
     Conversation,
     ConversationStatus,
     FlowStep,
     Message,
+    ProofLevel,
     ProofMethod,
     SenderKind,
     Ticket,
@@ -26,7 +28,6 @@ from models import (
     UserRole,
 )
 from tests.conftest import FlowHarness
-from tests.handoff.people import proven
 
 PHONE = "+6281200000001"
 NUMBER = f"whatsapp:{PHONE}"
@@ -43,11 +44,19 @@ def later(flow: FlowHarness) -> None:
     flow.now += timedelta(minutes=5)
 
 
-async def ticket_on_whatsapp(flow: FlowHarness) -> Ticket:
-    """Budi verifies on WhatsApp (so his number is on record) and asks for a person."""
-    for text in ("halo", "13521045", "agen"):
+async def proven(flow: FlowHarness, channel: ChannelKind, user: str) -> None:
+    """Budi sends his NIM on this address, and it is proven his (a typed NIM alone is only a claim)."""
+    for text in ("halo", "13521045"):
         later(flow)
-        await flow.on(ChannelKind.WHATSAPP, NUMBER, text, phone=PHONE)
+        await flow.on(channel, user, text, phone=PHONE)
+    await flow.prove(channel=channel, user=user)
+
+
+async def ticket_on_whatsapp(flow: FlowHarness) -> Ticket:
+    """Budi, proven on WhatsApp, asks for a person."""
+    await proven(flow, ChannelKind.WHATSAPP, NUMBER)
+    later(flow)
+    await flow.on(ChannelKind.WHATSAPP, NUMBER, "agen", phone=PHONE)
     return await Ticket.get()
 
 
@@ -69,9 +78,10 @@ async def test_a_known_contact_on_a_new_channel_is_filed_on_the_open_ticket(flow
     live: list[tuple[str, dict[str, Any]]] = []
     flow.deps.notify = lambda name, data: live.append((name, data))
     ticket = await ticket_on_whatsapp(flow)
+    await proven(flow, ChannelKind.TELEGRAM, "42")
 
-    # The same number, shared as a Telegram contact card: known at once. "nilai" would get a confident
-    # template answer from the bot; here it goes to the agent who already has the case.
+    # Budi's Telegram, proven his: "nilai" would get a confident template answer from the bot; here it goes
+    # to the agent who already has the case.
     later(flow)
     first = await flow.on(ChannelKind.TELEGRAM, "42", "nilai saya hilang, ini tangkapan layarnya", phone=PHONE)
     assert first == [joined(ticket)]
@@ -85,7 +95,8 @@ async def test_a_known_contact_on_a_new_channel_is_filed_on_the_open_ticket(flow
     telegram = await Conversation.get(channel=ChannelKind.TELEGRAM)
     assert (telegram.status, telegram.step, telegram.last_prediction) == (
         ConversationStatus.PENDING, FlowStep.WITH_AGENT, None)
-    ack = await Message.get(conversation=telegram, sender_kind=SenderKind.BOT)
+    ack = await Message.filter(conversation=telegram, sender_kind=SenderKind.BOT).order_by("-id").first()
+    assert ack is not None
     assert ack.ticket_id == ticket.id  # type: ignore[attr-defined]
 
     # Acknowledged once: what follows on that channel is filed silently, as on the ticket's own channel.
@@ -94,12 +105,10 @@ async def test_a_known_contact_on_a_new_channel_is_filed_on_the_open_ticket(flow
     later(flow)
     assert await flow.on(ChannelKind.TELEGRAM, "42", "/agen", phone=PHONE) == []
     filed = await Message.filter(conversation=telegram, sender_kind=SenderKind.USER).values_list("ticket_id", flat=True)
-    assert filed == [ticket.id, ticket.id, ticket.id]
+    assert filed == [ticket.id] * 5  # with the "halo" and the NIM sent there before, for the agent
     assert await kinds(ticket) == ["opened", "channel_joined", "user_message", "user_message", "user_message"]
 
-    # The agent answers on Telegram, where Budi wrote last; nothing goes to WhatsApp. A reply goes only to the
-    # ticket's own channel or a proven one (issue 13): the number on record proves this chat, as the bot does.
-    await proven(ChannelKind.TELEGRAM, "42", ProofMethod.ADDRESS)
+    # The agent answers on Telegram, where Budi wrote last; nothing goes to WhatsApp.
     ana = await agent(flow)
     taken = await take_ticket(ticket_id=ticket.id, agent=ana, now=flow.now)
     sent = await reply(registry=flow.deps.registry, ticket=taken.ticket, agent=ana, text="Kami cek, ya.", now=flow.now)
@@ -114,20 +123,23 @@ async def test_the_campus_address_joins_the_ticket_in_the_persons_language(flow:
     await flow.send("/bahasa en")
     await flow.send("hello")
     await flow.send("13521045")
+    await flow.prove()
     await flow.send("agent")
     ticket = await Ticket.get()
     later(flow)
+    # A mail from the campus address the directory lists for Budi proves it his (issue 13, address on record).
     answered = await flow.on(ChannelKind.EMAIL, CAMPUS_MAIL, "I forgot my password", email=CAMPUS_MAIL)
     assert answered == [joined(ticket, "en")]
     assert (await Message.get(text="I forgot my password")).ticket_id == ticket.id  # type: ignore[attr-defined]
     assert await Contact.all().count() == 1
+    mail = await ChannelIdentity.get(channel=ChannelKind.EMAIL)
+    assert (mail.proof, mail.proof_method) == (ProofLevel.PROVEN, ProofMethod.ADDRESS)
 
 
-async def test_verifying_with_the_same_nim_on_a_new_channel_sends_the_kept_question_to_the_ticket(
-    flow: FlowHarness,
-) -> None:
+async def test_a_new_channel_joins_the_ticket_with_what_it_said_only_once_proven(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045")
+    await flow.prove()
     await flow.send("agen")  # Budi's ticket, on Telegram
     ticket = await Ticket.get()
 
@@ -136,34 +148,36 @@ async def test_verifying_with_the_same_nim_on_a_new_channel_sends_the_kept_quest
     greeting = await flow.on(ChannelKind.WHATSAPP, NUMBER, "saya lupa password edunex")
     assert greeting[0].startswith("Halo!")
     assert greeting[-1] == catalog("id").t("ask_identity")
-    assert await Message.filter(ticket_id=ticket.id, channel=ChannelKind.WHATSAPP).count() == 0
+    # Budi's NIM there is a claim: the bot answers the kept question itself, and shows nothing of the ticket.
     later(flow)
-    not_found = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521999")  # not Budi's NIM: still a stranger
-    assert "13521999 tidak kami temukan" in not_found[0]
+    claimed = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")
+    assert claimed[0] == catalog("id").t("identity_noted")
+    assert claimed[-1] == DID_IT_HELP
+    assert ticket.number is not None
+    assert not any(ticket.number in r or "Budi" in r for r in claimed)
     assert await Message.filter(ticket_id=ticket.id, channel=ChannelKind.WHATSAPP).count() == 0
+    assert await Contact.all().count() == 2
 
-    # The same NIM: the same person. The question kept goes to the agent, not to the classifier.
-    later(flow)
-    verified = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")
-    assert verified == ["Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
-    assert DID_IT_HELP not in verified
+    # Proven his: the next message joins the ticket, with what was said there before, for the agent.
+    await flow.prove(channel=ChannelKind.WHATSAPP, user=NUMBER)
     assert await Contact.all().count() == 1
+    later(flow)
+    assert await flow.on(ChannelKind.WHATSAPP, NUMBER, "sudah saya coba reset tapi gagal") == [joined(ticket)]
     on_ticket = await Message.filter(ticket_id=ticket.id, channel=ChannelKind.WHATSAPP,
                                      sender_kind=SenderKind.USER).order_by("id").values_list("text", flat=True)
-    assert on_ticket == ["saya lupa password edunex", "13521999", "13521045"]
+    assert on_ticket == ["saya lupa password edunex", "13521045", "sudah saya coba reset tapi gagal"]
     assert (await kinds(ticket))[-2:] == ["channel_joined", "user_message"]
     whatsapp = await Conversation.get(channel=ChannelKind.WHATSAPP)
     assert (whatsapp.status, whatsapp.pending_question) == (ConversationStatus.PENDING, None)
-
     later(flow)
-    assert await flow.on(ChannelKind.WHATSAPP, NUMBER, "sudah saya coba reset tapi gagal") == []
-    assert (await Message.get(text="sudah saya coba reset tapi gagal")).ticket_id == ticket.id  # type: ignore[attr-defined]
+    assert await flow.on(ChannelKind.WHATSAPP, NUMBER, "tolong") == []
     assert await Ticket.all().count() == 1
 
 
 async def test_a_stranger_on_another_channel_is_never_attached(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045")
+    await flow.prove()
     await flow.send("agen")
     ticket = await Ticket.get()
     later(flow)
@@ -181,6 +195,7 @@ async def test_a_stranger_on_another_channel_is_never_attached(flow: FlowHarness
 async def test_after_the_ticket_is_closed_each_channel_is_the_bots_again_until_the_next_ticket(
     flow: FlowHarness,
 ) -> None:
+    await proven(flow, ChannelKind.TELEGRAM, "42")
     ticket = await ticket_on_whatsapp(flow)
     later(flow)
     assert await flow.on(ChannelKind.TELEGRAM, "42", "halo", phone=PHONE) == [joined(ticket)]
@@ -211,11 +226,8 @@ async def test_after_the_ticket_is_closed_each_channel_is_the_bots_again_until_t
 
 
 async def test_a_rating_for_a_closed_ticket_is_not_filed_on_the_one_open_elsewhere(flow: FlowHarness) -> None:
-    for text in ("halo", "13521045"):
-        later(flow)
-        await flow.on(ChannelKind.WHATSAPP, NUMBER, text, phone=PHONE)
-    later(flow)
-    await flow.on(ChannelKind.TELEGRAM, "42", "halo", phone=PHONE)  # known, no ticket yet: the bot welcomes
+    await proven(flow, ChannelKind.WHATSAPP, NUMBER)
+    await proven(flow, ChannelKind.TELEGRAM, "42")  # no ticket yet: the bot answers there
     later(flow)
     await flow.on(ChannelKind.WHATSAPP, NUMBER, "agen")
     first = await Ticket.get()

@@ -42,6 +42,7 @@ def translate(lang: str, key: str, /, **values: object) -> str:
 async def handed_off(flow: FlowHarness, *, user: str = "42") -> Ticket:
     await flow.send("halo", user=user)
     await flow.send("13521045", user=user)
+    await flow.prove(user=user)
     await flow.send("agen", user=user)
     return await Ticket.filter(conversation__identity__external_id=user).order_by("-id").first().get()
 

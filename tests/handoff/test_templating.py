@@ -80,6 +80,7 @@ async def test_an_answer_template_is_never_evaluated_by_the_bot(flow: FlowHarnes
     await template("reset-password", "Halo {name}: {name.__class__.__mro__} {name:>200} {{ok}}")
     await flow.send("halo")
     await flow.send("13521045")
+    await flow.prove()
     await flow.send("saya lupa password")
     assert flow.replies()[0] == "Halo Budi: {name.__class__.__mro__} {name:>200} {ok}"
 

@@ -21,12 +21,15 @@ from bot.directory import import_records
 from bot.i18n import catalog
 from handoff.actions import categorize, close_ticket, reply, take_ticket
 from handoff.auth import create_user
+from handoff.contacts import Person, prove
 from models import (
     Category,
     ChannelIdentity,
     ChannelKind,
     Contact,
+    ContactRole,
     Direction,
+    DirectoryEntry,
     Message,
     ProofMethod,
     SenderKind,
@@ -49,6 +52,16 @@ CHAT = 5550001
 SECRET = "webhook-secret_42"
 TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuv"
 PASSWORD = "correct horse battery"
+NOTED = catalog("id").t("identity_noted")
+
+
+async def agent_proves(channel: ChannelKind, external_id: str) -> None:
+    """A typed NIM is only a claim (issue 13): the address is proven Budi's as the console's agent does it."""
+    identity = await ChannelIdentity.get(channel=channel, external_id=external_id)
+    entry = await DirectoryEntry.get(id_number="13521045")
+    await prove(identity=identity, now=IN_HOURS, method=ProofMethod.AGENT,
+                person=Person(id_number=entry.id_number, name=entry.name, email=entry.email,
+                              role=ContactRole(entry.role), faculty=entry.faculty, program=entry.program))
 
 
 def base_settings(db_url: str, tmp_path: Path, twilio: FakeTwilio, **extra: Any) -> dict[str, Any]:
@@ -137,13 +150,14 @@ async def test_verified_on_whatsapp_then_writing_from_the_campus_address_is_one_
         return smtp_sink.texts(CAMPUS_MAIL)[before:]
 
     await on_whatsapp(client, fake_twilio, "halo")
-    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Budi")
+    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0] == NOTED
+    await agent_proves(ChannelKind.WHATSAPP, PHONE)
     await on_whatsapp(client, fake_twilio, "agen")
     ticket = await Ticket.get()
     assert ticket.channel == ChannelKind.WHATSAPP
 
-    # From the campus address the directory gave: known at once, and with a ticket open on WhatsApp the
-    # mail goes to that ticket: no greeting, no bot answer, one acknowledgement naming the ticket.
+    # From the campus address the directory gave: proven at once (address on record), and with a ticket
+    # open on WhatsApp the mail goes to that ticket: no greeting, no bot answer, one acknowledgement.
     answered = await by_mail("saya lupa password edunex", 1, subject="Password")
     assert answered == [joined(ticket)]
     mailed = await Message.get(text="saya lupa password edunex")
@@ -202,9 +216,12 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
 
     await on_telegram(client, fake_telegram, "halo")
     await on_telegram(client, fake_telegram, "13521045")
-    # A new WhatsApp number is a stranger until the same NIM is given there.
+    await agent_proves(ChannelKind.TELEGRAM, str(CHAT))
+    # A new WhatsApp number is a stranger until proven his: the same NIM there is only a claim.
     assert (await on_whatsapp(client, fake_twilio, "halo"))[0].startswith("Halo!")
-    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Budi")
+    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0] == NOTED
+    assert await Contact.all().count() == 2
+    await agent_proves(ChannelKind.WHATSAPP, PHONE)
     assert await Contact.all().count() == 1
     contact = await Contact.get()
     assert contact.id_number == "13521045"
@@ -261,8 +278,11 @@ async def test_a_web_chat_ticket_takes_the_question_kept_on_telegram_and_the_rep
         response = await client.get("/chat/history", headers={"Cookie": f"cc_chat={session}"})
         return [m["text"] for m in (await response.json())["messages"]]
 
-    for text in ("halo", "13521045", "agen"):
+    for text in ("halo", "13521045"):
         await on_web(text)
+    web = await ChannelIdentity.get(channel=ChannelKind.WEBCHAT)
+    await agent_proves(ChannelKind.WEBCHAT, web.external_id)
+    await on_web("agen")
     ticket = await Ticket.get()
     assert ticket.channel == ChannelKind.WEBCHAT
 
@@ -270,9 +290,13 @@ async def test_a_web_chat_ticket_takes_the_question_kept_on_telegram_and_the_rep
     assert (await on_telegram(client, fake_telegram, "/start"))[0].startswith("Halo!")
     kept = await on_telegram(client, fake_telegram, "nilai kuis saya belum muncul")
     assert kept[-1].endswith(catalog("id").t("ask_identity"))
-    # His NIM: the same person, whose ticket is open. The kept question goes to the agent, not the bot.
-    verified = await on_telegram(client, fake_telegram, "13521045")
-    assert verified == ["Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
+    # His NIM is a claim: the bot answers the kept question itself and shows nothing of the ticket. Once
+    # proven his, the next message and what he said before go to the agent.
+    claimed = await on_telegram(client, fake_telegram, "13521045")
+    assert claimed[0] == NOTED
+    assert not any((ticket.number or "?") in text for text in claimed)
+    await agent_proves(ChannelKind.TELEGRAM, str(CHAT))
+    assert await on_telegram(client, fake_telegram, "masih belum muncul") == [joined(ticket)]
     question = await Message.get(text="nilai kuis saya belum muncul")
     assert (question.channel, question.ticket_id) == (ChannelKind.TELEGRAM, ticket.id)  # type: ignore[attr-defined]
     assert await Ticket.all().count() == 1

@@ -16,6 +16,7 @@ from bot.channels.telegram import SECRET_HEADER, TelegramChannel, derived_secret
 from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
+from bot.i18n import catalog
 from handoff.delivery import send_text
 from handoff.outbox import BASE_DELAY, drain
 from models import (
@@ -95,7 +96,7 @@ async def test_journey_greeting_identity_answer_no_then_handoff_and_agent_reply(
     assert "NIM (8 digit)" in greeting[2]
 
     verified = await say(client, fake_telegram, "13521045")
-    assert verified[0].startswith("Terima kasih, Budi")
+    assert verified[0] == catalog("id").t("identity_noted")
 
     answer = await say(client, fake_telegram, "saya lupa password edunex")
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"

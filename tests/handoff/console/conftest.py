@@ -23,7 +23,7 @@ from bot.directory import DatabaseDirectory, import_records
 from bot.flow import handle_inbound
 from handoff.auth import create_user
 from models import ChannelKind, Ticket, User, UserRole
-from tests.conftest import ScriptedClassifier
+from tests.conftest import ScriptedClassifier, prove_address
 
 PASSWORD = "correct horse battery"
 CSRF_META = re.compile(r'<meta name="csrf" content="([^"]*)">')
@@ -56,6 +56,7 @@ class Served:
         await self.say("halo", user=user, name=name)
         if verify:
             await self.say(nim, user=user, name=name)
+            await prove_address(ChannelKind.TELEGRAM, user, number=nim)  # a typed NIM is only a claim
         await self.say(question, user=user, name=name)
         if not await Ticket.filter(conversation__identity__external_id=user).exists():
             await self.say("2", user=user, name=name)  # the bot answered; "did it help?" no: hand off

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bot.app import REGISTRY
-from models import AnswerTemplate, Category, ConversationStatus, SenderKind, Ticket, TicketStatus
+from models import AnswerTemplate, Category, ChannelKind, ConversationStatus, SenderKind, Ticket, TicketStatus
+from tests.conftest import prove_address
 from tests.handoff.console.conftest import PASSWORD, Served
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -288,6 +289,7 @@ async def test_supervisor_edits_a_template_the_bot_then_uses(served: Served, bro
 
     await served.say("halo", user="902")
     await served.say("13521045", user="902")
+    await prove_address(ChannelKind.TELEGRAM, "902")  # a typed NIM is a claim: no name until proven
     before = len(served.channel.sent)
     await served.say("saya lupa password", user="902")
     assert served.channel.sent[before].text == "TEMPLAT BARU untuk Budi: buka edunex.itb.ac.id/reset."

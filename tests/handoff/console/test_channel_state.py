@@ -14,7 +14,6 @@ from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.flow import handle_inbound
 from handoff.auth import create_api_token
-from handoff.contacts import prove
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.reachability import EVENT as UNREACHABLE
 from handoff.whatsapp_window import LIVE_EVENT, sweep
@@ -23,13 +22,12 @@ from models import (
     ChannelKind,
     DeliveryStatus,
     Message,
-    ProofMethod,
     Ticket,
     TicketEvent,
     UserRole,
 )
+from tests.conftest import prove_address
 from tests.handoff.console.conftest import Console, Served
-from tests.handoff.people import BUDI
 
 NUMBER = "whatsapp:+6281200000001"
 
@@ -77,10 +75,8 @@ async def test_a_blocked_bot_shows_on_the_ticket_with_the_other_channels_until_t
     whatsapp = MemoryChannel(kind=ChannelKind.WHATSAPP)
     served.app[REGISTRY].add(whatsapp)
     await wa_say(served, "halo")
-    await wa_say(served, "13521045")  # verified on WhatsApp first...
-    # ...and proven there (a code to the campus e-mail): a reply may fall back only to a proven channel (issue 13).
-    await prove(identity=await ChannelIdentity.get(channel=ChannelKind.WHATSAPP), person=BUDI,
-                method=ProofMethod.CODE, now=datetime.now(UTC))
+    await wa_say(served, "13521045")
+    await prove_address(ChannelKind.WHATSAPP, NUMBER)  # proven on WhatsApp first...
     ticket = await served.hand_off(user="777")  # ...then the same student on Telegram asks for a person
     blocked = BlockedTelegram()
     served.app[REGISTRY].add(blocked)
