@@ -43,8 +43,10 @@ async def test_supervisor_edits_hours_and_sla_and_queue_and_bot_follow(site: Ser
     await expect(clock).to_have_class(re.compile(r"\bsla-ok\b"))  # 24 h left of a 24 h target
 
     await page.get_by_role("link", name="Jam & SLA").click()
+    # The page has two forms since the SLA policy got its own (each saves alone): the hours' is the first.
+    hours_form = page.locator('form[action="/console/admin/settings"]')
     await page.fill('input[name="opens_1"]', "25:00")
-    await page.get_by_role("button", name="Simpan").click()
+    await hours_form.get_by_role("button", name="Simpan").click()
     await expect(page.locator("#settings-errors")).to_be_visible()
     await expect(page.get_by_text("Jam tidak valid (pakai JJ:MM, 00:00–23:59).")).to_be_visible()
     await expect(page.locator('input[name="opens_1"]')).to_have_value("25:00")  # nothing typed is lost
@@ -55,7 +57,7 @@ async def test_supervisor_edits_hours_and_sla_and_queue_and_bot_follow(site: Ser
         await page.locator(f'input[name="open_{day}"]').set_checked(False)
     await page.fill('input[name="sla_hours"]', "100")
     await page.fill('textarea[name="message_id"]', "Kami sedang tutup. Tiket {ticket} kami balas secepatnya.")
-    await page.get_by_role("button", name="Simpan").click()
+    await hours_form.get_by_role("button", name="Simpan").click()
     await expect(page.get_by_role("status")).to_have_text("Tersimpan.")
     await expect(page.locator('input[name="sla_hours"]')).to_have_value("100")
 
