@@ -26,6 +26,7 @@ from bot.directory import Directory, DirectoryRecord
 from bot.i18n import Catalog, catalog, detect_language
 from bot.identity import DEFAULT_CAMPUS_DOMAINS, Identity, ParseResult, mask, parse_identity
 from bot.leases import Leases, person_of
+from bot.names import given_name
 from handoff.attachments import AttachmentStore
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
@@ -191,8 +192,12 @@ class _Turn:
         )
 
     def name_suffix(self) -> str:
-        first = self.contact.name.split(" ")[0] if self.contact.name else ""
-        return f", {first}" if first else ""
+        """", Kak Budi" / ", Bapak/Ibu Siti" (the catalogue's salutation for the role), or "" without a name."""
+        name = given_name(self.contact.name)
+        if not name:
+            return ""
+        role = self.contact.role.value if self.contact.role else "other"
+        return f", {self.cat.t(f'salutation_{role}', name=name)}"
 
 
 async def handle_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
@@ -1014,7 +1019,8 @@ async def _answer_with(turn: _Turn, label: str) -> None:
     state["label"] = label  # what was answered (a chosen option may differ from the classifier's top)
     state.pop(_OPTIONS, None)
     turn.conversation.last_prediction = state
-    await turn.say_text(render(ANSWER, body, name=turn.contact.name.split(" ")[0] if turn.contact.name else ""))
+    # The template's {name} is the given name alone: its author writes the salutation ("Kak {name}").
+    await turn.say_text(render(ANSWER, body, name=given_name(turn.contact.name)))
     cat = turn.cat
     await turn.say("did_it_help", buttons=(Button(cat.t("button_yes"), _BUTTON_YES),
                                            Button(cat.t("button_no"), _BUTTON_NO)))

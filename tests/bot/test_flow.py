@@ -54,7 +54,7 @@ async def test_identity_records_consent_and_directory_data(flow: FlowHarness) ->
         "Teknik Informatika",
     )
     assert flow.replies() == [
-        "Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).",
+        "Terima kasih, Kak Budi, identitas Anda terverifikasi (mahasiswa).",
         "Silakan tuliskan pertanyaan atau kendala Anda terkait Edunex.",
     ]
 
@@ -63,7 +63,7 @@ async def test_identity_and_question_in_one_message(flow: FlowHarness) -> None:
     await flow.send("halo")
     await flow.send("13521045 lupa password")
     replies = flow.replies()
-    assert replies[0].startswith("Terima kasih, Budi")
+    assert replies[0].startswith("Terima kasih, Kak Budi")
     assert "reset" in replies[1].lower() or "password" in replies[1].lower()
     assert replies[2] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
     sent = flow.channel.sent[-1]

@@ -7,14 +7,28 @@ from __future__ import annotations
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.directory import DirectoryRecord, import_records
 from bot.i18n import catalog
-from models import AnswerTemplate, ChannelKind, Contact, Conversation, FlowStep, HandoffReason, Ticket
+from models import (
+    AnswerTemplate,
+    ChannelKind,
+    Contact,
+    ContactRole,
+    Conversation,
+    FlowStep,
+    HandoffReason,
+    Ticket,
+)
 from tests.conftest import FlowHarness
 
 
 async def verified(flow: FlowHarness, *, lang: str = "id") -> None:
     await flow.send("halo" if lang == "id" else "hello there")
     await flow.send("13521045")
+
+
+# How the bot addresses Budi, a student: the catalogue's salutation (bot.names drops titles).
+BUDI = {"id": ", Kak Budi", "en": ", Budi"}
 
 
 async def template(slug: str, lang: str) -> str:
@@ -43,7 +57,7 @@ async def test_a_message_that_is_not_a_question_gets_a_short_answer_never_a_tick
 ) -> None:
     await verified(flow)
     await flow.send(text)
-    assert flow.replies() == [catalog(lang).t(key, name_suffix=", Budi")]
+    assert flow.replies() == [catalog(lang).t(key, name_suffix=BUDI[lang])]
     assert await Ticket.all().count() == 0
     conversation = await Conversation.get()
     assert conversation.last_prediction is None  # the classifier was not asked
@@ -211,7 +225,7 @@ async def test_an_identity_alone_is_verified_and_not_classified(flow: FlowHarnes
     await flow.send(text)
     cat = catalog(lang)
     role = cat.t("role_student")
-    assert flow.replies() == [cat.t("identity_verified", name_suffix=", Budi", role=role), cat.t("ask_question")]
+    assert flow.replies() == [cat.t("identity_verified", name_suffix=BUDI[lang], role=role), cat.t("ask_question")]
     assert (await Conversation.get()).last_prediction is None
     assert await Ticket.all().count() == 0
 
@@ -231,7 +245,7 @@ async def test_an_identity_in_the_first_message_is_confirmed_with_one_tap(
     assert (contact.verified, contact.consent_at) == (False, None)  # the notice came after the number
     await flow.send(agree)
     replies = flow.replies()
-    assert replies[0].startswith(cat.t("identity_verified", name_suffix=", Budi", role=cat.t("role_student")))
+    assert replies[0].startswith(cat.t("identity_verified", name_suffix=BUDI[lang], role=cat.t("role_student")))
     assert replies[1] == await template("reset-password", lang)
     contact = await Contact.get()
     assert contact.verified
@@ -259,3 +273,21 @@ async def test_an_identity_with_a_request_for_a_person_in_the_first_message_hand
     ticket = await Ticket.get()
     assert (ticket.reason, ticket.unverified) == (HandoffReason.USER_REQUEST, False)
     assert flow.replies()[0] == catalog("id").t("greeting")  # the notice was shown first
+
+
+async def test_a_lecturer_is_called_bapak_ibu_without_titles(flow: FlowHarness) -> None:
+    await import_records([DirectoryRecord("198503122010121001", "Prof. Dr. Ir. Siti Rahma, M.Sc., Ph.D.",
+                                          "siti.rahma@itb.ac.id", ContactRole.LECTURER, "STEI", "", "active")])
+    await flow.send("halo")
+    await flow.send("198503122010121001")
+    assert flow.replies()[0] == "Terima kasih, Bapak/Ibu Siti, identitas Anda terverifikasi (dosen)."
+    await flow.send("makasih")
+    assert flow.replies() == [catalog("id").t("act_thanks", name_suffix=", Bapak/Ibu Siti")]
+
+
+async def test_a_student_is_called_kak_in_indonesian_and_by_name_in_english(flow: FlowHarness) -> None:
+    await verified(flow)
+    assert flow.replies()[0] == "Terima kasih, Kak Budi, identitas Anda terverifikasi (mahasiswa)."
+    await flow.send("/bahasa en")
+    await flow.send("hi")
+    assert flow.replies() == ["Hello again, Budi! 👋 Please write your question about Edunex."]

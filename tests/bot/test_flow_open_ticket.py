@@ -141,7 +141,7 @@ async def test_verifying_with_the_same_nim_on_a_new_channel_sends_the_kept_quest
     # The same NIM: the same person. The question kept goes to the agent, not to the classifier.
     later(flow)
     verified = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")
-    assert verified == ["Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
+    assert verified == ["Terima kasih, Kak Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
     assert DID_IT_HELP not in verified
     assert await Contact.all().count() == 1
     on_ticket = await Message.filter(ticket_id=ticket.id, channel=ChannelKind.WHATSAPP,

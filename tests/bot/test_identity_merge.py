@@ -29,7 +29,7 @@ async def test_a_merge_by_nim_keeps_the_tickets_of_the_newer_contact(flow: FlowH
 
     await flow.on(ChannelKind.WHATSAPP, NUMBER, "halo lagi")
     replies = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")  # now the NIM: the same person
-    assert replies[0].startswith("Terima kasih, Budi")
+    assert replies[0].startswith("Terima kasih, Kak Budi")
     assert await Contact.all().count() == 1
     await ticket.refresh_from_db()  # the closed ticket survived the merge, now the known contact's
     assert (ticket.contact_id, ticket.status) == (known.id, TicketStatus.RESOLVED)  # type: ignore[attr-defined]
@@ -44,7 +44,7 @@ async def test_a_verified_address_joins_at_once_and_an_unverified_one_does_not(f
 
     # The same number shared as a Telegram contact card, and the directory's campus address: known at once.
     welcome = await flow.on(ChannelKind.TELEGRAM, "42", "halo", phone="+6281200000001")
-    assert welcome == ["Halo lagi, Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
+    assert welcome == ["Halo lagi, Kak Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
     answered = await flow.on(ChannelKind.EMAIL, "budi.contoh@students.itb.ac.id", "lupa password",
                         email="Budi.Contoh@students.itb.ac.id")
     assert answered[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"

@@ -128,7 +128,7 @@ async def test_the_webhook_answers_while_the_turn_is_blocked_and_the_turn_runs_o
     assert stored.processed_at is not None
     replies = fake_twilio.bodies(USER)[3:]
     assert len(replies) == 2
-    assert replies[0].startswith("Terima kasih, Budi")
+    assert replies[0].startswith("Terima kasih, Kak Budi")
 
 
 async def test_one_delivery_twice_at_once_and_again_later_is_one_message_and_one_answer(
@@ -168,7 +168,7 @@ async def test_one_users_messages_run_in_arrival_order_while_others_go_ahead(
     directory.gate.set()
     await idle(client)
     replies = fake_twilio.bodies(USER)[3:]
-    assert replies[0].startswith("Terima kasih, Budi")  # the identity first,
+    assert replies[0].startswith("Terima kasih, Kak Budi")  # the identity first,
     assert replies[-2] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"  # then the question,
     assert replies[-1].startswith("Senang bisa membantu")  # then "1": resolved
     rows = await Message.filter(direction=Direction.INBOUND, conversation__identity__external_id=USER).order_by("id")
@@ -273,7 +273,7 @@ async def test_receipts_a_stopped_process_left_are_stored_and_answered_in_order_
     assert len(fake_twilio.bodies(other)) == 3
     replies = fake_twilio.bodies(USER)
     assert len(replies) == 5
-    assert replies[3].startswith("Terima kasih, Budi")  # "halo" first, then the NIM: the order they came in
+    assert replies[3].startswith("Terima kasih, Kak Budi")  # "halo" first, then the NIM: the order they came in
     entries = await InboxEntry.all().order_by("id")
     assert all(entry.stored_at is not None for entry in entries)
     stored = {message.id: message for message in await Message.filter(direction=Direction.INBOUND)}

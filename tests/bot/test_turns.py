@@ -137,7 +137,7 @@ async def test_a_persons_messages_wait_for_a_dead_holder_and_then_run_oldest_fir
     assert drained == turns.Drained(ran=[first, second], complete=True)
     replies = [m.text for m in sent]
     assert replies[:3] == [ID.t("greeting"), ID.t("privacy_notice"), ID.t("ask_identity")]
-    assert replies[3].startswith("Terima kasih, Budi")
+    assert replies[3].startswith("Terima kasih, Kak Budi")
     assert not await TurnLease.exists(person=PERSON)  # given back when the person had nothing left
 
 
@@ -159,7 +159,7 @@ async def test_the_heartbeat_keeps_a_long_turns_lease(ready: None, monkeypatch: 
     assert not await two.leases.take(PERSON)
     directory.gate.set()
     assert (await running).complete
-    assert (await texts(channel))[3].startswith("Terima kasih, Budi")
+    assert (await texts(channel))[3].startswith("Terima kasih, Kak Budi")
 
 
 async def test_a_failed_turn_leaves_nothing_and_runs_again_whole(ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +213,7 @@ async def test_replies_committed_by_a_process_that_died_before_sending_go_out_on
     await turns.drain_person(PERSON, live, leases=live.leases)
     replies = [m.text for m in sent]
     assert replies[:3] == [ID.t("greeting"), ID.t("privacy_notice"), ID.t("ask_identity")]
-    assert replies[3].startswith("Terima kasih, Budi")
+    assert replies[3].startswith("Terima kasih, Kak Budi")
     assert await drain(registry=live.registry, now=datetime.now(UTC) + UNTRIED_GRACE * 2) == 0
     assert len(sent) == len(replies)
 

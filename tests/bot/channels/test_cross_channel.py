@@ -135,7 +135,7 @@ async def test_verified_on_whatsapp_then_writing_from_the_campus_address_is_one_
         return smtp_sink.texts(CAMPUS_MAIL)[before:]
 
     await on_whatsapp(client, fake_twilio, "halo")
-    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Budi")
+    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Kak Budi")
     await on_whatsapp(client, fake_twilio, "agen")
     ticket = await Ticket.get()
     assert ticket.channel == ChannelKind.WHATSAPP
@@ -200,7 +200,7 @@ async def test_verified_on_telegram_then_the_same_nim_on_whatsapp_is_one_person(
     await on_telegram(client, fake_telegram, "13521045")
     # A new WhatsApp number is a stranger until the same NIM is given there.
     assert (await on_whatsapp(client, fake_twilio, "halo"))[0].startswith("Halo!")
-    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Budi")
+    assert (await on_whatsapp(client, fake_twilio, "13521045"))[0].startswith("Terima kasih, Kak Budi")
     assert await Contact.all().count() == 1
     contact = await Contact.get()
     assert contact.id_number == "13521045"
@@ -266,7 +266,7 @@ async def test_a_web_chat_ticket_takes_the_question_kept_on_telegram_and_the_rep
     assert kept[-1].endswith(catalog("id").t("ask_identity"))
     # His NIM: the same person, whose ticket is open. The kept question goes to the agent, not the bot.
     verified = await on_telegram(client, fake_telegram, "13521045")
-    assert verified == ["Terima kasih, Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
+    assert verified == ["Terima kasih, Kak Budi, identitas Anda terverifikasi (mahasiswa).", joined(ticket)]
     question = await Message.get(text="nilai kuis saya belum muncul")
     assert (question.channel, question.ticket_id) == (ChannelKind.TELEGRAM, ticket.id)  # type: ignore[attr-defined]
     assert await Ticket.all().count() == 1

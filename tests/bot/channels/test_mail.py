@@ -142,7 +142,7 @@ async def test_journey_over_imap_and_smtp_with_threaded_replies(
     assert first_reply["Auto-Submitted"] == "auto-replied"
 
     verified = await write("13521045", 2, reply_to=str(first_reply["Message-ID"]))
-    assert verified[0].startswith("Terima kasih, Budi")
+    assert verified[0].startswith("Terima kasih, Kak Budi")
     answer = await write("saya lupa password", 3, reply_to="<m2@std.itb.ac.id>")
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
     last = smtp_sink.received[-1]

@@ -97,7 +97,7 @@ async def test_journey_greeting_identity_answer_no_then_handoff_and_agent_reply(
     assert "NIM (8 digit)" in greeting[2]
 
     verified = await say(client, fake_telegram, "13521045")
-    assert verified[0].startswith("Terima kasih, Budi")
+    assert verified[0].startswith("Terima kasih, Kak Budi")
 
     answer = await say(client, fake_telegram, "saya lupa password edunex")
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"

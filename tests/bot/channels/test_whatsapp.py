@@ -108,7 +108,7 @@ async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
     assert "NIM (8 digit)" in greeting[2]
 
     verified = await say(client, fake_twilio, "13521045")
-    assert verified[0].startswith("Terima kasih, Budi")
+    assert verified[0].startswith("Terima kasih, Kak Budi")
 
     answer = await say(client, fake_twilio, "saya lupa password edunex")
     # The prompt already names the answers to type, so no numbered list is added to it.
