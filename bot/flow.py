@@ -655,11 +655,12 @@ async def _maybe_switch_language(turn: _Turn, text: str, reading: Reading | None
     if len(lowered) <= 40 and _INDONESIAN_REQUEST.search(lowered):
         await _set_language(turn, "id")
         return
-    # One or two words say little to the detector; but a message made only of fixed phrases ("hi", "makasih
-    # kak") says its language through them (nlp.acts knows which phrases are whose). Else keep what the user
-    # chose.
+    # One or two words say little to the detector; but a message made only of English fixed phrases ("hi",
+    # "thanks") says English (nlp.acts knows which phrases are whose). Only towards English: Indonesian is
+    # the default anyway, and English speakers on campus write "halo" and "makasih" too, so those must not
+    # undo an English page or /language en. Else keep what the user chose.
     detected = detect_language(text) if len(_words(text)) >= 3 else None
-    if detected is None and reading is not None and reading.act is not Act.QUESTION:
+    if detected is None and reading is not None and reading.act is not Act.QUESTION and reading.lang == "en":
         detected = reading.lang
     if detected is not None:
         await _set_language(turn, detected)

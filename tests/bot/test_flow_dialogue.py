@@ -291,3 +291,10 @@ async def test_a_student_is_called_kak_in_indonesian_and_by_name_in_english(flow
     await flow.send("/bahasa en")
     await flow.send("hi")
     assert flow.replies() == ["Hello again, Budi! 👋 Please write your question about Edunex."]
+
+
+async def test_indonesian_small_talk_does_not_undo_a_chosen_english(flow: FlowHarness) -> None:
+    await verified(flow)
+    await flow.send("/bahasa en")
+    await flow.send("makasih kak")
+    assert flow.replies() == [catalog("en").t("act_thanks", name_suffix=", Budi")]

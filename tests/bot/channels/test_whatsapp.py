@@ -115,7 +115,7 @@ async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
 
     offer = await say(client, fake_twilio, "2")  # not helpful: the next suggestion or a person, numbered
-    assert offer[0].splitlines()[-1] == catalog("id").t("clarify_reply_hint")
+    assert offer[0].splitlines()[-1] == f"2. {catalog('id').t('clarify_other')}"  # the channel lists the buttons
     handoff = await say(client, fake_twilio, "2")
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.NOT_HELPFUL
