@@ -762,9 +762,8 @@ async def _first_contact(turn: _Turn, text: str, reading: Reading | None = None)
     cat = turn.cat
     parts = [cat.t("greeting"), cat.t("privacy_notice")]
     turn.conversation.step = FlowStep.AWAITING_IDENTITY
-    if rest.act is Act.QUESTION or (rest.act is Act.PERSON and rest.question):
-        turn.conversation.pending_question = (rest.question or parsed.remainder if parsed else text)[
-            :MAX_CLASSIFIED_CHARS]
+    if rest.act in (Act.QUESTION, Act.PERSON) and rest.question:  # the question without its greeting
+        turn.conversation.pending_question = rest.question[:MAX_CLASSIFIED_CHARS]
     if parsed is not None and parsed.identity is not None and record is not None:
         if rest.act is Act.PERSON:
             # Asking for a person is asking the Care Center to handle it: the identity goes with it, so the
