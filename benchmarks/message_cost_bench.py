@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, audit_payload, storable
 from bot.channels.mail import html_to_text
-from bot.flow import is_greeting_only, wants_human
 from bot.i18n import detect_language
 from bot.identity import parse_identity
+from nlp.acts import read as read_act
 from nlp.classifier import load_classifier
 from nlp.normalize import normalize
 
@@ -67,8 +67,7 @@ def main() -> None:
         "storable": (MAX_STORED_CHARS, storable),
         "audit_payload": (MAX_STORED_CHARS, lambda t: audit_payload({"form": {"Body": t * 2}})),
         "parse_identity": (MAX_STORED_CHARS, lambda t: parse_identity(t, today=today)),
-        "wants_human": (MAX_STORED_CHARS, wants_human),
-        "is_greeting_only": (MAX_STORED_CHARS, is_greeting_only),
+        "acts.read": (MAX_STORED_CHARS, read_act),
         "detect_language": (MAX_STORED_CHARS, detect_language),
         "normalize": (MAX_CLASSIFIED_CHARS, normalize),
         "classifier.predict": (MAX_CLASSIFIED_CHARS, classifier.predict),

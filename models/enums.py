@@ -52,6 +52,7 @@ class FlowStep(StrEnum):
     AWAITING_IDENTITY = "awaiting_identity"
     AWAITING_QUESTION = "awaiting_question"
     AWAITING_FEEDBACK = "awaiting_feedback"
+    AWAITING_CLARIFICATION = "awaiting_clarification"  # the bot offered choices; a number picks one
     AWAITING_SURVEY = "awaiting_survey"  # an agent closed the ticket; a 1-5 rating may follow
     AWAITING_SURVEY_COMMENT = "awaiting_survey_comment"  # rated; one optional comment may follow
     WITH_AGENT = "with_agent"

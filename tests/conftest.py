@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from handoff.delivery import ChannelRegistry
 from handoff.seed import seed_defaults
 from models import ChannelIdentity, ChannelKind, ContactRole, DirectoryEntry, ProofMethod, open_database
 from models.db import run_migrations
-from nlp import Prediction
+from nlp import Decision, Prediction
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 # The full suites (CARECENTER_FULL_SUITES=1): property tests with many more examples. The normal run (CI)
@@ -131,9 +131,13 @@ async def db(db_url: str) -> AsyncIterator[str]:
 
 
 class ScriptedClassifier:
-    """A stand-in whose answers the test chooses: branch tests must not hinge on the model of the day."""
+    """A stand-in whose answers the test chooses: branch tests must not hinge on the model of the day.
 
-    labels = ("reset-password", "akun-login", "nilai")
+    Like nlp.Classifier it makes the three-way decision: ``rules`` answer, ``clarify`` asks between two
+    categories, ``out_of_scope`` words are outside Edunex; ``exclude`` drops a label (an answer whose
+    label is excluded becomes its ``second``'s answer, as the real model's next best)."""
+
+    labels = ("reset-password", "akun-login", "nilai", "tugas-pengumpulan", "kuis-ujian")
     threshold = 0.5
     margin = 0.1
     version = "scripted"
@@ -142,13 +146,32 @@ class ScriptedClassifier:
         self.rules: dict[str, tuple[str, float]] = {
             "password": ("reset-password", 0.93),
             "nilai": ("nilai", 0.91),
+            "grade": ("nilai", 0.91),
             "login": ("akun-login", 0.88),
         }
+        self.second: dict[str, str] = {"reset-password": "akun-login", "akun-login": "reset-password"}
+        self.clarify: dict[str, tuple[tuple[str, float], ...]] = {
+            "tugas": (("tugas-pengumpulan", 0.55), ("kuis-ujian", 0.4)),
+            "assignment": (("tugas-pengumpulan", 0.55), ("kuis-ujian", 0.4)),
+        }
+        self.out_of_scope = ("sepeda", "bike", "pizza")
 
-    def predict(self, text: str) -> Prediction:
-        for word, (label, confidence) in self.rules.items():
-            if word in text.lower():
+    def predict(self, text: str, *, exclude: Collection[str] = ()) -> Prediction:
+        lowered = text.lower()
+        for word in self.out_of_scope:
+            if word in lowered:
+                return Prediction("out_of_scope", 0.9, (("out_of_scope", 0.9),), True, "out_of_scope")
+        for word, (top, confidence) in self.rules.items():
+            if word in lowered:
+                label = self.second.get(top, "") if top in exclude else top
+                if not label or label in exclude:
+                    break
                 return Prediction(label, confidence, ((label, confidence), ("out_of_scope", 0.01)), False, "confident")
+        for word, candidates in self.clarify.items():
+            if word in lowered:
+                kept = tuple(c for c in candidates if c[0] not in exclude)
+                if kept:
+                    return Prediction(kept[0][0], kept[0][1], kept, True, "ambiguous", Decision.CLARIFY, kept)
         return Prediction("akun-login", 0.2, (("akun-login", 0.2), ("nilai", 0.19)), True, "low_confidence")
 
 

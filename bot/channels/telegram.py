@@ -114,16 +114,24 @@ def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     return split_message(text, limit)
 
 
+# Labels up to this long fit side by side on a phone's keyboard row.
+SHORT_BUTTON = 12
+
+
 def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
-    row = [
+    keys = [
         InlineKeyboardButton(
             b.label[:64], callback_data=b.value.encode()[:MAX_CALLBACK_DATA].decode(errors="ignore")
         )
         for b in buttons
     ]
-    return InlineKeyboardMarkup([row])
+    # Short answers (1-5, yes/no) side by side; choices named in words (a clarification's categories) one
+    # per row, where a phone shows them whole instead of cut to a few letters.
+    if all(len(b.label) <= SHORT_BUTTON for b in buttons):
+        return InlineKeyboardMarkup([keys])
+    return InlineKeyboardMarkup([[key] for key in keys])
 
 
 class TelegramChannel(ChannelBase):

@@ -19,7 +19,7 @@ async def create_phone_index(_apps: StateApps, schema_editor: BaseSchemaEditor) 
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0018_supervisor_pages')]
+    dependencies = [('models', '0019_clarification')]
 
     initial = False
 

@@ -135,10 +135,14 @@ async def test_confident_answer_then_yes_resolves_by_bot(flow: FlowHarness) -> N
     assert await Ticket.all().count() == 0
 
 
-async def test_confident_answer_then_no_hands_off_with_the_guess(flow: FlowHarness) -> None:
+async def test_confident_answer_then_no_twice_hands_off_with_the_guess(flow: FlowHarness) -> None:
     await verified(flow)
     await flow.send("lupa password")
-    await flow.send("2")
+    await flow.send("2")  # the first "no" offers the next suggestion or a person
+    assert flow.replies() == [catalog("id").t("clarify_not_helpful")]
+    assert [b.value for b in flow.channel.sent[-1].buttons] == ["1", "2"]
+    assert await Ticket.all().count() == 0
+    await flow.send("2")  # "something else / a person"
     ticket = await Ticket.get().prefetch_related("category")
     assert ticket.reason == HandoffReason.NOT_HELPFUL
     assert ticket.category is not None
@@ -259,10 +263,11 @@ async def test_nul_and_lone_surrogates_are_stored_not_a_failure_on_every_try(flo
     assert flow.replies()[0] == catalog("id").t("greeting")  # greeted like any first message
 
 
-async def test_emoji_only_message_is_handled(flow: FlowHarness) -> None:
+async def test_emoji_only_message_gets_a_short_answer_not_a_ticket(flow: FlowHarness) -> None:
     await verified(flow)
     await flow.send("🙏🙏🙏")
-    assert (await Ticket.get()).reason == HandoffReason.LOW_CONFIDENCE
+    assert flow.replies() == [catalog("id").t("act_emoji")]
+    assert await Ticket.all().count() == 0
 
 
 async def test_unknown_command_is_explained(flow: FlowHarness) -> None:

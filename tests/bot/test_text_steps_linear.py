@@ -15,15 +15,16 @@ from hypothesis import strategies as st
 from bot.channels.base import MAX_STORED_CHARS, audit_payload
 from bot.channels.mail import strip_quoted
 from bot.channels.whatsapp import template_variable
-from bot.flow import is_greeting_only, is_no, is_yes, wants_human
+from bot.flow import is_no, is_yes, read_message
 from bot.i18n import detect_language
 from handoff.survey import comment_kind, parse_rating
 from handoff.webinput import clean_text
+from nlp.acts import read as read_act
 from tests.complexity import assert_linear, repeat_to
 
 ROUTINES: dict[str, Callable[[str], object]] = {
-    "wants_human": wants_human,
-    "is_greeting_only": is_greeting_only,
+    "acts.read": read_act,
+    "read_message": read_message,
     "is_yes": is_yes,
     "is_no": is_no,
     "detect_language": detect_language,

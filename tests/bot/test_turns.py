@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,7 @@ class GatedDirectory(DatabaseDirectory):
 
 
 class BrokenClassifier(ScriptedClassifier):
-    def predict(self, text: str) -> Prediction:
+    def predict(self, text: str, *, exclude: Collection[str] = ()) -> Prediction:
         raise RuntimeError("the model file is corrupt")
 
 

@@ -184,7 +184,8 @@ async def test_the_bots_guess_must_be_confirmed_before_an_agent_closes(flow: Flo
     await flow.send("halo")
     await flow.send("13521045")
     await flow.send("lupa password")  # the bot answers with its guess, reset-password...
-    await flow.send("2")  # ...which did not help: hand-off, the guess pre-filled as the category
+    await flow.send("2")  # ...which did not help: the next suggestion or a person is offered,
+    await flow.send("2")  # and a person it is: hand-off, the guess pre-filled as the category
     ticket = await Ticket.filter(conversation__identity__external_id="42").get()
     ana, sari = await agent("ana@cc.test"), await agent("sari@cc.test", UserRole.SUPERVISOR)
     await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)

@@ -32,7 +32,8 @@ async def escalated_ticket(flow: FlowHarness, smtp_port: int) -> Ticket:
     await flow.send("halo")
     await flow.send("13521045")
     await flow.send("password saya tidak bisa dipakai")
-    await flow.send("2")  # not helpful: hand-off with the classifier's guesses kept on the conversation
+    await flow.send("2")  # not helpful: the next suggestion or a person is offered
+    await flow.send("2")  # a person: hand-off with the classifier's guesses kept on the conversation
     ticket = await Ticket.filter(conversation__identity__external_id="42").order_by("-id").first().get()
     ana = await agent("ana@cc.test")
     await actions.take_ticket(ticket_id=ticket.id, agent=ana, now=IN_HOURS)

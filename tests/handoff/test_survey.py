@@ -104,7 +104,7 @@ async def test_the_message_after_a_rating_is_stored_as_the_comment_once(flow: Fl
     # Asked once: the next message is the bot's again, not a second comment.
     await flow.send("terima kasih")
     assert (await Ticket.get(id=ticket.id)).survey_comment == "Balasannya lama sekali, hampir dua hari"
-    assert flow.replies() == [catalog("id").t("resolved_by_bot")]
+    assert flow.replies() == [catalog("id").t("act_thanks", name_suffix=", Kak Budi")]
 
 
 async def test_declining_the_comment_stores_nothing(flow: FlowHarness) -> None:
@@ -126,7 +126,7 @@ async def test_a_message_after_the_comment_window_is_a_new_message(flow: FlowHar
     flow.now = IN_HOURS + COMMENT_WINDOW + timedelta(minutes=1)
     await flow.send("halo")
     assert (await Ticket.get(id=ticket.id)).survey_comment is None
-    assert flow.replies() == [catalog("id").t("welcome_back", name_suffix=", Budi")]
+    assert flow.replies() == [catalog("id").t("welcome_back", name_suffix=", Kak Budi")]
 
 
 async def test_email_survey_carries_five_signed_links(flow: FlowHarness) -> None:

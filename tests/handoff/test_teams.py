@@ -17,7 +17,8 @@ async def handed_off(flow: FlowHarness, *, user: str, question: str, nim: str = 
     await flow.send(nim, user=user)
     await flow.send(question, user=user)
     if not await Ticket.filter(conversation__identity__external_id=user).exists():
-        await flow.send("2", user=user)  # "did this help?" no
+        await flow.send("2", user=user)  # "did this help?" no: the next suggestion or a person
+        await flow.send("2", user=user)  # a person
     return await Ticket.filter(conversation__identity__external_id=user).order_by("-id").first().get()
 
 

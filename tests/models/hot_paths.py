@@ -116,7 +116,7 @@ async def drive_hot_paths(client: TestClient[Any, Any], fake: FakeTwilio, record
     base = str(client.make_url("")).rstrip("/")
 
     with recorder.on("WhatsApp webhook: receipt, store, turn, hand-off"):
-        for text in ("halo", "13521045", "lupa password", "2"):
+        for text in ("halo", "13521045", "lupa password", "2", "2"):
             await fake.user_says(client, BUDI, text)
         for text in ("halo", "agen"):
             await fake.user_says(client, CITRA, text)

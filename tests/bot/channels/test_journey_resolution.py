@@ -91,7 +91,7 @@ async def test_telegram_journey_ends_with_the_reply_the_survey_and_the_rating(
 ) -> None:
     client = await start(aiohttp_client, create_app(telegram_settings(fake_telegram, db_url, tmp_path),
                                                     classifier=ScriptedClassifier(), scheduler=False))
-    for text in ("halo", "13521045", "saya lupa password edunex", "2"):
+    for text in ("halo", "13521045", "saya lupa password edunex", "2", "2"):
         await telegram_says(client, fake_telegram, text)
     ticket = await agent_answers_and_closes(client)
     texts = fake_telegram.texts(CHAT)
@@ -112,7 +112,7 @@ async def test_whatsapp_journey_ends_with_the_reply_the_survey_and_the_rating(
 ) -> None:
     client = await start(aiohttp_client, create_app(whatsapp_settings(fake_twilio, db_url, tmp_path),
                                                     classifier=ScriptedClassifier(), scheduler=False))
-    for text in ("halo", "13521045", "saya lupa password edunex", "2"):
+    for text in ("halo", "13521045", "saya lupa password edunex", "2", "2"):
         await whatsapp_says(client, fake_twilio, text)
     ticket = await agent_answers_and_closes(client)
     bodies = fake_twilio.bodies(PHONE)
@@ -144,7 +144,7 @@ async def test_email_journey_ends_with_the_reply_the_survey_and_the_rating(
         await poll(app, channel)
         return smtp_sink.texts(USER)[before:]
 
-    for number, text in enumerate(("halo", "13521045", "saya lupa password edunex", "2")):
+    for number, text in enumerate(("halo", "13521045", "saya lupa password edunex", "2", "2")):
         await write(text, number)
     ticket = await agent_answers_and_closes(client)
     texts = smtp_sink.texts(USER)

@@ -150,19 +150,22 @@ async def test_journey_over_imap_and_smtp_with_threaded_replies(
     assert last["In-Reply-To"] == "<m3@std.itb.ac.id>"
     assert "<m3@std.itb.ac.id>" in str(last["References"])
 
-    handoff = await write("2\n\nOn Tue, Care Center wrote:\n> Apakah jawaban ini membantu?", 4,
-                          reply_to="<m3@std.itb.ac.id>")
+    offer = await write("2\n\nOn Tue, Care Center wrote:\n> Apakah jawaban ini membantu?", 4,
+                        reply_to="<m3@std.itb.ac.id>")
+    # Not helpful: the next suggestion or a person, as numbered lines (e-mail has no buttons).
+    assert offer[0].splitlines()[-2:] == ["2. Hal lain / bicara dengan petugas", "Balas dengan angka pilihan Anda."]
+    handoff = await write("2", 5, reply_to="<m4@std.itb.ac.id>")
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.NOT_HELPFUL
     assert ticket.number is not None
     assert ticket.number in handoff[0]
 
     # An out-of-office answer to our reply is filed nowhere and answered by nobody.
-    assert await write("I am away", 5, Auto_Submitted="auto-replied") == []
+    assert await write("I am away", 6, Auto_Submitted="auto-replied") == []
     # Polling again reads nothing twice.
     assert await channel.poll_once() == 0
     assert await asyncio.to_thread(dovecot.unseen) == 0
-    assert await Message.filter(direction=Direction.INBOUND, channel=ChannelKind.EMAIL).count() == 4
+    assert await Message.filter(direction=Direction.INBOUND, channel=ChannelKind.EMAIL).count() == 5
 
 
 def channel_for(port: int) -> EmailChannel:

@@ -25,6 +25,7 @@ from models import (
     Conversation,
     DeliveryStatus,
     Direction,
+    FlowStep,
     HandoffReason,
     Message,
     SenderKind,
@@ -106,7 +107,14 @@ async def test_journey_greeting_identity_answer_no_then_handoff_and_agent_reply(
 
     prompt_id = prompt.result["message_id"]
     before = len(fake_telegram.texts(CHAT))
-    press = fake_telegram.callback_update(CHAT, "2", message_id=prompt_id)
+    first_press = fake_telegram.callback_update(CHAT, "2", message_id=prompt_id)
+    assert await post_update(client, first_press) == 200
+    # Not helpful: the next suggestion or a person, as buttons; the second is "something else / a person".
+    offer = fake_telegram.last_message_with_keyboard(CHAT)
+    rows = json.loads(offer.params["reply_markup"])["inline_keyboard"]
+    assert [[b["callback_data"] for b in row] for row in rows] == [["1"], ["2"]]  # named choices: one per row
+    before = len(fake_telegram.texts(CHAT))
+    press = fake_telegram.callback_update(CHAT, "2", message_id=offer.result["message_id"])
     assert await post_update(client, press) == 200
     handoff = fake_telegram.texts(CHAT)[before:]
     ticket = await Ticket.get()
@@ -115,9 +123,10 @@ async def test_journey_greeting_identity_answer_no_then_handoff_and_agent_reply(
     assert len(handoff) == 1
     assert ticket.number in handoff[0]
     answered = fake_telegram.ok_calls("answerCallbackQuery")
-    assert [c.params["callback_query_id"] for c in answered] == [press["callback_query"]["id"]]
+    assert [c.params["callback_query_id"] for c in answered] == [first_press["callback_query"]["id"],
+                                                                  press["callback_query"]["id"]]
     edited = fake_telegram.ok_calls("editMessageReplyMarkup")
-    assert [int(c.params["message_id"]) for c in edited] == [prompt_id]
+    assert [int(c.params["message_id"]) for c in edited] == [prompt_id, offer.result["message_id"]]
 
     conversation = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
     app = client.app
@@ -195,11 +204,9 @@ async def test_a_button_press_is_acknowledged_before_any_other_request_and_a_fai
     assert requests[0] == ("answerCallbackQuery", 200)
     assert ("editMessageReplyMarkup", 400 if edit_failure else 200) in requests[1:]
     assert ("sendMessage", 200) in requests[1:]
-    # A failed edit changes nothing else: the press counted once and its turn ran (the hand-off).
-    ticket = await Ticket.get()
-    assert ticket.reason == HandoffReason.NOT_HELPFUL
-    assert ticket.number is not None
-    assert ticket.number in fake_telegram.texts(CHAT)[-1]
+    # A failed edit changes nothing else: the press counted once and its turn ran (the "not helpful" offer).
+    assert fake_telegram.texts(CHAT)[-1] == catalog("id").t("clarify_not_helpful")
+    assert (await Conversation.get()).step == FlowStep.AWAITING_CLARIFICATION
     assert await Message.filter(provider_message_id=f"cb:{press['callback_query']['id']}").count() == 1
 
 

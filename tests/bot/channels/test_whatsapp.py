@@ -114,6 +114,8 @@ async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
     # The prompt already names the answers to type, so no numbered list is added to it.
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
 
+    offer = await say(client, fake_twilio, "2")  # not helpful: the next suggestion or a person, numbered
+    assert offer[0].splitlines()[-1] == f"2. {catalog('id').t('clarify_other')}"  # the channel lists the buttons
     handoff = await say(client, fake_twilio, "2")
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.NOT_HELPFUL
