@@ -26,6 +26,7 @@ from handoff.reports.figures import outcome_sql, targets
 from handoff.reports.period import Period
 from handoff.reports.sql import Sql
 from handoff.reports.text import ReportText, report_text
+from handoff.ticket_search import TicketSearch, conditions
 from handoff.xlsx_stream import SheetWriter, TextCell, Value
 from models import Category, Team, User
 
@@ -108,6 +109,8 @@ class ExportRequest:
     now: datetime
     mask: bool = False
     lang: str = "id"
+    # The supervisor page's filters and search (handoff.ticket_search); its period must be ``period``.
+    search: TicketSearch | None = None
 
 
 def header(request: ExportRequest) -> list[str]:
@@ -162,10 +165,12 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
     low, high = int(bounds[0]["low"]), int(bounds[0]["high"])
     names = await _Names.load()
     text = report_text(request.lang)
+    filtered = await conditions(request.search, now=request.now) if request.search is not None else None
     last = low - 1
     while True:
         sql = Sql()
         outcomes = "".join(f", {outcome_sql(t, sql, alias='t', now=request.now)} AS sla_{t.name}" for t in targets())
+        extra = "".join(f" AND {condition}" for condition in filtered(sql)) if filtered is not None else ""
         rows = await sql.rows(
             "SELECT t.id, t.number, t.opened_at, t.first_response_at, t.resolved_at, t.channel, t.status, "
             "t.category_id, t.predicted_category, t.assignee_id, t.team_id, t.escalated_at, t.incident_id, "
@@ -173,7 +178,7 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
             f"CASE WHEN {confirmed_sql('t')} THEN 1 ELSE 0 END AS category_confirmed, "
             "c.name AS contact_name, c.id_number, c.email, c.phone "
             "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
-            f"WHERE t.id > {sql(last)} AND t.id <= {sql(high)} AND {_cohort(sql, request.period)} "
+            f"WHERE t.id > {sql(last)} AND t.id <= {sql(high)} AND {_cohort(sql, request.period)}{extra} "
             f"ORDER BY t.id LIMIT {BATCH}"
         )
         if rows:

@@ -9,11 +9,13 @@ installation's time zone: ``DailyAt(time(7, 0))`` is 07:00 local time.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from handoff import login_throttle, sla, whatsapp_window
-from models import InboxEntry
+from handoff.reports import archive
+from models import GeneratedReport, InboxEntry
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class JobContext:
 
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD
     notify: whatsapp_window.Notify | None = None
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))  # the scheduler's, from TZ
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ async def login_throttle_prune(now: datetime) -> int:
 
 
 MINUTELY = Every(timedelta(minutes=1))
+# The SOP's monthly recap: early on the 1st, local time, when last month's figures are complete.
+MONTHLY_REPORT = MonthlyOn(day=1, at=time(6, 0))
 
 
 def registry(context: JobContext) -> tuple[Job, ...]:
@@ -90,9 +95,15 @@ def registry(context: JobContext) -> tuple[Job, ...]:
     async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
         return await whatsapp_window.sweep(now=now, lead=context.window_warning, notify=context.notify)
 
+    async def monthly_report(now: datetime) -> list[GeneratedReport]:
+        """Last month's report, stored for the console (idempotent: a second run stores nothing)."""
+        # E-mailing it to the supervisors is handoff/notify.py's (being built): one call here, on ``stored``.
+        return await archive.generate_previous_month(now=now, tz=context.tz)
+
     return (
         Job("sla_sweep", MINUTELY, sla_sweep),
         Job("whatsapp_window_warnings", MINUTELY, window_warnings),
         Job("inbox_prune", MINUTELY, inbox_prune),
         Job("login_throttle_prune", MINUTELY, login_throttle_prune),
+        Job("monthly_report", MONTHLY_REPORT, monthly_report),
     )

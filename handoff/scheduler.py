@@ -94,7 +94,7 @@ def build_scheduler(
     """The scheduler for the jobs of ``jobs`` (the registry, ``handoff.jobs.registry``), each run under
     the lease."""
     holder = holder or holder_id()
-    context = JobContext(window_warning=window_warning, notify=notify)
+    context = JobContext(window_warning=window_warning, notify=notify, tz=tz)
     scheduler = AsyncIOScheduler(timezone=tz)
     for job in jobs(context):
         repeating = isinstance(job.trigger, Every)

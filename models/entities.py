@@ -386,6 +386,9 @@ class Ticket(Model):
             # Closed tickets whose category no agent confirmed (the dashboard's count of them reads this index
             # alone: every column handoff.categorization.confirmed_sql asks about is in it).
             ("status", "category_confirmed_at", "category_id"),
+            # The supervisor's ticket list by status in a period (handoff.ticket_search), and the period's
+            # backlog whose SLA state it evaluates: without it SQLite walked every closed ticket by status.
+            ("status", "opened_at"),
         )
 
 
@@ -557,6 +560,26 @@ class SchedulerLease(Model):
 
     class Meta:
         table = "scheduler_leases"
+
+
+class GeneratedReport(Model):
+    """A monthly report generated on the 1st for the month before (handoff.reports.archive), kept for the
+    console's download. The file is in the database, not under DATA_DIR: on a PaaS the ``clock`` process that
+    writes it and the ``web`` process that serves it have separate, short-lived file systems, and a row is
+    also backed up, and written or not at all, with everything else. A report is tens of kilobytes, two a
+    month (XLSX and PDF). One per month, format and language: the unique key makes a second run a no-op."""
+
+    id = fields.IntField(primary_key=True)
+    month = fields.DateField()  # the first day of the month reported on
+    format = fields.CharField(max_length=8)
+    lang = fields.CharField(max_length=5)
+    content = fields.BinaryField()
+    size = fields.IntField()
+    generated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "generated_reports"
+        unique_together = (("month", "format", "lang"),)
 
 
 class TurnLease(Model):

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from handoff import actions, teams
 from handoff.auth import UserExistsError, create_user, generate_password
-from handoff.console.dashboard import build_dashboard
+from handoff.console.dashboard import build_dashboard, build_period_view
 from handoff.console.toolkit import (
     console_state,
     form_fields,
@@ -20,6 +20,7 @@ from handoff.console.toolkit import (
     require_supervisor,
 )
 from handoff.i18n import LANGUAGES, console_catalog
+from handoff.reports.period import Preset
 from handoff.templating import ANSWER, TemplateProblem
 from handoff.templating import check as check_template
 from handoff.templating import render as render_template
@@ -32,8 +33,12 @@ MAX_SORT_ORDER = 10**6
 async def dashboard(request: web.Request) -> web.Response:
     require_supervisor(request)
     state = console_state(request)
-    board = await build_dashboard(now=state.clock(), tz=state.tz, lang=request_language(request))
-    return render(request, "dashboard.html", {"page": "dashboard", "board": board})
+    now, lang = state.clock(), request_language(request)
+    board = await build_dashboard(now=now, tz=state.tz, lang=lang)
+    view = await build_period_view(query=request.query, now=now, tz=state.tz, lang=lang)
+    return render(request, "dashboard.html", {"page": "dashboard", "board": board, "view": view,
+                                              "presets": [p.value for p in Preset]},
+                  status=400 if view.error else 200)
 
 
 async def categories_page(request: web.Request) -> web.Response:

@@ -26,11 +26,15 @@ from handoff.api import (
     unknown_parameters,
 )
 from handoff.console.incidents import survey_options
+from handoff.console.supervisor_views import EXPORT_OPTIONS, export_options, stream_export
 from handoff.console.toolkit import STATE, ConsoleState
-from handoff.i18n import console_catalog
+from handoff.exports import ExportFormat, ExportRequest
+from handoff.i18n import LANGUAGES, console_catalog
 from handoff.incidents import report_incident_fix
+from handoff.ticket_search import PARAMETERS as SEARCH_PARAMETERS
+from handoff.ticket_search import SearchError, parse_search
 from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
-from models import Category, Incident, IncidentStatus, Ticket, User
+from models import Category, Incident, IncidentStatus, Ticket, User, UserRole
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -201,6 +205,7 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
                 "schema": {"type": "object", "properties": properties, "required": list(required)}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
     add_incident_endpoints(api, state)
+    add_export_endpoint(api, state)
     return api
 
 
@@ -277,5 +282,61 @@ def add_incident_endpoints(api: web.Application, state: ConsoleState) -> None:
                 409: "the fix was already reported",
                 413: WRITE_ERRORS[413],
             }),
+        },
+    }}
+
+
+# The export takes the supervisor page's filters (handoff.ticket_search) but not its page.
+EXPORT_PARAMETERS = (SEARCH_PARAMETERS - {"before", "limit"}) | EXPORT_OPTIONS | {"lang"}
+
+
+def add_export_endpoint(api: web.Application, state: ConsoleState) -> None:
+    """GET /exports/tickets: the tickets opened in [since, until) as CSV or XLSX, streamed, for supervisors'
+    tokens only (the export carries every contact's personal data, across teams)."""
+
+    async def export_tickets(request: web.Request) -> web.StreamResponse:
+        token = request[TOKEN_KEY]
+        user = await User.get_or_none(id=token.user_id) if token.user_id else None
+        if (user.role if user is not None else token.role) != UserRole.SUPERVISOR:
+            return problem(403, "forbidden", "exports are for supervisors' tokens")
+        if (unknown := unknown_parameters(request, set(EXPORT_PARAMETERS))) is not None:
+            return unknown
+        lang = request.query.get("lang", "id")
+        if lang not in LANGUAGES:
+            return problem(400, "bad_request", f"lang must be one of: {', '.join(LANGUAGES)}")
+        now = state.clock()
+        try:
+            fmt, mask = export_options(request.query)
+            search = parse_search({k: v for k, v in request.query.items() if k not in EXPORT_OPTIONS | {"lang"}},
+                                  now=now, tz=state.tz, known=SEARCH_PARAMETERS - {"before", "limit"})
+        except SearchError as refused:
+            return problem(400, "bad_request", console_catalog("en")(refused.key, **refused.values))
+        export = ExportRequest(period=search.period, now=now, mask=mask, lang=lang, search=search)
+        return await stream_export(request, export, fmt)
+
+    api.router.add_get("/exports/tickets", export_tickets)
+    text = {"type": "string"}
+    api[OPENAPI]["paths"]["/exports/tickets"] = {"get": {
+        "summary": "Export the tickets opened in [since, until) (local dates, until exclusive), one row per ticket; "
+                   "supervisors only. The supervisor page's filters apply too.",
+        "parameters": [
+            {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
+             "description": "first local day (default: 29 days ago)"},
+            {"name": "until", "in": "query", "schema": {"type": "string", "format": "date"},
+             "description": "the day after the last (default: tomorrow)"},
+            {"name": "format", "in": "query", "schema": {"type": "string", "enum": [f.value for f in ExportFormat]}},
+            {"name": "mask", "in": "query", "schema": {"type": "string", "enum": ["0", "1", "true", "false"]},
+             "description": "mask names, NIM/NIP, e-mail and phone"},
+            {"name": "lang", "in": "query", "schema": {"type": "string", "enum": list(LANGUAGES)}},
+            *({"name": name, "in": "query", "schema": text}
+              for name in sorted(SEARCH_PARAMETERS - {"since", "until", "before", "limit"})),
+        ],
+        "responses": {
+            "200": {"description": "the file, as an attachment (Content-Disposition names it)", "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+            **error_responses({400: "a parameter that cannot be used; the detail names it", 401: UNAUTHORIZED,
+                               403: "the token is not a supervisor's"}),
         },
     }}

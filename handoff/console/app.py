@@ -21,6 +21,7 @@ from handoff.console import (
     queue_views,
     settings_views,
     signin_views,
+    supervisor_views,
     teams_views,
     ticket_views,
     tokens_views,
@@ -92,6 +93,6 @@ def create_console(
     for area in (signin_views, queue_views, ticket_views, admin_views, live_views):
         area.add_routes(console)
     add_incident_routes(r)
-    for area in (settings_views, classifier_views, teams_views, tokens_views):
+    for area in (settings_views, classifier_views, teams_views, tokens_views, supervisor_views):
         area.add_routes(console)
     return console

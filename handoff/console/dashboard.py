@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,7 +14,13 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from handoff.categorization import agreement, closed_unconfirmed
+from handoff.reports.figures import compare_figures
+from handoff.reports.period import Period, PeriodError, Preset, preset_period
+from handoff.reports.sql import Sql
+from handoff.reports.summary import shown, shown_change, summary_rows
+from handoff.reports.text import report_text
 from handoff.sla import SlaState, evaluate
+from handoff.ticket_search import MAX_PERIOD_DAYS
 from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
 AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
@@ -23,6 +30,9 @@ AGE_BUCKETS: tuple[tuple[str, timedelta], ...] = (
 )
 AGE_OVER = "age_gt_24h"
 WINDOW = timedelta(days=30)
+# Tickets past or near their target listed by name (the most overdue first); the rest are counted, and all
+# of them are on the supervisor's ticket list (/console/admin/tickets?sla=breached).
+LISTED = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +55,11 @@ class AgentLoad:
 class Dashboard:
     open_by_status: list[Bar] = field(default_factory=list)
     open_by_age: list[Bar] = field(default_factory=list)
-    at_risk: list[Ticket] = field(default_factory=list)
-    breached: list[Ticket] = field(default_factory=list)
+    at_risk: list[Ticket] = field(default_factory=list)  # the first LISTED of at_risk_count
+    breached: list[Ticket] = field(default_factory=list)  # the first LISTED of breached_count
+    at_risk_count: int = 0
+    breached_count: int = 0
+    backlog_since: date | None = None
     closed_without_category: int = 0
     unassigned: int = 0
     agents: list[AgentLoad] = field(default_factory=list)
@@ -79,23 +92,49 @@ def _age_bucket(age: timedelta) -> str:
     return AGE_OVER
 
 
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """An unresolved ticket as far as the dashboard counts it (and as ``handoff.sla.evaluate`` reads it)."""
+
+    id: int
+    status: str
+    opened_at: datetime
+    due_at: datetime
+    assignee_id: int | None
+    resolved_at: datetime | None = None
+
+
 async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboard:
     board = Dashboard()
-    unresolved = await Ticket.filter(status__in=UNRESOLVED).prefetch_related("assignee", "category")
-    board.open_by_status = bars(Counter(t.status.value for t in unresolved),
+    # The backlog is read as plain columns, not as models: a year's backlog can be thousands of tickets
+    # (8,000 in benchmarks/list_bench.py, where building models took 2.4 s), and only a few are listed.
+    sql = Sql()
+    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
+    unresolved = [
+        _Open(int(r["id"]), str(r["status"]), _moment(r["opened_at"]), _moment(r["due_at"]), r["assignee_id"])
+        for r in await sql.rows(f"SELECT id, status, opened_at, due_at, assignee_id FROM tickets "  # noqa: S608
+                                f"WHERE status IN ({statuses})")
+    ]
+    board.open_by_status = bars(Counter(t.status for t in unresolved),
                                 [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
     board.open_by_age = bars(Counter(_age_bucket(now - t.opened_at) for t in unresolved),
                              [name for name, _ in AGE_BUCKETS] + [AGE_OVER])
+    breached, at_risk = [], []
     for ticket in sorted(unresolved, key=lambda t: t.due_at):
         state = evaluate(ticket, now).state
         if state == SlaState.BREACHED:
-            board.breached.append(ticket)
+            breached.append(ticket.id)
         elif state == SlaState.AT_RISK:
-            board.at_risk.append(ticket)
-    board.unassigned = sum(1 for t in unresolved if t.assignee is None)
+            at_risk.append(ticket.id)
+    board.breached_count, board.at_risk_count = len(breached), len(at_risk)
+    # The ticket list's longest period, ending today: where the link from the count lists them all.
+    board.backlog_since = now.astimezone(tz).date() - timedelta(days=MAX_PERIOD_DAYS - 1)
+    board.breached = await _listed(breached[:LISTED])
+    board.at_risk = await _listed(at_risk[:LISTED])
+    board.unassigned = sum(1 for t in unresolved if t.assignee_id is None)
     board.closed_without_category = await closed_unconfirmed()  # a guess nobody confirmed is no category
 
-    load = Counter(t.assignee.id for t in unresolved if t.assignee is not None)
+    load = Counter(t.assignee_id for t in unresolved if t.assignee_id is not None)
     board.agents = [
         AgentLoad(u.name or u.email, u.email, load.get(u.id, 0), u.capacity, u.available)
         for u in await User.filter(active=True).order_by("name")
@@ -149,7 +188,68 @@ async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboar
     return board
 
 
+def _moment(value: Any) -> datetime:
+    """SQLite hands datetimes back as the UTC text Tortoise stored, PostgreSQL as aware datetimes."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+async def _listed(ids: list[int]) -> list[Ticket]:
+    """The tickets, in the order of ``ids``, with their assignee."""
+    tickets = {t.id: t for t in await Ticket.filter(id__in=ids).prefetch_related("assignee")} if ids else {}
+    return [tickets[i] for i in ids if i in tickets]
+
+
 async def _one(query: QuerySet[Any]) -> int:
     """The single number an aggregate query without GROUP BY returns."""
     rows: list[Any] = list(await query.values_list("n", flat=True))
     return int(rows[0] or 0) if rows else 0
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodRow:
+    label: str
+    current: str
+    previous: str
+    change: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodView:
+    """The dashboard's figures for a chosen period beside the period before: the monthly report's own
+    figures (handoff.reports.figures) and summary rows, written as the PDF writes them."""
+
+    preset: str
+    period: Period
+    title: str
+    previous_title: str
+    rows: list[PeriodRow]
+    by_channel: list[Bar]
+    by_category: list[Bar]
+    error: str = ""
+
+
+async def build_period_view(*, query: Mapping[str, str], now: datetime, tz: ZoneInfo, lang: str) -> PeriodView:
+    """``period`` (a ``Preset``; this month by default), and ``since``/``until`` for a custom one. A period
+    that cannot be used falls back to this month, with the reason in ``error``."""
+    text = report_text(lang)
+    preset = query.get("period", Preset.THIS_MONTH.value)
+    error = ""
+    try:
+        period = preset_period(preset, now=now, tz=tz, since=query.get("since", ""), until=query.get("until", ""))
+    except PeriodError as refused:
+        error = text(refused.key, **refused.values)
+        preset = Preset.THIS_MONTH.value
+        period = preset_period(preset, now=now, tz=tz)
+    both = await compare_figures(period=period, now=now)
+    figures = both.current
+    return PeriodView(
+        preset=preset,
+        period=period,
+        title=text.period(period),
+        previous_title=text.period(both.previous.period),
+        rows=[PeriodRow(text(f"label.{row.label}"), shown(row.kind, row.current, text),
+                        shown(row.kind, row.previous, text), shown_change(row, text)) for row in summary_rows(both)],
+        by_channel=bars({kind.value: n for kind, n in figures.tickets_by_channel.items()}),
+        by_category=bars({(c.name(lang) or text("none")): c.tickets for c in figures.tickets_by_category}),
+        error=error,
+    )

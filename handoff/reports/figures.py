@@ -265,7 +265,10 @@ async def _spreads(period: Period, *, done: str, group: str | None) -> dict[obje
     }
 
 
-async def _outcomes(period: Period, now: datetime) -> tuple[dict[ConversationOutcome, int], dict[FlowStep, int]]:
+async def conversation_outcomes(
+    period: Period, now: datetime
+) -> tuple[dict[ConversationOutcome, int], dict[FlowStep, int]]:
+    """Conversations started in the period by outcome, and the abandoned ones by the step they stopped at."""
     sql = Sql()
     with_agent = ", ".join(f"'{s}'" for s in (ConversationStatus.PENDING, ConversationStatus.OPEN))
     outcome = (
@@ -370,7 +373,7 @@ async def compute_figures(*, period: Period, now: datetime) -> Figures:
     category_counts = await _grouped(period, "t.category_id", column="t.opened_at", table="tickets t")
     ratings = await _grouped(period, "t.survey_rating", column="t.opened_at", table="tickets t",
                              extra=" AND t.survey_rating IS NOT NULL")
-    outcomes, abandoned = await _outcomes(period, now)
+    outcomes, abandoned = await conversation_outcomes(period, now)
     totals = await _ticket_totals(period)
     chosen = await _agent_categorization(period)
     first_response = (await _spreads(period, done="first_response_at", group=None)).get(0, Spread())

@@ -24,7 +24,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from handoff.reports.figures import RATINGS, Comparison
-from handoff.reports.summary import Kind, Row, summary_rows
+from handoff.reports.summary import shown, shown_change, summary_rows
 from handoff.reports.text import ReportText
 
 FONT, BOLD = "Vera", "VeraBd"
@@ -44,23 +44,6 @@ def _style(name: str, size: float, *, bold: bool = False, leading: float | None 
            right: bool = False) -> ParagraphStyle:
     return ParagraphStyle(name, fontName=BOLD if bold else FONT, fontSize=size, leading=leading or size * 1.3,
                           alignment=TA_RIGHT if right else TA_LEFT)
-
-
-def _value(row_kind: Kind, value: float | None, text: ReportText) -> str:
-    if value is None:
-        return text("none")
-    if row_kind == Kind.SHARE:
-        return text.percent(value)
-    if row_kind == Kind.COUNT:
-        return text.number(value)
-    return text.number(value, 2 if row_kind == Kind.AVERAGE else 1)
-
-
-def _change(row: Row, text: ReportText) -> str:
-    moved = row.change
-    if moved is None:
-        return ""
-    return ("+" if moved > 0 else "") + text.percent(moved)
 
 
 def _axis_top(values: list[float]) -> tuple[float, float]:
@@ -191,8 +174,8 @@ def write_pdf(both: Comparison, paragraph: str, text: ReportText, out: Path | IO
                   Paragraph(escape(text("no_data")), _style("body", 9))]
     story.append(Spacer(1, 4 * mm))
     summary = [[text("label.figure"), text.period(f.period), text.period(both.previous.period), text("label.change")]]
-    summary += [[text(f"label.{row.label}"), _value(row.kind, row.current, text), _value(row.kind, row.previous, text),
-                 _change(row, text)] for row in summary_rows(both)]
+    summary += [[text(f"label.{row.label}"), shown(row.kind, row.current, text), shown(row.kind, row.previous, text),
+                 shown_change(row, text)] for row in summary_rows(both)]
     story.append(KeepTogether(_table(summary, [WIDTH * 0.46, WIDTH * 0.2, WIDTH * 0.2, WIDTH * 0.14])))
     story.append(Spacer(1, 5 * mm))
     story.append(Paragraph(escape(text("label.agents_table")), _style("h", 10, bold=True)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -92,4 +93,44 @@ def parse_range(since: str, until: str, *, tz: ZoneInfo) -> Period:
     start, end = parse_day(since, option="--since"), parse_day(until, option="--until")
     if end < start:
         raise PeriodError("error.period_order", start=start.isoformat(), end=end.isoformat())
+    return Period(start, end, tz)
+
+
+# A period longer than this is refused where a person picks one (the dashboard): a year of figures is the
+# longest comparison that reads sensibly, and it bounds the work one page view can ask for.
+MAX_DAYS = 366
+
+
+class Preset(StrEnum):
+    """The dashboard's period choices; weeks start on Monday (ISO 8601, as in Indonesia)."""
+
+    THIS_WEEK = "this_week"
+    LAST_WEEK = "last_week"
+    THIS_MONTH = "this_month"
+    LAST_MONTH = "last_month"
+    CUSTOM = "custom"
+
+
+def preset_period(preset: str, *, now: datetime, tz: ZoneInfo, since: str = "", until: str = "") -> Period:
+    """The period a preset names at ``now`` (the week or month in progress runs to its end: figures up to
+    now); ``custom`` reads ``since`` and ``until`` (local dates, ``until`` exclusive)."""
+    today = now.astimezone(tz).date()
+    monday = today - timedelta(days=today.weekday())
+    if preset == Preset.THIS_WEEK:
+        return Period(monday, monday + timedelta(days=7), tz)
+    if preset == Preset.LAST_WEEK:
+        return Period(monday - timedelta(days=7), monday, tz)
+    if preset == Preset.THIS_MONTH:
+        return Period.month(today.year, today.month, tz)
+    if preset == Preset.LAST_MONTH:
+        return Period.month(today.year, today.month, tz).previous()
+    if preset != Preset.CUSTOM:
+        raise PeriodError("error.preset_unknown", value=preset, choices=", ".join(p.value for p in Preset))
+    start, end = parse_day(since, option="since"), parse_day(until, option="until")
+    if end <= start:
+        raise PeriodError("error.period_order", start=start.isoformat(), end=end.isoformat())
+    if (end - start).days > MAX_DAYS:
+        raise PeriodError("error.period_long", days=MAX_DAYS)
+    if start > today:
+        raise PeriodError("error.period_future", start=start.isoformat())
     return Period(start, end, tz)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from handoff.reports.figures import Comparison, ConversationOutcome, Figures, change
+from handoff.reports.text import ReportText
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -66,3 +67,21 @@ _ROWS: tuple[tuple[str, Kind, Callable[[Figures], float | None]], ...] = (
 
 def summary_rows(both: Comparison) -> list[Row]:
     return [Row(label, kind, get(both.current), get(both.previous)) for label, kind, get in _ROWS]
+
+
+def shown(kind: Kind, value: float | None, text: ReportText) -> str:
+    """A summary value as the PDF and the dashboard write it."""
+    if value is None:
+        return text("none")
+    if kind == Kind.SHARE:
+        return text.percent(value)
+    if kind == Kind.COUNT:
+        return text.number(value)
+    return text.number(value, 2 if kind == Kind.AVERAGE else 1)
+
+
+def shown_change(row: Row, text: ReportText) -> str:
+    moved = row.change
+    if moved is None:
+        return ""
+    return ("+" if moved > 0 else "") + text.percent(moved)

@@ -14,10 +14,13 @@ from models import (
     Contact,
     Conversation,
     ConversationStatus,
+    Direction,
     FlowStep,
     HandoffReason,
     Incident,
+    Message,
     ResolvedBy,
+    SenderKind,
     Ticket,
     TicketStatus,
     User,
@@ -139,4 +142,27 @@ async def build_november(builder: Builder) -> dict[str, Ticket]:
     await b.conversation(at=wib(2026, 11, 5, 10), channel=ChannelKind.TELEGRAM, step=FlowStep.AWAITING_FEEDBACK,
                          last_message_at=wib(2026, 11, 5, 10, 2))
     await b.conversation(at=wib(2026, 11, 6, 11), step=FlowStep.AWAITING_IDENTITY)
+    return tickets
+
+
+async def build_supervisor_month() -> dict[str, Ticket]:
+    """The reports' November, plus one ticket for each exception it lacks."""
+    b = await Builder().setup()
+    tickets = await build_november(b)
+    # Opened 20:00 on 30 November, nobody took it: 16 hours later it is unassigned (and not yet at risk).
+    tickets["U"] = await b.ticket(at=wib(2026, 11, 30, 20))
+    tickets["E"] = await b.ticket(at=wib(2026, 11, 25, 9), agent="Budi", escalated=True, category="nilai",
+                                  status=TicketStatus.ESCALATED, due=timedelta(days=30))
+    # The same student closed on the 8th and back on the 9th (reopened), then again 10 days later (not).
+    student = await Contact.create(name="Rina Wulandari", id_number="13521099", verified=True)
+    tickets["R1"] = await b.ticket(at=wib(2026, 11, 8, 10), contact=student, agent="Ani", resolved=2 * H,
+                                   category="akun-login", confirmed=True)
+    tickets["R2"] = await b.ticket(at=wib(2026, 11, 9, 10), contact=student, agent="Ani", resolved=1 * H,
+                                   category="akun-login", confirmed=True)
+    tickets["R3"] = await b.ticket(at=wib(2026, 11, 19, 12), contact=student, agent="Ani", resolved=1 * H,
+                                   category="akun-login", confirmed=True)
+    r2 = tickets["R2"]
+    await Message.create(conversation_id=r2.conversation_id, ticket=r2, channel=ChannelKind.WEBCHAT,
+                         direction=Direction.INBOUND, sender_kind=SenderKind.USER,
+                         text="Tidak bisa unggah TUGAS_akhir 100% gagal")
     return tickets

@@ -41,11 +41,11 @@ def test_a_monthly_job_asks_for_a_day_every_month_has() -> None:
         MonthlyOn(31, time(6, 0))
 
 
-def test_the_registry_holds_the_minute_sweeps() -> None:
+def test_the_registry_holds_the_minute_sweeps_and_the_monthly_report() -> None:
     assert {(job.name, job.trigger) for job in registry(JobContext())} == {
         (name, Every(timedelta(minutes=1)))
         for name in ("sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune")
-    }
+    } | {("monthly_report", MonthlyOn(1, time(6, 0)))}
 
 
 async def test_running_runs_the_jobs_under_the_lease_and_gives_it_up(db: str) -> None:

@@ -94,3 +94,31 @@ async def test_the_last_30_days_share_satisfaction_and_corrections(flow: FlowHar
     assert (board.predicted_total, board.predicted_agreed) == (2, 1)
     assert board.corrections == [("Grades", "Account & login", 1)]
     assert board.closed_without_category == 1
+
+
+async def test_the_backlog_is_counted_and_only_the_most_overdue_are_listed(db: str) -> None:
+    from handoff.console.dashboard import LISTED
+    from tests.handoff.reports_data import Builder
+
+    b = await Builder().setup()
+    now = wib(12, 0)
+    # LISTED + 5 past their target (the oldest the most overdue), 2 at risk (under 6 of 24 hours left),
+    # 3 on track, of which one waits on the user; one closed ticket that counts nowhere here.
+    late = [await b.ticket(at=now - timedelta(hours=30 + n), agent="Ani") for n in range(LISTED + 5)]
+    risky = [await b.ticket(at=now - timedelta(hours=20)) for _ in range(2)]
+    for n in range(3):
+        await b.ticket(at=now - timedelta(hours=1), agent="Budi",
+                       status=TicketStatus.PENDING if n == 0 else None)
+    await b.ticket(at=now - timedelta(hours=3), agent="Budi", resolved=timedelta(hours=1))
+    board = await build_dashboard(now=now, tz=WIB, lang="id")
+    assert (board.breached_count, board.at_risk_count, board.unassigned) == (LISTED + 5, 2, 2)
+    assert [t.id for t in board.breached] == [t.id for t in reversed(late)][:LISTED]
+    assert {t.id for t in board.at_risk} == {t.id for t in risky}
+    assert board.breached[0].assignee is not None
+    assert {bar.label: bar.value for bar in board.open_by_status} == {"open": LISTED + 5 + 2 + 2, "pending": 1,
+                                                                      "escalated": 0}
+    assert {bar.label: bar.value for bar in board.open_by_age} == {"age_lt_4h": 3, "age_4_12h": 0,
+                                                                  "age_12_24h": 2, "age_gt_24h": LISTED + 5}
+    assert {(a.name, a.open) for a in board.agents} >= {("Ani", LISTED + 5), ("Budi", 3)}
+    assert board.backlog_since is not None
+    assert board.backlog_since.isoformat() == "2025-11-24"  # with tomorrow, the longest period (366 days)
