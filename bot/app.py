@@ -271,7 +271,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
 
     async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
         async with jobs_scheduler.running(tz=settings.tz, window_warning=settings.whatsapp_window_warning,
-                                          notify=notify):
+                                          notify=notify, hours=hours, sla=settings.sla,
+                                          public_url=settings.public_url):
             yield
 
     async def live_events(_app: web.Application) -> AsyncIterator[None]:

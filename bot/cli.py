@@ -152,6 +152,7 @@ def worker(obj: dict[str, Any]) -> None:
 @click.pass_obj
 def clock(obj: dict[str, Any]) -> None:
     """Run only the scheduler (use with 'serve --no-scheduler'); a lease keeps it to one process."""
+    from handoff.hours import OperatingHours
     from handoff.relay import RelayPublisher
     from handoff.scheduler import running
     from models import open_database
@@ -163,8 +164,10 @@ def clock(obj: dict[str, Any]) -> None:
         # No console here: its live alerts (the WhatsApp window warning) reach the web's consoles
         # through the database.
         relay = RelayPublisher()
+        hours = OperatingHours(tz=settings.tz, opens=settings.opens, closes=settings.closes)
         async with relay.running(), running(tz=settings.tz, window_warning=settings.whatsapp_window_warning,
-                                            notify=relay.publish):
+                                            notify=relay.publish, hours=hours, sla=settings.sla,
+                                            public_url=settings.public_url):
             click.echo("scheduler running; Ctrl-C to stop")
             await asyncio.Event().wait()
         await db.close()

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from handoff import reply_window
+from handoff import reply_window, sla
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.categorization import agrees_with_guess, is_confirmed
 from handoff.delivery import Button, ChannelRegistry, send_text
@@ -195,6 +195,8 @@ async def reply(
     await Ticket.filter(id=ticket.id, first_response_at=None).update(first_response_at=now)
     if ticket.status == TicketStatus.PENDING:  # the user was waiting on us, not the other way round
         await Ticket.filter(id=ticket.id).update(status=TicketStatus.OPEN)
+    # The first response stops that target's notices; a paused clock resumes with the status.
+    await sla.refresh(await Ticket.get(id=ticket.id), now=now)
     conversation.status = ConversationStatus.OPEN
     conversation.step = FlowStep.WITH_AGENT  # on another channel than the ticket's, the bot must keep quiet too
     conversation.last_message_at = now
@@ -237,18 +239,22 @@ async def categorize(*, ticket: Ticket, category: Category, agent: User, now: da
     ticket.category_agreed = agreed
     await ticket.save(update_fields=["category_id", "team_id", "category_confirmed_at", "category_confirmed_by_id",
                                      "category_agreed"])
+    if ticket.category_id != previous:  # another category may have other targets
+        await sla.refresh(ticket, now=ticket.category_confirmed_at, retarget=True)
     data = {"from": previous, "to": category.slug, "predicted": ticket.predicted_category, "agreed": agreed}
     await add_event(ticket=ticket, kind="categorized", actor_kind=ActorKind.AGENT, actor=agent, data=data)
     await audit(actor=agent, action="ticket.categorize", target=ticket.number or str(ticket.id), data=data)
     return ticket
 
 
-async def set_waiting(*, ticket: Ticket, agent: User, waiting: bool) -> Ticket:
-    """Mark the ticket as waiting on the user (the queue's "waiting" view), or back to open."""
+async def set_waiting(*, ticket: Ticket, agent: User, waiting: bool, now: datetime | None = None) -> Ticket:
+    """Mark the ticket as waiting on the user (the queue's "waiting" view), or back to open; the SLA clock
+    pauses meanwhile when the policy says so (handoff.sla)."""
     _require_owner(agent, ticket)
     _require_open(ticket)
     ticket.status = TicketStatus.PENDING if waiting else TicketStatus.OPEN
     await ticket.save(update_fields=["status"])
+    await sla.refresh(ticket, now=now or datetime.now(UTC))
     await add_event(ticket=ticket, kind="status", actor_kind=ActorKind.AGENT, actor=agent,
                     data={"status": ticket.status.value})
     await audit(actor=agent, action="ticket.status", target=ticket.number or str(ticket.id),

@@ -11,10 +11,21 @@ from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.categorization import is_confirmed
 from handoff.i18n import console_catalog
 from handoff.reachability import contact_reach
-from handoff.sla import evaluate
+from handoff.sla import SlaPolicy, SlaState, evaluate, evaluate_targets, load_policy
 from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
-from models import ApiToken, ChannelKind, Conversation, Incident, IncidentStatus, Message, Team, Ticket, TicketStatus
+from models import (
+    ApiToken,
+    ChannelKind,
+    Conversation,
+    Incident,
+    IncidentStatus,
+    Message,
+    SlaCounting,
+    Team,
+    Ticket,
+    TicketStatus,
+)
 
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
@@ -92,11 +103,26 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat() if moment else None
 
 
-async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
+def _sla_json(ticket: Ticket, policy: SlaPolicy, now: datetime) -> dict[str, Any]:
+    """The ticket's SLA, read-only: the resolution clock as before (state, remaining, target), and each
+    target the ticket was given, how its clock counts, and whether it is paused (handoff.sla)."""
+    status = evaluate(ticket, now)  # against the ticket's own target, not a global one
+    report = evaluate_targets(ticket, policy, now)
+    return {
+        "state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds()),
+        "target_seconds": int(status.target.total_seconds()),
+        "counting": report.counting.value, "paused": report.paused, "pauses_while_waiting": ticket.sla_pauses,
+        "targets": {t.target.value: {"target_seconds": int(t.length.total_seconds()), "due_at": _iso(t.due_at),
+                                     "state": t.state.value, "elapsed_seconds": int(t.elapsed.total_seconds())}
+                    for t in report.targets},
+    }
+
+
+async def ticket_json(ticket: Ticket, *, now: datetime, policy: SlaPolicy | None = None) -> dict[str, Any]:
     await ticket.fetch_related("contact", "category", "assignee", "team")
     contact = ticket.contact
     assignee = ticket.assignee
-    status = evaluate(ticket, now)  # against the ticket's own target, not a global one
+    policy = policy or await load_policy()
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -129,8 +155,8 @@ async def ticket_json(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
         "first_response_at": _iso(ticket.first_response_at),
         "resolved_at": _iso(ticket.resolved_at),
         "due_at": _iso(ticket.due_at),
-        "sla": {"state": status.state.value, "remaining_seconds": int(status.remaining.total_seconds()),
-                "target_seconds": int(status.target.total_seconds())},
+        "first_response_due_at": _iso(ticket.first_response_due_at),
+        "sla": _sla_json(ticket, policy, now),
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
         # contact's other channels, so an integration can reach the person another way.
         **(await contact_reach(contact.id)).json(),
@@ -219,7 +245,8 @@ async def list_tickets(request: web.Request) -> web.Response:
     page = min(limit, total - offset)
     tickets = await query.order_by("-id").offset(offset).limit(page) if page > 0 else []
     now = datetime.now(UTC)
-    items = [await ticket_json(t, now=now) for t in tickets]
+    policy = await load_policy()  # once for the page: it only gives the hours the clocks count
+    items = [await ticket_json(t, now=now, policy=policy) for t in tickets]
     return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
@@ -328,7 +355,25 @@ def openapi_document(version: str) -> dict[str, Any]:
             "first_response_at": {"type": ["string", "null"], "format": "date-time"},
             "resolved_at": {"type": ["string", "null"], "format": "date-time"},
             "due_at": {"type": "string", "format": "date-time"},
-            "sla": {"type": "object"},
+            "first_response_due_at": {"type": ["string", "null"], "format": "date-time",
+                                      "description": "null on tickets opened before first-response targets"},
+            "sla": {"type": "object", "properties": {
+                "state": {"type": "string", "enum": [s.value for s in SlaState]},
+                "remaining_seconds": {"type": "integer"}, "target_seconds": {"type": "integer"},
+                "counting": {"type": "string", "enum": [c.value for c in SlaCounting]},
+                "paused": {"type": "boolean"}, "pauses_while_waiting": {"type": "boolean"},
+                "targets": {"type": "object", "properties": {
+                    "first_response": {"type": "object", "properties": {
+                "target_seconds": {"type": "integer"}, "due_at": {"type": ["string", "null"], "format": "date-time",
+                                                                  "description": "null while paused"},
+                "state": {"type": "string", "enum": [s.value for s in SlaState]},
+                "elapsed_seconds": {"type": "integer", "description": "counted time used, pauses excluded"}}},
+                    "resolution": {"type": "object", "properties": {
+                "target_seconds": {"type": "integer"}, "due_at": {"type": ["string", "null"], "format": "date-time",
+                                                                  "description": "null while paused"},
+                "state": {"type": "string", "enum": [s.value for s in SlaState]},
+                "elapsed_seconds": {"type": "integer", "description": "counted time used, pauses excluded"}}}}},
+            }},
             "unreachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
             "reachable_on": {"type": "array", "items": {"type": "string", "enum": [c.value for c in ChannelKind]}},
             "incident_id": {"type": ["integer", "null"]},

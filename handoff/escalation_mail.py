@@ -6,6 +6,9 @@ stays ``queued`` and the worker here retries it with the outbox's backoff (30 s,
 send it twice and a crash mid-send leaves it ``unknown`` rather than resending blindly. Every outcome is a
 ticket event, which is how the ticket shows whether the developers were told.
 
+The same rows, sending and retries carry the helpdesk's other mails (``EscalationMail.kind``): the SLA
+breach notices to supervisors that handoff.notify queues. Each kind names its ticket event (``EVENT_OF``).
+
 The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
 """
 
@@ -27,6 +30,8 @@ MAX_ATTEMPTS = 8
 # A row never tried belongs to the escalation still sending it, unless that process died: wait a little.
 UNTRIED_GRACE = timedelta(minutes=1)
 INTERVAL = 15.0
+# The ticket event each kind of mail records its outcome as.
+EVENT_OF = {"escalation": "escalation_email", "sla_breach": "sla_breach_email"}
 
 
 class MailError(Exception):
@@ -99,22 +104,25 @@ async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, no
     mail["Subject"] = row.subject
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: an out-of-office reply must not come back
     mail.set_content(row.body)
+    if row.html:
+        mail.add_alternative(row.html, subtype="html")
     ticket = await Ticket.get(id=row.ticket_id)
+    event = EVENT_OF.get(row.kind, "escalation_email")
     try:
         await mailer.send(mail)
     except MailError as exc:
         gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
         status = DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED
         await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500])
-        await add_event(ticket=ticket, kind="escalation_email", actor_kind=ActorKind.SYSTEM,
+        await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
                         data={"delivered": False, "attempt": row.attempts, "final": gave_up, "error": exc.reason[:200]})
-        log.warning("escalation mail %s for ticket %s not sent (try %d): %s", row.id, ticket.number, row.attempts,
+        log.warning("%s mail %s for ticket %s not sent (try %d): %s", row.kind, row.id, ticket.number, row.attempts,
                     exc.reason)
         return False
     await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
-    await add_event(ticket=ticket, kind="escalation_email", actor_kind=ActorKind.SYSTEM,
+    await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
                     data={"delivered": True, "attempt": row.attempts})
-    log.info("escalation mail %s for ticket %s sent", row.id, ticket.number)
+    log.info("%s mail %s for ticket %s sent", row.kind, row.id, ticket.number)
     return True
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handoff import login_throttle, sla, whatsapp_window
+from handoff import login_throttle, notify, sla, whatsapp_window
+from handoff.hours import OperatingHours
 from handoff.reports import archive
 from models import GeneratedReport, InboxEntry
 
@@ -56,6 +57,11 @@ class JobContext:
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD
     notify: whatsapp_window.Notify | None = None
     tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Jakarta"))  # the scheduler's, from TZ
+    # The environment's operating hours and SLA_HOURS: the SLA policy's defaults until a supervisor saves
+    # others (handoff.sla.load_policy); PUBLIC_URL for the links in breach mails.
+    hours: OperatingHours | None = None
+    sla: timedelta | None = None
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,10 +69,6 @@ class Job:
     name: str
     trigger: Trigger
     run: Callable[[datetime], Awaitable[object]]
-
-
-async def sla_sweep(now: datetime) -> int:
-    return await sla.sweep(now=now)
 
 
 # Webhook receipts are the door's dedupe: Telegram re-delivers for up to a day and Twilio within seconds,
@@ -91,6 +93,12 @@ MONTHLY_REPORT = MonthlyOn(day=1, at=time(6, 0))
 
 def registry(context: JobContext) -> tuple[Job, ...]:
     """Every job the scheduler runs. A new job is one line here, with its trigger."""
+
+    async def sla_sweep(now: datetime) -> int:
+        """SLA warnings and breaches: a ticket event and a live alert each, breach mails to supervisors."""
+        policy = await sla.load_policy(hours=context.hours, resolution=context.sla)
+        return await sla.sweep(now=now, policy=policy, publish=context.notify,
+                               on_notice=notify.breach_mails(public_url=context.public_url))
 
     async def window_warnings(now: datetime) -> list[whatsapp_window.WindowWarning]:
         return await whatsapp_window.sweep(now=now, lead=context.window_warning, notify=context.notify)

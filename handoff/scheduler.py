@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from tortoise.exceptions import IntegrityError
 
 from handoff import whatsapp_window
+from handoff.hours import OperatingHours
 from handoff.jobs import DailyAt, Every, Job, JobContext, MonthlyOn, Trigger, registry
 from models import SchedulerLease
 
@@ -90,11 +91,15 @@ def build_scheduler(
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD,
     notify: whatsapp_window.Notify | None = None,
     jobs: Callable[[JobContext], Iterable[Job]] = registry,
+    hours: OperatingHours | None = None,
+    sla: timedelta | None = None,
+    public_url: str = "",
 ) -> AsyncIOScheduler:
     """The scheduler for the jobs of ``jobs`` (the registry, ``handoff.jobs.registry``), each run under
     the lease."""
     holder = holder or holder_id()
-    context = JobContext(window_warning=window_warning, notify=notify, tz=tz)
+    context = JobContext(window_warning=window_warning, notify=notify, tz=tz, hours=hours, sla=sla,
+                         public_url=public_url)
     scheduler = AsyncIOScheduler(timezone=tz)
     for job in jobs(context):
         repeating = isinstance(job.trigger, Every)
@@ -118,11 +123,15 @@ async def running(
     window_warning: timedelta = whatsapp_window.DEFAULT_LEAD,
     notify: whatsapp_window.Notify | None = None,
     jobs: Callable[[JobContext], Iterable[Job]] = registry,
+    hours: OperatingHours | None = None,
+    sla: timedelta | None = None,
+    public_url: str = "",
 ) -> AsyncIterator[AsyncIOScheduler]:
     """Run the registry's jobs until the block ends, then give the lease up so another process may
     take over at once. ``serve`` (in its cleanup context) and ``clock`` both start the scheduler here."""
     holder = holder_id()
-    scheduler = build_scheduler(tz=tz, holder=holder, window_warning=window_warning, notify=notify, jobs=jobs)
+    scheduler = build_scheduler(tz=tz, holder=holder, window_warning=window_warning, notify=notify, jobs=jobs,
+                                hours=hours, sla=sla, public_url=public_url)
     scheduler.start()
     try:
         yield scheduler

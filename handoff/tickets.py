@@ -8,7 +8,8 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from handoff.sla import targets_for
+from handoff import sla as sla_rule
+from handoff.hours import OperatingHours
 from models import (
     ActorKind,
     Category,
@@ -55,13 +56,16 @@ async def open_ticket(
     unverified: bool = False,
     subject: str = "",
     sla: timedelta | None = None,
+    hours: OperatingHours | None = None,
 ) -> Ticket:
-    """Hand a conversation to people: a ticket with the targets ``sla.targets_for`` chooses (``sla``: the
-    target in force), the conversation waiting for an agent."""
-    targets = targets_for(opened_at=now, setting=sla)
+    """Hand a conversation to people: a ticket with the targets the SLA policy in force gives its category
+    and priority (handoff.sla; ``sla``: the supervisor's resolution target from handoff.operations, the
+    default when no SLA policy was saved; ``hours``: the operating hours, for a policy that counts them),
+    the conversation waiting for an agent."""
+    policy = await sla_rule.load_policy(hours=hours, resolution=sla)
     category = await Category.get_or_none(slug=predicted_category) if predicted_category else None
     async with in_transaction():
-        ticket = await Ticket.create(
+        ticket = Ticket(
             conversation=conversation,
             contact_id=conversation.contact_id,
             channel=conversation.channel,
@@ -75,8 +79,9 @@ async def open_ticket(
             unverified=unverified,
             subject=subject[:200],
             opened_at=now,
-            due_at=targets.due_at,
         )
+        sla_rule.apply(ticket, policy, now, category=category.slug if category else None, fresh=True)
+        await ticket.save()
         ticket.number = format_number(ticket.id, now)
         await ticket.save(update_fields=["number"])
         conversation.status = ConversationStatus.PENDING
@@ -94,6 +99,8 @@ async def open_ticket(
                 "confidence": predicted_confidence,
                 "unverified": unverified,
                 "due_at": ticket.due_at.isoformat(),
+                "first_response_due_at": ticket.first_response_due_at.isoformat()
+                if ticket.first_response_due_at else None,
             },
         )
     log.info("ticket %s opened for conversation %s (%s)", ticket.number, conversation.id, reason.value)
@@ -141,7 +148,8 @@ async def resolve_ticket(*, ticket: Ticket, now: datetime, by: ResolvedBy, actor
     ticket.status = TicketStatus.RESOLVED
     ticket.resolved_at = now
     ticket.resolved_by = by
-    await ticket.save(update_fields=["status", "resolved_at", "resolved_by"])
+    ticket.sla_next_check_at = None  # nothing more to announce
+    await ticket.save(update_fields=["status", "resolved_at", "resolved_by", "sla_next_check_at"])
     await add_event(
         ticket=ticket,
         kind="resolved",

@@ -24,6 +24,8 @@ from models.enums import (
     Priority,
     ResolvedBy,
     SenderKind,
+    SlaCounting,
+    SlaTarget,
     TicketStatus,
     UserRole,
 )
@@ -340,6 +342,21 @@ class Ticket(Model):
     due_at = fields.DatetimeField(db_index=True)
     # Set once by the SLA sweep, so a breach is recorded exactly once.
     breached_at = fields.DatetimeField(null=True)
+    # The SLA as a fact of the ticket (handoff.sla): the targets it was given (seconds of counted time;
+    # None on tickets from before per-target SLAs: resolution is then due_at - opened_at, no first-response
+    # target), how its clock counts, whether waiting on the user pauses it, since when it is paused and for
+    # how much counted time it was paused before. ``sla_next_check_at`` is when the sweep must look at it
+    # next (its next warning or breach); None: nothing left to announce, or paused.
+    first_response_due_at = fields.DatetimeField(null=True)
+    sla_first_response_s = fields.IntField(null=True)
+    sla_resolution_s = fields.IntField(null=True)
+    # db_default too: the migration adds these NOT NULL columns to tables that already have rows.
+    sla_counting = fields.CharEnumField(SlaCounting, max_length=16, default=SlaCounting.CALENDAR,
+                                        db_default=SlaCounting.CALENDAR.value)
+    sla_pauses = fields.BooleanField(default=False, db_default=False)
+    sla_paused_at = fields.DatetimeField(null=True)
+    sla_paused_s = fields.IntField(default=0, db_default=0)
+    sla_next_check_at = fields.DatetimeField(null=True)
     escalated_at = fields.DatetimeField(null=True)
     # One satisfaction survey per ticket: set by a conditional update when it is sent, and the rating
     # is only recorded while it is still empty, so a repeated "5" does not count twice.
@@ -377,6 +394,7 @@ class Ticket(Model):
             ("category_id", "status"),  # tickets closed without a category (dashboard), team changes
             ("incident_id",),  # an incident's tickets
             ("channel", "id"),  # the API by channel
+            ("sla_next_check_at",),  # the SLA sweep: tickets with a warning or breach due (null for the rest)
             # The API's since=, and the dashboard's today and last 30 days; the dashboard's counts read
             # these indexes alone (every column they need is in them).
             ("opened_at", "conversation_id"),
@@ -417,9 +435,29 @@ class Incident(Model):
         ordering = ("-id",)
 
 
+class SlaNotice(Model):
+    """One SLA warning or breach notice of one ticket: the unique key (ticket, target, threshold) is the
+    claim that makes each notice exactly once, however many sweeps or schedulers run (handoff.sla)."""
+
+    id = fields.IntField(primary_key=True)
+    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="sla_notices", on_delete=fields.CASCADE
+    )
+    ticket_id: int
+    target = fields.CharEnumField(SlaTarget, max_length=16)
+    threshold = fields.SmallIntField()  # percent of the target: 50, 75, 90 warn; 100 is the breach
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "sla_notices"
+        unique_together = (("ticket_id", "target", "threshold"),)
+
+
 class EscalationMail(Model):
-    """An escalation summary mailed to the developer team, stored first so a failed send is retried
-    (handoff.escalation_mail) and the ticket shows whether the developers were told."""
+    """A mail the helpdesk sends about a ticket, stored first so a failed send is retried
+    (handoff.escalation_mail) and the ticket shows whether it went: the escalation summary to the developer
+    team, and (``kind``) the SLA breach notices to supervisors (handoff.notify). The table keeps its first
+    name: one retried outbox for the helpdesk's own mails, not one per purpose."""
 
     id = fields.IntField(primary_key=True)
     ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
@@ -429,6 +467,8 @@ class EscalationMail(Model):
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()
+    html = fields.TextField(null=True)  # an HTML alternative to ``body``, when the mail has one
+    kind = fields.CharField(max_length=32, default="escalation", db_default="escalation")
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.QUEUED)
     attempts = fields.IntField(default=0)
     last_error = fields.CharField(max_length=500, null=True)

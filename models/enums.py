@@ -79,6 +79,18 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
+class SlaCounting(StrEnum):
+    """How a ticket's SLA clock runs: every hour of the day, or only the care center's operating hours."""
+
+    CALENDAR = "calendar"
+    OPERATING = "operating"
+
+
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
 class HandoffReason(StrEnum):
     USER_REQUEST = "user_request"
     LOW_CONFIDENCE = "low_confidence"

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from handoff.actions import Translate
+from handoff.assignment import Assigner
 from handoff.attachments import AttachmentStore
 from handoff.console import (
     admin_views,
@@ -26,10 +27,10 @@ from handoff.console import (
     ticket_views,
     tokens_views,
 )
-from handoff.console.assignment import Assigner, run_assignment
+from handoff.console.assignment import run_assignment
 from handoff.console.config import ConsoleConfig
 from handoff.console.incidents import add_incident_routes, run_escalation_mail
-from handoff.console.toolkit import BROKER, STATE, ConsoleState, guard
+from handoff.console.toolkit import BROKER, STATE, ConsoleState, current_operations, guard
 from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
@@ -86,8 +87,13 @@ def create_console(
     console[BROKER] = console[STATE].broker
     run_escalation_mail(console, mailer=escalation_mailer, clock=console[STATE].clock)
     if config.auto_assign:
-        run_assignment(console, assigner=Assigner(answer_within=config.answer_within), broker=console[BROKER],
-                       clock=console[STATE].clock)
+        state = console[STATE]
+
+        async def hours_in_force() -> OperatingHours:
+            return (await current_operations(state)).hours
+
+        run_assignment(console, assigner=Assigner(answer_within=config.answer_within, hours=hours_in_force),
+                       broker=console[BROKER], clock=state.clock)
     r = console.router
     r.add_static("/static", HERE / "static", name="static")
     for area in (signin_views, queue_views, ticket_views, admin_views, live_views):

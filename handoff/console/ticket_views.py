@@ -266,7 +266,8 @@ async def assign_view(request: web.Request) -> web.Response:
 
 async def waiting_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
-        await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1")
+        await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1",
+                                  now=console_state(request).clock())
 
     return await _act(request, run, "notice_status")
 

@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0015_category_confirmation')]
+    dependencies = [('models', '0017_sla_policies')]
 
     initial = False
 

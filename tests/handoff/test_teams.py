@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handoff import actions, teams
+from handoff.assignment import Assigner
 from handoff.auth import create_user
-from handoff.console.assignment import Assigner
 from models import Category, Team, Ticket, User, UserRole
 from tests.conftest import IN_HOURS, FlowHarness
 

@@ -23,8 +23,8 @@ from bot.config import Settings
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
 from handoff import escalation_mail, outbox, sla, whatsapp_window
+from handoff.assignment import Assigner
 from handoff.auth import create_api_token, create_user
-from handoff.console.assignment import Assigner
 from handoff.jobs import inbox_prune
 from handoff.relay import RelayFollower, prune
 from handoff.scheduler import take_lease

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from handoff.assignment import Assigner
 from handoff.auth import create_user
-from handoff.console.assignment import Assigner
 from models import Ticket, TicketEvent, User, UserRole
 from tests.conftest import IN_HOURS, FlowHarness
 from tests.handoff.console.conftest import Served

@@ -1,0 +1,65 @@
+"""Telling people about a ticket outside the console: the SLA breach mails to supervisors.
+
+A breach notice (handoff.sla) queues one mail per active supervisor in the helpdesk's mail outbox (the
+``EscalationMail`` rows of handoff.escalation_mail, whose sending, claiming and retries with backoff it
+reuses), inside the transaction that claims the notice: the mails exist exactly when the notice does.
+Each mail has a plain-text and an HTML part, in Indonesian then English (a supervisor has no language
+setting), and names the ticket by its number and console link only: no personal data. A supervisor
+without a usable address is skipped with a WARNING naming the user id only.
+
+Telegram for supervisors (a linked chat) is not built: it needs a one-time linking code through the bot,
+which belongs with the bot's identity code (issue 12 leaves it for later).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from zoneinfo import ZoneInfo
+
+from handoff.i18n import LANGUAGES, console_catalog
+from handoff.sla import Notice
+from models import DeliveryStatus, EscalationMail, Ticket, User, UserRole
+
+log = logging.getLogger(__name__)
+
+KIND = "sla_breach"
+TZ = ZoneInfo("Asia/Jakarta")
+
+
+def _texts(ticket: Ticket, notice: Notice, url: str) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) in every language, Indonesian first."""
+    subjects, plain, rich = [], [], []
+    for lang in LANGUAGES:
+        t = console_catalog(lang)
+        due = notice.due_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M WIB") if notice.due_at else "-"
+        values = {"ticket": ticket.number or str(ticket.id), "target": t(f"sla_target_{notice.target.value}"),
+                  "threshold": notice.threshold, "due": due, "url": url or "-"}
+        subjects.append(t("sla_breach_mail_subject", **values))
+        body = t("sla_breach_mail_body", **values)
+        plain.append(body)
+        rich.append("<p>" + "<br>".join(html.escape(line) for line in body.splitlines()) + "</p>")
+    return subjects[0][:200], "\n\n".join(plain), "<html><body>" + "<hr>".join(rich) + "</body></html>"
+
+
+def breach_mails(*, public_url: str = "") -> Callable[[Ticket, Notice], Awaitable[int]]:
+    """The sweep's ``on_notice``: queue the breach mails (warnings go to the console only)."""
+
+    async def queue(ticket: Ticket, notice: Notice) -> int:
+        if not notice.breach:
+            return 0
+        url = f"{public_url}/console/t/{ticket.id}" if public_url else ""
+        subject, body, rich = _texts(ticket, notice, url)
+        queued = 0
+        for supervisor in await User.filter(role=UserRole.SUPERVISOR, active=True).order_by("id"):
+            address = (supervisor.email or "").strip()
+            if "@" not in address or any(c.isspace() for c in address):
+                log.warning("SLA breach mail skipped: supervisor %s has no usable e-mail address", supervisor.id)
+                continue
+            await EscalationMail.create(ticket_id=ticket.id, recipients=address, subject=subject, body=body,
+                                        html=rich, kind=KIND, status=DeliveryStatus.QUEUED)
+            queued += 1
+        return queued
+
+    return queue
