@@ -1,4 +1,5 @@
-"""Supervisor page for operating hours, closed dates, the out-of-hours message and the SLA target."""
+"""Supervisor page for operating hours, closed dates, the out-of-hours message, the SLA target and the times
+of the scheduled summaries (handoff.digest)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import date
 
 from aiohttp import web
 
-from handoff import actions
+from handoff import actions, digest
 from handoff.console.toolkit import USER, console_state, current_operations, form_fields, render, require_supervisor
 from handoff.i18n import LANGUAGES
 from handoff.operations import (
@@ -34,12 +35,15 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
 
 
 def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
-          *, params: dict[str, dict[str, str]] | None = None, status: int = 200) -> web.Response:
+          *, schedule: dict[str, str], params: dict[str, dict[str, str]] | None = None, status: int = 200,
+          schedule_errors: dict[str, str] | None = None) -> web.Response:
     state = console_state(request)
     return render(request, "admin_settings.html", {
         "page": "settings",
         "values": values,
         "errors": errors,
+        "digest_values": schedule,
+        "digest_errors": schedule_errors or {},
         "error_params": params or {},
         "days": range(7),
         "languages": LANGUAGES,
@@ -51,7 +55,8 @@ def _page(request: web.Request, ops: Operations, values: dict[str, str], errors:
 async def settings_page(request: web.Request) -> web.Response:
     require_supervisor(request)
     ops = await current_operations(console_state(request))
-    return _page(request, ops, form_values(ops), {})
+    schedule = digest.schedule_values(await digest.load_schedule())
+    return _page(request, ops, form_values(ops), {}, schedule=schedule)
 
 
 async def settings_save(request: web.Request) -> web.Response:
@@ -66,7 +71,8 @@ async def settings_save(request: web.Request) -> web.Response:
         return _page(request, current, {**form_values(current), **form,
                                         **{k: "" for k in ("public_holidays",) if k not in form},
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
-                     problem.errors, params=problem.params, status=400)
+                     problem.errors, params=problem.params, status=400,
+                     schedule=digest.schedule_values(await digest.load_schedule()))
     await save_operations(operations=ops)
     await actions.audit(actor=user, action="settings.operations", data={
         "schedule": {str(d): [s[0].strftime("%H:%M"), s[1].strftime("%H:%M")]
@@ -82,7 +88,25 @@ async def settings_save(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
 
 
+async def digest_save(request: web.Request) -> web.Response:
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    current = await digest.load_schedule()
+    try:
+        schedule = digest.parse_schedule(form)
+    except digest.ScheduleFormError as problem:
+        # Nothing is saved; the form comes back with what was typed.
+        ops = await current_operations(console_state(request))
+        typed = {k: form.get(k, "") for k in digest.schedule_values(current)}
+        return _page(request, ops, form_values(ops), {}, schedule=typed, schedule_errors=problem.errors, status=400)
+    await digest.save_schedule(schedule)
+    await actions.audit(actor=user, action="settings.digest", data={
+        **digest.schedule_values(schedule), "previous": digest.schedule_values(current)})
+    raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
+
+
 def add_routes(console: web.Application) -> None:
     router = console.router
     router.add_get("/admin/settings", settings_page, name="settings")
     router.add_post("/admin/settings", settings_save, name="settings_save")
+    router.add_post("/admin/settings/digest", digest_save, name="settings_digest_save")
