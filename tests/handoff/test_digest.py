@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -29,7 +30,7 @@ URL = "https://cc.example.ac.id"
 SEVEN = wib(2026, 12, 1, 7, 0)  # Tuesday 1 December, 07:00 WIB: yesterday is Monday 30 November
 
 
-async def supervisor(email: str, **choices: bool) -> User:
+async def supervisor(email: str, **choices: Any) -> User:
     return await User.create(email=email, name=email.partition("@")[0], role=UserRole.SUPERVISOR,
                              password_hash="-",
                              **choices)
@@ -77,7 +78,7 @@ async def test_the_daily_digest_counts_links_and_figures(db: str, smtp_sink: Smt
     assert "- Median first response (minutes): 100 (previous period: —)" in english
     assert "- Ratings: 0 (previous period: 0)" in english
     # Counts and links only: no contact, agent, NIM or message text.
-    for personal in ("Rina", "13521099", "Person", "Ani", "Budi", "care.test", "TUGAS", t["T1"].number):
+    for personal in ("Rina", "13521099", "Person", "Ani", "Budi", "care.test", "TUGAS", str(t["T1"].number)):
         assert personal not in row.body
         assert personal not in (row.html or "")
     # The outbox sends it: both parts, the links clickable in the HTML one.
