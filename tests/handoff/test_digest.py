@@ -22,7 +22,7 @@ from handoff.reports.period import Period
 from models import DeliveryStatus, DigestDelivery, EscalationMail, User, UserRole
 from tests.fakes.mail import SmtpSink, smtp_sink
 from tests.handoff.reports_data import WIB, build_supervisor_month, wib
-from tests.handoff.test_escalation_mail import mailer
+from tests.handoff.test_escalation_mail import closed_port, mailer
 
 __all__ = ["smtp_sink"]
 
@@ -186,3 +186,14 @@ async def test_no_stored_report_means_no_monthly_mail(db: str, caplog: pytest.Lo
     with caplog.at_level(logging.WARNING, logger="handoff.digest"):
         assert await digest.send_monthly(now=wib(2026, 12, 1, 6, 0), tz=WIB, public_url=URL) == 0
     assert [r.getMessage() for r in caplog.records] == ["monthly report mail for 2026-11 not sent: no stored PDF"]
+
+
+async def test_a_digest_the_server_refuses_stays_queued_for_a_retry(db: str, caplog: pytest.LogCaptureFixture) -> None:
+    await supervisor("kepala@cc.test")
+    assert await send_due(now=SEVEN, tz=WIB, public_url=URL) == 2  # yesterday's digest and last week's summary
+    with caplog.at_level(logging.WARNING, logger="handoff.escalation_mail"):
+        assert await drain(mailer=mailer(closed_port()), now=datetime.now(UTC) + timedelta(minutes=2)) == 2
+    rows = await EscalationMail.all()
+    # About no ticket: no ticket event to write, the row's status and attempts are the record.
+    assert [(r.status, r.attempts, r.ticket_id) for r in rows] == [(DeliveryStatus.QUEUED, 1, None)] * 2
+    assert all("for ticket -" in r.getMessage() and "kepala" not in r.getMessage() for r in caplog.records)
