@@ -7,7 +7,10 @@ send it twice and a crash mid-send leaves it ``unknown`` rather than resending b
 ticket event, which is how the ticket shows whether the developers were told.
 
 The same rows, sending and retries carry the helpdesk's other mails (``EscalationMail.kind``): the SLA
-breach notices to supervisors that handoff.notify queues. Each kind names its ticket event (``EVENT_OF``).
+breach notices to supervisors that handoff.notify queues, and the digests and monthly report (handoff.digest),
+which are about no one ticket (``ticket_id`` None: no ticket event, the row's status is the record) and may
+carry a stored report as an attachment (``report_id``, read when sending). Each kind names its ticket event
+(``EVENT_OF``).
 
 The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
 """
@@ -20,8 +23,9 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
+from handoff.reports.archive import CONTENT_TYPES
 from handoff.tickets import add_event
-from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, Ticket
+from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, GeneratedReport, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -106,24 +110,43 @@ async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, no
     mail.set_content(row.body)
     if row.html:
         mail.add_alternative(row.html, subtype="html")
-    ticket = await Ticket.get(id=row.ticket_id)
+    if row.report_id is not None:
+        await _attach(mail, row.report_id)
+    ticket = await Ticket.get(id=row.ticket_id) if row.ticket_id is not None else None
     event = EVENT_OF.get(row.kind, "escalation_email")
+    about = ticket.number if ticket is not None else "-"
     try:
         await mailer.send(mail)
     except MailError as exc:
         gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
         status = DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED
         await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500])
-        await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
-                        data={"delivered": False, "attempt": row.attempts, "final": gave_up, "error": exc.reason[:200]})
-        log.warning("%s mail %s for ticket %s not sent (try %d): %s", row.kind, row.id, ticket.number, row.attempts,
+        if ticket is not None:
+            await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
+                            data={"delivered": False, "attempt": row.attempts, "final": gave_up,
+                                  "error": exc.reason[:200]})
+        log.warning("%s mail %s for ticket %s not sent (try %d): %s", row.kind, row.id, about, row.attempts,
                     exc.reason)
         return False
     await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
-    await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
-                    data={"delivered": True, "attempt": row.attempts})
-    log.info("%s mail %s for ticket %s sent", row.kind, row.id, ticket.number)
+    if ticket is not None:
+        await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
+                        data={"delivered": True, "attempt": row.attempts})
+    log.info("%s mail %s for ticket %s sent", row.kind, row.id, about)
     return True
+
+
+async def _attach(mail: EmailMessage, report_id: int) -> None:
+    """A stored report (tens of KB) as an attachment; one deleted since the mail was queued is left out."""
+    report = await GeneratedReport.get_or_none(id=report_id)
+    if report is None:
+        return
+    content_type = {fmt.value: kind for fmt, kind in CONTENT_TYPES.items()}.get(report.format,
+                                                                               "application/octet-stream")
+    maintype, subtype = content_type.split("/", 1)
+    filename = f"laporan-care-center-{report.month.isoformat()[:7]}-{report.lang}.{report.format}"
+    mail.add_attachment(bytes(report.content), maintype=maintype, subtype=subtype, filename=filename)
+
 
 
 def due_at(row: EscalationMail) -> datetime:
@@ -143,4 +166,3 @@ async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int
         await send_escalation_mail(row=row, mailer=mailer, now=now)
         tried += 1
     return tried
-

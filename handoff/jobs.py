@@ -2,7 +2,7 @@
 
 A job is a name, a trigger and ``run(now)``. ``serve`` (in-process) and ``clock`` (a process of its own)
 both start the scheduler from ``registry`` through ``handoff.scheduler.running``, so a new job (a
-daily digest, the monthly report) is one entry here whatever process runs it. Triggers read the
+scheduled mail, the monthly report) is one entry here whatever process runs it. Triggers read the
 installation's time zone: ``DailyAt(time(7, 0))`` is 07:00 local time.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handoff import identity_limits, login_throttle, notify, sla, whatsapp_window
+from handoff import digest, identity_limits, login_throttle, notify, sla, whatsapp_window
 from handoff.hours import OperatingHours
 from handoff.reports import archive
 from models import GeneratedReport, InboxEntry
@@ -109,9 +109,17 @@ def registry(context: JobContext) -> tuple[Job, ...]:
         return await whatsapp_window.sweep(now=now, lead=context.window_warning, notify=context.notify)
 
     async def monthly_report(now: datetime) -> list[GeneratedReport]:
-        """Last month's report, stored for the console (idempotent: a second run stores nothing)."""
-        # E-mailing it to the supervisors is handoff/notify.py's (being built): one call here, on ``stored``.
-        return await archive.generate_previous_month(now=now, tz=context.tz)
+        """Last month's report, stored for the console (idempotent: a second run stores nothing), then mailed
+        to the supervisors who want it. The mail follows the stored PDF, not this run's ``stored``: when another
+        scheduler stored it first, this run still mails whoever that one's crash left unclaimed."""
+        stored = await archive.generate_previous_month(now=now, tz=context.tz)
+        await digest.send_monthly(now=now, tz=context.tz, public_url=context.public_url)
+        return stored
+
+    async def digests(now: datetime) -> int:
+        """The daily digest and weekly summary, at the times supervisors set (read every minute: a change
+        applies without a restart; handoff.digest says why not a DailyAt trigger)."""
+        return await digest.send_due(now=now, tz=context.tz, public_url=context.public_url)
 
     return (
         Job("sla_sweep", MINUTELY, sla_sweep),
@@ -120,4 +128,5 @@ def registry(context: JobContext) -> tuple[Job, ...]:
         Job("login_throttle_prune", MINUTELY, login_throttle_prune),
         Job("identity_attempts_prune", MINUTELY, identity_attempts_prune),
         Job("monthly_report", MONTHLY_REPORT, monthly_report),
+        Job("digests", MINUTELY, digests),
     )

@@ -7,6 +7,9 @@ Each mail has a plain-text and an HTML part, in Indonesian then English (a super
 setting), and names the ticket by its number and console link only: no personal data. A supervisor
 without a usable address is skipped with a WARNING naming the user id only.
 
+The digests and the monthly report (handoff.digest) take the same path (``queue_supervisor_mail``): a
+mail about no one ticket, the address rule here, the outbox's sending and retries.
+
 Telegram for supervisors (a linked chat) is not built: it needs a one-time linking code through the bot,
 which belongs with the bot's identity code (issue 12 leaves it for later).
 """
@@ -43,6 +46,24 @@ def _texts(ticket: Ticket, notice: Notice, url: str) -> tuple[str, str, str]:
     return subjects[0][:200], "\n\n".join(plain), "<html><body>" + "<hr>".join(rich) + "</body></html>"
 
 
+def usable_address(user: User) -> str | None:
+    """A supervisor's address as the outbox can send to it, or None (empty, no "@", or with spaces)."""
+    address = (user.email or "").strip()
+    return None if "@" not in address or any(c.isspace() for c in address) else address
+
+
+async def queue_supervisor_mail(*, supervisor: User, kind: str, subject: str, body: str, html: str,
+                                report_id: int | None = None) -> EscalationMail | None:
+    """One mail about no ticket (a digest, the monthly report) to one supervisor, or None with a WARNING
+    naming the user id only when they have no usable address."""
+    address = usable_address(supervisor)
+    if address is None:
+        log.warning("%s mail skipped: supervisor %s has no usable e-mail address", kind, supervisor.id)
+        return None
+    return await EscalationMail.create(ticket_id=None, recipients=address, subject=subject[:200], body=body,
+                                       html=html, kind=kind, report_id=report_id, status=DeliveryStatus.QUEUED)
+
+
 def breach_mails(*, public_url: str = "") -> Callable[[Ticket, Notice], Awaitable[int]]:
     """The sweep's ``on_notice``: queue the breach mails (warnings go to the console only)."""
 
@@ -53,8 +74,8 @@ def breach_mails(*, public_url: str = "") -> Callable[[Ticket, Notice], Awaitabl
         subject, body, rich = _texts(ticket, notice, url)
         queued = 0
         for supervisor in await User.filter(role=UserRole.SUPERVISOR, active=True).order_by("id"):
-            address = (supervisor.email or "").strip()
-            if "@" not in address or any(c.isspace() for c in address):
+            address = usable_address(supervisor)
+            if address is None:
                 log.warning("SLA breach mail skipped: supervisor %s has no usable e-mail address", supervisor.id)
                 continue
             await EscalationMail.create(ticket_id=ticket.id, recipients=address, subject=subject, body=body,

@@ -341,6 +341,11 @@ class User(Model):
     capacity = fields.IntField(default=10)
     available = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # Which scheduled mails a supervisor receives (handoff.digest); all three until they say otherwise,
+    # because the SOP makes the summaries part of the supervisor's job.
+    digest_daily = fields.BooleanField(default=True, db_default=True)
+    digest_weekly = fields.BooleanField(default=True, db_default=True)
+    digest_monthly = fields.BooleanField(default=True, db_default=True)
 
     teams: fields.ManyToManyRelation[Team]
 
@@ -513,10 +518,16 @@ class EscalationMail(Model):
     name: one retried outbox for the helpdesk's own mails, not one per purpose."""
 
     id = fields.IntField(primary_key=True)
-    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
-        "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE
+    # None for a mail about no one ticket: the digests and the monthly report (handoff.digest).
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE, null=True
     )
-    ticket_id: int
+    ticket_id: int | None
+    # A stored monthly report sent as an attachment: referenced, not copied, so the row stays small.
+    report: fields.ForeignKeyNullableRelation[GeneratedReport] = fields.ForeignKeyField(
+        "models.GeneratedReport", related_name="mails", on_delete=fields.SET_NULL, null=True
+    )
+    report_id: int | None
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()
@@ -675,6 +686,25 @@ class GeneratedReport(Model):
     class Meta:
         table = "generated_reports"
         unique_together = (("month", "format", "lang"),)
+
+
+class DigestDelivery(Model):
+    """One scheduled mail (daily digest, weekly summary, monthly report) to one supervisor for one period:
+    the unique key (kind, period_start, user) is the claim that makes it exactly once, however many
+    schedulers run (handoff.digest). Written in the transaction that queues the mail."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    period_start = fields.DateField()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="digest_deliveries", on_delete=fields.CASCADE
+    )
+    user_id: int
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "digest_deliveries"
+        unique_together = (("kind", "period_start", "user_id"),)
 
 
 class TurnLease(Model):

@@ -19,6 +19,7 @@ from handoff.console.toolkit import (
     request_language,
     require_supervisor,
 )
+from handoff.digest import CHOICE, DigestKind
 from handoff.i18n import LANGUAGES, console_catalog
 from handoff.reports.period import Preset
 from handoff.templating import ANSWER, TemplateProblem
@@ -157,6 +158,8 @@ async def users_page(request: web.Request, *, invited: tuple[str, str] | None = 
     users = await User.all().order_by("email").prefetch_related("teams")
     return render(request, "users.html", {"page": "users", "users": users, "roles": [r.value for r in UserRole],
                                           "invited": invited, "error": error, "teams": await Team.all(),
+                                          "digest_kinds": [k.value for k in DigestKind],
+                                          "digest_choice": {k.value: c for k, c in CHOICE.items()},
                                           "member_of": {u.id: {t.id for t in u.teams} for u in users}},
                   status=400 if error else 200)
 
@@ -199,11 +202,20 @@ async def user_save(request: web.Request) -> web.Response:
     capacity = ascii_int(form.get("capacity", str(target.capacity)), low=-(10**9), high=10**9)
     if capacity is not None:
         target.capacity = max(0, min(100, capacity))
-    await target.save(update_fields=["role", "active", "capacity"])
+    fields = ["role", "active", "capacity"]
+    digests: dict[str, bool] = {}
+    if form.get("digests_shown") == "1":  # a supervisor's row listed the scheduled mails: apply the ticks
+        for kind, column in CHOICE.items():
+            digests[kind.value] = form.get(column) == "1"
+            setattr(target, column, digests[kind.value])
+            fields.append(column)
+    await target.save(update_fields=fields)
     if not target.active:
         await ConsoleSession.filter(user_id=target.id).delete()
         console_state(request).broker.publish("session.revoked", {"user_id": target.id})
     data: dict[str, object] = {"role": target.role.value, "active": target.active, "capacity": target.capacity}
+    if digests:
+        data["digests"] = digests
     if form.get("teams_shown") == "1":  # the form listed the teams (there are some): apply the ticks
         ticked = (await posted_form(request)).getall("team", [])
         chosen = [team_id for v in ticked if isinstance(v, str) and (team_id := parse_id(v)) is not None]

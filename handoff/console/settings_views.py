@@ -1,6 +1,6 @@
 """Supervisor page for operating hours (with a break), closed dates, the out-of-hours message, the SLA
-target, and the SLA policy (handoff.sla: first response, counting, pause, warnings, per-category and
-per-priority rules), each form saved on its own."""
+target, the SLA policy (handoff.sla: first response, counting, pause, warnings, per-category and
+per-priority rules) and the times of the scheduled summaries (handoff.digest), each form saved on its own."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from aiohttp import web
 
-from handoff import actions
+from handoff import actions, digest
 from handoff.console.toolkit import USER, console_state, current_operations, form_fields, render, require_supervisor
 from handoff.i18n import LANGUAGES
 from handoff.operations import (
@@ -90,7 +90,8 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
 
 def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
           *, params: dict[str, dict[str, str]] | None = None, status: int = 200,
-          sla_values: dict[str, str], sla_errors: dict[str, str] | None = None) -> web.Response:
+          sla_values: dict[str, str], sla_errors: dict[str, str] | None = None,
+          schedule: dict[str, str], schedule_errors: dict[str, str] | None = None) -> web.Response:
     state = console_state(request)
     return render(request, "admin_settings.html", {
         "sla_values": sla_values,
@@ -100,6 +101,8 @@ def _page(request: web.Request, ops: Operations, values: dict[str, str], errors:
         "page": "settings",
         "values": values,
         "errors": errors,
+        "digest_values": schedule,
+        "digest_errors": schedule_errors or {},
         "error_params": params or {},
         "days": range(7),
         "languages": LANGUAGES,
@@ -113,7 +116,8 @@ async def settings_page(request: web.Request) -> web.Response:
     state = console_state(request)
     ops = await current_operations(state)
     policy = await load_policy(hours=state.hours, resolution=state.sla)
-    return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy))
+    schedule = digest.schedule_values(await digest.load_schedule())
+    return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=schedule)
 
 
 async def settings_save(request: web.Request) -> web.Response:
@@ -129,7 +133,8 @@ async def settings_save(request: web.Request) -> web.Response:
         return _page(request, current, {**form_values(current), **form,
                                         **{k: "" for k in ("public_holidays",) if k not in form},
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
-                     problem.errors, params=problem.params, status=400, sla_values=policy_values(policy))
+                     problem.errors, params=problem.params, status=400, sla_values=policy_values(policy),
+                     schedule=digest.schedule_values(await digest.load_schedule()))
     await save_operations(operations=ops)
     await actions.audit(actor=user, action="settings.operations", data={
         "schedule": {str(d): [f"{a:%H:%M}-{b:%H:%M}" for a, b in ops.hours.periods(d)]
@@ -157,11 +162,32 @@ async def sla_save(request: web.Request) -> web.Response:
         # Nothing is saved; what was typed comes back with every bad field named.
         ops = await current_operations(state)
         typed = {**policy_values(current), **form, "pause_when_waiting": form.get("pause_when_waiting", "")}
-        return _page(request, ops, form_values(ops), {}, status=400, sla_values=typed, sla_errors=problem.errors)
+        return _page(request, ops, form_values(ops), {}, status=400, sla_values=typed, sla_errors=problem.errors,
+                     schedule=digest.schedule_values(await digest.load_schedule()))
     await save_policy(policy)
     await actions.audit(actor=user, action="settings.sla_policy", data=policy_values(policy))
     state.broker.publish("settings.updated", {"by": request[USER].id})
     raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved#sla-policy")
+
+
+async def digest_save(request: web.Request) -> web.Response:
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    current = await digest.load_schedule()
+    try:
+        schedule = digest.parse_schedule(form)
+    except digest.ScheduleFormError as problem:
+        # Nothing is saved; the form comes back with what was typed.
+        state = console_state(request)
+        ops = await current_operations(state)
+        policy = await load_policy(hours=state.hours, resolution=state.sla)
+        typed = {k: form.get(k, "") for k in digest.schedule_values(current)}
+        return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=typed,
+                     schedule_errors=problem.errors, status=400)
+    await digest.save_schedule(schedule)
+    await actions.audit(actor=user, action="settings.digest", data={
+        **digest.schedule_values(schedule), "previous": digest.schedule_values(current)})
+    raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
 
 
 def add_routes(console: web.Application) -> None:
@@ -169,3 +195,4 @@ def add_routes(console: web.Application) -> None:
     router.add_post("/admin/sla", sla_save, name="sla_save")
     router.add_get("/admin/settings", settings_page, name="settings")
     router.add_post("/admin/settings", settings_save, name="settings_save")
+    router.add_post("/admin/settings/digest", digest_save, name="settings_digest_save")

@@ -42,10 +42,11 @@ def test_a_monthly_job_asks_for_a_day_every_month_has() -> None:
 
 
 def test_the_registry_holds_the_minute_sweeps_and_the_monthly_report() -> None:
+    # The digests run every minute and read the supervisors' chosen times themselves (handoff.digest).
     assert {(job.name, job.trigger) for job in registry(JobContext())} == {
         (name, Every(timedelta(minutes=1)))
         for name in ("sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune",
-                     "identity_attempts_prune")
+                     "identity_attempts_prune", "digests")
     } | {("monthly_report", MonthlyOn(1, time(6, 0)))}
 
 
