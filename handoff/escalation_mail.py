@@ -7,7 +7,10 @@ send it twice and a crash mid-send leaves it ``unknown`` rather than resending b
 ticket event, which is how the ticket shows whether the developers were told.
 
 The same rows, sending and retries carry the helpdesk's other mails (``EscalationMail.kind``): the SLA
-breach notices to supervisors that handoff.notify queues. Each kind names its ticket event (``EVENT_OF``).
+breach notices to supervisors that handoff.notify queues, and the one-time identity codes of
+handoff.proof_codes, which are about no ticket (``ticket_id`` NULL: no ticket event). Each kind with a ticket
+names its ticket event (``EVENT_OF``). A kind in ``SECRET_KINDS`` carries a secret in its body: once the mail
+is sent or given up, the body is replaced, so the code lives in the mailbox only.
 
 The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
 """
@@ -32,6 +35,12 @@ UNTRIED_GRACE = timedelta(minutes=1)
 INTERVAL = 15.0
 # The ticket event each kind of mail records its outcome as.
 EVENT_OF = {"escalation": "escalation_email", "sla_breach": "sla_breach_email"}
+# Kinds whose body holds a secret (handoff.proof_codes): not kept once the mail went or was given up.
+SECRET_KINDS = frozenset({"proof_code"})
+# Kinds nobody tries at once when queuing (the turn that queues a code cannot wait on SMTP inside its
+# transaction): the worker sends them at its next sweep, without the grace left for an escalation's own try.
+NO_GRACE_KINDS = frozenset({"proof_code"})
+SCRUBBED = "(sent; the content is not kept)"
 
 
 class MailError(Exception):
@@ -106,30 +115,36 @@ async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, no
     mail.set_content(row.body)
     if row.html:
         mail.add_alternative(row.html, subtype="html")
-    ticket = await Ticket.get(id=row.ticket_id)
+    ticket = await Ticket.get(id=row.ticket_id) if row.ticket_id is not None else None
     event = EVENT_OF.get(row.kind, "escalation_email")
+    about = f"ticket {ticket.number}" if ticket is not None else "no ticket"
+    secret = row.kind in SECRET_KINDS
     try:
         await mailer.send(mail)
     except MailError as exc:
         gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
         status = DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED
-        await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500])
-        await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
-                        data={"delivered": False, "attempt": row.attempts, "final": gave_up, "error": exc.reason[:200]})
-        log.warning("%s mail %s for ticket %s not sent (try %d): %s", row.kind, row.id, ticket.number, row.attempts,
-                    exc.reason)
+        scrub = {"body": SCRUBBED, "html": None} if secret and gave_up else {}
+        await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500], **scrub)
+        if ticket is not None:
+            await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
+                            data={"delivered": False, "attempt": row.attempts, "final": gave_up,
+                                  "error": exc.reason[:200]})
+        log.warning("%s mail %s for %s not sent (try %d): %s", row.kind, row.id, about, row.attempts, exc.reason)
         return False
-    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
-    await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
-                    data={"delivered": True, "attempt": row.attempts})
-    log.info("%s mail %s for ticket %s sent", row.kind, row.id, ticket.number)
+    scrub = {"body": SCRUBBED, "html": None} if secret else {}
+    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None, **scrub)
+    if ticket is not None:
+        await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
+                        data={"delivered": True, "attempt": row.attempts})
+    log.info("%s mail %s for %s sent", row.kind, row.id, about)
     return True
 
 
 def due_at(row: EscalationMail) -> datetime:
     created: datetime = row.created_at
     if row.attempts == 0:
-        return created + UNTRIED_GRACE
+        return created if row.kind in NO_GRACE_KINDS else created + UNTRIED_GRACE
     backoff: timedelta = BASE_DELAY * (2 ** int(row.attempts) - 1)
     return created + backoff
 

@@ -513,10 +513,11 @@ class EscalationMail(Model):
     name: one retried outbox for the helpdesk's own mails, not one per purpose."""
 
     id = fields.IntField(primary_key=True)
-    ticket: fields.ForeignKeyRelation[Ticket] = fields.ForeignKeyField(
-        "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE
+    ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
+        "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE, null=True
     )
-    ticket_id: int
+    # None for a mail about no ticket: the one-time identity code (handoff.proof_codes).
+    ticket_id: int | None
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()

@@ -50,6 +50,7 @@ class FlowStep(StrEnum):
 
     NEW = "new"
     AWAITING_IDENTITY = "awaiting_identity"
+    AWAITING_CODE = "awaiting_code"  # a one-time code was offered by e-mail; a 6-digit message is a try
     AWAITING_QUESTION = "awaiting_question"
     AWAITING_FEEDBACK = "awaiting_feedback"
     AWAITING_SURVEY = "awaiting_survey"  # an agent closed the ticket; a 1-5 rating may follow
