@@ -3,13 +3,16 @@ for the claimed number, and only the mailbox's holder can prove the address with
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from bot.i18n import catalog
 from handoff.contacts import revoke
 from handoff.escalation_mail import SCRUBBED, drain
-from handoff.proof_codes import MAX_TRIES, PAUSE, VALIDITY
+from handoff.proof_codes import MAX_TRIES, PAUSE, PER_ADDRESS, PER_NUMBER, VALIDITY
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -234,3 +237,46 @@ async def test_without_smtp_no_code_is_offered(flow: FlowHarness) -> None:
     await flow.send("kirim kode")
     assert T("code_sent", minutes=MINUTES) not in flow.replies()
     assert not await EscalationMail.exists()
+
+
+async def test_no_code_number_or_address_is_logged_at_info(
+    flow: FlowHarness, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await claim(flow)
+    await flow.send("kirim kode")
+    [code] = await mailed_codes(smtp_sink)
+    await flow.send("999999" if code != "999999" else "888888")
+    await flow.send(code)
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    ours = [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.INFO and r.name.startswith(("bot", "handoff", "models"))]
+    assert any("proof code" in line for line in ours)  # the steps are logged, by row id
+    for secret in (code, BUDI, BUDI_MAIL, "budi"):
+        assert not any(secret in line for line in ours), secret
+
+
+async def test_a_number_gets_at_most_three_mails_an_hour_and_the_fourth_asker_hears_the_same(
+    flow: FlowHarness, smtp_sink: SmtpSink
+) -> None:
+    heard = []
+    for user in ("41", "42", "43", "44"):
+        await claim(flow, user=user)
+        await flow.send("kirim kode", user=user)
+        heard.append(flow.replies())
+    assert heard.count([T("code_sent", minutes=MINUTES)]) == 4
+    assert len(await mailed_codes(smtp_sink)) == PER_NUMBER
+    flow.now += timedelta(hours=1, seconds=1)
+    await flow.send("kirim kode", user="44")
+    assert flow.replies() == [T("code_sent", minutes=MINUTES)]
+    assert len(await mailed_codes(smtp_sink)) == PER_NUMBER + 1
+
+
+async def test_an_address_may_ask_three_codes_an_hour(flow: FlowHarness, smtp_sink: SmtpSink) -> None:
+    await claim(flow)
+    for _ in range(PER_ADDRESS):
+        await flow.send("kirim kode")
+        assert flow.replies() == [T("code_sent", minutes=MINUTES)]
+    await flow.send("kirim kode")
+    assert flow.replies() == [T("code_too_many")]
+    assert len(await mailed_codes(smtp_sink)) == PER_ADDRESS
