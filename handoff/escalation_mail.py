@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
+from handoff import proof_codes
 from handoff.tickets import add_event
 from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, Ticket
 
@@ -36,11 +37,13 @@ INTERVAL = 15.0
 # The ticket event each kind of mail records its outcome as.
 EVENT_OF = {"escalation": "escalation_email", "sla_breach": "sla_breach_email"}
 # Kinds whose body holds a secret (handoff.proof_codes): not kept once the mail went or was given up.
-SECRET_KINDS = frozenset({"proof_code"})
+SECRET_KINDS = frozenset({proof_codes.KIND})
 # Kinds nobody tries at once when queuing (the turn that queues a code cannot wait on SMTP inside its
 # transaction): the worker sends them at its next sweep, without the grace left for an escalation's own try.
-NO_GRACE_KINDS = frozenset({"proof_code"})
+NO_GRACE_KINDS = frozenset({proof_codes.KIND})
 SCRUBBED = "(sent; the content is not kept)"
+# Kinds worth nothing after a while: a code mail later than the code's validity is given up, not sent.
+STALE_AFTER = {proof_codes.KIND: proof_codes.VALIDITY}
 
 
 class MailError(Exception):
@@ -153,6 +156,13 @@ async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int
     """One sweep: retry the queued escalation mails that are due. Returns how many were tried."""
     tried = 0
     for row in await EscalationMail.filter(status=DeliveryStatus.QUEUED).order_by("id").limit(limit):
+        stale = STALE_AFTER.get(row.kind)
+        if stale is not None and row.created_at + stale <= now:
+            scrub = {"body": SCRUBBED, "html": None} if row.kind in SECRET_KINDS else {}
+            await EscalationMail.filter(id=row.id, status=DeliveryStatus.QUEUED).update(
+                status=DeliveryStatus.FAILED, last_error="expired before it could be sent", **scrub)
+            log.warning("%s mail %s given up: it expired before the server took it", row.kind, row.id)
+            continue
         if due_at(row) > now:
             continue
         await send_escalation_mail(row=row, mailer=mailer, now=now)

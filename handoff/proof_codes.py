@@ -32,7 +32,7 @@ from models import ChannelIdentity, DeliveryStatus, EscalationMail, ProofCode
 log = logging.getLogger(__name__)
 
 DIGITS = 6
-VALIDITY = timedelta(minutes=10)
+VALIDITY = timedelta(minutes=10)  # a mail the outbox could not send by then is given up (STALE_AFTER)
 MAX_TRIES = 5
 PAUSE = timedelta(minutes=15)  # after MAX_TRIES wrong tries, this address may not try or ask again
 HOUR = timedelta(hours=1)

@@ -22,6 +22,7 @@ from models import (
     ChannelKind,
     Contact,
     Conversation,
+    DeliveryStatus,
     EscalationMail,
     FlowStep,
     Message,
@@ -305,3 +306,15 @@ async def test_the_app_offers_codes_only_with_an_smtp_server(
                      scheduler=False)
     await aiohttp_client(app)
     assert app[FLOW].code_mail is bool(smtp)
+
+
+async def test_a_code_mail_the_server_did_not_take_in_time_is_given_up_not_sent_late(
+    flow: FlowHarness, smtp_sink: SmtpSink
+) -> None:
+    await claim(flow)
+    await flow.send("kirim kode")
+    row = await EscalationMail.get(kind="proof_code")
+    assert await drain(mailer=mailer(smtp_sink.port), now=row.created_at + VALIDITY) == 0
+    row = await EscalationMail.get(id=row.id)
+    assert (row.status, row.body) == (DeliveryStatus.FAILED, SCRUBBED)
+    assert smtp_sink.received == []
