@@ -262,6 +262,8 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             campus_domains=settings.campus_domains,
             inactive=settings.directory_inactive,
             secret_key=settings.secret_key,
+            # Proof by a one-time code needs somewhere to mail it: not offered on the embedded default.
+            code_mail=bool(settings.smtp.get("host")),
             sla=settings.sla,
             notify=notify,
             attachments=attachments,

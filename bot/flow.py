@@ -11,6 +11,7 @@ ticket with one acknowledgement instead of starting a second conversation with t
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 import re
 from collections.abc import Callable, Collection
@@ -36,7 +37,7 @@ from bot.identity import (
 )
 from bot.leases import Leases, person_of
 from bot.names import given_name
-from handoff import identity_limits
+from handoff import identity_limits, proof_codes
 from handoff.attachments import AttachmentStore
 from handoff.contacts import Person, is_proven, prove
 from handoff.delivery import Button, ChannelRegistry, send_text
@@ -92,6 +93,9 @@ FULL_TEXT_TYPE = "text/plain"
 _BUTTON_YES = "1"
 _BUTTON_NO = "2"
 _WORD = re.compile(r"[\w']+")
+# Asking for a one-time code (the offer's button sends the first), and leaving the wait for one.
+_SEND_CODE = frozenset({"kirim kode", "send code", "kode baru", "new code", "minta kode", "kirim ulang", "resend"})
+_CANCEL = frozenset({"batal", "cancel", "batalkan"})
 _ENGLISH_REQUEST = re.compile(r"\b(english|inggris)\b")
 _INDONESIAN_REQUEST = re.compile(r"\b(bahasa indonesia|indonesian|indonesia)\b")
 
@@ -133,6 +137,8 @@ class FlowDeps:
     inactive: InactivePolicy = InactivePolicy.CLAIMED
     # SECRET_KEY: keys the guessing limits' hashes (handoff.identity_limits); a stored one when unset.
     secret_key: str = ""
+    # Whether a one-time code can be mailed (SMTP_* configured): only then is proof by code offered.
+    code_mail: bool = False
     sla: timedelta = DEFAULT_TARGET
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     locks: KeyedLocks = field(default_factory=KeyedLocks)  # the store step, per user
@@ -171,6 +177,10 @@ def is_no(text: str, reading: Reading | None = None) -> bool:
 # (0.3 ms for the same text); a longer message is a question (or a request for a person, if its head says
 # so) anyway, and its head's greeting is dropped.
 ACTS_CHARS = 256
+
+
+def asks_for_code(text: str) -> bool:
+    return " ".join(_words(text)) in _SEND_CODE
 
 
 def read_message(text: str) -> Reading:
@@ -483,6 +493,9 @@ async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:
     parsed = await _identity_to_look_up(stored, deps)
     if parsed is not None:
         wanted.append(parsed)
+    claimed = _claimed_to_look_up(stored, deps)
+    if claimed is not None:
+        wanted.append(claimed)
     if not wanted:
         return deps.directory
     answers: dict[Identity, DirectoryRecord | None] = {}
@@ -508,6 +521,22 @@ async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | No
     # Over a guessing limit the turn looks nothing up: neither is anything fetched for it.
     keys = await _attempt_keys(deps, conversation.identity, parsed.identity)
     return parsed.identity if await identity_limits.allowed(keys, now=deps.clock()) else None
+
+
+def _claimed_to_look_up(stored: Message, deps: FlowDeps) -> Identity | None:
+    """The claimed number's record, when this message asks for a code or gives one (``_send_code``,
+    ``_code_step``): only then, so other messages of a claimed address never wait on the directory."""
+    conversation: Conversation = stored.conversation
+    identity: ChannelIdentity = conversation.identity
+    if not deps.code_mail or not identity.claimed_number or is_proven(identity):
+        return None
+    if conversation.status != ConversationStatus.BOT:
+        return None
+    text = stored.text
+    giving = conversation.step == FlowStep.AWAITING_CODE and proof_codes.as_code(text) is not None
+    if not giving and not asks_for_code(text):
+        return None
+    return _number_identity(identity.claimed_number, deps)
 
 
 def _address_on_record(identity: ChannelIdentity, step: FlowStep, campus_domains: tuple[str, ...]) -> Identity | None:
@@ -649,7 +678,13 @@ async def _step(turn: _Turn, stored: Message, raw_text: str) -> None:
     if reading.act is Act.PERSON:
         await _person_request(turn, reading, text)
         return
-    if conversation.step == FlowStep.AWAITING_IDENTITY:
+    # Proof by code (issue 13): asked for at any step after the identity, and six digits while one is awaited.
+    if _may_ask_for_code(turn) and asks_for_code(text):
+        await _send_code(turn)
+        return
+    if conversation.step == FlowStep.AWAITING_CODE:
+        await _code_step(turn, stored, text)
+    elif conversation.step == FlowStep.AWAITING_IDENTITY:
         if not await _consent_step(turn, stored, text, reading):
             await _identity_step(turn, stored, text)
     elif conversation.step == FlowStep.AWAITING_FEEDBACK:
@@ -975,6 +1010,7 @@ async def _identity_step(turn: _Turn, stored: Message, text: str) -> None:
         # The same words whether the number is in the directory or not, and nothing from its record: a
         # number is a claim, and the bot must not be a number-to-name lookup (issue 13).
         await turn.say("identity_noted")
+        await _offer_code(turn)
         await _answer_kept(turn, question)
         return
     if refused:
@@ -1068,6 +1104,114 @@ async def _prove(turn: _Turn, record: DirectoryRecord, method: ProofMethod, *, s
                                language=turn.conversation.language if speaking else None)
     turn.conversation.contact_id = turn.contact.id  # type: ignore[attr-defined]
     log.info("identity %s proven by %s", turn.identity.id, method.value)
+
+
+def _may_ask_for_code(turn: _Turn) -> bool:
+    """Proof by code is on offer: SMTP is configured, and this address sent an identity and is not proven."""
+    return (turn.deps.code_mail and turn.settled and not turn.proven
+            and turn.conversation.step in (FlowStep.AWAITING_QUESTION, FlowStep.AWAITING_FEEDBACK,
+                                           FlowStep.AWAITING_CODE))
+
+
+async def _offer_code(turn: _Turn) -> None:
+    """After the neutral "noted": the offer of a code, in the same words whether the number exists or not."""
+    if _may_ask_for_code(turn):
+        code = turn.cat.t("button_send_code")
+        await turn.say("code_offer", buttons=(Button(code, code.lower()),))
+
+
+def _number_identity(number: str, deps: FlowDeps) -> Identity | None:
+    """The directory identity of a claimed number (a NIM or a NIP), to look its record up again."""
+    return parse_identity(number, today=deps.clock().date(), campus_domains=deps.campus_domains).identity
+
+
+async def _send_code(turn: _Turn) -> None:
+    """A new one-time code for the claimed number (handoff.proof_codes), mailed to the campus address the
+    directory has for it; for a number it does not know, or an entry that is not active, one nobody gets.
+    Either way the person hears the same words and waits for a code."""
+    number = turn.identity.claimed_number or ""
+    wanted = _number_identity(number, turn.deps) if number else None
+    record = await _lookup(turn, wanted) if wanted is not None else None
+    email = record.email if record is not None and is_active(record) and record.email else ""
+    cat = catalog(turn.conversation.language)
+    minutes = int(proof_codes.VALIDITY.total_seconds() // 60)
+
+    def compose(code: str) -> tuple[str, str, str]:
+        return _code_mail(code, cat.lang, minutes)
+
+    issued = await proof_codes.issue(identity=turn.identity, number=number if email else "", email=email,
+                                     secret_key=turn.deps.secret_key, now=turn.now, compose=compose)
+    if issued is proof_codes.Issued.PAUSED:
+        await turn.say("code_paused", minutes=int(proof_codes.PAUSE.total_seconds() // 60))
+        return
+    if issued is proof_codes.Issued.TOO_MANY:
+        await turn.say("code_too_many")
+        return
+    turn.conversation.step = FlowStep.AWAITING_CODE
+    await turn.conversation.save(update_fields=["step", "updated_at"])
+    await turn.say("code_sent", minutes=minutes)
+
+
+def _code_mail(code: str, language: str, minutes: int) -> tuple[str, str, str]:
+    """(subject, plain text, HTML) of the code's mail: the person's language first, then the other."""
+    order = [language, *(lang for lang in ("id", "en") if lang != language)]
+    plain, rich = [], []
+    for lang in order:
+        body = catalog(lang).t("code_mail_body", code=code, minutes=minutes)
+        plain.append(body)
+        rich.append("<p>" + "<br>".join(html.escape(line) for line in body.splitlines()) + "</p>")
+    return (catalog(order[0]).t("code_mail_subject"), "\n\n".join(plain),
+            "<html><body>" + "<hr>".join(rich) + "</body></html>")
+
+
+async def _code_step(turn: _Turn, stored: Message, text: str) -> None:
+    """Waiting for the code: six digits are a try; "batal" leaves; anything else is kept, to be answered
+    after the proof (as a question sent with the identity is), and the person is reminded what to do."""
+    conversation = turn.conversation
+    code = proof_codes.as_code(text)
+    if code is None:
+        if " ".join(_words(text)) in _CANCEL:
+            conversation.step = FlowStep.AWAITING_QUESTION
+            question = conversation.pending_question or ""
+            conversation.pending_question = None  # type: ignore[assignment]
+            await conversation.save(update_fields=["step", "pending_question", "updated_at"])
+            await turn.say("code_cancelled")
+            await _answer_kept(turn, question)
+            return
+        if read_message(text).act is Act.QUESTION:
+            conversation.pending_question = " ".join(q for q in (conversation.pending_question, text) if q)[
+                :MAX_CLASSIFIED_CHARS
+            ]
+            await conversation.save(update_fields=["pending_question", "updated_at"])
+        await turn.say("code_reminder")
+        return
+    # The code is in the mailbox only: not in the transcript, where every agent reads it.
+    stored.text = "•" * proof_codes.DIGITS
+    await stored.save(update_fields=["text"])
+    result = await proof_codes.check(identity=turn.identity, code=code, secret_key=turn.deps.secret_key, now=turn.now)
+    if result.verdict is proof_codes.Verdict.WRONG:
+        await turn.say("code_wrong", left=result.left)
+        return
+    if result.verdict is proof_codes.Verdict.PAUSED:
+        await turn.say("code_paused", minutes=int(proof_codes.PAUSE.total_seconds() // 60))
+        return
+    wanted = _number_identity(result.number, turn.deps) if result.verdict is proof_codes.Verdict.PROVEN else None
+    record = await _lookup(turn, wanted) if wanted is not None else None
+    if record is None or not is_active(record):  # dead, or the directory changed since the code was made
+        await turn.say("code_dead")
+        return
+    await _prove(turn, record, ProofMethod.CODE)
+    conversation.step = FlowStep.AWAITING_QUESTION
+    await conversation.save(update_fields=["step", "updated_at"])
+    await turn.say("code_proven", name_suffix=turn.name_suffix())
+    # Today's proven experience: the person's open ticket elsewhere takes this conversation (and what was
+    # kept here); otherwise the kept question is answered now.
+    if await _file_on_open_ticket(turn, stored):
+        return
+    question = conversation.pending_question or ""
+    conversation.pending_question = None  # type: ignore[assignment]
+    await conversation.save(update_fields=["pending_question", "updated_at"])
+    await _answer_kept(turn, question)
 
 
 # The short catalogue answer to a message that does something other than ask (nlp.acts): never a ticket and

@@ -7,10 +7,12 @@ send it twice and a crash mid-send leaves it ``unknown`` rather than resending b
 ticket event, which is how the ticket shows whether the developers were told.
 
 The same rows, sending and retries carry the helpdesk's other mails (``EscalationMail.kind``): the SLA
-breach notices to supervisors that handoff.notify queues, and the digests and monthly report (handoff.digest),
-which are about no one ticket (``ticket_id`` None: no ticket event, the row's status is the record) and may
-carry a stored report as an attachment (``report_id``, read when sending). Each kind names its ticket event
-(``EVENT_OF``).
+breach notices to supervisors that handoff.notify queues, the digests and monthly report (handoff.digest),
+and the one-time identity codes of handoff.proof_codes. Digests, reports and codes are about no one ticket
+(``ticket_id`` None: no ticket event, the row's status is the record); a report mail may carry a stored
+report as an attachment (``report_id``, read when sending). Each kind with a ticket names its ticket event
+(``EVENT_OF``). A kind in ``SECRET_KINDS`` carries a secret in its body: once the mail is sent or given up,
+the body is replaced, so the code lives in the mailbox only.
 
 The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
 """
@@ -23,6 +25,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
+from handoff import proof_codes
 from handoff.reports.archive import CONTENT_TYPES
 from handoff.tickets import add_event
 from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, GeneratedReport, Ticket
@@ -36,6 +39,14 @@ UNTRIED_GRACE = timedelta(minutes=1)
 INTERVAL = 15.0
 # The ticket event each kind of mail records its outcome as.
 EVENT_OF = {"escalation": "escalation_email", "sla_breach": "sla_breach_email"}
+# Kinds whose body holds a secret (handoff.proof_codes): not kept once the mail went or was given up.
+SECRET_KINDS = frozenset({proof_codes.KIND})
+# Kinds nobody tries at once when queuing (the turn that queues a code cannot wait on SMTP inside its
+# transaction): the worker sends them at its next sweep, without the grace left for an escalation's own try.
+NO_GRACE_KINDS = frozenset({proof_codes.KIND})
+SCRUBBED = "(sent; the content is not kept)"
+# Kinds worth nothing after a while: a code mail later than the code's validity is given up, not sent.
+STALE_AFTER = {proof_codes.KIND: proof_codes.VALIDITY}
 
 
 class MailError(Exception):
@@ -114,25 +125,27 @@ async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, no
         await _attach(mail, row.report_id)
     ticket = await Ticket.get(id=row.ticket_id) if row.ticket_id is not None else None
     event = EVENT_OF.get(row.kind, "escalation_email")
-    about = ticket.number if ticket is not None else "-"
+    about = f"ticket {ticket.number}" if ticket is not None else "no ticket"
+    secret = row.kind in SECRET_KINDS
     try:
         await mailer.send(mail)
     except MailError as exc:
         gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
         status = DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED
-        await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500])
+        scrub = {"body": SCRUBBED, "html": None} if secret and gave_up else {}
+        await EscalationMail.filter(id=row.id).update(status=status, last_error=exc.reason[:500], **scrub)
         if ticket is not None:
             await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
                             data={"delivered": False, "attempt": row.attempts, "final": gave_up,
                                   "error": exc.reason[:200]})
-        log.warning("%s mail %s for ticket %s not sent (try %d): %s", row.kind, row.id, about, row.attempts,
-                    exc.reason)
+        log.warning("%s mail %s for %s not sent (try %d): %s", row.kind, row.id, about, row.attempts, exc.reason)
         return False
-    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
+    scrub = {"body": SCRUBBED, "html": None} if secret else {}
+    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None, **scrub)
     if ticket is not None:
         await add_event(ticket=ticket, kind=event, actor_kind=ActorKind.SYSTEM,
                         data={"delivered": True, "attempt": row.attempts})
-    log.info("%s mail %s for ticket %s sent", row.kind, row.id, about)
+    log.info("%s mail %s for %s sent", row.kind, row.id, about)
     return True
 
 
@@ -152,7 +165,7 @@ async def _attach(mail: EmailMessage, report_id: int) -> None:
 def due_at(row: EscalationMail) -> datetime:
     created: datetime = row.created_at
     if row.attempts == 0:
-        return created + UNTRIED_GRACE
+        return created if row.kind in NO_GRACE_KINDS else created + UNTRIED_GRACE
     backoff: timedelta = BASE_DELAY * (2 ** int(row.attempts) - 1)
     return created + backoff
 
@@ -161,6 +174,13 @@ async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int
     """One sweep: retry the queued escalation mails that are due. Returns how many were tried."""
     tried = 0
     for row in await EscalationMail.filter(status=DeliveryStatus.QUEUED).order_by("id").limit(limit):
+        stale = STALE_AFTER.get(row.kind)
+        if stale is not None and row.created_at + stale <= now:
+            scrub = {"body": SCRUBBED, "html": None} if row.kind in SECRET_KINDS else {}
+            await EscalationMail.filter(id=row.id, status=DeliveryStatus.QUEUED).update(
+                status=DeliveryStatus.FAILED, last_error="expired before it could be sent", **scrub)
+            log.warning("%s mail %s given up: it expired before the server took it", row.kind, row.id)
+            continue
         if due_at(row) > now:
             continue
         await send_escalation_mail(row=row, mailer=mailer, now=now)

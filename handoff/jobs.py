@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handoff import digest, identity_limits, login_throttle, notify, sla, whatsapp_window
+from handoff import digest, identity_limits, login_throttle, notify, proof_codes, sla, whatsapp_window
 from handoff.hours import OperatingHours
 from handoff.reports import archive
 from models import GeneratedReport, InboxEntry
@@ -87,8 +87,9 @@ async def login_throttle_prune(now: datetime) -> int:
 
 
 async def identity_attempts_prune(now: datetime) -> int:
-    """Identity attempts older than the guessing limits' window (handoff.identity_limits)."""
-    return await identity_limits.prune(now=now)
+    """Identity attempts older than the guessing limits' window (handoff.identity_limits), and one-time
+    codes no limit or pause reads any more (handoff.proof_codes): the same kind of housekeeping."""
+    return await identity_limits.prune(now=now) + await proof_codes.prune(now=now)
 
 
 MINUTELY = Every(timedelta(minutes=1))

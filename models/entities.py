@@ -518,7 +518,8 @@ class EscalationMail(Model):
     name: one retried outbox for the helpdesk's own mails, not one per purpose."""
 
     id = fields.IntField(primary_key=True)
-    # None for a mail about no one ticket: the digests and the monthly report (handoff.digest).
+    # None for a mail about no one ticket: the digests and the monthly report (handoff.digest), and the
+    # one-time identity codes (handoff.proof_codes).
     ticket: fields.ForeignKeyNullableRelation[Ticket] = fields.ForeignKeyField(
         "models.Ticket", related_name="escalation_mails", on_delete=fields.CASCADE, null=True
     )

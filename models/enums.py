@@ -50,6 +50,7 @@ class FlowStep(StrEnum):
 
     NEW = "new"
     AWAITING_IDENTITY = "awaiting_identity"
+    AWAITING_CODE = "awaiting_code"  # a one-time code was offered by e-mail; a 6-digit message is a try
     AWAITING_QUESTION = "awaiting_question"
     AWAITING_FEEDBACK = "awaiting_feedback"
     AWAITING_CLARIFICATION = "awaiting_clarification"  # the bot offered choices; a number picks one
