@@ -63,7 +63,7 @@ async def test_proof_joins_the_directory_data_and_greets_by_name_from_then_on(fl
     assert (contact.verified, contact.id_number, contact.name, contact.role.value, contact.program) == (
         True, "13521045", "Budi Contoh (Fiktif)", "student", "Teknik Informatika")
     await flow.send("halo")
-    assert flow.replies() == ["Halo lagi, Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
+    assert flow.replies() == ["Halo lagi, Kak Budi! 👋 Silakan tuliskan pertanyaan Anda tentang Edunex."]
 
 
 async def test_identity_and_question_in_one_message(flow: FlowHarness) -> None:

@@ -77,7 +77,7 @@ async def test_the_right_code_proves_the_address_and_the_person_is_greeted_by_na
     assert row.body == SCRUBBED
     assert row.html is None
     await flow.send(code)
-    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
     identity = await ChannelIdentity.get(channel=ChannelKind.TELEGRAM, external_id="42")
     assert (identity.proof, identity.proof_method) == (ProofLevel.PROVEN, ProofMethod.CODE)
     assert identity.contact_id == (await Contact.get(id_number=BUDI)).id  # type: ignore[attr-defined]
@@ -105,7 +105,7 @@ async def test_five_wrong_codes_kill_the_code_and_pause_the_address(flow: FlowHa
     assert flow.replies() == [T("code_sent", minutes=MINUTES)]
     [_, fresh] = await mailed_codes(smtp_sink)
     await flow.send(fresh)
-    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
 
 
 async def test_an_expired_code_is_refused_with_the_way_to_a_new_one(flow: FlowHarness, smtp_sink: SmtpSink) -> None:
@@ -141,7 +141,7 @@ async def test_a_code_made_for_another_address_never_matches(flow: FlowHarness, 
         await flow.send(first, user="43")
         assert flow.replies() == [T("code_wrong", left=MAX_TRIES - 1)]
     await flow.send(second, user="43")
-    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
     first_identity = await ChannelIdentity.get(external_id="42")
     assert first_identity.proof == ProofLevel.CLAIMED
 
@@ -155,7 +155,7 @@ async def test_a_new_code_kills_the_old_one(flow: FlowHarness, smtp_sink: SmtpSi
         await flow.send(old)
         assert flow.replies() == [T("code_wrong", left=MAX_TRIES - 1)]
     await flow.send(new)
-    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
 
 
 async def test_a_question_sent_while_waiting_is_answered_after_the_proof(
@@ -168,7 +168,7 @@ async def test_a_question_sent_while_waiting_is_answered_after_the_proof(
     [code] = await mailed_codes(smtp_sink)
     await flow.send(code)
     replies = flow.replies()
-    assert replies[0] == T("code_proven", name_suffix=", Budi")
+    assert replies[0] == T("code_proven", name_suffix=", Kak Budi")
     assert replies[-1] == T("did_it_help")  # the kept question, answered from its template
     conversation = await Conversation.get()
     assert conversation.pending_question == "saya lupa password edunex"  # now the one the feedback is about
@@ -232,7 +232,7 @@ async def test_a_proven_person_with_an_open_ticket_joins_it_after_the_code(
     replies += await flow.on(ChannelKind.WEBCHAT, "budi-laptop", "apakah tiket saya sudah dibaca?")
     [code] = await mailed_codes(smtp_sink)
     replies = await flow.on(ChannelKind.WEBCHAT, "budi-laptop", code)
-    assert replies == [T("code_proven", name_suffix=", Budi"), T("ticket_joined", ticket=ticket.number)]
+    assert replies == [T("code_proven", name_suffix=", Kak Budi"), T("ticket_joined", ticket=ticket.number)]
     kept = await Message.filter(ticket_id=ticket.id, channel=ChannelKind.WEBCHAT, sender_kind=SenderKind.USER)
     assert "apakah tiket saya sudah dibaca?" in [m.text for m in kept]
 
@@ -255,7 +255,7 @@ async def test_no_code_number_or_address_is_logged_at_info(
     [code] = await mailed_codes(smtp_sink)
     await flow.send("999999" if code != "999999" else "888888")
     await flow.send(code)
-    assert flow.replies()[0] == T("code_proven", name_suffix=", Budi")
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
     ours = [r.getMessage() for r in caplog.records
             if r.levelno >= logging.INFO and r.name.startswith(("bot", "handoff", "models"))]
     assert any("proof code" in line for line in ours)  # the steps are logged, by row id

@@ -11,24 +11,36 @@ from bot.directory import DirectoryRecord, import_records
 from bot.i18n import catalog
 from models import (
     AnswerTemplate,
+    ChannelIdentity,
     ChannelKind,
     Contact,
     ContactRole,
     Conversation,
     FlowStep,
     HandoffReason,
+    ProofLevel,
     Ticket,
 )
 from tests.conftest import FlowHarness
 
 
 async def verified(flow: FlowHarness, *, lang: str = "id") -> None:
+    """Budi gives his NIM (a claim) and the address is proven his (as a code or an agent would, issue 13),
+    so the bot may call him by name."""
     await flow.send("halo" if lang == "id" else "hello there")
     await flow.send("13521045")
+    await flow.prove()
 
 
 # How the bot addresses Budi, a student: the catalogue's salutation (bot.names drops titles).
 BUDI = {"id": ", Kak Budi", "en": ", Budi"}
+
+
+async def claimed() -> bool:
+    """The address claims Budi's NIM and nothing more: no join, no directory data (issue 13)."""
+    identity = await ChannelIdentity.get()
+    contact = await Contact.get(id=identity.contact_id)
+    return (identity.proof, identity.claimed_number, contact.verified) == (ProofLevel.CLAIMED, "13521045", False)
 
 
 async def template(slug: str, lang: str) -> str:
@@ -220,12 +232,12 @@ async def test_a_second_not_helpful_hands_off(flow: FlowHarness, lang: str) -> N
 
 
 @pytest.mark.parametrize(("text", "lang"), [("NIM saya 13521045", "id"), ("my NIM is 13521045", "en")])
-async def test_an_identity_alone_is_verified_and_not_classified(flow: FlowHarness, text: str, lang: str) -> None:
+async def test_an_identity_alone_is_taken_and_not_classified(flow: FlowHarness, text: str, lang: str) -> None:
     await flow.send("halo" if lang == "id" else "hello there")
     await flow.send(text)
     cat = catalog(lang)
-    role = cat.t("role_student")
-    assert flow.replies() == [cat.t("identity_verified", name_suffix=BUDI[lang], role=role), cat.t("ask_question")]
+    assert flow.replies() == [cat.t("identity_noted"), cat.t("ask_question")]
+    assert await claimed()
     assert (await Conversation.get()).last_prediction is None
     assert await Ticket.all().count() == 0
 
@@ -245,33 +257,34 @@ async def test_an_identity_in_the_first_message_is_confirmed_with_one_tap(
     assert (contact.verified, contact.consent_at) == (False, None)  # the notice came after the number
     await flow.send(agree)
     replies = flow.replies()
-    assert replies[0].startswith(cat.t("identity_verified", name_suffix=BUDI[lang], role=cat.t("role_student")))
+    assert replies[0] == cat.t("identity_noted")  # a claim, found or not (issue 13)
     assert replies[1] == await template("reset-password", lang)
-    contact = await Contact.get()
-    assert contact.verified
-    assert contact.consent_at is not None
+    assert await claimed()
+    assert (await Contact.get()).consent_at is not None
     assert (await Conversation.get()).identity_attempts == 0
 
 
 @pytest.mark.parametrize(("first", "text"), [("halo", "13521045 saya mau bicara dengan admin"),
                                              ("hello there", "13521045 I want to talk to a person please")])
-async def test_an_identity_with_a_request_for_a_person_hands_off_verified(
+async def test_an_identity_with_a_request_for_a_person_hands_off_with_the_claim(
     flow: FlowHarness, first: str, text: str
 ) -> None:
     await flow.send(first)
     await flow.send(text)
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.USER_REQUEST
-    assert not ticket.unverified
-    assert (await Contact.get()).verified
+    # The agent sees the number claimed and decides (issue 13): the ticket is not the student's until proof.
+    assert ticket.unverified
+    assert await claimed()
 
 
-async def test_an_identity_with_a_request_for_a_person_in_the_first_message_hands_off_verified(
+async def test_an_identity_with_a_request_for_a_person_in_the_first_message_hands_off_with_the_claim(
     flow: FlowHarness,
 ) -> None:
     await flow.send("13521045 saya mau bicara dengan admin")
     ticket = await Ticket.get()
-    assert (ticket.reason, ticket.unverified) == (HandoffReason.USER_REQUEST, False)
+    assert (ticket.reason, ticket.unverified) == (HandoffReason.USER_REQUEST, True)
+    assert await claimed()
     assert flow.replies()[0] == catalog("id").t("greeting")  # the notice was shown first
 
 
@@ -280,14 +293,17 @@ async def test_a_lecturer_is_called_bapak_ibu_without_titles(flow: FlowHarness) 
                                           "siti.rahma@itb.ac.id", ContactRole.LECTURER, "STEI", "", "active")])
     await flow.send("halo")
     await flow.send("198503122010121001")
-    assert flow.replies()[0] == "Terima kasih, Bapak/Ibu Siti, identitas Anda terverifikasi (dosen)."
+    await flow.prove("198503122010121001")
+    await flow.send("halo")
+    assert flow.replies()[0].startswith("Halo lagi, Bapak/Ibu Siti!")
     await flow.send("makasih")
     assert flow.replies() == [catalog("id").t("act_thanks", name_suffix=", Bapak/Ibu Siti")]
 
 
 async def test_a_student_is_called_kak_in_indonesian_and_by_name_in_english(flow: FlowHarness) -> None:
     await verified(flow)
-    assert flow.replies()[0] == "Terima kasih, Kak Budi, identitas Anda terverifikasi (mahasiswa)."
+    await flow.send("halo")
+    assert flow.replies()[0].startswith("Halo lagi, Kak Budi!")
     await flow.send("/bahasa en")
     await flow.send("hi")
     assert flow.replies() == ["Hello again, Budi! 👋 Please write your question about Edunex."]

@@ -196,4 +196,4 @@ async def test_a_digest_the_server_refuses_stays_queued_for_a_retry(db: str, cap
     rows = await EscalationMail.all()
     # About no ticket: no ticket event to write, the row's status and attempts are the record.
     assert [(r.status, r.attempts, r.ticket_id) for r in rows] == [(DeliveryStatus.QUEUED, 1, None)] * 2
-    assert all("for ticket -" in r.getMessage() and "kepala" not in r.getMessage() for r in caplog.records)
+    assert all("for no ticket" in r.getMessage() and "kepala" not in r.getMessage() for r in caplog.records)

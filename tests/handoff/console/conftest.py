@@ -58,8 +58,10 @@ class Served:
             await self.say(nim, user=user, name=name)
             await prove_address(ChannelKind.TELEGRAM, user, number=nim)  # a typed NIM is only a claim
         await self.say(question, user=user, name=name)
-        if not await Ticket.filter(conversation__identity__external_id=user).exists():
-            await self.say("2", user=user, name=name)  # the bot answered; "did it help?" no: hand off
+        for _ in range(2):  # the bot answered; "did it help?" no, and no again: the second no hands off
+            if await Ticket.filter(conversation__identity__external_id=user).exists():
+                break
+            await self.say("2", user=user, name=name)
         ticket = await Ticket.filter(conversation__identity__external_id=user).order_by("-id").first()
         assert ticket is not None
         return ticket
