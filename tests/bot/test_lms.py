@@ -90,7 +90,7 @@ async def test_a_valid_signature_proves_the_session_and_the_bot_greets_by_name(c
     assert page.status == 200
     assert page.headers["Referrer-Policy"] == "no-referrer"
     replies = await say(client, "halo", 1)
-    assert replies == [catalog("id").t("welcome_back", name_suffix=", Budi")]
+    assert replies == [catalog("id").t("welcome_back", name_suffix=", Kak Budi")]
     identity = await ChannelIdentity.get(channel=ChannelKind.WEBCHAT)
     assert (identity.proof, identity.proof_method) == (ProofLevel.PROVEN, ProofMethod.LMS)
     assert (await Contact.get(id=identity.contact_id)).id_number == "13521045"  # type: ignore[attr-defined]
@@ -102,7 +102,7 @@ async def test_a_valid_signature_proves_the_session_and_the_bot_greets_by_name(c
     assert client.session.cookie_jar.filter_cookies(client.make_url("/chat"))["cc_chat"].value == first
     await client.get(f"/chat?{query('16522101')}")
     assert client.session.cookie_jar.filter_cookies(client.make_url("/chat"))["cc_chat"].value != first
-    assert await say(client, "halo", 2) == [catalog("id").t("welcome_back", name_suffix=", Siti")]
+    assert await say(client, "halo", 2) == [catalog("id").t("welcome_back", name_suffix=", Kak Siti")]
 
 
 @pytest.mark.parametrize("bad", ["forged", "expired", "too_far", "unknown"])

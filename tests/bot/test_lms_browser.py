@@ -47,7 +47,7 @@ async def test_a_signed_chat_greets_by_name_and_a_forged_one_does_not(server: st
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                           args=["--disable-background-networking", "--disable-component-update"])
         for link, greeting, named in (
-            (query("13521045"), catalog("id").t("welcome_back", name_suffix=", Budi"), True),
+            (query("13521045"), catalog("id").t("welcome_back", name_suffix=", Kak Budi"), True),
             (query("13521045", signature="ab" * 32), catalog("id").t("greeting"), False),
         ):
             context = await browser.new_context()  # a browser of its own: no session carried over
