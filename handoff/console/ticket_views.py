@@ -1,5 +1,5 @@
 """The console's ticket page (timeline, SLA, templates, reply window) and its actions (take, reply, note,
-categorize, assign, waiting, escalate, close, fix reported, attachments); each calls handoff.actions."""
+categorize, priority, assign, waiting, escalate, close, fix reported, attachments); each calls handoff.actions."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from models import (
     ChannelKind,
     Contact,
     Message,
+    Priority,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -198,6 +199,7 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "top": top,
         "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
         "categories": categories,
+        "priorities": [p.value for p in Priority],
         "selected_category": (ticket.category.slug if ticket.category else (ticket.predicted_category or "")),
         "confirmed": is_confirmed(ticket),
         "confirmed_by": _name(users.get(ticket.category_confirmed_by_id or 0)),
@@ -321,6 +323,18 @@ async def assign_view(request: web.Request) -> web.Response:
     return await _act(request, run, "notice_assigned")
 
 
+async def priority_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        try:
+            priority = Priority(form.get("priority", ""))
+        except ValueError:
+            raise ConsoleError("error_sla_priority", 400) from None
+        await actions.set_priority(ticket=ticket, agent=request[USER], priority=priority,
+                                   now=console_state(request).clock())
+
+    return await _act(request, run, "notice_priority")
+
+
 async def waiting_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
         await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1",
@@ -395,6 +409,7 @@ def add_routes(console: web.Application) -> None:
     r.add_post("/t/{id}/note", note_view, name="note")
     r.add_post("/t/{id}/categorize", categorize_view, name="categorize")
     r.add_post("/t/{id}/assign", assign_view, name="assign")
+    r.add_post("/t/{id}/priority", priority_view, name="priority")
     r.add_post("/t/{id}/waiting", waiting_view, name="waiting")
     r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
     r.add_post("/t/{id}/close", close_view, name="close")
