@@ -53,7 +53,7 @@ from handoff.survey import (
     ticket_awaiting_comment,
 )
 from handoff.templating import ANSWER, OUT_OF_HOURS, render
-from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot
+from handoff.tickets import add_event, open_ticket, open_ticket_of, resolve_by_bot, user_wrote
 from handoff.webinput import clean_text
 from models import (
     ActorKind,
@@ -833,6 +833,8 @@ async def _file_message(turn: _Turn, ticket: Ticket, stored: Message) -> None:
     stored.ticket = ticket
     await stored.save(update_fields=["ticket_id"])
     await add_event(ticket=ticket, kind="user_message", actor_kind=ActorKind.USER, data={"message_id": stored.id})
+    # Waiting on the user is over once they answer: open again, the SLA clock resumes (handoff.tickets).
+    await user_wrote(ticket=ticket, now=turn.now, sla=turn.deps.sla, hours=turn.deps.hours)
     turn.deps.notify("ticket.message", {"ticket_id": ticket.id, "message_id": stored.id})
 
 

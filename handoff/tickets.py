@@ -109,6 +109,26 @@ async def open_ticket(
     return ticket
 
 
+async def user_wrote(
+    *, ticket: Ticket, now: datetime, sla: timedelta | None = None, hours: OperatingHours | None = None
+) -> bool:
+    """The user wrote on their ticket: one that was waiting on them (``TicketStatus.PENDING``, set by an agent)
+    is open again, and its SLA clock resumes when the policy paused it (handoff.sla.follow_status moves the
+    due times by the paused span). A ticket event records it. Returns whether the ticket was reopened.
+
+    The UPDATE is conditional on the status, so an agent who changed it meanwhile wins and nothing is
+    recorded twice. ``sla`` and ``hours``: the environment's defaults, as for ``open_ticket``."""
+    if ticket.status != TicketStatus.PENDING:
+        return False
+    if not await Ticket.filter(id=ticket.id, status=TicketStatus.PENDING).update(status=TicketStatus.OPEN):
+        return False
+    await ticket.refresh_from_db()
+    await sla_rule.refresh(ticket, now=now, policy=await sla_rule.load_policy(hours=hours, resolution=sla))
+    await add_event(ticket=ticket, kind="status", actor_kind=ActorKind.USER,
+                    data={"status": TicketStatus.OPEN.value, "because": "user_message"})
+    return True
+
+
 async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     own = await Ticket.filter(conversation=conversation).exclude(status=TicketStatus.RESOLVED).order_by("-id").first()
     if own is not None or conversation.status not in (ConversationStatus.PENDING, ConversationStatus.OPEN):

@@ -1,4 +1,4 @@
-"""Ticket actions over /api/v1 (take, assign, reply, note, categorize, escalate, close) for integrations.
+"""Ticket actions over /api/v1 (take, assign, reply, note, categorize, priority, escalate, close) for integrations.
 
 The same services as the console, so the same rules: a token acts as the console user it belongs to,
 with that user's role and ownership. A token without a user only reads. Bearer tokens are not sent by
@@ -34,7 +34,7 @@ from handoff.incidents import report_incident_fix
 from handoff.ticket_search import PARAMETERS as SEARCH_PARAMETERS
 from handoff.ticket_search import SearchError, parse_search
 from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
-from models import Category, Incident, IncidentStatus, Ticket, User, UserRole
+from models import Category, Incident, IncidentStatus, Priority, Ticket, User, UserRole
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -132,6 +132,14 @@ async def _categorize(state: ConsoleState, ticket: Ticket, actor: User, body: di
     await actions.categorize(ticket=ticket, category=category, agent=actor, now=state.clock())
 
 
+async def _priority(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
+    raw = body.get("priority")
+    if not isinstance(raw, str) or raw not in {p.value for p in Priority}:  # absent, not a string, or not ours
+        raise ConsoleError("error_sla_priority", 400)
+    priority = Priority(raw)
+    await actions.set_priority(ticket=ticket, agent=actor, priority=priority, now=state.clock())
+
+
 async def _escalate(state: ConsoleState, ticket: Ticket, actor: User, body: dict[str, Any]) -> None:
     raw_incident = body.get("incident_id")
     incident_id = json_id(raw_incident)
@@ -192,6 +200,10 @@ ACTIONS: tuple[tuple[str, Action, int, str, dict[str, Any] | None, tuple[str, ..
     ("categorize", _categorize, 200,
      "Confirm the category (the classifier's guess, given again) or change it (which confirms the new one); "
      "closing requires a confirmed category", {"category": {"type": "string"}}, ("category",)),
+    ("priority", _priority, 200,
+     "Set the ticket's priority (owner or supervisor; audited); its SLA targets follow the policy's rule for the "
+     "new priority and its due times are recomputed (`due_at`, `first_response_due_at`, `sla`)",
+     {"priority": {"type": "string", "enum": [p.value for p in Priority]}}, ("priority",)),
     ("escalate", _escalate, 200,
      "Escalate to the developer team (ESCALATION_WEBHOOK_URL, ESCALATION_EMAIL_TO); optionally link the ticket to "
      "an open incident (incident_id) or open a new one (incident_title), not both",

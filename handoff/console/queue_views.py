@@ -11,8 +11,8 @@ from aiohttp import web
 from handoff import teams
 from handoff.categorization import is_confirmed
 from handoff.console.channel_state import ChannelState, channel_states
-from handoff.console.toolkit import USER, console_state, iso, remaining_text, render, request_language, sla_class
-from handoff.sla import evaluate, moments
+from handoff.console.toolkit import USER, clock_class, console_state, iso, remaining_text, render, request_language
+from handoff.sla import ClockFace, SlaPolicy, clock_face, load_policy
 from models import UNRESOLVED, Category, ChannelIdentity, Message, Ticket, TicketStatus, User
 
 QUEUE_VIEWS = ("unassigned", "mine", "waiting", "escalated", "all")
@@ -26,7 +26,8 @@ class QueueRow:
     verified: bool
     category: str
     unconfirmed: bool  # the category is still the classifier's guess (handoff.categorization)
-    due_iso: str
+    clock: ClockFace  # handoff.sla's reading of the ticket's own clock: state, share used, paused
+    due_iso: str  # "" while paused: the page's script counts down only a running clock
     at_risk_iso: str
     warning_iso: str
     remaining: str
@@ -44,7 +45,7 @@ async def _category_names(lang: str) -> dict[int, str]:
     return {c.id: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
 
 
-async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list[QueueRow]:
+async def queue_rows(*, view: str, user: User, now: datetime, lang: str, policy: SlaPolicy) -> list[QueueRow]:
     query = Ticket.filter(status__in=UNRESOLVED)
     if view == "unassigned":
         query = query.filter(assignee_id=None)
@@ -62,8 +63,7 @@ async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list
     for ticket in tickets:
         identity = await ChannelIdentity.get_or_none(id=ticket.conversation.identity_id)
         last = await Message.filter(conversation_id=ticket.conversation.id).order_by("-id").first()
-        status = evaluate(ticket, now)
-        clock = moments(ticket)
+        face = clock_face(ticket, policy, now)
         category_id = ticket.category_id
         rows.append(QueueRow(
             ticket=ticket,
@@ -71,11 +71,12 @@ async def queue_rows(*, view: str, user: User, now: datetime, lang: str) -> list
             verified=ticket.contact.verified,
             category=names.get(category_id, "") if category_id else (ticket.predicted_category or ""),
             unconfirmed=not is_confirmed(ticket),
-            due_iso=iso(clock.due_at),
-            at_risk_iso=iso(clock.at_risk_from),
-            warning_iso=iso(clock.warning_from),
-            remaining=remaining_text(status.remaining),
-            sla_class=sla_class(status),
+            clock=face,
+            due_iso=iso(face.due_at) if face.due_at else "",
+            at_risk_iso=iso(face.at_risk_from) if face.at_risk_from else "",
+            warning_iso=iso(face.warning_from) if face.warning_from else "",
+            remaining=remaining_text(face.due_at - now) if face.due_at else "",
+            sla_class=clock_class(face),
             last_message=(last.text[:140] if last else ""),
             last_sender=(last.sender_kind.value if last else ""),
             owner=(ticket.assignee.name or ticket.assignee.email) if ticket.assignee else "",
@@ -95,7 +96,8 @@ async def queue(request: web.Request) -> web.Response:
         assignee_id=user.id, status__in=UNRESOLVED).exists() else "unassigned")
     if view not in QUEUE_VIEWS:
         view = "all"
-    rows = await queue_rows(view=view, user=user, now=state.clock(), lang=request_language(request))
+    rows = await queue_rows(view=view, user=user, now=state.clock(), lang=request_language(request),
+                            policy=await load_policy(hours=state.hours, resolution=state.sla))
     return render(request, "queue.html", {"rows": rows, "view": view, "views": QUEUE_VIEWS, "page": "queue"})
 
 def add_routes(console: web.Application) -> None:

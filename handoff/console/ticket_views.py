@@ -1,5 +1,5 @@
 """The console's ticket page (timeline, SLA, templates, reply window) and its actions (take, reply, note,
-categorize, assign, waiting, escalate, close, fix reported, attachments); each calls handoff.actions."""
+categorize, priority, assign, waiting, escalate, close, fix reported, attachments); each calls handoff.actions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from handoff.console.channel_state import channel_states
 from handoff.console.incidents import escalation_context, incident_choice, survey_options
 from handoff.console.toolkit import (
     USER,
+    clock_class,
     console_state,
     form_fields,
     iso,
@@ -27,9 +28,8 @@ from handoff.console.toolkit import (
     render,
     request_catalog,
     request_language,
-    sla_class,
 )
-from handoff.sla import evaluate, evaluate_targets, load_policy, moments
+from handoff.sla import clock_face, evaluate_targets, load_policy
 from handoff.templating import ANSWER
 from handoff.templating import render as render_template
 from handoff.tickets import default_target, reply_targets
@@ -41,6 +41,7 @@ from models import (
     ChannelKind,
     Contact,
     Message,
+    Priority,
     Ticket,
     TicketEvent,
     TicketStatus,
@@ -154,9 +155,9 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
     users = {u.id: u for u in await User.all()}
     lang = request_language(request)
     now = state.clock()
-    status = evaluate(ticket, now)
-    clock = moments(ticket)
-    sla_report = evaluate_targets(ticket, await load_policy(hours=state.hours, resolution=state.sla), now)
+    policy = await load_policy(hours=state.hours, resolution=state.sla)
+    face = clock_face(ticket, policy, now)  # the queue's clock too: one reading of the ticket's SLA
+    sla_report = evaluate_targets(ticket, policy, now)
     prediction = conversation.last_prediction or {}
     top = [(str(label), float(p)) for label, p in (prediction.get("top") or [])[:3]]
     categories = await Category.filter(active=True)
@@ -189,15 +190,17 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
         "other_tickets": [t for t in tickets if t.id != ticket.id][:10],
         "can_act": can_act(user, ticket),
         "open": ticket.status != TicketStatus.RESOLVED,
-        "remaining": remaining_text(status.remaining),
-        "sla_class": sla_class(status),
-        "due_iso": iso(clock.due_at),
+        "clock": face,
+        "remaining": remaining_text(face.due_at - now) if face.due_at else "",
+        "sla_class": clock_class(face),
+        "due_iso": iso(face.due_at) if face.due_at else "",
         "sla_report": sla_report,
-        "at_risk_iso": iso(clock.at_risk_from),
-        "warning_iso": iso(clock.warning_from),
+        "at_risk_iso": iso(face.at_risk_from) if face.at_risk_from else "",
+        "warning_iso": iso(face.warning_from) if face.warning_from else "",
         "top": top,
         "category_names": {c.slug: (c.name_en if lang == "en" else c.name_id) for c in categories},
         "categories": categories,
+        "priorities": [p.value for p in Priority],
         "selected_category": (ticket.category.slug if ticket.category else (ticket.predicted_category or "")),
         "confirmed": is_confirmed(ticket),
         "confirmed_by": _name(users.get(ticket.category_confirmed_by_id or 0)),
@@ -321,6 +324,18 @@ async def assign_view(request: web.Request) -> web.Response:
     return await _act(request, run, "notice_assigned")
 
 
+async def priority_view(request: web.Request) -> web.Response:
+    async def run(ticket: Ticket, form: dict[str, str]) -> None:
+        try:
+            priority = Priority(form.get("priority", ""))
+        except ValueError:
+            raise ConsoleError("error_sla_priority", 400) from None
+        await actions.set_priority(ticket=ticket, agent=request[USER], priority=priority,
+                                   now=console_state(request).clock())
+
+    return await _act(request, run, "notice_priority")
+
+
 async def waiting_view(request: web.Request) -> web.Response:
     async def run(ticket: Ticket, form: dict[str, str]) -> None:
         await actions.set_waiting(ticket=ticket, agent=request[USER], waiting=form.get("waiting") == "1",
@@ -395,6 +410,7 @@ def add_routes(console: web.Application) -> None:
     r.add_post("/t/{id}/note", note_view, name="note")
     r.add_post("/t/{id}/categorize", categorize_view, name="categorize")
     r.add_post("/t/{id}/assign", assign_view, name="assign")
+    r.add_post("/t/{id}/priority", priority_view, name="priority")
     r.add_post("/t/{id}/waiting", waiting_view, name="waiting")
     r.add_post("/t/{id}/escalate", escalate_view, name="escalate")
     r.add_post("/t/{id}/close", close_view, name="close")

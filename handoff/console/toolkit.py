@@ -31,7 +31,7 @@ from handoff.learning import RetrainSettings
 from handoff.live import Broker
 from handoff.login_throttle import LoginLimiter
 from handoff.operations import Operations, defaults_from, load_operations
-from handoff.sla import SlaState, SlaStatus
+from handoff.sla import ClockFace, SlaState
 from handoff.webinput import InputError, parse_id, read_form, text_fields
 from models import ConsoleSession, User
 
@@ -186,13 +186,16 @@ def remaining_text(remaining: timedelta) -> str:
     return f"{sign}{hours}h {mins:02d}m"
 
 
-def sla_class(status: SlaStatus) -> str:
-    """The clock's colour; console.js recolours it at the moments ``handoff.sla.moments`` gives the page."""
-    if status.state in (SlaState.BREACHED, SlaState.MISSED):
+def clock_class(face: ClockFace) -> str:
+    """The clock's colour from its face (handoff.sla.clock_face); console.js recolours it at the face's
+    moments. A paused clock is grey and never recoloured."""
+    if face.paused:
+        return "sla-paused"
+    if face.state in (SlaState.BREACHED, SlaState.MISSED):
         return "sla-breached"
-    if status.state == SlaState.AT_RISK:
+    if face.state == SlaState.AT_RISK:
         return "sla-risk"
-    return "sla-warn" if status.warning else "sla-ok"
+    return "sla-warn" if face.warning else "sla-ok"
 
 
 def iso(moment: datetime) -> str:
