@@ -12,7 +12,7 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from models import ChannelIdentity, Contact, ContactRole, Conversation, ProofLevel, ProofMethod, Ticket
+from models import AuditLog, ChannelIdentity, Contact, ContactRole, Conversation, ProofLevel, ProofMethod, Ticket
 
 
 async def merge_contacts(*, source: Contact, into: Contact) -> Contact:
@@ -87,6 +87,13 @@ async def prove(
         identity.proof_method = method
         identity.proven_at = now
         await identity.save(update_fields=["contact_id", "claimed_number", "proof", "proof_method", "proven_at"])
+        if method is not ProofMethod.AGENT:
+            # Every proof is audited (issue 13). An agent's is written by handoff.verification, with the agent
+            # and their reason; the bot's proofs (a code, an address on record, the LMS) have no person behind
+            # them, so the record is written here, in the same transaction: which address, how, not who.
+            await AuditLog.create(actor=None, action="identity.proven", target=f"identity {identity.id}",
+                                  data={"identity_id": identity.id, "channel": identity.channel.value,
+                                        "method": method.value})
     return existing
 
 

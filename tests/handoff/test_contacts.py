@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from handoff.contacts import Person, is_proven, prove, revoke
 from models import (
+    AuditLog,
     ChannelIdentity,
     ChannelKind,
     Contact,
@@ -85,3 +86,13 @@ async def test_revoking_keeps_the_claim_and_the_contact(db: str) -> None:
         ProofLevel.CLAIMED, None, None, "13521045")
     assert not is_proven(address)
     assert address.contact_id == anon.id
+
+
+async def test_a_proof_by_the_bot_is_audited_and_an_agents_is_left_to_the_agents_audit(db: str) -> None:
+    code = await _address(await Contact.create(), "111")
+    await prove(identity=code, person=BUDI, method=ProofMethod.CODE, now=NOW)
+    by_agent = await _address(await Contact.create(), "222")
+    await prove(identity=by_agent, person=BUDI, method=ProofMethod.AGENT, now=NOW)
+    rows = await AuditLog.all().values("actor_id", "action", "data")
+    assert rows == [{"actor_id": None, "action": "identity.proven",
+                     "data": {"identity_id": code.id, "channel": "telegram", "method": "code"}}]
