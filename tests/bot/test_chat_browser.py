@@ -188,7 +188,8 @@ async def test_a_file_sent_from_the_web_chat_arrives(scripted_server: str, tmp_p
         await picker.set_input_files(files=[{"name": "foto.png", "mimeType": "image/png", "buffer": b"<svg/>"}])
         await box.fill("dan ini")
         await box.press("Enter")
-        await expect(page.locator("#status")).to_have_text(catalog("id").t("web_file_type_not_allowed", name="foto.png"))
+        await expect(page.locator("#status")).to_have_text(
+            catalog("id").t("web_file_type_not_allowed", name="foto.png"))
         await expect(page.locator("li.msg--user", has_text="dan ini")).to_have_count(1)
         await browser.close()
 
