@@ -191,6 +191,20 @@ async def test_a_file_sent_from_the_web_chat_arrives(scripted_server: str, tmp_p
         await expect(page.locator("#status")).to_have_text(
             catalog("id").t("web_file_type_not_allowed", name="foto.png"))
         await expect(page.locator("li.msg--user", has_text="dan ini")).to_have_count(1)
+
+        # A file dropped on the chat goes the same way as a picked one.
+        dropped = await page.evaluate_handle("""() => {
+            const dt = new DataTransfer();
+            dt.items.add(new File([new Uint8Array([0x25, 0x50, 0x44, 0x46, 0x2d, 0x31, 0x2e, 0x34, 0x0a])],
+                                  "krs.pdf", { type: "application/pdf" }));
+            return dt;
+        }""")
+        await page.dispatch_event(".chat", "drop", {"dataTransfer": dropped})
+        await expect(page.locator("#chosen")).to_contain_text("krs.pdf")
+        await box.fill("KRS saya")
+        await box.press("Enter")
+        krs = page.locator("li.msg--user", has_text="KRS saya")
+        await expect(krs.get_by_role("link", name="krs.pdf")).to_be_visible()
         await browser.close()
 
     message = await Message.get(text="ini tangkapan layar error saya")
@@ -198,6 +212,7 @@ async def test_a_file_sent_from_the_web_chat_arrives(scripted_server: str, tmp_p
     assert (row.filename, row.content_type, row.size, row.refused_reason) == ("layar.png", "image/png", len(PNG), None)
     assert row.storage_key is not None
     assert (tmp_path / "attachments" / row.storage_key[:2] / row.storage_key).read_bytes() == PNG
+    assert (await Attachment.get(message__text="KRS saya")).content_type == "application/pdf"
     refused = await Attachment.get(message__text="dan ini")
     assert (refused.storage_key, refused.refused_reason) == (None, "type_not_allowed")
 
