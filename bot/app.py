@@ -24,10 +24,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bot import lms
 from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
-from bot.channels.webchat import WebChatChannel, setup_webchat
+from bot.channels.webchat import KeepFiles, WebChatChannel, setup_webchat
 from bot.config import Settings
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
-from bot.flow import FlowDeps, Predictor, handle_inbound
+from bot.flow import FlowDeps, Predictor, _hours_text, handle_inbound, process_inbound, store_inbound
 from bot.i18n import catalog, detect_language
 from bot.inbound import DEFAULT_CONCURRENCY, SERVE_POLL, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff import scheduler as jobs_scheduler
@@ -39,6 +39,7 @@ from handoff.delivery import Channel, ChannelRegistry
 from handoff.escalation_mail import Mailer
 from handoff.hours import OperatingHours
 from handoff.learning import RetrainSettings
+from handoff.operations import defaults_from, load_operations
 from handoff.relay import RelayFollower, RelayPublisher
 from handoff.seed import ensure_supervisor, seed_defaults
 from handoff.survey_web import setup_survey_web
@@ -108,17 +109,32 @@ async def error_boundary(request: web.Request, handler: Any) -> web.StreamRespon
 # Every page's scripts and styles are files of this site (the web chat's strings are a JSON data block,
 # which is not run); no inline script or style, nothing from elsewhere, no framing, forms post only here.
 # 'self' covers the pages' own WebSockets (ws:/wss: of the same host).
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+def content_security_policy(frame_ancestors: str = "'none'") -> str:
+    return "; ".join((
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        f"frame-ancestors {frame_ancestors}",
+    ))
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
+
+
+def chat_frame_headers(allowed_origins: tuple[str, ...]) -> dict[str, str]:
+    """The web chat page's framing rule: this site only by default; with WEBCHAT_ALLOWED_ORIGINS, those
+    sites too (the LMS embedding the widget). X-Frame-Options cannot name other sites, so it is sent only
+    for the default, for browsers without CSP; a CSP's frame-ancestors overrides it where both are read."""
+    ancestors = " ".join(("'self'", *allowed_origins))
+    headers = {"Content-Security-Policy": content_security_policy(ancestors)}
+    if not allowed_origins:
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    return headers
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -136,7 +152,10 @@ async def security_headers(request: web.Request, handler: Any) -> web.StreamResp
         for name, value in SECURITY_HEADERS.items():
             exc.headers.setdefault(name, value)
         raise
+    own_policy = "Content-Security-Policy" in response.headers
     for name, value in SECURITY_HEADERS.items():
+        if name == "X-Frame-Options" and own_policy:
+            continue  # a view with its own policy states its own frame-ancestors (the web chat's widget)
         response.headers.setdefault(name, value)
     return response
 
@@ -308,8 +327,25 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         return await lms.open_signed(token=token, query=query, secret=settings.webchat_identity_secret,
                                      deps=app[FLOW])
 
+    # A message with files: stored, its files kept on the row, then its turn, as a Telegram photo is handled
+    # (bot.inbound) but in-line like the rest of the web chat; an agent sees the files on the ticket.
+    async def handle_files(message: InboundMessage, keep: KeepFiles) -> object:
+        result = await store_inbound(message, app[FLOW])
+        if result.message_id is not None:
+            await keep(result.message_id)
+            await process_inbound(result.message_id, app[FLOW], key=(message.channel.value, message.external_id))
+        return result
+
+    # The header's hours: the bot's own sentence (bot.flow) from the supervisor's settings in force.
+    async def chat_hours(lang: str) -> str:
+        deps = app[FLOW]
+        ops = await load_operations(defaults=defaults_from(hours=deps.hours, sla=deps.sla))
+        return _hours_text(catalog(lang), ops)
+
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
-                  store=attachments, public_url=settings.public_url, signed=signed_chat)
+                  store=attachments, public_url=settings.public_url, signed=signed_chat,
+                  handle_files=handle_files, hours=chat_hours,
+                  frame_headers=chat_frame_headers(settings.webchat_allowed_origins))
     setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)

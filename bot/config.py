@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time, timedelta
@@ -48,6 +49,8 @@ class Settings:
     directory_inactive: InactivePolicy = InactivePolicy.CLAIMED
     # WEBCHAT_IDENTITY_SECRET: shared with the LMS that signs its users' identities for the web chat (bot.lms).
     webchat_identity_secret: str = ""
+    # WEBCHAT_ALLOWED_ORIGINS: the sites (the LMS) whose pages may frame /chat; empty: this site only.
+    webchat_allowed_origins: tuple[str, ...] = ()
     log_level: str = "INFO"
     max_body_bytes: int = 1024 * 1024
     telegram_bot_token: str = ""
@@ -157,6 +160,7 @@ class Settings:
             directory_token=get("DIRECTORY_TOKEN"),
             directory_inactive=InactivePolicy(inactive),
             webchat_identity_secret=get("WEBCHAT_IDENTITY_SECRET"),
+            webchat_allowed_origins=parse_origins(get("WEBCHAT_ALLOWED_ORIGINS")),
             log_level=(get("LOG_LEVEL", "INFO") or "INFO").upper(),
             telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
             telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
@@ -180,3 +184,22 @@ class Settings:
             nlp_test_data=Path(get("NLP_TEST_DATA")) if get("NLP_TEST_DATA") else None,
             trusted_proxies=TrustedProxies(networks=proxies, header=ProxyHeader(header)),
         )
+
+
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:\d{1,5})?")
+
+
+def parse_origins(raw: str) -> tuple[str, ...]:
+    """``https://lms.example, http://127.0.0.1:8080``: each a scheme, host and optional port, nothing more.
+    They go into a CSP header as written, so anything else (a path, a wildcard, a quote, a space) is refused
+    rather than widened or passed on."""
+    origins: list[str] = []
+    for item in raw.split(","):
+        origin = item.strip().lower().rstrip("/")
+        if not origin:
+            continue
+        if _ORIGIN.fullmatch(origin) is None:
+            raise ConfigError(f"WEBCHAT_ALLOWED_ORIGINS: {item.strip()!r} is not an origin (e.g. https://lms.example.ac.id)")
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)

@@ -73,6 +73,30 @@ class Refusal:
     DOWNLOAD_FAILED = "download_failed"
 
 
+# What a file's first bytes say it is (each format's own signature), for uploads whose declared type is the
+# sender's word only (a browser names a type from the file's extension). Only the kinds a student sends as
+# evidence, images and PDF; a handful of fixed prefixes needs no dependency.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+SNIFFED_TYPES = frozenset({kind for _, kind in _SIGNATURES} | {"image/webp"})
+
+
+def sniff_type(data: bytes) -> str | None:
+    """The image or PDF type ``data`` really is, or None when it is none of them (whatever its name says)."""
+    head = data[:16]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    return None
+
+
 def normalise_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 

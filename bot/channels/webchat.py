@@ -17,14 +17,26 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.channels.base import InboundMessage
 from bot.i18n import catalog
-from handoff.attachments import AttachmentStore, content_disposition, human_size, serve_type
+from handoff.attachments import (
+    MAX_FILES_PER_MESSAGE,
+    SNIFFED_TYPES,
+    AttachmentStore,
+    Refusal,
+    content_disposition,
+    human_size,
+    normalise_type,
+    serve_type,
+    sniff_type,
+)
 from handoff.delivery import OutboundMessage, SendResult
 from handoff.i18n import choose_language
 from handoff.webinput import InputError, own_origin, parse_id, parse_json, read_json, same_origin
@@ -35,8 +47,18 @@ log = logging.getLogger(__name__)
 COOKIE = "cc_chat"
 MAX_MESSAGE_CHARS = 10_000
 HISTORY_LIMIT = 200
+WIDGET_JS = Path(__file__).resolve().parent.parent / "static" / "widget.js"
 
 Handler = Callable[[InboundMessage], Awaitable[object]]
+# A message with files: stores the message, calls ``keep`` with the new row's id so its files are on it
+# before the turn runs (an agent sees them on the ticket the turn may open), then runs the turn.
+KeepFiles = Callable[[int], Awaitable[None]]
+FilesHandler = Callable[[InboundMessage, KeepFiles], Awaitable[object]]
+# Room for the form's text and id fields (and the parts' headers) beside the files themselves.
+FORM_SLACK = 4 * MAX_MESSAGE_CHARS + 64 * 1024
+READ_CHUNK = 64 * 1024
+# The header's service hours in a language (bot.flow's sentence from the supervisor's settings).
+HoursText = Callable[[str], Awaitable[str]]
 # A signed identity from the page's query (bot.lms): given the browser's session token (or None) and the
 # query, the token the browser should use from now on, or None to go on as before.
 SignedOpener = Callable[[str | None, Mapping[str, str]], Awaitable[str | None]]
@@ -118,7 +140,14 @@ def _error(code: str, lang: str, status: int) -> web.Response:
 def setup_webchat(  # noqa: PLR0915
     app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool,
     store: AttachmentStore | None = None, public_url: str = "", signed: SignedOpener | None = None,
+    handle_files: FilesHandler | None = None, hours: HoursText | None = None,
+    frame_headers: Mapping[str, str] | None = None,
 ) -> None:
+    """``frame_headers``: the page's framing rule (bot.app.chat_frame_headers); None: the app's default."""
+    files_on = store is not None and handle_files is not None
+    # The kinds the web chat takes: images and PDF the store also allows, each checked by its bytes.
+    web_types = sorted(SNIFFED_TYPES & store.policy.allowed_types) if store is not None else []
+
     async def page(request: web.Request) -> web.StreamResponse:
         lang = _lang(request)
         cat = catalog(lang)
@@ -134,8 +163,17 @@ def setup_webchat(  # noqa: PLR0915
                 "web_offline",
                 "web_reconnecting",
                 "web_other_language",
+                "web_welcome",
+                "web_attach",
+                "web_error_files_too_big",
             )
         }
+        if hours is not None:
+            strings["web_subtitle"] = cat.t("web_subtitle_hours", hours=await hours(lang))
+        # The page refuses what the server would, before uploading it; "{name}" is filled in by the page.
+        limit = human_size(store.policy.max_bytes) if store is not None else ""
+        for reason in (Refusal.TOO_BIG, Refusal.TYPE_NOT_ALLOWED, Refusal.TOO_MANY):
+            strings[f"web_file_{reason}"] = cat.t(f"web_file_{reason}", name="{name}", limit=limit)
         response = aiohttp_jinja2.render_template(
             "chat.html",
             request,
@@ -145,6 +183,10 @@ def setup_webchat(  # noqa: PLR0915
                 "other_lang": "id" if lang == "en" else "en",
                 # '<' escaped so no text can close the script
                 "strings_json": json.dumps(strings).replace("<", "\\u003c"),
+                "files_on": files_on,
+                "accept": ",".join(web_types),
+                "max_bytes": store.policy.max_bytes if store is not None else 0,
+                "max_files": MAX_FILES_PER_MESSAGE,
             },
         )
         token = _token(request)
@@ -155,6 +197,7 @@ def setup_webchat(  # noqa: PLR0915
                 token = opened
         if token is None:
             _set_cookie(request, response, secrets.token_urlsafe(32), secure_cookies)
+        response.headers.update(frame_headers or {})
         response.headers["Cache-Control"] = "no-store"
         # The signed query must not travel further (Referer) or stay in a shared history longer than needed.
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -182,21 +225,49 @@ def setup_webchat(  # noqa: PLR0915
         text: str = body["text"]
         if len(text) > MAX_MESSAGE_CHARS:
             return _error("too_long", lang, 413)
-        client_id = body.get("id")
-        if not isinstance(client_id, str) or not (8 <= len(client_id) <= 64):
-            client_id = uuid.uuid4().hex
-        await handle(
-            InboundMessage(
-                channel=ChannelKind.WEBCHAT,
-                external_id=session_address(token),
-                # The browser's own id for the message: a retry after a dropped connection is not doubled.
-                provider_message_id=f"{session_address(token)[:16]}:{client_id}",
-                text=text,
-                received_at=datetime.now(UTC),
-                language_hint=_lang(request) if request.query.get("lang") else None,
-            )
-        )
+        await handle(_inbound(request, token, text, body.get("id")))
         return None
+
+    async def post_files(request: web.Request) -> web.Response:
+        """A message with files (multipart: ``text``, ``id``, one ``file`` part per file). Each file is kept
+        under the store's policy, its type read from its bytes; a refused one is still a row with its reason
+        (the agent sees it was sent) and the answer names it, so the chat says why. The text always goes."""
+        token = _token(request)
+        lang = _lang(request)
+        if token is None:
+            return _error("no_session", lang, 401)
+        if store is None or handle_files is None:
+            return _error("files_off", lang, 404)
+        bound = store.policy.max_bytes * MAX_FILES_PER_MESSAGE + FORM_SLACK
+        if request.content_length is None or request.content_length > bound:
+            # Refused before a byte is read; the page keeps the text in its box.
+            return _error("files_too_big", lang, 413)
+        try:
+            form = await _read_form(request, max_text=4 * MAX_MESSAGE_CHARS, max_file=store.policy.max_bytes)
+        except (ValueError, AssertionError, KeyError, HttpProcessingError):  # not multipart, or broken on the wire
+            return _error("bad_request", lang, 400)
+        if len(form.text) > MAX_MESSAGE_CHARS:
+            return _error("too_long", lang, 413)
+        if not form.files:
+            return _error("bad_request", lang, 400)
+        kept: list[tuple[int, _Upload, str | None]] = []
+        for position, upload in enumerate(form.files):
+            kept.append((position, upload, _refusal(upload, position, web_types)))
+
+        async def keep(message_id: int) -> None:
+            assert store is not None
+            for position, upload, refused in kept:
+                await store.keep(message=message_id, position=position, filename=upload.filename,
+                                 content_type=upload.content_type, data=upload.data, size=upload.size,
+                                 refused=refused)
+
+        await handle_files(_inbound(request, token, form.text, form.client_id), keep)
+        cat = catalog(lang)
+        refusals = [{"name": upload.filename, "reason": refused,
+                     "message": cat.t(f"web_file_{refused}", name=upload.filename,
+                                      limit=human_size(store.policy.max_bytes))}
+                    for _, upload, refused in kept if refused is not None]
+        return web.json_response({"ok": True, "refused": refusals}, status=202)
 
     async def post_message(request: web.Request) -> web.Response:
         token = _token(request)
@@ -268,12 +339,101 @@ def setup_webchat(  # noqa: PLR0915
             "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
         })
 
+    async def widget(_request: web.Request) -> web.StreamResponse:
+        """The LMS's script: a launcher that opens /chat in a frame (the page's frame_headers decide where)."""
+        return web.FileResponse(WIDGET_JS, headers={"Content-Type": "text/javascript; charset=utf-8",
+                                                    "Cache-Control": "public, max-age=3600"})
+
     app.router.add_get("/chat/attachments/{id}", attachment)
     app.router.add_get("/chat", page)
     app.router.add_get("/chat/", page)
     app.router.add_get("/chat/history", history)
+    app.router.add_get("/chat/widget.js", widget)
     app.router.add_post("/chat/messages", post_message)
+    app.router.add_post("/chat/files", post_files)
     app.router.add_get("/chat/ws", websocket)
+
+
+def _inbound(request: web.Request, token: str, text: str, client_id: object) -> InboundMessage:
+    if not isinstance(client_id, str) or not (8 <= len(client_id) <= 64):
+        client_id = uuid.uuid4().hex
+    return InboundMessage(
+        channel=ChannelKind.WEBCHAT,
+        external_id=session_address(token),
+        # The browser's own id for the message: a retry after a dropped connection is not doubled.
+        provider_message_id=f"{session_address(token)[:16]}:{client_id}",
+        text=text,
+        received_at=datetime.now(UTC),
+        language_hint=_lang(request) if request.query.get("lang") else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    filename: str
+    content_type: str  # what its bytes are (sniff_type), else what the browser declared
+    data: bytes | None  # None: over the size limit, not kept in memory
+    size: int
+
+
+@dataclass(slots=True)
+class _Form:
+    text: str = ""
+    client_id: str | None = None
+    files: list[_Upload] = field(default_factory=list)
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> tuple[bytes | None, int]:
+    """Up to ``limit`` bytes of a part, and its size; past the limit the rest is counted, not kept."""
+    data = bytearray()
+    size = 0
+    while chunk := await part.read_chunk(READ_CHUNK):
+        size += len(chunk)
+        if size <= limit:
+            data.extend(chunk)
+    return (bytes(data) if size <= limit else None), size
+
+
+async def _read_form(request: web.Request, *, max_text: int, max_file: int) -> _Form:
+    """The upload form, streamed: the whole body is bounded by its Content-Length (checked before), each
+    file by the policy's size; no part is ever held beyond its limit."""
+    form = _Form()
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise ValueError("nested multipart")
+        if part.filename is not None and part.name == "file":
+            data, size = await _read_part(part, max_file)
+            declared = normalise_type(part.headers.get("Content-Type", ""))
+            kind = (sniff_type(data) if data is not None else None) or declared or "application/octet-stream"
+            form.files.append(_Upload(filename=part.filename, content_type=kind, data=data, size=size))
+        elif part.name in ("text", "id"):
+            raw, _ = await _read_part(part, max_text)
+            if raw is None:
+                form.text = "x" * (MAX_MESSAGE_CHARS + 1)  # over the limit: the caller answers too_long
+                continue
+            value = raw.decode("utf-8", errors="replace")
+            if part.name == "text":
+                form.text = value
+            else:
+                form.client_id = value
+        else:
+            await _read_part(part, 0)  # an unknown part is skipped, its bytes counted, not kept
+    return form
+
+
+def _refusal(upload: _Upload, position: int, web_types: list[str]) -> str | None:
+    """Why the web chat does not keep this file, or None (the store's policy still checks it)."""
+    if position >= MAX_FILES_PER_MESSAGE:
+        return Refusal.TOO_MANY
+    if upload.data is None:
+        return Refusal.TOO_BIG
+    if upload.size == 0:
+        return Refusal.EMPTY
+    if sniff_type(upload.data) not in web_types:
+        # Whatever its name or declared type: only bytes that are an image or a PDF are kept.
+        return Refusal.TYPE_NOT_ALLOWED
+    return None
 
 
 def _file_json(attachment_id: int, filename: str, size: int) -> dict[str, Any]:

@@ -6,6 +6,13 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
   const status = document.getElementById("status");
+  const welcome = document.getElementById("welcome");
+  const picker = document.getElementById("files");  // absent when the server keeps no files
+  const chosenList = document.getElementById("chosen");
+  const maxBytes = Number(form.dataset.maxBytes || 0);
+  const maxFiles = Number(form.dataset.maxFiles || 0);
+  const accepted = (form.dataset.accept || "").split(",").filter(Boolean);
+  let chosen = [];  // files picked or dropped, waiting for the next send
   const seen = new Set();
   const outbox = [];  // messages typed while disconnected: sent, with the same id, once connected
   let ws = null;
@@ -32,9 +39,25 @@
     node.append(document.createTextNode(text.slice(last)));
   }
 
+  // A button answers the message it came with only: once one is pressed, or once any later message came,
+  // the row is disabled, and the one chosen (pressed, or the user's next message naming it) stays marked.
+  function closeButtons(answer) {
+    for (const row of list.querySelectorAll(".msg__buttons:not(.is-closed)")) {
+      row.classList.add("is-closed");
+      for (const btn of row.querySelectorAll("button")) {
+        btn.disabled = true;
+        if (answer !== undefined && btn.dataset.value === answer) {
+          btn.classList.add("is-chosen");
+          btn.setAttribute("aria-pressed", "true");
+        }
+      }
+    }
+  }
+
   function render(m) {
     if (m.id !== undefined && seen.has(m.id)) return;
     if (m.id !== undefined) seen.add(m.id);
+    closeButtons((m.sender || "bot") === "user" ? m.text : undefined);
     const li = document.createElement("li");
     const sender = m.sender || "bot";
     li.className = "msg msg--" + sender;
@@ -52,13 +75,13 @@
       files.className = "msg__files";
       for (const f of m.attachments) {
         const item = document.createElement("li");
-        const link = document.createElement("a");
-        link.href = f.url;
+        // A file just sent has no address yet: its name only, until the history brings the link.
+        const link = document.createElement(f.url ? "a" : "span");
+        if (f.url) { link.href = f.url; link.setAttribute("download", ""); }
         link.textContent = f.name;
-        link.setAttribute("download", "");
         const size = document.createElement("span");
         size.className = "msg__size";
-        size.textContent = " (" + f.size + ")";
+        size.textContent = f.size ? " (" + f.size + ")" : "";
         item.append(link, size);
         files.append(item);
       }
@@ -71,13 +94,15 @@
         const btn = document.createElement("button");
         btn.type = "button";
         btn.textContent = b.label;
-        btn.addEventListener("click", () => send(b.value));
+        btn.dataset.value = b.value;
+        btn.addEventListener("click", () => { if (!btn.disabled) send(b.value); });
         row.append(btn);
       }
       li.append(row);
     }
     list.append(li);
     list.scrollTop = list.scrollHeight;
+    welcome.hidden = true;
   }
 
   function showStatus(text) {
@@ -95,6 +120,7 @@
     seen.clear();
     data.messages.forEach(render);
     outbox.forEach((m) => render({ sender: "user", text: m.text }));
+    welcome.hidden = list.children.length > 0;  // an empty chat opens with the welcome prompt
   }
 
   function flush() {
@@ -130,12 +156,78 @@
     flush();
   }
 
-  form.addEventListener("submit", (ev) => {
+  // Files: checked here against the server's own limits before any upload (the server checks again, by
+  // their bytes); a refused file is named in the status line and dropped, the text stays in the box.
+  const fill = (key, name) => strings[key].replace("{name}", name);
+  function choose(files) {
+    const problems = [];
+    for (const f of files) {
+      if (chosen.length >= maxFiles) problems.push(fill("web_file_too_many", f.name));
+      else if (f.size > maxBytes) problems.push(fill("web_file_too_big", f.name));
+      else if (accepted.length && !accepted.includes(f.type)) problems.push(fill("web_file_type_not_allowed", f.name));
+      else chosen.push(f);
+    }
+    showChosen();
+    showStatus(problems.join("\n"));
+  }
+  function showChosen() {
+    chosenList.replaceChildren(...chosen.map((f) => {
+      const item = document.createElement("li");
+      item.textContent = "📎 " + f.name;
+      return item;
+    }));
+    chosenList.hidden = chosen.length === 0;
+  }
+
+  async function sendFiles(text) {
+    const files = chosen;
+    const body = new FormData();
+    body.append("id", newId());
+    body.append("text", text);
+    for (const f of files) body.append("file", f, f.name);
+    let res;
+    try {
+      const lang = new URLSearchParams(location.search).get("lang");
+      res = await fetch("/chat/files" + (lang ? "?lang=" + encodeURIComponent(lang) : ""),
+                        { method: "POST", body: body, credentials: "same-origin" });
+    } catch (_) {
+      showStatus(strings.web_offline);
+      return false;
+    }
+    const data = await res.json().catch(() => ({}));
+    if (!res.ok) {  // nothing was sent: the text and the files stay for another try
+      showStatus(data.message || strings.web_error_files_too_big);
+      return false;
+    }
+    chosen = [];
+    showChosen();
+    render({ sender: "user", text: text, attachments: files.map((f) => ({ name: f.name, size: "" })) });
+    showStatus((data.refused || []).map((r) => r.message).join("\n"));
+    await loadHistory();  // the files' links and the bot's answer, from the server's record
+    return true;
+  }
+
+  form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = input.value;
+    if (chosen.length) {
+      if (await sendFiles(text)) input.value = "";
+      return;
+    }
     input.value = "";
     send(text);
   });
+  if (picker) {
+    picker.addEventListener("change", () => { choose(Array.from(picker.files)); picker.value = ""; });
+    const area = document.querySelector(".chat");
+    area.addEventListener("dragover", (ev) => { ev.preventDefault(); area.classList.add("chat--dragging"); });
+    area.addEventListener("dragleave", () => area.classList.remove("chat--dragging"));
+    area.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      area.classList.remove("chat--dragging");
+      if (ev.dataTransfer && ev.dataTransfer.files.length) choose(Array.from(ev.dataTransfer.files));
+    });
+  }
   input.addEventListener("keydown", (ev) => {
     if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
   });

@@ -299,6 +299,16 @@ def webchat_cases(rng: random.Random, seeds: Seeds, count: int) -> list[Case]:
             query = rng.choice(["", "", "?lang=en", "?lang=" + "x" * 300, "?lang=%ff"])
             cases.append(finish(rng, weird_method(rng, "POST"), "/chat/messages" + query, headers, body,
                                 lane=f"visitor-{session}"))
+        elif target < 0.53:
+            # A message with a file (issue 14): a real image, bytes named as one, an empty file; in a form
+            # well-formed or broken (multipart's flaws).
+            content_type, body = multipart(rng, {"id": f"files-{n:08d}", "text": rand_text(rng)})
+            data = rng.choice([b"\x89PNG\r\n\x1a\n" + b"\0" * 32, b"%PDF-1.4\n", b"<svg onload=alert(1)/>", b""])
+            file_part = (b'--fuzzb\r\nContent-Disposition: form-data; name="file"; filename="f.png"\r\n'
+                         b"Content-Type: image/png\r\n\r\n" + data + b"\r\n")
+            headers["Content-Type"] = content_type
+            cases.append(finish(rng, weird_method(rng, "POST"), "/chat/files", headers, file_part + body,
+                                lane=f"visitor-{session}"))
         elif target < 0.6:
             cases.append(finish(rng, weird_method(rng, "GET"), f"/chat/attachments/{quote(rng.choice(IDS))}",
                                 headers, None))

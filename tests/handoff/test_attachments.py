@@ -16,6 +16,7 @@ from handoff.attachments import (
     content_disposition,
     sanitise_filename,
     serve_type,
+    sniff_type,
 )
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult, send_text
 from handoff.outbox import drain
@@ -132,3 +133,20 @@ async def test_files_without_a_store_are_refused_before_any_row(db: str, flow: F
         await send_text(registry=flow.deps.registry, conversation=conversation, text="x",
                         sender_kind=SenderKind.AGENT, files=[NewFile("a.pdf", "application/pdf", PDF)])
     assert await Message.all().count() == before
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00", "image/png"),
+    (b"GIF89a\x01\x00", "image/gif"),
+    (b"GIF87a\x01\x00", "image/gif"),
+    (b"RIFF\x24\x00\x00\x00WEBPVP8 ", "image/webp"),
+    (b"%PDF-1.7\n", "application/pdf"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt ", None),  # a RIFF that is no WebP
+    (b"<svg xmlns='http://www.w3.org/2000/svg'/>", None),
+    (b"<html>%PDF-", None),  # the signature counts only at the start
+    (b"\x89PN", None),
+    (b"", None),
+])
+def test_a_files_type_is_read_from_its_first_bytes(data: bytes, kind: str | None) -> None:
+    assert sniff_type(data) == kind
