@@ -17,6 +17,8 @@ from models import (
     Conversation,
     FlowStep,
     HandoffReason,
+    Incident,
+    IncidentFollower,
     Ticket,
 )
 from tests.conftest import FlowHarness
@@ -298,3 +300,43 @@ async def test_indonesian_small_talk_does_not_undo_a_chosen_english(flow: FlowHa
     await flow.send("/bahasa en")
     await flow.send("makasih kak")
     assert flow.replies() == [catalog("en").t("act_thanks", name_suffix=", Budi")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "question", "unrelated"),
+    [
+        ("id", "kak halaman login edunex error 502 terus", "saya lupa password edunex"),
+        ("en", "the edunex login page shows error 502", "I forgot my password for edunex"),
+    ],
+)
+async def test_a_question_matching_an_open_incident_gets_its_notice_and_no_ticket_until_a_person_is_asked(
+    flow: FlowHarness, lang: str, question: str, unrelated: str
+) -> None:
+    incident = await Incident.create(title="Halaman login Edunex error 502")
+    await verified(flow, lang=lang)
+    await flow.send(question)
+    assert flow.replies() == [catalog(lang).t("incident_notice")]
+    assert await Ticket.all().count() == 0
+    conversation = await Conversation.get()
+    assert conversation.step == FlowStep.AWAITING_QUESTION
+    assert await IncidentFollower.filter(incident_id=incident.id, conversation_id=conversation.id).count() == 1
+    # Another problem during the outage is answered as usual (the match is no blanket reply).
+    await flow.send(unrelated)
+    assert flow.replies()[0] == await template("reset-password", lang)
+    await flow.send("2")  # not helpful: offered the next suggestion, nothing about the incident
+    await flow.send("petugas" if lang == "id" else "I want to talk to a person")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.USER_REQUEST
+
+
+async def test_asking_for_a_person_after_the_incident_notice_opens_a_ticket_about_that_question(
+    flow: FlowHarness,
+) -> None:
+    await Incident.create(title="Edunex down")
+    await verified(flow)
+    await flow.send("edunex down ya kak?")
+    assert flow.replies() == [catalog("id").t("incident_notice")]
+    await flow.send("saya tetap mau bicara dengan petugas")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.USER_REQUEST
+    assert ticket.subject.startswith("edunex down")  # the question held since the notice, read without "ya kak?"
