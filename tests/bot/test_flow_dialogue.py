@@ -8,6 +8,7 @@ import pytest
 
 from bot.channels.memory import MemoryChannel
 from bot.directory import DirectoryRecord, import_records
+from bot.flow import greeting_text
 from bot.i18n import catalog
 from models import (
     AnswerTemplate,
@@ -240,8 +241,9 @@ async def test_an_identity_in_the_first_message_is_confirmed_with_one_tap(
 ) -> None:
     await flow.send(text)
     cat = catalog(lang)
-    replies = flow.replies()
-    assert replies[-1] == cat.t("consent_ask", value="13521045")
+    # One message: the greeting, the privacy notice, the question kept, and the consent with its button.
+    assert flow.replies() == [greeting_text([cat.t("greeting"), cat.t("privacy_notice"), cat.t("question_noted"),
+                                             cat.t("consent_ask", value="13521045")])]
     assert [b.label for b in flow.channel.sent[-1].buttons] == [cat.t("button_agree")]
     contact = await Contact.get()
     assert (contact.verified, contact.consent_at) == (False, None)  # the notice came after the number
@@ -274,7 +276,7 @@ async def test_an_identity_with_a_request_for_a_person_in_the_first_message_hand
     await flow.send("13521045 saya mau bicara dengan admin")
     ticket = await Ticket.get()
     assert (ticket.reason, ticket.unverified) == (HandoffReason.USER_REQUEST, False)
-    assert flow.replies()[0] == catalog("id").t("greeting")  # the notice was shown first
+    assert flow.replies()[0].startswith(catalog("id").t("greeting") + "\n\n")  # the notice was shown first
 
 
 async def test_a_lecturer_is_called_bapak_ibu_without_titles(flow: FlowHarness) -> None:
