@@ -1,6 +1,6 @@
 """The conversation contract, independent of the channel.
 
-first contact → greeting + privacy notice + ask identity → verify against the directory → classify
+first contact → greeting + privacy notice + ask identity (one message) → verify against the directory → classify
 → confident: template answer + "did this help?" → yes: resolved by the bot / no: hand off
 → unsure, or the user asks for a person at any point: hand off (a ticket, due in 24 h)
 While a ticket is open the bot stays silent and files what the user writes on the ticket, on whichever of
@@ -42,6 +42,7 @@ from handoff.attachments import AttachmentStore
 from handoff.contacts import Person, is_proven, prove
 from handoff.delivery import Button, ChannelRegistry, send_text
 from handoff.hours import OperatingHours
+from handoff.incidents import follow_incident, incident_index
 from handoff.operations import Operations, defaults_from, describe_spans, load_operations, sla_text
 from handoff.sla import DEFAULT_TARGET
 from handoff.survey import (
@@ -944,11 +945,20 @@ async def _first_contact(turn: _Turn, text: str, reading: Reading | None = None)
     await _save_first_contact(turn)
 
 
+GREETING_SEPARATOR = "\n\n"
+
+
+def greeting_text(parts: list[str]) -> str:
+    """The first-contact greeting as sent: its parts as paragraphs of one message."""
+    return GREETING_SEPARATOR.join(parts)
+
+
 async def _greet(turn: _Turn, parts: list[str], *, buttons: tuple[Button, ...] = ()) -> None:
-    """The first-contact greeting (welcome, privacy notice, what is asked of the person), one message per
-    part; the buttons go with the last part, the one they answer."""
-    for i, part in enumerate(parts):
-        await turn.say_text(part, buttons=buttons if i == len(parts) - 1 else ())
+    """The first-contact greeting (welcome, privacy notice, what is asked of the person, and the consent
+    button when an identity came first) in ONE message: each WhatsApp message is billed and each Telegram
+    message in a chat is throttled (issue 14). About 600-750 characters, well under every channel's limit
+    (WhatsApp 1,600, Telegram 4,096); the buttons answer its last paragraph."""
+    await turn.say_text(greeting_text(parts), buttons=buttons)
 
 
 async def _save_first_contact(turn: _Turn) -> None:
@@ -1273,6 +1283,8 @@ async def _decide(turn: _Turn, question: str, prediction: Prediction, *, not_hel
     turn.conversation.last_prediction = state
     turn.conversation.pending_question = question[:MAX_CLASSIFIED_CHARS]
     await turn.conversation.save(update_fields=["last_prediction", "pending_question", "updated_at"])
+    if await _incident_notice(turn, question, prediction):
+        return
     if prediction.out_of_scope and streak == 0:
         turn.conversation.step = FlowStep.AWAITING_QUESTION
         await turn.conversation.save(update_fields=["step", "updated_at"])
@@ -1285,6 +1297,26 @@ async def _decide(turn: _Turn, question: str, prediction: Prediction, *, not_hel
         await _handoff(turn, HandoffReason.LOW_CONFIDENCE, question=question, prediction=prediction)
         return
     await _answer_with(turn, prediction.label)
+
+
+async def _incident_notice(turn: _Turn, question: str, prediction: Prediction) -> bool:
+    """A question about an open incident (handoff.incidents decides which) is answered "we know, the
+    developers are on it, we will tell you here", and the conversation is linked to the incident so its fix
+    notice comes here: no ticket, unless the person then asks for one (the question stays pending, so that
+    ticket says what it is about). Only a confident category counts; words count at any confidence."""
+    category = prediction.label if prediction.decision is Decision.ANSWER and not prediction.out_of_scope else None
+    incident_id = await incident_index.match(question, category)
+    if incident_id is None:
+        return False
+    if await follow_incident(incident_id=incident_id, conversation=turn.conversation, now=turn.now):
+        log.info("conversation %s linked to incident %s", turn.conversation.id, incident_id)
+    state = _memory(turn)
+    state.pop(_OUT_OF_SCOPE_STREAK, None)  # answered: an outage's words are not "outside Edunex" twice in a row
+    turn.conversation.last_prediction = state
+    turn.conversation.step = FlowStep.AWAITING_QUESTION
+    await turn.conversation.save(update_fields=["step", "last_prediction", "updated_at"])
+    await turn.say("incident_notice")
+    return True
 
 
 async def _answer_with(turn: _Turn, label: str) -> None:

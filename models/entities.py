@@ -490,6 +490,29 @@ class Incident(Model):
         ordering = ("-id",)
 
 
+class IncidentFollower(Model):
+    """A conversation told "we know, the developers are on it" instead of opening a ticket (bot.flow): the
+    incident's fix notice goes to it once (handoff.incidents; ``notified_at`` is claimed by a conditional
+    update before the message is written), as to the users of the incident's linked tickets."""
+
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="followers", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    conversation: fields.ForeignKeyRelation[Conversation] = fields.ForeignKeyField(
+        "models.Conversation", related_name="incidents_followed", on_delete=fields.CASCADE
+    )
+    conversation_id: int
+    created_at = fields.DatetimeField()
+    notified_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "incident_followers"
+        # One link per conversation and incident: a student who writes three times is told the fix once.
+        unique_together = (("incident", "conversation"),)
+
+
 class SlaNotice(Model):
     """One SLA warning or breach notice of one ticket: the unique key (ticket, target, threshold) is the
     claim that makes each notice exactly once, however many sweeps or schedulers run (handoff.sla)."""

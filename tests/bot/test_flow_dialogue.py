@@ -8,6 +8,7 @@ import pytest
 
 from bot.channels.memory import MemoryChannel
 from bot.directory import DirectoryRecord, import_records
+from bot.flow import greeting_text
 from bot.i18n import catalog
 from models import (
     AnswerTemplate,
@@ -18,6 +19,8 @@ from models import (
     Conversation,
     FlowStep,
     HandoffReason,
+    Incident,
+    IncidentFollower,
     ProofLevel,
     Ticket,
 )
@@ -250,8 +253,9 @@ async def test_an_identity_in_the_first_message_is_confirmed_with_one_tap(
 ) -> None:
     await flow.send(text)
     cat = catalog(lang)
-    replies = flow.replies()
-    assert replies[-1] == cat.t("consent_ask", value="13521045")
+    # One message: the greeting, the privacy notice, the question kept, and the consent with its button.
+    assert flow.replies() == [greeting_text([cat.t("greeting"), cat.t("privacy_notice"), cat.t("question_noted"),
+                                             cat.t("consent_ask", value="13521045")])]
     assert [b.label for b in flow.channel.sent[-1].buttons] == [cat.t("button_agree")]
     contact = await Contact.get()
     assert (contact.verified, contact.consent_at) == (False, None)  # the notice came after the number
@@ -285,7 +289,7 @@ async def test_an_identity_with_a_request_for_a_person_in_the_first_message_hand
     ticket = await Ticket.get()
     assert (ticket.reason, ticket.unverified) == (HandoffReason.USER_REQUEST, True)
     assert await claimed()
-    assert flow.replies()[0] == catalog("id").t("greeting")  # the notice was shown first
+    assert flow.replies()[0].startswith(catalog("id").t("greeting") + "\n\n")  # the notice was shown first
 
 
 async def test_a_lecturer_is_called_bapak_ibu_without_titles(flow: FlowHarness) -> None:
@@ -314,3 +318,43 @@ async def test_indonesian_small_talk_does_not_undo_a_chosen_english(flow: FlowHa
     await flow.send("/bahasa en")
     await flow.send("makasih kak")
     assert flow.replies() == [catalog("en").t("act_thanks", name_suffix=", Budi")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "question", "unrelated"),
+    [
+        ("id", "kak halaman login edunex error 502 terus", "saya lupa password edunex"),
+        ("en", "the edunex login page shows error 502", "I forgot my password for edunex"),
+    ],
+)
+async def test_a_question_matching_an_open_incident_gets_its_notice_and_no_ticket_until_a_person_is_asked(
+    flow: FlowHarness, lang: str, question: str, unrelated: str
+) -> None:
+    incident = await Incident.create(title="Halaman login Edunex error 502")
+    await verified(flow, lang=lang)
+    await flow.send(question)
+    assert flow.replies() == [catalog(lang).t("incident_notice")]
+    assert await Ticket.all().count() == 0
+    conversation = await Conversation.get()
+    assert conversation.step == FlowStep.AWAITING_QUESTION
+    assert await IncidentFollower.filter(incident_id=incident.id, conversation_id=conversation.id).count() == 1
+    # Another problem during the outage is answered as usual (the match is no blanket reply).
+    await flow.send(unrelated)
+    assert flow.replies()[0] == await template("reset-password", lang)
+    await flow.send("2")  # not helpful: offered the next suggestion, nothing about the incident
+    await flow.send("petugas" if lang == "id" else "I want to talk to a person")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.USER_REQUEST
+
+
+async def test_asking_for_a_person_after_the_incident_notice_opens_a_ticket_about_that_question(
+    flow: FlowHarness,
+) -> None:
+    await Incident.create(title="Edunex down")
+    await verified(flow)
+    await flow.send("edunex down ya kak?")
+    assert flow.replies() == [catalog("id").t("incident_notice")]
+    await flow.send("saya tetap mau bicara dengan petugas")
+    ticket = await Ticket.get()
+    assert ticket.reason == HandoffReason.USER_REQUEST
+    assert ticket.subject.startswith("edunex down")  # the question held since the notice, read without "ya kak?"

@@ -119,7 +119,7 @@ async def test_a_bad_signature_proves_nothing_and_the_chat_works_anonymously(
     page = await client.get(f"/chat?{link}")
     assert page.status == 200
     replies = await say(client, "halo", 1)
-    assert replies[0] == catalog("id").t("greeting")
+    assert replies[0].startswith(catalog("id").t("greeting") + "\n\n")
     assert not any("Budi" in reply for reply in replies)
     assert (await ChannelIdentity.get(channel=ChannelKind.WEBCHAT)).proof == ProofLevel.NONE
     refused = [r.getMessage() for r in caplog.records if "LMS signature" in r.getMessage()]

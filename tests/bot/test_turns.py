@@ -36,7 +36,7 @@ from handoff.outbox import UNTRIED_GRACE, drain
 from handoff.seed import seed_defaults
 from models import ChannelKind, Conversation, DeliveryStatus, Direction, InboxEntry, Message, Ticket, TurnLease
 from nlp import Prediction
-from tests.conftest import ScriptedClassifier
+from tests.conftest import ScriptedClassifier, greeting
 
 USER = "4242"
 PERSON = person_of("telegram", USER)
@@ -136,8 +136,7 @@ async def test_a_persons_messages_wait_for_a_dead_holder_and_then_run_oldest_fir
     drained = await turns.drain_person(PERSON, live, leases=live.leases)
     assert drained == turns.Drained(ran=[first, second], complete=True)
     replies = [m.text for m in sent]
-    assert replies[:3] == [ID.t("greeting"), ID.t("privacy_notice"), ID.t("ask_identity")]
-    assert replies[3] == catalog("id").t("identity_noted")
+    assert replies[:2] == [greeting("id"), catalog("id").t("identity_noted")]
     assert not await TurnLease.exists(person=PERSON)  # given back when the person had nothing left
 
 
@@ -159,7 +158,7 @@ async def test_the_heartbeat_keeps_a_long_turns_lease(ready: None, monkeypatch: 
     assert not await two.leases.take(PERSON)
     directory.gate.set()
     assert (await running).complete
-    assert (await texts(channel))[3] == catalog("id").t("identity_noted")
+    assert (await texts(channel))[:2] == [greeting("id"), catalog("id").t("identity_noted")]  # one greeting message
 
 
 async def test_a_failed_turn_leaves_nothing_and_runs_again_whole(ready: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,15 +204,14 @@ async def test_replies_committed_by_a_process_that_died_before_sending_go_out_on
     await turns.drain_person(PERSON, dead, leases=dead.leases)
     monkeypatch.undo()
     rows = await Message.filter(direction=Direction.OUTBOUND).order_by("id")
-    assert [(m.delivery_status, m.attempts) for m in rows] == [(DeliveryStatus.QUEUED, 0)] * 3
+    assert [(m.delivery_status, m.attempts) for m in rows] == [(DeliveryStatus.QUEUED, 0)]  # the greeting
     assert sent == []
     # The person writes again: the next holder sends what was left before its own replies, in order.
     live, _ = process(sent)
     await stored(live, "13521045")
     await turns.drain_person(PERSON, live, leases=live.leases)
     replies = [m.text for m in sent]
-    assert replies[:3] == [ID.t("greeting"), ID.t("privacy_notice"), ID.t("ask_identity")]
-    assert replies[3] == catalog("id").t("identity_noted")
+    assert replies[:2] == [greeting("id"), catalog("id").t("identity_noted")]
     assert await drain(registry=live.registry, now=datetime.now(UTC) + UNTRIED_GRACE * 2) == 0
     assert len(sent) == len(replies)
 
@@ -232,9 +230,9 @@ async def test_replies_left_by_a_dead_process_are_sent_by_the_outbox_once(
     monkeypatch.undo()
     now = datetime.now(UTC)
     assert await drain(registry=dead.registry, now=now) == 0  # a just-committed turn is still sending them
-    assert await drain(registry=dead.registry, now=now + UNTRIED_GRACE) == 3
+    assert await drain(registry=dead.registry, now=now + UNTRIED_GRACE) == 1  # the greeting is one message
     assert await drain(registry=dead.registry, now=now + UNTRIED_GRACE * 10) == 0
-    assert [m.text for m in channel.sent] == [ID.t("greeting"), ID.t("privacy_notice"), ID.t("ask_identity")]
+    assert [m.text for m in channel.sent] == [greeting("id")]
 
 
 async def cli(db_url: str, tmp_path: Path, *args: str) -> tuple[int, str]:

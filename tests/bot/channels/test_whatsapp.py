@@ -38,6 +38,7 @@ from models import (
 )
 from tests.complexity import LoopWatch
 from tests.conftest import ScriptedClassifier
+from tests.conftest import greeting as first_message
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -103,9 +104,9 @@ async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
     client: TestClient[Any, Any], fake_twilio: FakeTwilio
 ) -> None:
     greeting = await say(client, fake_twilio, "halo")
-    assert len(greeting) == 3
+    assert greeting == [first_message("id")]  # one billed message: welcome, privacy notice, request
     assert greeting[0].startswith("Halo!")
-    assert "NIM (8 digit)" in greeting[2]
+    assert "NIM (8 digit)" in greeting[0]
 
     verified = await say(client, fake_twilio, "13521045")
     assert verified[0] == catalog("id").t("identity_noted")
@@ -164,7 +165,7 @@ async def test_duplicate_delivery_is_stored_once_and_answered_once(
         assert (await fake_twilio.post_signed(client, url, form)).status == 200
     await settle(client)
     assert await Message.filter(direction=Direction.INBOUND).count() == 1
-    assert len(fake_twilio.bodies(USER)) == 3
+    assert fake_twilio.bodies(USER) == [first_message("id")]
 
 
 async def test_status_callbacks_never_move_backwards(
@@ -368,9 +369,9 @@ async def test_long_replies_are_split_under_twilios_limit(
     reply = await agent_reply(client, text)
     parts = fake_twilio.bodies(USER)[-3:]
     assert all(len(p) <= 1600 for p in parts)
-    assert "\n".join(fake_twilio.bodies(USER)[3:]) == text
+    assert "\n".join(fake_twilio.bodies(USER)[1:]) == text  # after the one greeting message
     # Only the last part reports its status, so the row follows what the user sees last.
-    assert [("StatusCallback" in m) for m in fake_twilio.messages[3:]] == [False, False, True]
+    assert [("StatusCallback" in m) for m in fake_twilio.messages[1:]] == [False, False, True]
     assert reply.provider_message_id == fake_twilio.messages[-1]["sid"]
 
 
