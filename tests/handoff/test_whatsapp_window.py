@@ -137,5 +137,6 @@ async def test_no_warning_when_the_person_has_moved_to_another_channel(flow: Flo
 def test_the_scheduler_runs_the_window_sweep_beside_the_sla_sweep() -> None:
     scheduler = build_scheduler(tz=ZoneInfo("Asia/Jakarta"), holder="test", window_warning=timedelta(minutes=45))
     assert {job.id for job in scheduler.get_jobs()} == {
-        "sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune", "identity_attempts_prune"
+        "sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune", "identity_attempts_prune",
+        "monthly_report", "digests",
     }

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from handoff import actions
-from models import AnswerTemplate, Category, Ticket
+from models import AnswerTemplate, Category, ChannelKind, Ticket
+from tests.conftest import prove_address
 from tests.handoff.console.admin_support import serve
 from tests.handoff.console.conftest import Console, Served
 
@@ -85,14 +86,16 @@ async def test_the_preview_is_what_the_bot_sends_and_the_canned_answer_uses_the_
 
     before = len(site.channel.sent)
     await site.say("halo", user="501")
-    await site.say("13521045", user="501")  # Budi, the preview's sample name
+    await site.say("13521045", user="501")  # Budi, the preview's sample name...
+    await prove_address(ChannelKind.TELEGRAM, "501", number="13521045")  # ...whose name a proven chat may see
     await site.say("saya lupa password", user="501")
     sent = [m.text for m in site.channel.sent[before:]]
     assert preview in sent
     assert preview == "Halo Budi, tiket  oleh . Kurung {x} dan {nama}."
 
     # An agent inserting it on a ticket gets the same filling with the ticket and their own name.
-    await site.say("2", user="501")  # not helpful: handed off
+    await site.say("2", user="501")  # not helpful: the bot offers other answers or a person...
+    await site.say("2", user="501")  # ...and the second no hands off
     ticket = await Ticket.get()
     await actions.take_ticket(ticket_id=ticket.id, agent=site.agent, now=datetime.now(UTC))
     await web.close()
