@@ -69,7 +69,7 @@ async def test_the_web_chat_talks_over_its_socket_under_the_policy(served: Serve
     box = page.get_by_role("textbox")
     await box.fill("halo")
     await box.press("Enter")
-    await expect(page.locator("li.msg--bot").nth(2)).to_contain_text("NIM (8 digit)")
+    await expect(page.locator("li.msg--bot").nth(0)).to_contain_text("NIM (8 digit)")  # the one greeting
     assert await refused(page, printed) == []
     await context.close()
 

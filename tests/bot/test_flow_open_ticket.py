@@ -147,7 +147,7 @@ async def test_a_new_channel_joins_the_ticket_with_what_it_said_only_once_proven
     later(flow)
     greeting = await flow.on(ChannelKind.WHATSAPP, NUMBER, "saya lupa password edunex")
     assert greeting[0].startswith("Halo!")
-    assert greeting[-1] == catalog("id").t("ask_identity")
+    assert greeting[-1].endswith(catalog("id").t("ask_identity"))  # the one greeting ends with the request
     # Budi's NIM there is a claim: the bot answers the kept question itself, and shows nothing of the ticket.
     later(flow)
     claimed = await flow.on(ChannelKind.WHATSAPP, NUMBER, "13521045")

@@ -69,7 +69,7 @@ async def test_the_web_process_keeps_receipts_and_the_worker_process_answers_the
     )
     try:
         async def answered() -> bool:
-            return all(len(fake_twilio.bodies(user)) >= 3 for user in USERS)
+            return all(len(fake_twilio.bodies(user)) >= 1 for user in USERS)  # the one greeting
 
         await until(answered)
         # A receipt kept while the worker runs reaches it too, without a restart.
@@ -81,7 +81,7 @@ async def test_the_web_process_keeps_receipts_and_the_worker_process_answers_the
         assert response.status == 200
 
         async def late_answered() -> bool:
-            return len(fake_twilio.bodies(late)) >= 3
+            return len(fake_twilio.bodies(late)) >= 1
 
         await until(late_answered)
 
@@ -101,5 +101,5 @@ async def test_the_web_process_keeps_receipts_and_the_worker_process_answers_the
     assert "worker running" in out.decode()
     # Each message stored once and answered once, and every receipt marked stored.
     assert await Message.filter(direction=Direction.INBOUND).count() == len(USERS) + 2
-    assert [len(fake_twilio.bodies(user)) for user in USERS] == [3, 3, 3]
+    assert [len(fake_twilio.bodies(user)) for user in USERS] == [1, 1, 1]  # the one greeting each
     assert await InboxEntry.filter(stored_at=None).count() == 0

@@ -35,12 +35,12 @@ async def client(
 
 
 async def stored_and_answered(client: TestClient[Any, Any], fake: FakeTelegram, update: dict[str, Any],
-                              caplog: pytest.LogCaptureFixture, *, replies: int = 3, chat: int = CHAT) -> Message:
+                              caplog: pytest.LogCaptureFixture, *, replies: int = 1, chat: int = CHAT) -> Message:
     assert await post_update(client, update) == 200
     inbound = await Message.filter(direction=Direction.INBOUND, conversation__identity__external_id=str(chat))
     assert len(inbound) == 1
     assert await InboxEntry.filter(error__not_isnull=True).count() == 0  # nothing failed in the worker
-    assert len(fake.texts(chat)) == replies  # greeting, privacy notice, identity request
+    assert len(fake.texts(chat)) == replies  # the one greeting: welcome, privacy notice, identity request
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     return inbound[0]
 
