@@ -18,8 +18,10 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from handoff import actions
 from handoff.console.toolkit import (
     console_state,
+    form_fields,
     path_id,
     render,
     request_catalog,
@@ -27,6 +29,7 @@ from handoff.console.toolkit import (
     require_supervisor,
 )
 from handoff.exports import ExportFormat, ExportRequest, csv_chunks, write_xlsx
+from handoff.i18n import LANGUAGES
 from handoff.reports import archive
 from handoff.reports.figures import RATINGS
 from handoff.reports.monthly import ReportFormat
@@ -153,9 +156,43 @@ async def tickets_export(request: web.Request) -> web.StreamResponse:
     return await stream_export(request, export, fmt)
 
 
+# One report at a time per process: a month's figures read every ticket of two months, so a second click
+# (or a second supervisor) waits for the first rather than doubling the work.
+_GENERATING = asyncio.Lock()
+
+
+def _offered(request: web.Request) -> dict[str, object]:
+    state = console_state(request)
+    months = [p.start.isoformat()[:7] for p in archive.finished_months(state.clock(), state.tz)]
+    return {"page": "reports", "months": months, "languages": LANGUAGES, "error": ""}
+
+
 async def reports_page(request: web.Request) -> web.Response:
     require_supervisor(request)
-    return render(request, "supervisor_reports.html", {"page": "reports", "reports": await archive.archived()})
+    return render(request, "supervisor_reports.html", {**_offered(request), "reports": await archive.archived()})
+
+
+async def report_generate(request: web.Request) -> web.Response:
+    """Store a finished month's report on demand (the 1st's job does the month before by itself)."""
+    user = require_supervisor(request)
+    form = await form_fields(request)
+    state = console_state(request)
+    now = state.clock()
+    periods = {p.start.isoformat()[:7]: p for p in archive.finished_months(now, state.tz)}
+    period, lang = periods.get(form.get("month", "")), form.get("lang", "")
+    if period is None or lang not in LANGUAGES:
+        return render(request, "supervisor_reports.html", {
+            **_offered(request), "reports": await archive.archived(),
+            "error": request_catalog(request)("error_report_month")}, status=400)
+    if _GENERATING.locked():
+        raise web.HTTPSeeOther("/console/admin/reports?notice=error_report_busy")
+    async with _GENERATING:
+        stored = await archive.generate_month(period=period, now=now, lang=lang)
+    if not stored:
+        raise web.HTTPSeeOther("/console/admin/reports?notice=notice_report_exists")
+    await actions.audit(actor=user, action="report.generate", target=period.start.isoformat()[:7],
+                        data={"lang": lang, "formats": [r.format for r in stored]})
+    raise web.HTTPSeeOther("/console/admin/reports?notice=notice_report_generated")
 
 
 async def report_download(request: web.Request) -> web.Response:
@@ -173,6 +210,7 @@ async def report_download(request: web.Request) -> web.Response:
 def add_routes(console: web.Application) -> None:
     r = console.router
     r.add_get("/admin/reports", reports_page, name="supervisor_reports")
+    r.add_post("/admin/reports", report_generate, name="supervisor_report_generate")
     r.add_get("/admin/reports/{id}", report_download, name="supervisor_report_download")
     r.add_get("/admin/tickets", tickets_page, name="supervisor_tickets")
     r.add_get("/admin/tickets/export", tickets_export, name="supervisor_tickets_export")

@@ -65,6 +65,19 @@ async def generate_month(*, period: Period, now: datetime, lang: str = ARCHIVE_L
     return stored
 
 
+# How far back the console offers months to generate: two years of history, a bounded list.
+OFFERED_MONTHS = 24
+
+
+def finished_months(now: datetime, tz: ZoneInfo, count: int = OFFERED_MONTHS) -> list[Period]:
+    """The months a report may be stored for, newest first: only finished ones, since a stored report is never
+    generated again and a month in progress would freeze half its figures."""
+    months = [previous_month(now, tz)]
+    while len(months) < count:
+        months.append(months[-1].previous())
+    return months
+
+
 async def generate_previous_month(*, now: datetime, tz: ZoneInfo) -> list[GeneratedReport]:
     return await generate_month(period=previous_month(now, tz), now=now)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -15,9 +16,9 @@ from openpyxl import load_workbook
 
 from handoff.auth import create_api_token
 from handoff.exports import columns
-from handoff.reports.archive import generate_month
+from handoff.reports.archive import generate_month, previous_month
 from handoff.reports.period import Period
-from models import Ticket, UserRole
+from models import AuditLog, GeneratedReport, Ticket, UserRole
 from tests.handoff.console.admin_support import serve
 from tests.handoff.console.conftest import Console, Served
 from tests.handoff.reports_data import NOVEMBER_NOW, WIB, build_supervisor_month
@@ -167,5 +168,40 @@ async def test_monthly_reports_are_listed_and_downloaded_by_supervisors(site: Se
         await agent.login("ana@cc.test")
         assert (await agent.get("/console/admin/reports")).status == 403
         assert (await agent.get(f"/console/admin/reports/{xlsx.id}")).status == 403
+    finally:
+        await agent.close()
+
+
+async def test_a_supervisor_generates_a_finished_months_report_once(site: Served, web: Console) -> None:
+    month = previous_month(datetime.now(UTC), WIB)  # the served console runs on the real clock
+    running = month.start.replace(day=28) + timedelta(days=7)  # a day of the month in progress
+    await web.login("sari@cc.test")
+    page = await (await web.get("/console/admin/reports")).text()
+    assert f'<option value="{month.start.isoformat()[:7]}">' in page
+    assert f'<option value="{running.isoformat()[:7]}">' not in page
+
+    done = await web.post("/console/admin/reports", {"month": month.start.isoformat()[:7], "lang": "en"})
+    assert (done.status, done.headers["Location"]) == (303, "/console/admin/reports?notice=notice_report_generated")
+    stored = await GeneratedReport.filter(month=month.start, lang="en").values_list("format", flat=True)
+    assert sorted(stored) == ["pdf", "xlsx"]
+    assert await AuditLog.filter(action="report.generate", target=month.start.isoformat()[:7]).count() == 1
+
+    again = await web.post("/console/admin/reports", {"month": month.start.isoformat()[:7], "lang": "en"})
+    assert again.headers["Location"] == "/console/admin/reports?notice=notice_report_exists"
+    assert await GeneratedReport.filter(month=month.start, lang="en").count() == 2
+
+    for refused in ({"month": running.isoformat()[:7], "lang": "en"}, {"month": "2026-13", "lang": "id"},
+                    {"month": month.start.isoformat()[:7], "lang": "fr"}, {}):
+        answer = await web.post("/console/admin/reports", refused)
+        assert answer.status == 400
+        assert "Pilih bulan yang sudah selesai dari daftar." in await answer.text()  # Indonesian by default
+    assert await GeneratedReport.all().count() == 2
+
+    agent = Console(site.url)
+    try:
+        await agent.login("ana@cc.test")
+        forbidden = await agent.post("/console/admin/reports", {"month": month.start.isoformat()[:7], "lang": "id"})
+        assert forbidden.status == 403
+        assert await GeneratedReport.all().count() == 2
     finally:
         await agent.close()
