@@ -23,11 +23,25 @@
   // Links in the bot's own messages (the survey page) become anchors; everything else stays text. The user's
   // words are never linked, and only http(s) or same-site /survey/ addresses qualify.
   const LINK = /(https?:\/\/[^\s<>"]+|\/survey\/[A-Za-z0-9._-]+(?:\?[A-Za-z0-9=&]*)?)/g;
+  // The catalogue is written for chat apps, where *word* is bold (WhatsApp, Telegram): the web chat shows it
+  // the same way instead of printing the asterisks. Built from text nodes, so nothing becomes HTML.
+  const BOLD = /\*([^*\n]+)\*/g;
+  function appendFormatted(node, text) {
+    let last = 0;
+    for (const match of text.matchAll(BOLD)) {
+      node.append(document.createTextNode(text.slice(last, match.index)));
+      const strong = document.createElement("strong");
+      strong.textContent = match[1];
+      node.append(strong);
+      last = match.index + match[0].length;
+    }
+    node.append(document.createTextNode(text.slice(last)));
+  }
   function appendLinked(node, text, sender) {
     if (sender === "user") { node.textContent = text; return; }
     let last = 0;
     for (const match of text.matchAll(LINK)) {
-      node.append(document.createTextNode(text.slice(last, match.index)));
+      appendFormatted(node, text.slice(last, match.index));
       const a = document.createElement("a");
       a.href = match[0];
       a.textContent = match[0];
@@ -36,7 +50,7 @@
       node.append(a);
       last = match.index + match[0].length;
     }
-    node.append(document.createTextNode(text.slice(last)));
+    appendFormatted(node, text.slice(last));
   }
 
   // A button answers the message it came with only: once one is pressed, or once any later message came,
@@ -173,7 +187,7 @@
   function showChosen() {
     chosenList.replaceChildren(...chosen.map((f) => {
       const item = document.createElement("li");
-      item.textContent = "📎 " + f.name;
+      item.textContent = f.name;
       return item;
     }));
     chosenList.hidden = chosen.length === 0;

@@ -29,7 +29,18 @@
 
   const button = document.createElement("button");
   button.type = "button";
-  button.textContent = "💬";
+  // An icon drawn here, not an emoji: a host page's visitors may have no emoji font.
+  const NS = "http://www.w3.org/2000/svg";
+  const icon = document.createElementNS(NS, "svg");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "28");
+  icon.setAttribute("height", "28");
+  icon.setAttribute("aria-hidden", "true");
+  const bubble = document.createElementNS(NS, "path");
+  bubble.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+  bubble.setAttribute("fill", "currentColor");
+  icon.append(bubble);
+  button.append(icon);
   button.setAttribute("aria-label", label);
   button.setAttribute("aria-expanded", "false");
   button.dataset.careCenter = "launcher";

@@ -110,6 +110,30 @@ async def test_whole_conversation_in_the_browser(server: str, tmp_path: Path) ->
     assert tickets[0]["contact"]["verified"] is False  # a typed NIM is a claim (issue 13)
 
 
+async def test_the_bots_bold_words_show_bold_not_as_asterisks(server: str) -> None:
+    from playwright.async_api import async_playwright, expect
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = await browser.new_page()
+        await page.goto(f"{server}/chat")
+        bot = page.locator("li.msg--bot")
+        box = page.get_by_role("textbox")
+        for text in ("halo", "13521045", "😭😭😭"):
+            await box.fill(text)
+            await box.press("Enter")
+        emoji_answer = bot.filter(has_text="Ada yang bisa kami bantu tentang Edunex?")
+        await expect(emoji_answer).to_have_count(1)
+        # The catalogue's *petugas* (bold on WhatsApp and Telegram) is a <strong>, with no asterisk left.
+        await expect(emoji_answer.locator("strong")).to_have_text("petugas")
+        assert "*" not in await emoji_answer.inner_text()
+        # The user's own asterisks stay as typed: only the bot's words are formatted.
+        await box.fill("*tebal*")
+        await box.press("Enter")
+        await expect(page.locator("li.msg--user").last).to_contain_text("*tebal*")
+        await expect(page.locator("li.msg--user strong")).to_have_count(0)
+        await browser.close()
+
+
 async def test_clarification_buttons_in_the_browser(scripted_server: str) -> None:
     from playwright.async_api import async_playwright, expect
 
