@@ -353,7 +353,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 queued = await query(db_url, "SELECT count(*) FROM messages WHERE direction = 'out' AND "
                                              "delivery_status IN ('queued', 'unknown')")
                 unstored = await query(db_url, "SELECT count(*) FROM inbox WHERE stored_at IS NULL")
-                answered = all(len(fake.received[u.address]) >= 6 for u in users)
+                answered = all(len(fake.received[u.address]) > len(expected_prefix(u)) for u in users)
                 if answered and pending[0][0] == 0 and queued[0][0] == 0 and unstored[0][0] == 0:
                     break
                 await asyncio.sleep(0.5)
