@@ -2,8 +2,8 @@
 
 Measures the acknowledgement latency (time until our 200 + empty TwiML) at a fixed arrival rate, and
 checks the delivery contract: every acknowledged message stored exactly once (a share of the posts is
-sent twice, as Twilio may), and answered exactly once (each new user's "halo" gets the three greeting
-messages, each sent once to the stand-in Twilio API). The turns run after the acknowledgement, so it
+sent twice, as Twilio may), and answered exactly once (each new user's "halo" gets the one greeting
+message, sent once to the stand-in Twilio API). The turns run after the acknowledgement, so it
 also reports the lag from a message's acknowledgement to its first and last reply reaching Twilio.
 
     python benchmarks/whatsapp_webhook_bench.py --rate 200 --messages 2000 --duplicates 0.1 [--worker]
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio
 
-GREETING_REPLIES = 3
+GREETING_REPLIES = 1  # bot.flow.greeting_text: welcome, privacy notice and the ask in one message
 PUBLIC_URL = "https://care.example.ac.id"
 DRAIN_TIMEOUT = 120.0  # seconds without a new reply after which the run stops waiting
 SETTLE = 2.0  # seconds to wait after the last expected reply, to catch any sent twice
