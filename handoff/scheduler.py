@@ -107,6 +107,7 @@ def build_scheduler(
             _leased(job, holder),
             _apscheduler_trigger(job.trigger, tz),
             id=job.name,
+            name=job.name,  # the log says "Added job \"sla_sweep\"", not the wrapper's name
             coalesce=True,
             max_instances=1,
             misfire_grace_time=int(MISFIRE_GRACE.total_seconds()),

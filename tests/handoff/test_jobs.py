@@ -34,6 +34,8 @@ def test_each_job_runs_at_its_own_trigger_in_local_time() -> None:
     assert jobs["digest"].trigger.get_next_fire_time(None, NOW) == datetime(2026, 11, 25, 7, 30, tzinfo=JAKARTA)
     assert jobs["monthly_report"].trigger.get_next_fire_time(None, NOW) == datetime(2026, 12, 1, 6, tzinfo=JAKARTA)
     assert jobs["sweep"].trigger.interval == timedelta(minutes=5)
+    # The operator's log names each job as the registry does, not as the lease wrapper ("_leased.<locals>.run").
+    assert {job.name for job in jobs.values()} == set(jobs)
 
 
 def test_a_monthly_job_asks_for_a_day_every_month_has() -> None:
