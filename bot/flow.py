@@ -622,7 +622,7 @@ async def _identity_for(message: InboundMessage, now: datetime) -> tuple[Channel
             )
     except IntegrityError:  # another process created this identity first
         identity = await ChannelIdentity.get(channel=message.channel, external_id=message.external_id)
-        return identity, await Contact.get(id=identity.contact_id), False  # type: ignore[attr-defined]
+        return identity, await Contact.get(id=identity.contact_id), False
     return identity, contact, True
 
 
@@ -875,7 +875,7 @@ async def _file_on_open_ticket(turn: _Turn, stored: Message) -> bool:
     if ticket is None:
         return False
     conversation = turn.conversation
-    own = await Conversation.get(id=ticket.conversation_id)  # type: ignore[attr-defined]
+    own = await Conversation.get(id=ticket.conversation_id)
     async with in_transaction():
         conversation.status = own.status  # pending until an agent takes the ticket, then open
         conversation.step = FlowStep.WITH_AGENT
@@ -1114,7 +1114,7 @@ async def _prove(turn: _Turn, record: DirectoryRecord, method: ProofMethod, *, s
                     faculty=record.faculty, program=record.program)
     turn.contact = await prove(identity=turn.identity, person=person, method=method, now=turn.now,
                                language=turn.conversation.language if speaking else None)
-    turn.conversation.contact_id = turn.contact.id  # type: ignore[attr-defined]
+    turn.conversation.contact_id = turn.contact.id
     log.info("identity %s proven by %s", turn.identity.id, method.value)
 
 

@@ -81,7 +81,7 @@ async def prove(
         if language:
             existing.language = language
         await existing.save()
-        identity.contact_id = existing.id  # type: ignore[attr-defined]
+        identity.contact_id = existing.id
         identity.claimed_number = person.id_number
         identity.proof = ProofLevel.PROVEN
         identity.proof_method = method
@@ -111,7 +111,7 @@ async def revoke(*, identity: ChannelIdentity) -> None:
     until it is proven anew. Its contact is left as it is (its tickets stay the person's)."""
     identity.proof = ProofLevel.CLAIMED if identity.claimed_number else ProofLevel.NONE
     identity.proof_method = None  # type: ignore[assignment]  # nullable column
-    identity.proven_at = None  # type: ignore[assignment]  # nullable column
+    identity.proven_at = None
     await identity.save(update_fields=["proof", "proof_method", "proven_at"])
 
 

@@ -267,7 +267,7 @@ async def _open_states(period: Period, now: datetime, *, ids: list[int] | None =
             return _Open()
         query = query.filter(id__in=ids)
     rows = await query.values_list("id", "opened_at", "due_at", "resolved_at")
-    return _Open({int(i): evaluate(_Clock(o, d, r), now).state for i, o, d, r in rows})  # type: ignore[misc]
+    return _Open({int(i): evaluate(_Clock(o, d, r), now).state for i, o, d, r in rows})
 
 
 def _ids(sql: Sql, ids: list[int]) -> str:

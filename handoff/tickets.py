@@ -168,7 +168,7 @@ async def reply_targets(ticket: Ticket) -> list[ReplyTarget]:
     ]
     latest: dict[int, Conversation] = {}
     for conversation in await Conversation.filter(identity_id__in=[i.id for i in proven]).order_by("id"):
-        latest[conversation.identity_id] = conversation  # type: ignore[attr-defined]
+        latest[conversation.identity_id] = conversation
     targets += [ReplyTarget(identity=i, conversation=latest[i.id], own=False) for i in proven if i.id in latest]
     return targets
 

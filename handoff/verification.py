@@ -74,9 +74,9 @@ async def ticket_address(ticket: Ticket, identity_id: int | None) -> ChannelIden
     """An address an agent may decide about on this ticket: the ticket's own (``None``: that one), or one of
     its person's. Any other (another person's, a forged id) is refused before anything changes."""
     own = await Conversation.get(id=ticket.conversation_id)
-    wanted = own.identity_id if identity_id is None else identity_id  # type: ignore[attr-defined]
+    wanted = own.identity_id if identity_id is None else identity_id
     identity = await ChannelIdentity.get_or_none(id=wanted)
-    if identity is None or (identity.id != own.identity_id and  # type: ignore[attr-defined]
+    if identity is None or (identity.id != own.identity_id and
                             identity.contact_id != ticket.contact_id):
         raise ConsoleError("error_not_this_contact", 400)
     return identity
@@ -103,7 +103,7 @@ async def agent_prove(
         raise ConsoleError("error_unknown_number", 400)
     person = Person(id_number=entry.id_number, name=entry.name, email=entry.email, role=entry.role,
                     faculty=entry.faculty, program=entry.program)
-    own = identity.id == (await Conversation.get(id=ticket.conversation_id)).identity_id  # type: ignore[attr-defined]
+    own = identity.id == (await Conversation.get(id=ticket.conversation_id)).identity_id
     contact = await prove(identity=identity, person=person, method=ProofMethod.AGENT, now=now)
     if own:  # the ticket is no longer "claimed, not proven"
         await Ticket.filter(id=ticket.id).update(unverified=False)
@@ -127,7 +127,7 @@ async def agent_revoke(*, ticket: Ticket, agent: User, identity_id: int | None, 
         raise ConsoleError("error_not_proven", 400)
     method = identity.proof_method.value if identity.proof_method else None
     await revoke(identity=identity)
-    if identity.id == (await Conversation.get(id=ticket.conversation_id)).identity_id:  # type: ignore[attr-defined]
+    if identity.id == (await Conversation.get(id=ticket.conversation_id)).identity_id:
         await Ticket.filter(id=ticket.id).update(unverified=True)
     await ticket.refresh_from_db()
     data = {"address": identity.id, "channel": identity.channel.value, "reason": reason, "was": method}

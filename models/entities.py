@@ -149,7 +149,7 @@ class Conversation(Model):
     identity_attempts = fields.IntField(default=0)
     # A question asked before the identity was given; answered once the identity is verified.
     pending_question = fields.TextField(null=True)
-    last_prediction: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    last_prediction: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     last_message_at = fields.DatetimeField(null=True)
@@ -181,14 +181,14 @@ class Message(Model):
     )
     agent_id: int | None
     text = fields.TextField(default="")
-    buttons: list[dict[str, str]] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    buttons: list[dict[str, str]] | None = fields.JSONField(null=True)
     # Unique per channel: the dedupe key for re-delivered webhooks.
     provider_message_id = fields.CharField(max_length=191, null=True)
     delivery_status = fields.CharEnumField(DeliveryStatus, max_length=16, null=True)
     delivery_error = fields.CharField(max_length=500, null=True)
     attempts = fields.IntField(default=0)
     # The raw provider payload, kept for audit only; nothing reads it past the channel adapter.
-    provider_payload: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
+    provider_payload: dict[str, Any] | None = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     sent_at = fields.DatetimeField(null=True)
     # Inbound: webhooks answer once the message is stored; its turn runs afterwards (bot.inbound).
@@ -594,7 +594,7 @@ class TicketEvent(Model):
         "models.User", related_name="ticket_events", null=True, on_delete=fields.SET_NULL
     )
     actor_id: int | None
-    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -673,7 +673,7 @@ class AuditLog(Model):
     actor_id: int | None
     action = fields.CharField(max_length=60)
     target = fields.CharField(max_length=120, default="")
-    data: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    data: dict[str, Any] = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -768,7 +768,7 @@ class Setting(Model):
     """Settings supervisors edit in the console (hours, SLA...), read at use so a change needs no restart."""
 
     key = fields.CharField(max_length=64, primary_key=True)
-    value: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    value: dict[str, Any] = fields.JSONField(default=dict)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

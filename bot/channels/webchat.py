@@ -214,7 +214,7 @@ def setup_webchat(  # noqa: PLR0915
         files: dict[int, list[dict[str, Any]]] = defaultdict(list)
         kept = Attachment.filter(message_id__in=[m.id for m in rows], storage_key__not_isnull=True)
         for a in await kept.order_by("position"):
-            files[a.message_id].append(_file_json(a.id, a.filename, a.size))  # type: ignore[attr-defined]
+            files[a.message_id].append(_file_json(a.id, a.filename, a.size))
         messages = [_message_json(m, files.get(m.id, [])) for m in reversed(rows)]
         return web.json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
 

@@ -529,8 +529,8 @@ class WhatsAppChannel(ChannelBase):
         if updated and new == DeliveryStatus.FAILED and unreachable:
             row = await rows.first()
             if row is not None:
-                conversation = await Conversation.get(id=row.conversation_id)  # type: ignore[attr-defined]
-                await mark_unreachable(identity_id=conversation.identity_id,  # type: ignore[attr-defined]
+                conversation = await Conversation.get(id=row.conversation_id)
+                await mark_unreachable(identity_id=conversation.identity_id,
                                        reason=f"twilio {reported} {error_code}")
         if updated and new == DeliveryStatus.FAILED and code == OUTSIDE_WINDOW:
             await self._requeue_as_template(rows)
