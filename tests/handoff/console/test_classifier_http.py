@@ -121,3 +121,16 @@ async def test_the_retrain_table_shows_the_figures_nlp_compares_precision_first(
     assert rows(page, "retrain-figures")[0] == "precision_answered"
     # The model it is compared with is the active one, whose figures lead the page with their targets.
     assert set(TARGETS) <= set(rows(page, "figures-table"))
+
+    # Once activated, the candidate's own figures on the rows it was compared on lead the page.
+    candidate = next(v.version for v in ModelStore(site.tmp / "models").list() if not v.active)
+    response = await web.post("/console/admin/classifier/activate", {"version": candidate})
+    assert response.headers["Location"].endswith("notice_classifier_activated")
+    page = await (await web.get("/console/admin/classifier")).text()
+    t = console_catalog("id")
+    assert html.escape(t("classifier_figures_version", version=candidate)) in page
+    held = re.search(r"(\d+) baris uji yang tidak dipakai melatih", page)  # the retrain's own line
+    assert held is not None
+    measured = LinearTextModel.read_meta(ModelStore(site.tmp / "models").path_of(candidate))[HELD_OUT]["measured_at"]
+    assert html.escape(t("classifier_figures_held_out", n=int(held.group(1)), data="tiny-test.csv",
+                         date=local_time(datetime.fromisoformat(measured), Settings().tz))) in page
