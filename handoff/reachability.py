@@ -71,7 +71,8 @@ def _reach(addresses: list[ChannelIdentity]) -> Reach:
 
 
 async def contact_reach(contact_id: int) -> Reach:
-    """A person's channels without a ticket to answer on: their proven addresses only."""
+    """A person's channels without a ticket to answer on: their proven addresses only. About a ticket,
+    ask ``ticket_reach``, which adds the ticket's own address even when it is only claimed."""
     rows = await ChannelIdentity.filter(contact_id=contact_id).order_by("id")
     return _reach([i for i in rows if is_proven(i)])
 
@@ -95,3 +96,9 @@ async def ticket_reaches(tickets: list[Ticket]) -> dict[int, Reach]:
             mine.append(by_id[own_id])  # opened by an address outside the person's contact
         result[ticket.id] = _reach(sorted(mine, key=lambda i: i.id))
     return result
+
+
+async def ticket_reach(ticket: Ticket) -> Reach:
+    """``ticket_reaches`` for one ticket (its conversation is fetched here)."""
+    await ticket.fetch_related("conversation")
+    return (await ticket_reaches([ticket]))[ticket.id]

@@ -5,7 +5,7 @@ Real database (SQLite, and PostgreSQL where one answers), the real flow, memory 
 
 from __future__ import annotations
 
-from handoff.reachability import contact_reach, mark_unreachable, ticket_reaches
+from handoff.reachability import contact_reach, mark_unreachable, ticket_reach, ticket_reaches
 from handoff.tickets import reply_targets
 from models import ChannelIdentity, ChannelKind, ProofLevel, Ticket, TicketEvent
 from tests.conftest import FlowHarness
@@ -48,6 +48,9 @@ async def test_the_tickets_own_address_is_offered_even_when_only_claimed(flow: F
 
     reach = (await ticket_reaches([await with_conversation(ticket)]))[ticket.id]
     assert (reach.reachable, reach.unreachable) == ((ChannelKind.WEBCHAT,), ())
+    assert await ticket_reach(await Ticket.get(id=ticket.id)) == reach
+    # Without the ticket, the unproven address is no channel of anyone's.
+    assert (await contact_reach(ticket.contact_id)).reachable == ()
 
 
 async def test_a_claimed_address_going_unreachable_tells_only_its_own_tickets(flow: FlowHarness) -> None:
