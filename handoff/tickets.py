@@ -143,6 +143,14 @@ async def open_ticket_of(conversation: Conversation) -> Ticket | None:
     )
 
 
+def may_reply_to(identity: ChannelIdentity, *, own_identity_id: int) -> bool:
+    """Whether a reply on a ticket opened on the address ``own_identity_id`` may go to ``identity``, an
+    address of the ticket's person: the one rule behind ``reply_targets`` and the channels the console and
+    the API offer (handoff.reachability). The ticket's own address always (whoever opened it is who we
+    answer); another only when PROVEN (handoff.contacts.is_proven)."""
+    return identity.id == own_identity_id or is_proven(identity)
+
+
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
     """An address a reply on a ticket may go to, with the conversation there."""
@@ -164,7 +172,7 @@ async def reply_targets(ticket: Ticket) -> list[ReplyTarget]:
         identity
         for identity in await ChannelIdentity.filter(contact_id=ticket.contact_id).exclude(id=own_identity.id)
         .order_by("id")
-        if is_proven(identity)
+        if may_reply_to(identity, own_identity_id=own_identity.id)
     ]
     latest: dict[int, Conversation] = {}
     for conversation in await Conversation.filter(identity_id__in=[i.id for i in proven]).order_by("id"):

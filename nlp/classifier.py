@@ -152,19 +152,35 @@ def shipped_model_bytes() -> bytes:
     return resources.files("nlp.data").joinpath(SHIPPED_MODEL).read_bytes()
 
 
+def _active_path(model_dir: Path | None) -> Path | None:
+    if model_dir is None:
+        return None
+    from nlp.store import ModelStore
+
+    return ModelStore(model_dir).active_path()
+
+
 def load_classifier(model_dir: Path | None = None) -> Classifier:
     """The active versioned model under ``model_dir`` if one is activated there, else the shipped model."""
-    if model_dir is not None:
-        from nlp.store import ModelStore
-
-        active = ModelStore(model_dir).active_path()
-        if active is not None:
-            try:
-                return Classifier(LinearTextModel.load(active))
-            except ModelFileError:
-                # A damaged active model must not take the bot down; the shipped one still answers.
-                log.exception("active model in %s is unreadable; using the shipped model", model_dir)
+    active = _active_path(model_dir)
+    if active is not None:
+        try:
+            return Classifier(LinearTextModel.load(active))
+        except ModelFileError:
+            # A damaged active model must not take the bot down; the shipped one still answers.
+            log.exception("active model in %s is unreadable; using the shipped model", model_dir)
     return Classifier(LinearTextModel.from_bytes(shipped_model_bytes()))
+
+
+def active_model_meta(model_dir: Path | None = None) -> dict[str, Any]:
+    """What the model ``load_classifier`` chooses records about itself, read without loading the model."""
+    active = _active_path(model_dir)
+    if active is not None:
+        try:
+            return LinearTextModel.read_meta(active)
+        except ModelFileError:
+            log.warning("active model in %s is unreadable; the shipped model answers", model_dir)
+    return LinearTextModel.read_meta(shipped_model_bytes())
 
 
 __all__ = [

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import click
 from nlp.classifier import Classifier, load_classifier
 from nlp.dataset import DataFileError, read_examples
 from nlp.decision import DEFAULT_TARGET_PRECISION
-from nlp.model import OUT_OF_SCOPE, LinearTextModel, ModelFileError, TrainConfig, train
+from nlp.model import HELD_OUT, OUT_OF_SCOPE, LinearTextModel, ModelFileError, TrainConfig, train
 from nlp.retrain import COMPARED, DEFAULT_TOLERANCE, NoExamplesError, retrain_from_tickets
 from nlp.store import ModelStore, StoreError
 
@@ -74,6 +75,12 @@ def _column_options(func: Callable[..., Any]) -> Callable[..., Any]:
     show_default=True,
     help="Share of answered messages that must get the right template (on out-of-fold scores).",
 )
+@click.option(
+    "--held-out",
+    "held_out_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Rows never trained on: the new model is evaluated on them and keeps the figures (with --data).",
+)
 @click.option("--from-tickets", is_flag=True, help="Retrain on shipped data + agents' confirmed tickets.")
 @click.option("--model-dir", type=click.Path(path_type=Path, file_okay=False), help="Versioned model store.")
 @click.option("--tolerance", default=DEFAULT_TOLERANCE, show_default=True, help="Allowed held-out drop.")
@@ -87,6 +94,7 @@ def train_command(
     oos_label: str,
     out_path: Path | None,
     target_precision: float,
+    held_out_path: Path | None,
     from_tickets: bool,
     model_dir: Path | None,
     tolerance: float,
@@ -104,6 +112,15 @@ def train_command(
     texts, labels = _load_data(data_path, text_col, label_col, require_classes=2)
     _say(f"training on {len(texts)} examples, {len(set(labels))} labels")
     result = train(texts, labels, config, progress=_progress(started))
+    if held_out_path is not None:
+        from nlp.evaluate import evaluate
+
+        held_texts, held_labels = _load_data(held_out_path, text_col, label_col)
+        _say(f"evaluating on {len(held_texts)} held-out examples")
+        _record_held_out(
+            result.model, evaluate(Classifier(result.model), held_texts, held_labels, oos_label=oos_label),
+            held_out_path,
+        )
     result.model.save(out_path)
     _say(f"model written to {out_path}")
     _emit(
@@ -117,6 +134,7 @@ def train_command(
             "clarify_mass": result.model.calibration.clarify_mass,
             "clarify_max": result.model.calibration.clarify_max,
             "validation": result.model.meta.get("validation", {}),
+            "held_out": result.model.meta.get(HELD_OUT, {}),
             "train_seconds": result.model.meta["train_seconds"],
             "size_bytes": out_path.stat().st_size,
         }
@@ -203,12 +221,20 @@ def versions_command(ctx: click.Context, model_dir: Path | None) -> None:
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), help="Model file.")
 @click.option("--data", "data_path", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @_column_options
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Keep these figures in the --model file as its held-out figures (the console's classifier page "
+    "shows them). Only for rows never trained on.",
+)
 def eval_command(
-    *, model_path: Path | None, data_path: Path, text_col: str, label_col: str, oos_label: str
+    *, model_path: Path | None, data_path: Path, text_col: str, label_col: str, oos_label: str, record: bool
 ) -> None:
     """Evaluate a model (default: the shipped one); the last line of stdout is one JSON object."""
     from nlp.evaluate import evaluate
 
+    if record and model_path is None:
+        raise click.UsageError("--record writes into the model file: give --model FILE")
     texts, labels = _load_data(data_path, text_col, label_col)
     try:
         classifier = Classifier(LinearTextModel.load(model_path)) if model_path else load_classifier()
@@ -225,4 +251,14 @@ def eval_command(
 
         metrics = evaluate(classifier, texts, labels, oos_label=oos_label, progress=advance)
         bar.update(len(texts) - done)
+    if record and model_path is not None:
+        _record_held_out(classifier.model, metrics, data_path)
+        classifier.model.save(model_path)
+        _say(f"held-out figures recorded in {model_path}")
     _emit(metrics)
+
+
+def _record_held_out(model: LinearTextModel, metrics: dict[str, Any], data_path: Path) -> None:
+    from nlp.evaluate import held_out_record
+
+    model.meta[HELD_OUT] = held_out_record(metrics, data=data_path.name, measured_at=datetime.now(UTC))

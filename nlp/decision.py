@@ -32,7 +32,7 @@ than the out-of-scope label):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -48,6 +48,8 @@ BoolArray = npt.NDArray[np.bool_]
 TARGET_PRECISION = 0.97
 # ... while at least this share of in-scope messages is answered right directly or after one clarification.
 TARGET_COVERAGE = 0.80
+# The figures the product has a target for, and that target (reports print them; the console warns below).
+TARGETS: dict[str, float] = {"precision_answered": TARGET_PRECISION, "coverage_clarified": TARGET_COVERAGE}
 # The defaults of the operating point, defined here once (training, the CLI and old model files ask).
 # The rule is chosen on out-of-fold scores, whose precision overstates that on messages written by other
 # people: in nested cross-validation on the Edunex training data a rule chosen for 97 % out of fold
@@ -260,3 +262,15 @@ def choose_rule(
     assert best is not None
     rule = Rule(threshold=best[1], margin=best[2], clarify_mass=clarify_mass, clarify_max=clarify_max)
     return rule, batch_figures(probs, list(gold_a), labels, oos_label, rule)
+
+
+def below_target(measured: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of ``TARGETS`` whose figure in ``measured`` misses its target, in ``TARGETS``' order. A
+    figure that could not be measured (no answered row has no precision) misses it too: nothing shows the
+    target is met."""
+    found: list[str] = []
+    for key, target in TARGETS.items():
+        value = measured.get(key)
+        if not isinstance(value, int | float) or value < target:
+            found.append(key)
+    return tuple(found)

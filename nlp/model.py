@@ -291,6 +291,18 @@ class LinearTextModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"model file is incomplete: {exc}") from exc
 
+    @staticmethod
+    def read_meta(source: Path | bytes) -> dict[str, Any]:
+        """What a model file records about itself (version, training, figures), without loading its arrays."""
+        try:
+            with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
+                meta = json.loads(zf.read("meta.json"))
+        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, ValueError, OSError) as exc:
+            raise ModelFileError(f"not a readable model file: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelFileError("not a carecenter model file")
+        return {k: v for k, v in meta.items() if k in _KEPT_META}
+
     @classmethod
     def load(cls, path: Path) -> LinearTextModel:
         try:
@@ -307,7 +319,11 @@ class LinearTextModel:
         return digest.hexdigest()[:12]
 
 
-_KEPT_META = {"version", "trained_at", "n_train", "train_seconds", "validation"}
+# The model's figures on a held-out set (``nlp.evaluate.held_out_record``), written when it was evaluated
+# (``nlp eval --record``, ``nlp train --held-out``) or retrained, so the console shows them without
+# evaluating anything.
+HELD_OUT = "held_out"
+_KEPT_META = {"version", "trained_at", "n_train", "train_seconds", "validation", HELD_OUT}
 
 
 def softmax(scores: FloatArray) -> FloatArray:

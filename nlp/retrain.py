@@ -11,13 +11,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from nlp.classifier import Classifier, load_classifier
 from nlp.dataset import TEST_FILE, read_examples, shipped_examples
-from nlp.evaluate import evaluate
-from nlp.model import TrainConfig, train
+from nlp.evaluate import evaluate, held_out_record
+from nlp.model import HELD_OUT, TrainConfig, train
 from nlp.store import ModelStore
 
 # How much a candidate may trail the current model on a coverage figure and still count as "no
@@ -41,6 +42,19 @@ SHOWN = (
     "macro_f1",
     "in_scope_accuracy",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Regression:
+    """One figure on which the candidate falls behind the current model, on the same held-out rows."""
+
+    key: str  # a key of COMPARED
+    current: float
+    candidate: float | None  # None: the candidate answered none of the rows, so it has no precision
+
+    def __str__(self) -> str:  # for logs, the CLI and the stored note; people read the console's catalogue
+        shown = "none answered" if self.candidate is None else f"{self.candidate:.4f}"
+        return f"{self.key} {shown} < {self.current:.4f}"
 
 
 class NoExamplesError(ValueError):
@@ -71,7 +85,7 @@ class RetrainResult:
     current: dict[str, Any]
     candidate: dict[str, Any]
     per_category: tuple[CategoryDelta, ...]
-    regressions: tuple[str, ...]  # empty: the candidate may be activated
+    regressions: tuple[Regression, ...]  # empty: the candidate may be activated
 
     @property
     def acceptable(self) -> bool:
@@ -91,7 +105,7 @@ class RetrainResult:
 
     @property
     def reason(self) -> str:
-        return "regression on held-out data: " + "; ".join(self.regressions) if self.regressions else ""
+        return "regression on held-out data: " + "; ".join(map(str, self.regressions)) if self.regressions else ""
 
 
 def per_category_f1(classifier: Classifier, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
@@ -106,17 +120,16 @@ def per_category_f1(classifier: Classifier, texts: Sequence[str], labels: Sequen
     return scores
 
 
-def compare(current: dict[str, Any], candidate: dict[str, Any], tolerance: float) -> tuple[str, ...]:
+def compare(current: dict[str, Any], candidate: dict[str, Any], tolerance: float) -> tuple[Regression, ...]:
     """Why the candidate may not replace the current model (empty: it may)."""
-    found: list[str] = []
+    found: list[Regression] = []
     mine, theirs = candidate.get(PRECISION), current.get(PRECISION)
     if theirs is not None and (mine is None or mine < theirs):
-        shown = "none answered" if mine is None else f"{mine:.4f}"
-        found.append(f"{PRECISION} {shown} < {theirs:.4f}")
+        found.append(Regression(key=PRECISION, current=theirs, candidate=mine))
     for key in COMPARED_WITH_TOLERANCE:
         mine, theirs = candidate.get(key), current.get(key)
         if mine is not None and theirs is not None and mine < theirs - tolerance:
-            found.append(f"{key} {mine:.4f} < {theirs:.4f}")
+            found.append(Regression(key=key, current=theirs, candidate=mine))
     return tuple(found)
 
 
@@ -175,10 +188,15 @@ def retrain_from_tickets(
         CategoryDelta(label=label, n=counts[label], current=current_f1[label], candidate=candidate_f1[label])
         for label in sorted(current_f1)
     )
+    # The candidate carries its figures on these rows, so that once active the console shows them.
+    candidate_model.meta[HELD_OUT] = held_out_record(
+        candidate_metrics, data=test_data.name if test_data else TEST_FILE, tickets=len(held_tickets),
+        measured_at=datetime.now(UTC),
+    )
     shown_current = {key: current_metrics[key] for key in SHOWN}
     shown_candidate = {key: candidate_metrics[key] for key in SHOWN}
     if note is None:
-        note = ("rejected: " + "; ".join(regressions)) if regressions else "candidate"
+        note = ("rejected: " + "; ".join(map(str, regressions))) if regressions else "candidate"
     version = store.save(candidate_model, note=note, metrics={key: candidate_metrics[key] for key in COMPARED})
     progress(f"candidate {version} stored")
     return RetrainResult(

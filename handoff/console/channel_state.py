@@ -1,13 +1,13 @@
 """What the queue row and the conversation view say about a ticket's channels: the time left in the
 WhatsApp window (and whether the agent was warned it is closing), and where the contact can no longer be
-reached, with the other channels they have."""
+reached, with the other channels a reply may go to (handoff.reachability)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from handoff.reachability import Reach, reaches
+from handoff.reachability import Reach, ticket_reaches
 from handoff.whatsapp_window import closes_at, warned_for
 from models import ChannelIdentity, ChannelKind, Ticket
 
@@ -35,8 +35,7 @@ class ChannelState:
 
 async def channel_states(tickets: list[Ticket], *, now: datetime) -> dict[int, ChannelState]:
     """One entry per ticket id; tickets must have ``conversation`` fetched."""
-    contact_ids = list({t.contact_id for t in tickets})
-    reach = await reaches(contact_ids)
+    reach = await ticket_reaches(tickets)
     identity_ids = [t.conversation.identity_id for t in tickets]
     identities = {i.id: i for i in await ChannelIdentity.filter(id__in=identity_ids)}
     states: dict[int, ChannelState] = {}
@@ -48,7 +47,7 @@ async def channel_states(tickets: list[Ticket], *, now: datetime) -> dict[int, C
             closing_at = closes_at(identity.last_inbound_at)
             window = closing_at - now
             closing = window > timedelta(0) and await warned_for(ticket.id, closing_at)
-        contact_reach = reach.get(ticket.contact_id, Reach((), ()))
+        contact_reach = reach.get(ticket.id, Reach((), ()))
         states[ticket.id] = ChannelState(
             window=window,
             window_closing=closing,

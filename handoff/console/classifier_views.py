@@ -1,5 +1,9 @@
-"""The classifier loop for supervisors: where agents changed the bot's category, retraining from confirmed
-tickets in a worker thread, the before/after figures, then Activate or Discard, and Restore previous.
+"""The classifier loop for supervisors: the active model's figures on held-out rows against the product's
+targets, where agents changed the bot's category, retraining from confirmed tickets in a worker thread,
+the before/after figures, then Activate or Discard, and Restore previous.
+
+The active model's figures are what its file records (nlp.evaluate.recorded_figures: written when it was
+evaluated or retrained); a page view reads one small file and evaluates nothing.
 
 A retrain runs in this process's thread pool so the server keeps answering; its progress lives in memory
 (one retrain at a time per process) and the candidate itself in the versioned model store, so a restart
@@ -14,6 +18,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -22,8 +27,10 @@ from handoff.console.toolkit import console_state, form_fields, render, request_
 from handoff.learning import RetrainSettings, confirmed_examples, corrections
 from models import Category, User
 from nlp.classifier import load_classifier
+from nlp.decision import TARGETS
+from nlp.evaluate import DECISION_FIGURES, ModelFigures, active_model_figures
 from nlp.model import ModelFileError
-from nlp.retrain import NoExamplesError, RetrainResult, retrain_from_tickets
+from nlp.retrain import SHOWN, NoExamplesError, RetrainResult, retrain_from_tickets
 from nlp.store import ModelStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -65,9 +72,26 @@ def _back(notice: str = "") -> web.HTTPSeeOther:
     return web.HTTPSeeOther("/console/admin/classifier" + (f"?notice={notice}" if notice else ""))
 
 
+async def _active_figures(model_dir: Path | None) -> tuple[ModelFigures | None, datetime | None]:
+    """The running model's recorded figures, and when they were measured."""
+    try:
+        figures = await asyncio.to_thread(active_model_figures, model_dir)
+    except (ModelFileError, StoreError):
+        log.exception("the active model's figures are unreadable")
+        return None, None
+    if figures is None:
+        return None, None
+    try:
+        measured = datetime.fromisoformat(figures.measured_at)
+    except ValueError:
+        measured = None
+    return figures, measured
+
+
 async def classifier_page(request: web.Request) -> web.Response:
     require_supervisor(request)
     settings = console_state(request).retrain
+    figures, measured = await _active_figures(settings.model_dir if settings is not None else None)
     counts, recent = await corrections()
     lang = request_language(request)
     names = {c.slug: (c.name_en if lang == "en" else c.name_id) for c in await Category.all()}
@@ -84,6 +108,11 @@ async def classifier_page(request: web.Request) -> web.Response:
     starter = await User.get_or_none(id=job.started_by) if job else None
     return render(request, "admin_classifier.html", {
         "page": "classifier",
+        "figures": figures,
+        "measured": measured,
+        "decision_figures": DECISION_FIGURES,
+        "targets": TARGETS,
+        "shown": SHOWN,
         "pairs": counts.most_common(30),
         "recent": recent,
         "names": names,

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 
 from nlp.cli import REJECTED_EXIT, nlp_group
 from nlp.dataset import TEST_FILE, shipped_examples
+from nlp.evaluate import DECISION_FIGURES, HELD_OUT_SOURCE, active_model_figures, recorded_figures
+from nlp.model import HELD_OUT, LinearTextModel
 from nlp.store import ModelStore
 
 SMALL = [
@@ -55,6 +57,44 @@ def test_train_then_eval_small_csv(tmp_path: Path) -> None:
             "clarify_rate"}  # fmt: skip
     assert keys <= set(metrics)
     assert metrics["accuracy"] == 1.0
+
+
+def test_eval_record_keeps_the_figures_in_the_model_file(tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "small.csv", SMALL)
+    held = _write_csv(tmp_path / "held.csv", SMALL[::3])
+    model = tmp_path / "m.zip"
+    runner = CliRunner()
+    assert runner.invoke(nlp_group, ["train", "--data", str(data), "--out", str(model)]).exit_code == 0
+    before = LinearTextModel.load(model)
+    evaluated = runner.invoke(nlp_group, ["eval", "--model", str(model), "--data", str(held), "--record"])
+    assert evaluated.exit_code == 0, evaluated.output
+    metrics = _last_json(evaluated.stdout)
+    figures = recorded_figures(LinearTextModel.read_meta(model))
+    assert figures is not None
+    assert (figures.source, figures.data, figures.n, figures.tickets) == (HELD_OUT_SOURCE, "held.csv", 5, 0)
+    assert figures.figures == {key: metrics[key] for key in DECISION_FIGURES}
+    after = LinearTextModel.load(model)  # the model itself is untouched
+    assert (after.fingerprint(), after.meta["version"]) == (before.fingerprint(), before.meta["version"])
+
+
+def test_eval_record_needs_the_model_file_it_writes_into(tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "small.csv", SMALL)
+    result = CliRunner().invoke(nlp_group, ["eval", "--data", str(data), "--record"])
+    assert result.exit_code == 2
+    assert "--model" in result.output
+
+
+def test_train_with_held_out_rows_records_their_figures(tmp_path: Path) -> None:
+    data = _write_csv(tmp_path / "small.csv", SMALL)
+    held = _write_csv(tmp_path / "held.csv", SMALL[1::3])
+    model = tmp_path / "m.zip"
+    result = CliRunner().invoke(nlp_group, ["train", "--data", str(data), "--out", str(model), "--held-out",
+                                            str(held)])
+    assert result.exit_code == 0, result.output
+    figures = recorded_figures(LinearTextModel.read_meta(model))
+    assert figures is not None
+    assert (figures.source, figures.data, figures.n) == (HELD_OUT_SOURCE, "held.csv", 5)
+    assert _last_json(result.stdout)["held_out"] == LinearTextModel.read_meta(model)[HELD_OUT]
 
 
 def test_train_jsonl_with_custom_columns(tmp_path: Path) -> None:
@@ -148,6 +188,13 @@ def test_from_tickets_activates_a_candidate_that_does_not_regress(tmp_path: Path
     summary = _last_json(result.stdout)
     assert summary["activated"] is True
     assert ModelStore(tmp_path).active_version() == summary["version"]
+    # The activated candidate carries its figures on the rows it was compared on.
+    figures = active_model_figures(tmp_path)
+    assert figures is not None
+    assert (figures.version, figures.source, figures.data, figures.n) == (
+        summary["version"], HELD_OUT_SOURCE, TEST_FILE, summary["n_held_out"])
+    assert figures.tickets == len(tickets) // 5
+    assert figures.figures["precision_answered"] == summary["candidate"]["precision_answered"]  # type: ignore[index]
 
     restored = CliRunner().invoke(nlp_group, ["restore"], obj=obj)
     assert restored.exit_code == 0, restored.output

@@ -12,6 +12,7 @@ from nlp.decision import (
     Decision,
     Rule,
     batch_figures,
+    below_target,
     choose_rule,
     decide,
     figures,
@@ -127,3 +128,18 @@ def test_choose_rule_without_a_feasible_threshold_keeps_the_most_precise() -> No
     others = [batch_figures(probs, gold, LABELS, OOS, Rule(threshold=t, margin=0.0)) for t in (0.5, 0.8, 0.95)]
     best = max((o["precision_answered"] or 0.0) for o in others)
     assert (result["precision_answered"] or 1.0) >= best
+
+
+@pytest.mark.parametrize(
+    ("measured", "missed"),
+    [
+        ({"precision_answered": 0.97, "coverage_clarified": 0.80}, ()),
+        ({"precision_answered": 0.9699, "coverage_clarified": 0.95}, ("precision_answered",)),
+        ({"precision_answered": 0.99, "coverage_clarified": 0.79}, ("coverage_clarified",)),
+        # Nothing answered: no precision to show, so the target is not shown to be met.
+        ({"precision_answered": None, "coverage_clarified": 0.9}, ("precision_answered",)),
+        ({}, ("precision_answered", "coverage_clarified")),
+    ],
+)
+def test_below_target(measured: dict[str, float | None], missed: tuple[str, ...]) -> None:
+    assert below_target(measured) == missed

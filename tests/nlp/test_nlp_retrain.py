@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from nlp.retrain import PRECISION, RetrainResult, compare
+from nlp.retrain import PRECISION, Regression, RetrainResult, compare
 
 CURRENT = {PRECISION: 0.97, "coverage_clarified": 0.85, "oos_recall": 0.95}
 
@@ -24,7 +24,7 @@ CURRENT = {PRECISION: 0.97, "coverage_clarified": 0.85, "oos_recall": 0.95}
 )
 def test_compare(candidate: dict[str, float | None], refused: tuple[str, ...]) -> None:
     found = compare(CURRENT, candidate, tolerance=0.005)
-    assert tuple(reason.split(" ")[0] for reason in found) == refused
+    assert tuple(regression.key for regression in found) == refused
 
 
 def test_result_exposes_both_precisions() -> None:
@@ -36,3 +36,9 @@ def test_result_exposes_both_precisions() -> None:
     assert (result.precision_current, result.precision_candidate) == (0.97, 0.96)
     assert not result.acceptable
     assert "precision_answered 0.9600 < 0.9700" in result.reason
+    assert result.regressions == (Regression(key=PRECISION, current=0.97, candidate=0.96),)
+
+
+def test_a_candidate_answering_nothing_has_no_precision_to_compare() -> None:
+    (regression,) = compare(CURRENT, {**CURRENT, PRECISION: None}, tolerance=0.005)
+    assert (regression.candidate, str(regression)) == (None, "precision_answered none answered < 0.9700")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from nlp.dataset import read_examples
-from nlp.model import TrainConfig, train
+from nlp.model import HELD_OUT, TrainConfig, train
 from nlp.store import ModelStore
 from tests.handoff.console.conftest import Served, serve_console
 
@@ -16,11 +17,16 @@ TINY_TRAIN = DATA / "tiny-train.csv"
 TINY_TEST = DATA / "tiny-test.csv"
 
 
-def seed_model(model_dir: Path) -> str:
-    """Activate a model trained on the tiny file, so a retrain compares like with like (and fast)."""
+def seed_model(model_dir: Path, *, held_out: dict[str, Any] | None = None) -> str:
+    """Activate a model trained on the tiny file, so a retrain compares like with like (and fast).
+
+    ``held_out``: the held-out figures its file records (as ``nlp eval --record`` writes them)."""
     texts, labels = read_examples(TINY_TRAIN)
     store = ModelStore(model_dir)
-    version = store.save(train(texts, labels, TrainConfig()).model, note="seed")
+    model = train(texts, labels, TrainConfig()).model
+    if held_out is not None:
+        model.meta[HELD_OUT] = held_out
+    version = store.save(model, note="seed")
     store.activate(version)
     return version
 
