@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from handoff.auth import TokenRefusal, TokenRefusedError, authenticate_token
 from handoff.categorization import is_confirmed
 from handoff.i18n import console_catalog
-from handoff.reachability import contact_reach
+from handoff.reachability import ticket_reach
 from handoff.sla import SlaPolicy, SlaState, evaluate, evaluate_targets, load_policy
 from handoff.teams import scope_for_token
 from handoff.webinput import MAX_ID, ascii_int, parse_id
@@ -176,8 +176,8 @@ async def ticket_json(ticket: Ticket, *, now: datetime, policy: SlaPolicy | None
         "first_response_due_at": _iso(ticket.first_response_due_at),
         "sla": _sla_json(ticket, policy, now),
         # Channels where what we send no longer arrives (blocked bot, number that cannot receive), and the
-        # contact's other channels, so an integration can reach the person another way.
-        **(await contact_reach(contact.id)).json(),
+        # other channels a reply on this ticket may go to (its own address and the person's proven ones).
+        **(await ticket_reach(ticket)).json(),
         "incident_id": ticket.incident_id,
         "survey": {"rating": ticket.survey_rating, "comment": ticket.survey_comment, "flagged": ticket.flagged},
     }

@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 from handoff.api import ticket_json
 from handoff.operations import defaults_from, save_operations
 from handoff.sla import SlaPolicy, save_policy
-from models import SlaCounting
+from models import SlaCounting, Ticket
 from tests.conftest import FlowHarness
 from tests.handoff.test_actions import handed_off
 
@@ -41,3 +41,14 @@ async def test_the_ticket_shows_each_target_its_counting_and_the_pause(flow: Flo
     # 24 operating hours from Tuesday 10:00 (08:00-16:00 weekdays): Friday 10:00 WIB, 03:00 UTC.
     assert sla["targets"]["resolution"]["due_at"] == "2026-11-27T03:00:00+00:00"
     assert shown["due_at"] == sla["targets"]["resolution"]["due_at"]
+
+
+async def test_the_tickets_own_address_is_reachable_even_when_only_claimed(flow: FlowHarness) -> None:
+    # The person typed a NIM (a claim, never proven) and asked for a person: a reply on the ticket goes back
+    # where they wrote, so the API lists that channel even though the address is not proven.
+    await flow.send("halo", user="77")
+    await flow.send("13521045", user="77")
+    await flow.send("agen", user="77")
+    ticket = await Ticket.filter(conversation__identity__external_id="77").get()
+    shown = await ticket_json(ticket, now=ticket.opened_at)
+    assert (shown["reachable_on"], shown["unreachable_on"]) == ([ticket.channel.value], [])
