@@ -31,6 +31,13 @@ _LABEL = b"carecenter identity attempts v1"
 
 class Outcome(StrEnum):
     LOOKED_UP = "looked_up"
+    LINK_FAILED = "link_failed"  # a wrong, expired or used staff link code (handoff.staff_telegram)
+
+
+# Wrong staff link codes one chat may send in LINK_WINDOW; then even a right one waits. Codes are ten
+# characters of 32 (about 10^15), so this only stops a chat from guessing, not a supervisor from mistyping.
+LINK_LIMIT = 5
+LINK_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,24 @@ async def allowed(keys: AttemptKeys, *, now: datetime) -> bool:
 async def record(keys: AttemptKeys, *, now: datetime) -> None:
     await IdentityAttempt.create(address_key=keys.address_key, number_key=keys.number_key,
                                  outcome=Outcome.LOOKED_UP.value, created_at=now)
+
+
+async def link_key(*, secret_key: str, channel: ChannelKind, address: str) -> str:
+    """The keyed hash a chat's link attempts are counted under; its own prefix keeps them apart from the
+    identity attempts of the same address."""
+    keys = await attempt_keys(secret_key=secret_key, channel=channel, address=f"link:{address}", number="")
+    return keys.address_key
+
+
+async def link_allowed(key: str, *, now: datetime) -> bool:
+    failed = await IdentityAttempt.filter(address_key=key, outcome=Outcome.LINK_FAILED.value,
+                                          created_at__gte=now - LINK_WINDOW).count()
+    return failed < LINK_LIMIT
+
+
+async def record_link_failure(key: str, *, now: datetime) -> None:
+    await IdentityAttempt.create(address_key=key, number_key=None, outcome=Outcome.LINK_FAILED.value,
+                                 created_at=now)
 
 
 async def prune(*, now: datetime) -> int:
