@@ -179,6 +179,7 @@ async def test_the_digests_reach_the_linked_chat_once(
     assert len(texts) == 2
     daily = next(text for text in texts if text.startswith("Ringkasan harian"))
     indonesian, english = daily.split("\n\n-----\n\n")
+    assert "- Belum diambil lebih dari 30 menit: 0" in indonesian
     assert "Daily digest" in english
     assert "- Unassigned for over 30 minutes: 0" in english
     assert f"{URL}/console/admin/tickets?since=" in english
