@@ -6,6 +6,10 @@ nothing is claimed, and the person hears the same neutral answer as always, so t
 guesser nothing. Rows hold keyed hashes (HMAC-SHA256 with the app's secret), never a number or an address:
 the table must not become a list of whose number was tried from where. ``prune`` drops rows older than the
 window (handoff.jobs runs it, which is why this lives in handoff: handoff never imports the bot).
+
+The same table counts the wrong staff link codes a Telegram chat sends (handoff.staff_telegram), under a
+key of their own (``link_key``) and a shorter window, so guessing a console user's link code is as
+expensive as guessing a number.
 """
 
 from __future__ import annotations
