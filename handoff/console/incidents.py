@@ -53,7 +53,8 @@ async def escalation_context(ticket: Ticket) -> dict[str, Any]:
     """What the ticket view shows about the developer team: the incident, the open ones to link to, and
     whether the webhook and the e-mail reached them."""
     incident = await Incident.get_or_none(id=ticket.incident_id) if ticket.incident_id else None
-    mails = await EscalationMail.filter(ticket_id=ticket.id).order_by("-id")
+    # The developers' mails only: the outbox also holds the ticket's breach notices to supervisors.
+    mails = await EscalationMail.filter(ticket_id=ticket.id, kind="escalation").order_by("-id")
     webhook = await TicketEvent.filter(ticket_id=ticket.id, kind="escalation_webhook").order_by("-id").first()
     return {
         "incident": incident,
