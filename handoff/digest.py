@@ -19,7 +19,10 @@ shows. The figures are the reports' (``compare_figures``) for yesterday or last 
 before. Both languages, Indonesian first, as ``handoff.notify``'s mails (a supervisor has no language).
 
 How. Through ``handoff.notify.queue_supervisor_mail``: rows of the helpdesk's mail outbox, sent and
-retried by ``handoff.escalation_mail``. Telegram delivery is not built (see handoff.notify).
+retried by ``handoff.escalation_mail``. A supervisor who linked a Telegram chat (handoff.staff_telegram)
+also gets it there, queued by ``queue_supervisor_telegram`` in the same claiming transaction, so it too
+goes once: a shorter plain text (``telegram_text``: the counts, the figures, one link to the ticket page),
+since a message is read on a phone and Telegram caps one at 4,096 characters.
 """
 
 from __future__ import annotations
@@ -170,6 +173,7 @@ class Digest:
     backlog: Period  # what the exception counts are about (the ticket page's default period)
     exceptions: tuple[ExceptionLine, ...]
     figures: tuple[Row, ...]
+    tickets_url: str = ""  # the supervisor ticket page over ``backlog`` ("" without PUBLIC_URL)
 
     @property
     def flagged(self) -> int:
@@ -202,8 +206,9 @@ async def build_digest(kind: DigestKind, period: Period, *, now: datetime, publi
     backlog = default_period(now=now, tz=period.tz)
     counts = await exception_counts(backlog, now=now)
     both = await compare_figures(period=period, now=now)
+    query = urlencode(TicketSearch(period=backlog).query_string())
     return Digest(kind, period, backlog, exception_lines(counts, backlog, public_url=public_url),
-                  _figure_rows(both))
+                  _figure_rows(both), f"{public_url}/console/admin/tickets?{query}" if public_url else "")
 
 
 _ENV = jinja2.Environment(
@@ -265,6 +270,23 @@ def _plain(section: Section) -> str:
     return "\n".join(lines)
 
 
+def telegram_text(digest: Digest) -> str:
+    """The digest as one Telegram message, Indonesian then English: every count and figure of the mail, and
+    one link (the ticket page) instead of one per line."""
+    parts = []
+    for lang in LANGUAGES:
+        section = _section(digest, lang)
+        lines = [section.title, "", section.exceptions_title]
+        lines += [f"- {label}: {count}" for label, count, _url in section.exceptions]
+        lines += ["", section.figures_title]
+        lines += [f"- {label}: {current} ({section.figures_head[2].lower()}: {previous})"
+                  for label, current, previous, _moved in section.figures]
+        if digest.tickets_url:
+            lines += ["", console_catalog(lang)("digest_telegram_link", url=digest.tickets_url)]
+        parts.append("\n".join(lines))
+    return "\n\n-----\n\n".join(parts)
+
+
 def render(digest: Digest) -> tuple[str, str, str]:
     """(subject, plain text, HTML), Indonesian then English."""
     sections = [_section(digest, lang) for lang in LANGUAGES]
@@ -284,8 +306,9 @@ async def _waiting(kind: DigestKind, period_start: date) -> list[User]:
 
 
 async def _deliver(kind: DigestKind, period_start: date, supervisors: list[User], *, now: datetime, subject: str,
-                   body: str, html: str, report_id: int | None = None) -> int:
-    """Claim each supervisor's mail for the period and queue it; returns how many this call queued."""
+                   body: str, html: str, telegram: str, report_id: int | None = None) -> int:
+    """Claim each supervisor's mail for the period and queue it, with its Telegram message when they linked a
+    chat; returns to how many supervisors this call queued something."""
     queued = 0
     for supervisor in supervisors:
         try:
@@ -295,9 +318,11 @@ async def _deliver(kind: DigestKind, period_start: date, supervisors: list[User]
                 mail = await notify.queue_supervisor_mail(supervisor=supervisor, kind=f"digest_{kind}",
                                                           subject=subject, body=body, html=html,
                                                           report_id=report_id)
+                chat = await notify.queue_supervisor_telegram(supervisor=supervisor, kind=f"digest_{kind}",
+                                                              text=telegram)
         except IntegrityError:  # another run claimed it first: theirs is the one sent
             continue
-        queued += mail is not None
+        queued += mail is not None or chat is not None
     if queued:
         log.info("%s mail for %s queued for %d supervisor(s)", kind.value, period_start.isoformat(), queued)
     return queued
@@ -314,8 +339,10 @@ async def send_due(*, now: datetime, tz: ZoneInfo, public_url: str) -> int:
         supervisors = await _waiting(kind, period.start)
         if not supervisors:  # the cheap answer of nearly every minute
             continue
-        subject, body, html = render(await build_digest(kind, period, now=now, public_url=public_url))
-        queued += await _deliver(kind, period.start, supervisors, now=now, subject=subject, body=body, html=html)
+        built = await build_digest(kind, period, now=now, public_url=public_url)
+        subject, body, html = render(built)
+        queued += await _deliver(kind, period.start, supervisors, now=now, subject=subject, body=body, html=html,
+                                 telegram=telegram_text(built))
     return queued
 
 
@@ -340,5 +367,6 @@ async def send_monthly(*, now: datetime, tz: ZoneInfo, public_url: str) -> int:
         plain.append(body)
         sections.append(body)
     html = _ENV.get_template("monthly_mail.html").render(sections=sections, url=url, title=subjects[0])
+    text = "\n\n-----\n\n".join(plain)
     return await _deliver(DigestKind.MONTHLY, period.start, supervisors, now=now, subject=subjects[0][:200],
-                          body="\n\n-----\n\n".join(plain), html=html, report_id=report.id)
+                          body=text, html=html, telegram=text, report_id=report.id)

@@ -14,7 +14,16 @@ report as an attachment (``report_id``, read when sending). Each kind with a tic
 (``EVENT_OF``). A kind in ``SECRET_KINDS`` carries a secret in its body: once the mail is sent or given up,
 the body is replaced, so the code lives in the mailbox only.
 
-The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``): handoff never imports a channel.
+Telegram notices to staff (``channel`` telegram, handoff.staff_telegram) are rows of the same outbox, with
+the same claim, backoff and ``MAX_ATTEMPTS``: the chat id is the recipient and the body the plain text.
+One outbox rather than a sibling table because what makes a notice exactly once (queued in the transaction
+that claims it) and what makes its sending safe (claimed ``queued`` -> ``unknown`` first, an unconfirmed
+send left ``unknown``, never resent) is this module's rule, and a second table would need a second copy
+of it. A row for a chat no longer linked, or whose link broke, is given up unsent; Telegram refusing the
+chat for good (403, the bot blocked) gives the row up and marks the link broken.
+
+The SMTP client itself is the app's (``bot.channels.mail.SmtpMailer``), and the Telegram one the channel
+registry's (``handoff.delivery.Channel``): handoff never imports a channel.
 """
 
 from __future__ import annotations
@@ -25,10 +34,20 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from handoff import proof_codes
+from handoff import proof_codes, staff_telegram
+from handoff.delivery import Channel, DeliveryError, OutboundMessage
 from handoff.reports.archive import CONTENT_TYPES
 from handoff.tickets import add_event
-from models import ActorKind, Category, Conversation, DeliveryStatus, EscalationMail, GeneratedReport, Ticket
+from models import (
+    ActorKind,
+    Category,
+    ChannelKind,
+    Conversation,
+    DeliveryStatus,
+    EscalationMail,
+    GeneratedReport,
+    Ticket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +120,62 @@ async def queue_escalation_mail(
     )
 
 
+def event_of(row: EscalationMail) -> str:
+    """The ticket event a row records its outcome as (a Telegram notice's beside its mail's)."""
+    if row.channel == ChannelKind.TELEGRAM:
+        return f"{row.kind}_telegram"
+    return EVENT_OF.get(row.kind, "escalation_email")
+
+
+async def _record(row: EscalationMail, data: dict[str, object]) -> None:
+    if row.ticket_id is not None:
+        ticket = await Ticket.get_or_none(id=row.ticket_id)
+        if ticket is not None:
+            await add_event(ticket=ticket, kind=event_of(row), actor_kind=ActorKind.SYSTEM, data=data)
+
+
+async def send_staff_telegram(*, row: EscalationMail, telegram: Channel | None, now: datetime) -> bool:
+    """One try of a Telegram notice to a staff chat. True when Telegram took it."""
+    if telegram is None:
+        # Telegram is not configured in this process: the row waits for one that has it.
+        await EscalationMail.filter(id=row.id).update(last_error="telegram not configured")
+        return False
+    if not await staff_telegram.working_chat(row.recipients):
+        # Unlinked, linked elsewhere, or broken since it was queued: the notice is not theirs to get any more.
+        if await EscalationMail.filter(id=row.id, status=DeliveryStatus.QUEUED).update(
+                status=DeliveryStatus.FAILED, last_error="the chat is no longer linked, or its link is broken"):
+            log.info("%s telegram notice %s given up: its chat is no longer a working link", row.kind, row.id)
+        return False
+    claimed = await EscalationMail.filter(id=row.id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.UNKNOWN, attempts=row.attempts + 1
+    )
+    if not claimed:
+        return False
+    row.attempts += 1
+    # No Message row (message_id 0) and no purpose of its own: Telegram has no reply window to choose a form by.
+    message = OutboundMessage(message_id=0, channel=ChannelKind.TELEGRAM, recipient=row.recipients, text=row.body)
+    try:
+        result = await telegram.send(message)
+    except DeliveryError as exc:
+        gave_up = exc.permanent or row.attempts >= MAX_ATTEMPTS
+        await EscalationMail.filter(id=row.id).update(
+            status=DeliveryStatus.FAILED if gave_up else DeliveryStatus.QUEUED, last_error=exc.reason[:500])
+        if exc.unreachable:
+            await staff_telegram.mark_broken(chat_id=row.recipients, reason=exc.reason, now=now)
+        await _record(row, {"delivered": False, "attempt": row.attempts, "final": gave_up, "error": exc.reason[:200]})
+        log.warning("%s telegram notice %s not sent (try %d): %s", row.kind, row.id, row.attempts, exc.reason)
+        return False
+    if result.status != DeliveryStatus.SENT:
+        # Telegram may have it (a timeout) or has part of it: recorded as it is, never sent again blindly.
+        await EscalationMail.filter(id=row.id).update(status=result.status, last_error=(result.error or "")[:500])
+        log.warning("%s telegram notice %s: %s", row.kind, row.id, result.status.value)
+        return False
+    await EscalationMail.filter(id=row.id).update(status=DeliveryStatus.SENT, sent_at=now, last_error=None)
+    await _record(row, {"delivered": True, "attempt": row.attempts})
+    log.info("%s telegram notice %s sent", row.kind, row.id)
+    return True
+
+
 async def send_escalation_mail(*, row: EscalationMail, mailer: Mailer | None, now: datetime) -> bool:
     """One try. True when the server took the mail."""
     if mailer is None:
@@ -165,15 +240,24 @@ async def _attach(mail: EmailMessage, report_id: int) -> None:
 def due_at(row: EscalationMail) -> datetime:
     created: datetime = row.created_at
     if row.attempts == 0:
-        return created if row.kind in NO_GRACE_KINDS else created + UNTRIED_GRACE
+        # A Telegram notice has no try of its own when queued (it is queued inside a sweep's transaction).
+        no_grace = row.kind in NO_GRACE_KINDS or row.channel == ChannelKind.TELEGRAM
+        return created if no_grace else created + UNTRIED_GRACE
     backoff: timedelta = BASE_DELAY * (2 ** int(row.attempts) - 1)
     return created + backoff
 
 
-async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int:
-    """One sweep: retry the queued escalation mails that are due. Returns how many were tried."""
+async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50, telegram: Channel | None = None) -> int:
+    """One sweep: send or retry the queued rows that are due, mails and Telegram notices. Returns how many
+    were tried."""
     tried = 0
-    for row in await EscalationMail.filter(status=DeliveryStatus.QUEUED).order_by("id").limit(limit):
+    # Only the rows this process can send: the others wait, untouched, for a process that can.
+    senders = [kind for kind, sender in ((ChannelKind.EMAIL, mailer), (ChannelKind.TELEGRAM, telegram))
+               if sender is not None]
+    if not senders:
+        return 0
+    queued = EscalationMail.filter(status=DeliveryStatus.QUEUED, channel__in=senders)
+    for row in await queued.order_by("id").limit(limit):
         stale = STALE_AFTER.get(row.kind)
         if stale is not None and row.created_at + stale <= now:
             scrub = {"body": SCRUBBED, "html": None} if row.kind in SECRET_KINDS else {}
@@ -183,6 +267,9 @@ async def drain(*, mailer: Mailer | None, now: datetime, limit: int = 50) -> int
             continue
         if due_at(row) > now:
             continue
-        await send_escalation_mail(row=row, mailer=mailer, now=now)
+        if row.channel == ChannelKind.TELEGRAM:
+            await send_staff_telegram(row=row, telegram=telegram, now=now)
+        else:
+            await send_escalation_mail(row=row, mailer=mailer, now=now)
         tried += 1
     return tried

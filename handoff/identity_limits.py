@@ -6,6 +6,10 @@ nothing is claimed, and the person hears the same neutral answer as always, so t
 guesser nothing. Rows hold keyed hashes (HMAC-SHA256 with the app's secret), never a number or an address:
 the table must not become a list of whose number was tried from where. ``prune`` drops rows older than the
 window (handoff.jobs runs it, which is why this lives in handoff: handoff never imports the bot).
+
+The same table counts the wrong staff link codes a Telegram chat sends (handoff.staff_telegram), under a
+key of their own (``link_key``) and a shorter window, so guessing a console user's link code is as
+expensive as guessing a number.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ _LABEL = b"carecenter identity attempts v1"
 
 class Outcome(StrEnum):
     LOOKED_UP = "looked_up"
+    LINK_FAILED = "link_failed"  # a wrong, expired or used staff link code (handoff.staff_telegram)
+
+
+# Wrong staff link codes one chat may send in LINK_WINDOW; then even a right one waits. Codes are ten
+# characters of 32 (about 10^15), so this only stops a chat from guessing, not a supervisor from mistyping.
+LINK_LIMIT = 5
+LINK_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +75,24 @@ async def allowed(keys: AttemptKeys, *, now: datetime) -> bool:
 async def record(keys: AttemptKeys, *, now: datetime) -> None:
     await IdentityAttempt.create(address_key=keys.address_key, number_key=keys.number_key,
                                  outcome=Outcome.LOOKED_UP.value, created_at=now)
+
+
+async def link_key(*, secret_key: str, channel: ChannelKind, address: str) -> str:
+    """The keyed hash a chat's link attempts are counted under; its own prefix keeps them apart from the
+    identity attempts of the same address."""
+    keys = await attempt_keys(secret_key=secret_key, channel=channel, address=f"link:{address}", number="")
+    return keys.address_key
+
+
+async def link_allowed(key: str, *, now: datetime) -> bool:
+    failed = await IdentityAttempt.filter(address_key=key, outcome=Outcome.LINK_FAILED.value,
+                                          created_at__gte=now - LINK_WINDOW).count()
+    return failed < LINK_LIMIT
+
+
+async def record_link_failure(key: str, *, now: datetime) -> None:
+    await IdentityAttempt.create(address_key=key, number_key=None, outcome=Outcome.LINK_FAILED.value,
+                                 created_at=now)
 
 
 async def prune(*, now: datetime) -> int:

@@ -1,17 +1,17 @@
-"""Telling people about a ticket outside the console: the SLA breach mails to supervisors.
+"""Telling people about a ticket outside the console: the SLA breach notices to supervisors.
 
-A breach notice (handoff.sla) queues one mail per active supervisor in the helpdesk's mail outbox (the
+A breach notice (handoff.sla) queues one mail per active supervisor in the helpdesk's outbox (the
 ``EscalationMail`` rows of handoff.escalation_mail, whose sending, claiming and retries with backoff it
-reuses), inside the transaction that claims the notice: the mails exist exactly when the notice does.
+reuses), and one Telegram message per supervisor with a working linked chat (handoff.staff_telegram),
+inside the transaction that claims the notice: the mails and messages exist exactly when the notice does.
 Each mail has a plain-text and an HTML part, in Indonesian then English (a supervisor has no language
-setting), and names the ticket by its number and console link only: no personal data. A supervisor
-without a usable address is skipped with a WARNING naming the user id only.
+setting); the Telegram message is the plain text. Both name the ticket by its number and console link
+only: no personal data. A supervisor without a usable address gets no mail (a WARNING naming the user id
+only), and still gets the Telegram message when linked.
 
-The digests and the monthly report (handoff.digest) take the same path (``queue_supervisor_mail``): a
-mail about no one ticket, the address rule here, the outbox's sending and retries.
-
-Telegram for supervisors (a linked chat) is not built: it needs a one-time linking code through the bot,
-which belongs with the bot's identity code (issue 12 leaves it for later).
+The digests and the monthly report (handoff.digest) take the same path (``queue_supervisor_mail`` and
+``queue_supervisor_telegram``): messages about no one ticket, the address rule here, the outbox's sending
+and retries.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from zoneinfo import ZoneInfo
 
+from handoff import staff_telegram
 from handoff.i18n import LANGUAGES, console_catalog
 from handoff.sla import Notice
 from models import DeliveryStatus, EscalationMail, Ticket, User, UserRole
@@ -64,8 +65,15 @@ async def queue_supervisor_mail(*, supervisor: User, kind: str, subject: str, bo
                                        html=html, kind=kind, report_id=report_id, status=DeliveryStatus.QUEUED)
 
 
+async def queue_supervisor_telegram(*, supervisor: User, kind: str, text: str,
+                                    ticket_id: int | None = None) -> EscalationMail | None:
+    """The same notice as plain text to the supervisor's linked Telegram chat, or None without a working link."""
+    return await staff_telegram.queue(user=supervisor, kind=kind, text=text, ticket_id=ticket_id)
+
+
 def breach_mails(*, public_url: str = "") -> Callable[[Ticket, Notice], Awaitable[int]]:
-    """The sweep's ``on_notice``: queue the breach mails (warnings go to the console only)."""
+    """The sweep's ``on_notice``: queue the breach mails and Telegram messages (warnings go to the console
+    only). Returns how many were queued."""
 
     async def queue(ticket: Ticket, notice: Notice) -> int:
         if not notice.breach:
@@ -74,6 +82,8 @@ def breach_mails(*, public_url: str = "") -> Callable[[Ticket, Notice], Awaitabl
         subject, body, rich = _texts(ticket, notice, url)
         queued = 0
         for supervisor in await User.filter(role=UserRole.SUPERVISOR, active=True).order_by("id"):
+            if await queue_supervisor_telegram(supervisor=supervisor, kind=KIND, text=body, ticket_id=ticket.id):
+                queued += 1
             address = usable_address(supervisor)
             if address is None:
                 log.warning("SLA breach mail skipped: supervisor %s has no usable e-mail address", supervisor.id)

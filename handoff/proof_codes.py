@@ -69,11 +69,16 @@ def as_code(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+async def keyed_hash(secret_key: str, label: bytes, *parts: str) -> str:
+    """HMAC-SHA256 of ``parts`` under a key derived from the app's secret for ``label``'s use alone: how every
+    one-time code is kept (these, and handoff.staff_telegram's link codes)."""
+    key = hmac.new((await link_secret(secret_key)).encode(), label, hashlib.sha256).digest()
+    return hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
 async def _hash(secret_key: str, identity: ChannelIdentity, number: str, code: str) -> str:
-    key = hmac.new((await link_secret(secret_key)).encode(), _LABEL, hashlib.sha256).digest()
     # The address and the number are in the message: a code is worth nothing for any other pair.
-    message = "\x1f".join((identity.channel.value, identity.external_id, number, code)).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return await keyed_hash(secret_key, _LABEL, identity.channel.value, identity.external_id, number, code)
 
 
 async def paused_until(identity: ChannelIdentity, *, now: datetime) -> datetime | None:

@@ -557,6 +557,9 @@ class EscalationMail(Model):
     body = fields.TextField()
     html = fields.TextField(null=True)  # an HTML alternative to ``body``, when the mail has one
     kind = fields.CharField(max_length=32, default="escalation", db_default="escalation")
+    # How it goes (handoff.escalation_mail): ``email`` to ``recipients``, or ``telegram`` to the linked staff
+    # chat whose id is ``recipients`` (handoff.staff_telegram); one outbox, so one claim and retry rule.
+    channel = fields.CharEnumField(ChannelKind, max_length=16, default=ChannelKind.EMAIL, db_default="email")
     status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.QUEUED)
     attempts = fields.IntField(default=0)
     last_error = fields.CharField(max_length=500, null=True)
@@ -569,6 +572,43 @@ class EscalationMail(Model):
             ("ticket_id",),  # a ticket's mails (ticket page)
             ("status", "id"),  # the retry sweep: queued ones among all ever sent
         )
+
+
+class StaffLinkCode(Model):
+    """A one-time code that links a console user's Telegram chat (handoff.staff_telegram): only its keyed
+    hash is kept, found by that hash when the code is sent to the bot, valid for minutes and used once."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="telegram_link_codes", on_delete=fields.CASCADE
+    )
+    user_id: int
+    code_hash = fields.CharField(max_length=64, unique=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "staff_link_codes"
+        indexes = (("user_id", "created_at"),)
+
+
+class StaffTelegramLink(Model):
+    """A console user's own Telegram chat, where their notices go (handoff.staff_telegram): one chat per user
+    and one user per chat. ``broken_at`` is set when Telegram refused a send for good (the bot was blocked)."""
+
+    id = fields.IntField(primary_key=True)
+    user: fields.OneToOneRelation[User] = fields.OneToOneField(
+        "models.User", related_name="telegram_link", on_delete=fields.CASCADE
+    )
+    user_id: int
+    chat_id = fields.CharField(max_length=32, unique=True)
+    linked_at = fields.DatetimeField()
+    broken_at = fields.DatetimeField(null=True)
+    broken_reason = fields.CharField(max_length=200, null=True)
+
+    class Meta:
+        table = "staff_telegram_links"
 
 
 class StoredSecret(Model):

@@ -5,6 +5,10 @@ PTB's ``Application`` is built with ``updater(None)`` when ``PUBLIC_URL`` is set
 only sent once the message is stored (Telegram re-delivers on any non-2xx; ``update_id`` is not a usable
 dedupe key, so the flow dedupes on ``chat_id:message_id`` or the callback query id). Without ``PUBLIC_URL``
 the same application long-polls ``getUpdates`` for development, and the same ``process`` runs per update.
+
+Console users link their own chat here for their notices (handoff.staff_telegram): ``/start <code>`` (the
+console's deep link) and ``/link <code>`` are answered by the channel itself, and any message from a linked
+staff chat is answered with a note, before anything is stored: a staff chat never becomes a conversation.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ from bot.channels.base import ChannelBase, Downloads, Handler, InboundMessage, s
 from bot.channels.fetch import Fetched, FetchPolicy, fetch_file, provider_origin, stand_in_origin
 from bot.channels.telegram_limits import ChatRateLimiter
 from bot.config import Settings
+from bot.i18n import catalog
+from handoff import staff_telegram
 from handoff.attachments import AttachmentStore, Refusal, normalise_type
 from handoff.delivery import Button, Capabilities, DeliveryError, OutboundAttachment, OutboundMessage, SendResult
 from handoff.webinput import InputError, clean_json, clean_text, provider_key, read_json
@@ -148,6 +154,7 @@ class TelegramChannel(ChannelBase):
             api_base_url=settings.telegram_api_base_url,
             public_url=settings.public_url,
             store=store,
+            secret_key=settings.secret_key,
         )
 
     def __init__(
@@ -161,8 +168,12 @@ class TelegramChannel(ChannelBase):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rate_limiter: ChatRateLimiter | None = None,
         store: AttachmentStore | None = None,
+        secret_key: str = "",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.public_url = public_url.rstrip("/")
+        self.secret_key = secret_key  # what staff link codes are hashed under (handoff.staff_telegram)
+        self.clock = clock
         self.store = store
         self._downloads = Downloads("telegram")
         self.secret = webhook_secret or derived_secret(token)
@@ -187,6 +198,14 @@ class TelegramChannel(ChannelBase):
     @property
     def webhook_mode(self) -> bool:
         return bool(self.public_url)
+
+    @property
+    def bot_username(self) -> str | None:
+        """The bot's @name from getMe (the console's deep link), None until getMe has answered."""
+        try:
+            return self.application.bot.username
+        except RuntimeError:  # PTB: "This Bot object has not been initialized"
+            return None
 
     # -- outbound ---------------------------------------------------------------------------------
 
@@ -314,10 +333,42 @@ class TelegramChannel(ChannelBase):
         inbound = read_message(update, payload)
         if isinstance(inbound, str):
             return inbound
+        staff = await self._staff_message(update, inbound)
+        if staff is not None:
+            return staff
         result = await handle(inbound)
         if getattr(result, "duplicate", False):
             return "duplicate"
         return "handled"
+
+    async def _staff_message(self, update: Update, inbound: InboundMessage) -> str | None:
+        """A link command, or a message from a linked staff chat: answered here, never stored or handed to
+        the flow. None for everything else (a student's message, ``/start`` alone)."""
+        code = staff_telegram.command_code(inbound.text)
+        language = getattr(getattr(update.message, "from_user", None), "language_code", None)
+        t = catalog("en" if isinstance(language, str) and language.lower().startswith("en") else "id").t
+        if code is not None:
+            result = await staff_telegram.link_chat(chat_id=inbound.external_id, code=code,
+                                                    secret_key=self.secret_key, now=self.clock())
+            key = {staff_telegram.Linked.LINKED: "staff_link_done", staff_telegram.Linked.WRONG: "staff_link_wrong",
+                   staff_telegram.Linked.EXPIRED: "staff_link_expired",
+                   staff_telegram.Linked.LIMITED: "staff_link_limited",
+                   staff_telegram.Linked.ASK: "staff_link_ask"}[result.outcome]
+            await self._answer_staff(inbound.external_id, t(key, name=result.name), update)
+            return f"staff_link:{result.outcome.value}"
+        user = await staff_telegram.linked_user(inbound.external_id)
+        if user is None:
+            return None
+        await self._answer_staff(inbound.external_id, t("staff_chat_only", name=user.name or user.email), update)
+        return "staff_chat"
+
+    async def _answer_staff(self, chat_id: str, text: str, update: Update) -> None:
+        # Straight to Telegram, not through the outbox: there is no conversation, and a lost answer is
+        # only asked again by its reader.
+        try:
+            await self.application.bot.send_message(chat_id=int(chat_id), text=text)
+        except TelegramError as exc:
+            log.warning("telegram answer to a staff chat (update %s) not sent: %s", update.update_id, exc)
 
     def fetch_files(self, message: InboundMessage) -> None:
         """The photo or document of a message just stored, downloaded in the background (bot.inbound

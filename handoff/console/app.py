@@ -85,7 +85,7 @@ def create_console(
         retrain=retrain,
     )
     console[BROKER] = console[STATE].broker
-    run_escalation_mail(console, mailer=escalation_mailer, clock=console[STATE].clock)
+    run_escalation_mail(console, mailer=escalation_mailer, clock=console[STATE].clock, registry=registry)
     if config.auto_assign:
         state = console[STATE]
 

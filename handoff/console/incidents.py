@@ -16,11 +16,12 @@ from aiohttp import web
 from handoff.actions import ConsoleError
 from handoff.console.lifecycle import run_while_serving
 from handoff.console.toolkit import USER, ConsoleState, console_state, form_fields, render, request_catalog
+from handoff.delivery import ChannelRegistry
 from handoff.escalation_mail import INTERVAL as MAIL_INTERVAL
 from handoff.escalation_mail import Mailer, drain
 from handoff.incidents import open_incidents, report_incident_fix
 from handoff.webinput import parse_id
-from models import EscalationMail, Incident, Ticket, TicketEvent
+from models import ChannelKind, EscalationMail, Incident, Ticket, TicketEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ async def escalation_context(ticket: Ticket) -> dict[str, Any]:
     """What the ticket view shows about the developer team: the incident, the open ones to link to, and
     whether the webhook and the e-mail reached them."""
     incident = await Incident.get_or_none(id=ticket.incident_id) if ticket.incident_id else None
-    mails = await EscalationMail.filter(ticket_id=ticket.id).order_by("-id")
+    # The developers' mails only: the outbox also holds the ticket's breach notices to supervisors.
+    mails = await EscalationMail.filter(ticket_id=ticket.id, kind="escalation").order_by("-id")
     webhook = await TicketEvent.filter(ticket_id=ticket.id, kind="escalation_webhook").order_by("-id").first()
     return {
         "incident": incident,
@@ -105,15 +107,20 @@ def add_incident_routes(router: web.UrlDispatcher) -> None:
 # --- the e-mail retry worker -------------------------------------------------------------------------
 
 
-def run_escalation_mail(app: web.Application, *, mailer: Mailer | None, clock: Callable[[], datetime]) -> None:
-    """Retry escalation mails the SMTP server did not take, while the app runs."""
-    if mailer is None:
+def run_escalation_mail(app: web.Application, *, mailer: Mailer | None, clock: Callable[[], datetime],
+                        registry: ChannelRegistry | None = None) -> None:
+    """Send and retry the staff outbox's rows while the app runs: the mails the SMTP server did not take, and
+    the Telegram notices to linked staff chats (the registry's Telegram channel, read at each sweep since the
+    configured channels are registered after the console is built)."""
+    if mailer is None and registry is None:
         return
 
     async def loop() -> None:
         while True:
             try:
-                await drain(mailer=mailer, now=clock())
+                telegram = registry.get(ChannelKind.TELEGRAM) if registry is not None else None
+                if mailer is not None or telegram is not None:
+                    await drain(mailer=mailer, now=clock(), telegram=telegram)
             except asyncio.CancelledError:
                 raise
             except Exception:  # one bad sweep must not stop the next ones

@@ -1,14 +1,16 @@
 """Supervisor page for operating hours (with a break), closed dates, the out-of-hours message, the SLA
 target, the SLA policy (handoff.sla: first response, counting, pause, warnings, per-category and
-per-priority rules) and the times of the scheduled summaries (handoff.digest), each form saved on its own."""
+per-priority rules) and the times of the scheduled summaries (handoff.digest), each form saved on its own; and
+the signed-in user's own Telegram chat for their notices (handoff.staff_telegram: link with a code, unlink)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
-from handoff import actions, digest
+from handoff import actions, digest, staff_telegram
 from handoff.console.toolkit import USER, console_state, current_operations, form_fields, render, require_supervisor
 from handoff.i18n import LANGUAGES
 from handoff.operations import (
@@ -21,7 +23,7 @@ from handoff.operations import (
 )
 from handoff.sla import PolicyError, SlaPolicy, check_categories, load_policy, policy_from_json, save_policy
 from handoff.templating import OUT_OF_HOURS
-from models import Priority, SlaCounting
+from models import ChannelKind, Priority, SlaCounting
 
 ANY = "*"  # a rule's category or priority left open
 UNSET = "-"  # a rule's target left to the next rule
@@ -88,12 +90,30 @@ def _holidays_ahead(ops: Operations, *, today: date, count: int = 8) -> list[tup
     return upcoming
 
 
-def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
-          *, params: dict[str, dict[str, str]] | None = None, status: int = 200,
-          sla_values: dict[str, str], sla_errors: dict[str, str] | None = None,
-          schedule: dict[str, str], schedule_errors: dict[str, str] | None = None) -> web.Response:
+async def telegram_card(request: web.Request, *, code: str = "") -> dict[str, Any]:
+    """The Telegram card: whether the bot runs here, the user's link and its state, and a code just made."""
+    state = console_state(request)
+    channel = state.registry.get(ChannelKind.TELEGRAM)
+    link = await staff_telegram.link_of(request[USER])
+    username = channel.bot_username if isinstance(channel, staff_telegram.NamedBot) else None
+
+    def local(moment: datetime | None) -> str:
+        return moment.astimezone(state.tz).strftime("%Y-%m-%d %H:%M") if moment is not None else ""
+
+    return {"configured": channel is not None, "link": link, "since": local(link.linked_at if link else None),
+            "broken_since": local(link.broken_at if link else None), "code": code,
+            "deep_link": staff_telegram.deep_link(username, code) if code and username else "",
+            "minutes": int(staff_telegram.VALIDITY.total_seconds() // 60)}
+
+
+async def _page(request: web.Request, ops: Operations, values: dict[str, str], errors: dict[str, str],
+                *, params: dict[str, dict[str, str]] | None = None, status: int = 200,
+                sla_values: dict[str, str], sla_errors: dict[str, str] | None = None,
+                schedule: dict[str, str], schedule_errors: dict[str, str] | None = None,
+                code: str = "") -> web.Response:
     state = console_state(request)
     return render(request, "admin_settings.html", {
+        "telegram": await telegram_card(request, code=code),
         "sla_values": sla_values,
         "sla_errors": sla_errors or {},
         "countings": [c.value for c in SlaCounting],
@@ -117,7 +137,7 @@ async def settings_page(request: web.Request) -> web.Response:
     ops = await current_operations(state)
     policy = await load_policy(hours=state.hours, resolution=state.sla)
     schedule = digest.schedule_values(await digest.load_schedule())
-    return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=schedule)
+    return await _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=schedule)
 
 
 async def settings_save(request: web.Request) -> web.Response:
@@ -130,7 +150,7 @@ async def settings_save(request: web.Request) -> web.Response:
     except OperationsFormError as problem:
         # Nothing is saved; the form comes back with what was typed, so no input is lost.
         policy = await load_policy(hours=state.hours, resolution=state.sla)
-        return _page(request, current, {**form_values(current), **form,
+        return await _page(request, current, {**form_values(current), **form,
                                         **{k: "" for k in ("public_holidays",) if k not in form},
                                         **{f"open_{d}": form.get(f"open_{d}", "") for d in range(7)}},
                      problem.errors, params=problem.params, status=400, sla_values=policy_values(policy),
@@ -162,7 +182,7 @@ async def sla_save(request: web.Request) -> web.Response:
         # Nothing is saved; what was typed comes back with every bad field named.
         ops = await current_operations(state)
         typed = {**policy_values(current), **form, "pause_when_waiting": form.get("pause_when_waiting", "")}
-        return _page(request, ops, form_values(ops), {}, status=400, sla_values=typed, sla_errors=problem.errors,
+        return await _page(request, ops, form_values(ops), {}, status=400, sla_values=typed, sla_errors=problem.errors,
                      schedule=digest.schedule_values(await digest.load_schedule()))
     await save_policy(policy)
     await actions.audit(actor=user, action="settings.sla_policy", data=policy_values(policy))
@@ -182,12 +202,34 @@ async def digest_save(request: web.Request) -> web.Response:
         ops = await current_operations(state)
         policy = await load_policy(hours=state.hours, resolution=state.sla)
         typed = {k: form.get(k, "") for k in digest.schedule_values(current)}
-        return _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=typed,
+        return await _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy), schedule=typed,
                      schedule_errors=problem.errors, status=400)
     await digest.save_schedule(schedule)
     await actions.audit(actor=user, action="settings.digest", data={
         **digest.schedule_values(schedule), "previous": digest.schedule_values(current)})
     raise web.HTTPSeeOther("/console/admin/settings?notice=notice_saved")
+
+
+async def telegram_link(request: web.Request) -> web.Response:
+    """A new code for the signed-in user's chat, shown once on this answer (never in a URL, never kept)."""
+    user = require_supervisor(request)
+    state = console_state(request)
+    if state.registry.get(ChannelKind.TELEGRAM) is None:
+        raise web.HTTPSeeOther("/console/admin/settings#telegram")
+    code = await staff_telegram.new_code(user=user, secret_key=state.config.secret_key, now=state.clock())
+    await actions.audit(actor=user, action="telegram.link_code", target=user.email)
+    ops = await current_operations(state)
+    policy = await load_policy(hours=state.hours, resolution=state.sla)
+    response = await _page(request, ops, form_values(ops), {}, sla_values=policy_values(policy),
+                           schedule=digest.schedule_values(await digest.load_schedule()), code=code)
+    response.headers["Cache-Control"] = "no-store"  # the code must not outlive this page
+    return response
+
+
+async def telegram_unlink(request: web.Request) -> web.Response:
+    user = require_supervisor(request)
+    await staff_telegram.unlink(user=user, actor=user)
+    raise web.HTTPSeeOther("/console/admin/settings?notice=notice_telegram_unlinked#telegram")
 
 
 def add_routes(console: web.Application) -> None:
@@ -196,3 +238,5 @@ def add_routes(console: web.Application) -> None:
     router.add_get("/admin/settings", settings_page, name="settings")
     router.add_post("/admin/settings", settings_save, name="settings_save")
     router.add_post("/admin/settings/digest", digest_save, name="settings_digest_save")
+    router.add_post("/admin/settings/telegram/link", telegram_link, name="settings_telegram_link")
+    router.add_post("/admin/settings/telegram/unlink", telegram_unlink, name="settings_telegram_unlink")

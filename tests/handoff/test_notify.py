@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handoff import sla
+from handoff import sla, staff_telegram
+from handoff.console.incidents import escalation_context
 from handoff.escalation_mail import drain
 from handoff.notify import breach_mails
-from models import DeliveryStatus, EscalationMail, TicketEvent, User, UserRole
+from models import ChannelKind, DeliveryStatus, EscalationMail, StaffTelegramLink, TicketEvent, User, UserRole
 from tests.conftest import FlowHarness
 from tests.fakes.mail import SmtpSink, smtp_sink
 from tests.handoff.test_actions import agent
@@ -55,3 +56,20 @@ async def test_a_breach_mails_each_supervisor_once_and_skips_one_without_an_addr
     events = await TicketEvent.filter(ticket_id=ticket.id, kind="sla_breach_email")
     assert [e.data["delivered"] for e in events] == [True]
     assert (await EscalationMail.get(id=rows[0].id)).status == DeliveryStatus.SENT
+
+
+async def test_a_breach_goes_to_a_linked_chat_too_and_is_no_developer_mail_on_the_ticket(flow: FlowHarness) -> None:
+    boss = await agent("boss@cc.test", UserRole.SUPERVISOR)
+    await User.filter(id=boss.id).update(email=" ")  # no address: the chat still gets it
+    await StaffTelegramLink.create(user_id=boss.id, chat_id="4242", linked_at=datetime.now(UTC))
+    broken = await agent("wakil@cc.test", UserRole.SUPERVISOR)
+    await StaffTelegramLink.create(user_id=broken.id, chat_id="4343", linked_at=datetime.now(UTC),
+                                   broken_at=datetime.now(UTC), broken_reason="forbidden")
+    ticket = await handed_off(flow)
+    await sla.sweep(now=ticket.opened_at + timedelta(minutes=61), on_notice=breach_mails(public_url=""))
+    rows = await EscalationMail.filter(kind="sla_breach").order_by("id")
+    assert [(r.channel, r.recipients) for r in rows] == [(ChannelKind.TELEGRAM, "4242"),
+                                                         (ChannelKind.EMAIL, "wakil@cc.test")]
+    assert await staff_telegram.working_chat("4343") is False
+    # The ticket page's "developer e-mail" lists the escalation's mails, not the supervisors' notices.
+    assert (await escalation_context(ticket))["escalation_mails"] == []
