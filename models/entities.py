@@ -462,6 +462,13 @@ class Ticket(Model):
             # The supervisor's ticket list by status in a period (handoff.ticket_search), and the period's
             # backlog whose SLA state it evaluates: without it SQLite walked every closed ticket by status.
             ("status", "opened_at"),
+            # The dashboard's agreement with the bot's guess over the last 30 days' closings, read from this
+            # index alone; SQLite otherwise chose (status, category_confirmed_at, ...) and read every closed
+            # ticket ever (850 ms at 100,000 tickets, 1 ms with it).
+            ("status", "resolved_at", "predicted_category", "category_id", "category_confirmed_at"),
+            # Closed tickets confirmed and then left without a category (half of "closed without a confirmed
+            # category", handoff.categorization.closed_unconfirmed): a seek to the few, not a walk of the rest.
+            ("status", "category_id", "category_confirmed_at"),
         )
 
 
