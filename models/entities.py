@@ -469,6 +469,12 @@ class Ticket(Model):
             # Closed tickets confirmed and then left without a category (half of "closed without a confirmed
             # category", handoff.categorization.closed_unconfirmed): a seek to the few, not a walk of the rest.
             ("status", "category_id", "category_confirmed_at"),
+            # The dashboard's backlog counted per status and assignee (handoff.console.dashboard) from the
+            # index alone, without reading each unresolved ticket's row.
+            ("status", "assignee_id", "opened_at", "due_at"),
+            # Whether a conversation was handed off in a period (the reports' conversation outcomes, asked
+            # per conversation), answered from the index.
+            ("conversation_id", "opened_at"),
         )
 
 

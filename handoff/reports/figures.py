@@ -17,6 +17,7 @@ What is counted (each rule is defined here once):
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -381,15 +382,17 @@ async def _agents(period: Period, spreads: dict[object, Spread]) -> tuple[AgentF
 
 async def compute_figures(*, period: Period, now: datetime) -> Figures:
     """Every figure of ``period`` as the database stands at ``now``."""
-    conversation_days = _days(period, await _grouped(period, "{bucket}"))
-    ticket_days = _days(period, await _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"))
-    outcomes, abandoned, conversation_channels = _conversation_figures(await _conversation_groups(period, now))
-    per_category = await _ticket_counts(period, now)
+    # Independent reads, sent together: PostgreSQL runs them on connections of its pool at once (SQLite's
+    # one connection takes them in turn, as before).
+    conversation_buckets, ticket_buckets, conversation_groups, per_category, spreads = await asyncio.gather(
+        _grouped(period, "{bucket}"), _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"),
+        _conversation_groups(period, now), _ticket_counts(period, now), _spreads(period))
+    conversation_days, ticket_days = _days(period, conversation_buckets), _days(period, ticket_buckets)
+    outcomes, abandoned, conversation_channels = _conversation_figures(conversation_groups)
     totals: dict[str, int] = {}
     for counted in per_category.values():
         for name, n in counted.items():
             totals[name] = totals.get(name, 0) + n
-    spreads = await _spreads(period)
 
     categories = {c["id"]: c for c in await Category.all().values("id", "slug", "name_id", "name_en")}
     by_category = [
@@ -430,5 +433,6 @@ async def compute_figures(*, period: Period, now: datetime) -> Figures:
 
 
 async def compare_figures(*, period: Period, now: datetime) -> Comparison:
-    return Comparison(await compute_figures(period=period, now=now),
-                      await compute_figures(period=period.previous(), now=now))
+    current, previous = await asyncio.gather(compute_figures(period=period, now=now),
+                                             compute_figures(period=period.previous(), now=now))
+    return Comparison(current, previous)

@@ -1,5 +1,6 @@
 """Issue 12, the supervisor's pages at 100,000 tickets (benchmarks/list_bench.py): the dashboard's agreement
-with the bot's guess read from one index, and closed tickets left without a category found by a seek."""
+with the bot's guess and its backlog read from indexes alone, closed tickets left without a category found by
+a seek, and whether a conversation was handed off in a period answered from an index."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -18,5 +19,13 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Ticket',
             index=Index(fields=['status', 'category_id', 'category_confirmed_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['status', 'assignee_id', 'opened_at', 'due_at']),
+        ),
+        ops.AddIndex(
+            model_name='Ticket',
+            index=Index(fields=['conversation_id', 'opened_at']),
         ),
     ]
