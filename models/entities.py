@@ -475,6 +475,14 @@ class Ticket(Model):
             # Whether a conversation was handed off in a period (the reports' conversation outcomes, asked
             # per conversation), answered from the index.
             ("conversation_id", "opened_at"),
+            # The supervisor's ticket list filtered by one of these in a period, counted and paged from the
+            # index alone: without them SQLite (no statistics) chose (channel, id) and the like and read
+            # every such ticket ever (56 ms for channel=email at 100,000 tickets; 0.2 ms with it).
+            ("channel", "opened_at"),
+            ("assignee_id", "opened_at"),
+            ("category_id", "opened_at"),
+            ("team_id", "opened_at"),
+            ("survey_rating", "opened_at"),
         )
 
 
