@@ -482,7 +482,8 @@ class Ticket(Model):
             ("assignee_id", "opened_at"),
             ("category_id", "opened_at"),
             ("team_id", "opened_at"),
-            ("survey_rating", "opened_at"),
+            # Not (survey_rating, opened_at): SQLite then walked all of it for the dashboard's ratings
+            # GROUP BY instead of reading the last 30 days from (survey_answered_at, survey_rating).
         )
 
 

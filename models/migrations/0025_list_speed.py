@@ -1,7 +1,7 @@
 """Issue 12, the supervisor's pages at 100,000 tickets (benchmarks/list_bench.py): the dashboard's agreement
 with the bot's guess and its backlog read from indexes alone, closed tickets left without a category found by
 a seek, whether a conversation was handed off in a period answered from an index, and the ticket list's
-filters (channel, agent, category, team, rating) counted and paged in a period from an index each."""
+filters (channel, agent, category, team) counted and paged in a period from an index each."""
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
@@ -44,9 +44,5 @@ class Migration(migrations.Migration):
         ops.AddIndex(
             model_name='Ticket',
             index=Index(fields=['team_id', 'opened_at']),
-        ),
-        ops.AddIndex(
-            model_name='Ticket',
-            index=Index(fields=['survey_rating', 'opened_at']),
         ),
     ]
