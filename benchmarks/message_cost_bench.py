@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, audit_payload, storable
+from bot.channels.base import MAX_CLASSIFIED_CHARS, MAX_STORED_CHARS, audit_payload
 from bot.channels.mail import html_to_text
 from bot.i18n import detect_language
 from bot.identity import parse_identity
+from handoff.webinput import clean_text
 from nlp.acts import read as read_act
 from nlp.classifier import load_classifier
 from nlp.normalize import normalize
@@ -64,7 +65,7 @@ def main() -> None:
     classifier = load_classifier()
     today = date(2026, 11, 24)
     steps: dict[str, tuple[int, Callable[[str], object]]] = {
-        "storable": (MAX_STORED_CHARS, storable),
+        "clean_text": (MAX_STORED_CHARS, clean_text),
         "audit_payload": (MAX_STORED_CHARS, lambda t: audit_payload({"form": {"Body": t * 2}})),
         "parse_identity": (MAX_STORED_CHARS, lambda t: parse_identity(t, today=today)),
         "acts.read": (MAX_STORED_CHARS, read_act),

@@ -1,6 +1,6 @@
 """One SLA sweep (handoff.sla.sweep) over 100,000 tickets with their events and messages, SQLite or PostgreSQL.
 
-Seeds a year of history with benchmarks/report_bench.py's seeder (about 8 % of tickets still open), gives
+Seeds a year of history with benchmarks/common.py's seeder (about 8 % of tickets still open), gives
 every open ticket the default targets and a next check in the future, then times:
 - the steady sweep: the scheduler's minute, with ``--due`` tickets (default 200) reaching a threshold in it
   (each a claimed notice, a ticket event and a live alert) and everything else waiting (target: under 1 s);
@@ -16,28 +16,19 @@ created and dropped).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import random
-import sqlite3
 import sys
-import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import NOW, run
 
-from benchmarks.report_bench import NOW, PG_URL, Seeder, seed
 from handoff import sla
 from handoff.live import Broker
-from handoff.seed import seed_defaults
 from models import SlaNotice, Ticket, TicketEvent, open_database
-from models.db import run_migrations
 
 
 async def prepare(url: str, *, due: int) -> int:
@@ -87,53 +78,6 @@ async def measure(url: str, *, due: int) -> None:
         await db.close()
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--tickets", type=int, default=100_000)
-    parser.add_argument("--due", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as folder:
-        if args.db == "sqlite":
-            url = f"sqlite://{folder}/bench.sqlite3"
-            await run_migrations(url)
-            db = await open_database(url, migrate_first=False)
-            await seed_defaults()
-            await db.close()
-            connection = sqlite3.connect(f"{folder}/bench.sqlite3")
-            started = time.perf_counter()
-            await seed(Seeder(sqlite=connection), tickets=args.tickets, rng=rng)
-            connection.commit()
-            connection.close()
-            print(f"seeded {args.tickets:,} tickets into SQLite in {time.perf_counter() - started:.1f} s")
-            await measure(url, due=args.due)
-            return
-        name = f"cc_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(PG_URL.replace("postgres://", "postgresql://"))
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-        try:
-            await run_migrations(url)
-            db = await open_database(url, migrate_first=False)
-            await seed_defaults()
-            await db.close()
-            connection = await asyncpg.connect(url.replace("postgres://", "postgresql://"))
-            started = time.perf_counter()
-            await seed(Seeder(pg=connection), tickets=args.tickets, rng=rng)
-            # COPY wrote explicit ids: move the id sequences past them, as rows the app creates need.
-            for table in ("ticket_events", "sla_notices", "escalation_mails"):
-                await connection.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                         f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
-            await connection.execute("ANALYZE")
-            await connection.close()
-            print(f"seeded {args.tickets:,} tickets into PostgreSQL in {time.perf_counter() - started:.1f} s")
-            await measure(url, due=args.due)
-        finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await admin.close()
-
-
 if __name__ == "__main__":
-    asyncio.run(main())
+    run(__doc__, lambda url, args: measure(url, due=args.due),
+        lambda p: p.add_argument("--due", type=int, default=200))

@@ -14,7 +14,7 @@ from handoff.i18n import console_catalog
 from handoff.reachability import ticket_reach
 from handoff.sla import SlaPolicy, SlaState, evaluate, evaluate_targets, load_policy
 from handoff.teams import scope_for_token
-from handoff.webinput import MAX_ID, ascii_int, parse_id
+from handoff.webinput import MAX_ID, parse_id
 from models import (
     ApiToken,
     ChannelIdentity,
@@ -34,8 +34,8 @@ from models import (
 TOKEN_KEY = web.RequestKey("api_token", ApiToken)
 # The OpenAPI document, on the app so that modules adding routes (the console's ticket actions) document them.
 OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")
+# The largest page of GET /tickets (the console's page shows at most handoff.ticket_search.MAX_PAGE).
 MAX_LIMIT = 200
-MAX_OFFSET = 10**9
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 TEAM_RULE = (
     "With teams configured, a token sees what its console user sees: a supervisor every ticket; an agent the "
@@ -200,20 +200,6 @@ def incident_json(incident: Incident, *, tickets: list[int]) -> dict[str, Any]:
     }
 
 
-class BadQueryError(Exception):
-    """A query parameter the API cannot use; the message names it and what it must be."""
-
-
-def _int(request: web.Request, name: str, default: int, *, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    value = ascii_int(raw, low=low, high=high)
-    if value is None:
-        raise BadQueryError(f"{name} must be an integer between {low} and {high}")
-    return value
-
-
 def path_id(request: web.Request, name: str = "id") -> int | None:
     """The id in the path, or None when it can name no row (the caller answers 404, as for a missing one)."""
     return parse_id(request.match_info[name])
@@ -226,51 +212,6 @@ def unknown_parameters(request: web.Request, known: set[str]) -> web.Response | 
     if not unknown:
         return None
     return problem(400, "bad_request", f"unknown query parameter(s): {', '.join(unknown)[:200]}")
-
-
-TICKET_FILTERS = {"status", "channel", "since", "limit", "offset"}
-
-
-async def list_tickets(request: web.Request) -> web.Response:
-    if (unknown := unknown_parameters(request, TICKET_FILTERS)) is not None:
-        return unknown
-    query = await scope_for_token(Ticket.all(), request[TOKEN_KEY])
-    if (status := request.query.get("status")) is not None:
-        if status not in TicketStatus._value2member_map_:
-            return problem(400, "bad_request", f"status must be one of {', '.join(s.value for s in TicketStatus)}")
-        query = query.filter(status=status)
-    if (channel := request.query.get("channel")) is not None:
-        if channel not in ChannelKind._value2member_map_:
-            return problem(400, "bad_request", f"channel must be one of {', '.join(c.value for c in ChannelKind)}")
-        query = query.filter(channel=channel)
-    if (since := request.query.get("since")) is not None:
-        try:
-            moment = datetime.fromisoformat(since.replace("Z", "+00:00").replace(" ", "+"))
-        except ValueError:
-            return problem(400, "bad_request", "since must be an ISO 8601 date-time, e.g. 2026-11-01T00:00:00+07:00")
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        try:
-            moment = moment.astimezone(UTC)
-        except OverflowError:  # year 1 at +14:00, or 9999 at -12:00: no instant the database can hold
-            return problem(400, "bad_request", "since is out of range")
-        query = query.filter(opened_at__gte=moment)
-    try:
-        limit = _int(request, "limit", 50, low=1, high=MAX_LIMIT)
-        offset = _int(request, "offset", 0, low=0, high=MAX_OFFSET)
-    except BadQueryError as exc:
-        return problem(400, "bad_request", str(exc))
-    total = await query.count()
-    # Never ask for more rows than match. Newest first is id order, which SQLite serves by walking the
-    # tickets from the newest one until the page is full: asked for more than there are (a sync polling
-    # since= for what is new), that walk went on through every ticket ever opened. The tickets opened
-    # since a moment are the newest ones, so the walk now ends about where they do.
-    page = min(limit, total - offset)
-    tickets = await query.order_by("-id").offset(offset).limit(page) if page > 0 else []
-    now = datetime.now(UTC)
-    policy = await load_policy()  # once for the page: it only gives the hours the clocks count
-    items = [await ticket_json(t, now=now, policy=policy) for t in tickets]
-    return web.json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -438,16 +379,6 @@ def openapi_document(version: str) -> dict[str, Any]:
             "tickets": {"type": "array", "items": {"type": "integer"}, "description": "linked ticket ids"},
         },
     }
-    page = {
-        "type": "object",
-        "required": ["items", "total", "limit", "offset"],
-        "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
-            "total": {"type": "integer"},
-            "limit": {"type": "integer"},
-            "offset": {"type": "integer"},
-        },
-    }
     messages = {
         "type": "object",
         "required": ["conversation_id", "status", "channel", "address", "items"],
@@ -479,43 +410,6 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/tickets": {
-                "get": {
-                    "summary": "List tickets, newest first",
-                    "description": TEAM_RULE,
-                    "parameters": [
-                        {
-                            "name": "status",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": [s.value for s in TicketStatus]},
-                        },
-                        {
-                            "name": "channel",
-                            "in": "query",
-                            "schema": {"type": "string", "enum": [c.value for c in ChannelKind]},
-                        },
-                        {
-                            "name": "since",
-                            "in": "query",
-                            "schema": {"type": "string", "format": "date-time"},
-                            "description": "tickets opened at or after this moment",
-                        },
-                        {
-                            "name": "limit",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-                        },
-                        {"name": "offset", "in": "query",
-                         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
-                    ],
-                    "responses": {
-                        "200": {"description": "a page of tickets", "content": {"application/json": {"schema": page}}},
-                        **error_responses({
-                            400: "a filter that cannot be used, or an unknown parameter; the detail names it",
-                            401: UNAUTHORIZED}),
-                    },
-                }
-            },
             "/tickets/{id}": {
                 "get": {
                     "summary": "One ticket",
@@ -555,7 +449,6 @@ def create_api(version: str) -> web.Application:
         return web.json_response(document)
 
     api.router.add_get("/openapi.json", openapi)
-    api.router.add_get("/tickets", list_tickets)
     api.router.add_get("/tickets/{id}", get_ticket)
     api.router.add_get("/conversations/{id}/messages", conversation_messages)
     return api

@@ -107,8 +107,13 @@ async def closed_unconfirmed() -> int:
     """Closed tickets whose category no agent confirmed (closed by the system, or from before migration 0015):
     the dashboard's exception, which a supervisor clears by confirming them."""
     sql = Sql()
+    closed = sql(TicketStatus.RESOLVED.value)
+    # NOT confirmed_sql, split into its two disjoint halves (never confirmed; confirmed, then the category
+    # removed) so that each is a seek on an index (migration 0025) to the few such tickets: as one
+    # condition, the databases read every closed ticket ever (tens of milliseconds at 100,000).
     rows = await sql.rows(
-        f"SELECT COUNT(*) AS n FROM tickets t WHERE t.status = {sql(TicketStatus.RESOLVED.value)} "
-        f"AND NOT {confirmed_sql('t')}"
+        f"SELECT (SELECT COUNT(*) FROM tickets t WHERE t.status = {closed} AND t.category_confirmed_at IS NULL) "
+        f"+ (SELECT COUNT(*) FROM tickets t WHERE t.status = {closed} AND t.category_id IS NULL "
+        "AND t.category_confirmed_at IS NOT NULL) AS n"
     )
     return int(rows[0]["n"] or 0)

@@ -139,6 +139,14 @@ def evaluate(ticket: Timed, now: datetime) -> SlaStatus:
     return SlaStatus(SlaState.ON_TRACK, remaining, target)
 
 
+def breached_sql(alias: str, now_param: str) -> str:
+    """``evaluate``'s BREACHED for an unresolved ticket as an SQL condition on the ``tickets`` row ``alias``
+    (``now_param``: the placeholder of ``now``, see ``handoff.reports.sql.Sql.moment``): no time left. Pages
+    count and list a year's backlog with it from the (status, due_at) index instead of evaluating every
+    unresolved ticket in Python; only the tickets not yet due need ``evaluate`` to tell at risk from on track."""
+    return f"{alias}.due_at <= {now_param}"
+
+
 
 
 # --- Policies: what a supervisor sets, and the choice of a ticket's targets -----------------------------

@@ -9,11 +9,13 @@ else gets "not found", so ticket ids cannot be probed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from handoff.actions import is_supervisor
+from handoff.reports.sql import Sql
 from models import ApiToken, Category, Team, Ticket, TicketStatus, User, UserRole
 
 
@@ -24,29 +26,56 @@ async def visible_teams(user: User) -> frozenset[int] | None:
     return frozenset(await Team.filter(members__id=user.id).values_list("id", flat=True))  # type: ignore[arg-type]
 
 
-def _condition(user_id: int | None, team_ids: frozenset[int]) -> Q:
-    condition = Q(team_id=None)
-    if team_ids:
-        condition |= Q(team_id__in=list(team_ids))
-    if user_id is not None:
-        condition |= Q(assignee_id=user_id)
-    return condition
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """The tickets someone sees when teams narrow it: those without a team, those of ``team_ids``, and those
+    assigned to ``user_id``. One rule, as an ORM filter and as SQL (the ticket list's own statements)."""
+
+    user_id: int | None
+    team_ids: frozenset[int]
+
+    def q(self) -> Q:
+        condition = Q(team_id=None)
+        if self.team_ids:
+            condition |= Q(team_id__in=sorted(self.team_ids))
+        if self.user_id is not None:
+            condition |= Q(assignee_id=self.user_id)
+        return condition
+
+    def sql(self, sql: Sql, alias: str = "t") -> str:
+        terms = [f"{alias}.team_id IS NULL"]
+        if self.team_ids:
+            terms.append(f"{alias}.team_id IN ({', '.join(sql(i) for i in sorted(self.team_ids))})")
+        if self.user_id is not None:
+            terms.append(f"{alias}.assignee_id = {sql(self.user_id)}")
+        return f"({' OR '.join(terms)})"
+
+
+async def visibility(user: User) -> Visibility | None:
+    """What ``user`` sees, or None when they see every ticket."""
+    team_ids = await visible_teams(user)
+    return None if team_ids is None else Visibility(user.id, team_ids)
 
 
 async def scope(query: QuerySet[Ticket], user: User) -> QuerySet[Ticket]:
     """``query`` narrowed to the tickets ``user`` may see."""
-    team_ids = await visible_teams(user)
-    return query if team_ids is None else query.filter(_condition(user.id, team_ids))
+    seen = await visibility(user)
+    return query if seen is None else query.filter(seen.q())
 
 
-async def scope_for_token(query: QuerySet[Ticket], token: ApiToken) -> QuerySet[Ticket]:
+async def token_visibility(token: ApiToken) -> Visibility | None:
     """API tokens see what their console user sees; a read-only agent token sees tickets without a team."""
     user = await User.get_or_none(id=token.user_id) if token.user_id else None
     if user is not None:
-        return await scope(query, user)
+        return await visibility(user)
     if token.role == UserRole.SUPERVISOR or not await Team.exists():
-        return query
-    return query.filter(_condition(None, frozenset()))
+        return None
+    return Visibility(None, frozenset())
+
+
+async def scope_for_token(query: QuerySet[Ticket], token: ApiToken) -> QuerySet[Ticket]:
+    seen = await token_visibility(token)
+    return query if seen is None else query.filter(seen.q())
 
 
 async def can_see(user: User, ticket: Ticket) -> bool:

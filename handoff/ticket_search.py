@@ -18,9 +18,14 @@ Bounded work, whatever is asked:
   No full-text index (FTS5, pg_trgm): the period bounds the rows read, a text search is allowed on at most
   ``MAX_TEXT_DAYS`` days (a month) and reads only what people wrote, and it is not counted apart.
 
-The SLA outcome of an open ticket (on track, at risk, past target) is ``handoff.sla.evaluate``'s, asked of
-each unresolved ticket of the period (the backlog, not the history); a closed ticket's outcome is the
-reports' (``handoff.reports.figures.outcome_sql``), the same the export writes.
+The SLA outcome of an open ticket (on track, at risk, past target) is ``handoff.sla.evaluate``'s: past target
+is its rule written as SQL (``handoff.sla.breached_sql``), so a year's backlog, nearly all past due, is
+filtered and counted by the database; only the unresolved tickets not yet due are fetched and evaluated.
+A closed ticket's outcome is the reports' (``handoff.reports.figures.outcome_sql``), the same the export
+writes.
+
+The API's ``GET /api/v1/tickets`` reads its query with ``parse_search`` too (``since`` may also be a moment,
+``opened_from``), and narrows the search to what its token may see (``search_tickets(visible=...)``).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from handoff.reports.figures import outcome_sql as report_outcome_sql
 from handoff.reports.figures import targets as report_targets
 from handoff.reports.period import Period
 from handoff.reports.sql import Sql
-from handoff.sla import SlaState, evaluate
+from handoff.sla import SlaState, breached_sql, evaluate
 from handoff.webinput import ascii_int
 from models import UNRESOLVED, Category, ChannelKind, Direction, Team, Ticket, TicketStatus, User
 
@@ -109,11 +114,15 @@ class TicketSearch:
     exception: Flag | None = None
     before: int | None = None
     limit: int = DEFAULT_PAGE
+    # ``since`` given as a moment (the API's since=2026-11-01T08:00:00+07:00): the tickets opened from it on;
+    # the period then starts on its local day.
+    opened_from: datetime | None = None
 
     def query_string(self, **changes: Any) -> dict[str, str]:
         """The parameters that give this search back (``changes`` replaced), for links and the export."""
+        since = self.opened_from.isoformat() if self.opened_from is not None else self.period.start.isoformat()
         values = {
-            "since": self.period.start.isoformat(), "until": self.period.end.isoformat(),
+            "since": since, "until": self.period.end.isoformat(),
             "status": self.status, "category": self.category, "confirmed": _yes_no(self.confirmed),
             "agent": self.agent, "team": self.team, "channel": self.channel, "sla": self.sla, "rating": self.rating,
             "q": self.q, "exception": self.exception, "before": self.before,
@@ -164,15 +173,33 @@ def _ref(raw: str | None, name: str) -> int | str | None:
     return value
 
 
+def _since(raw: str, tz: ZoneInfo) -> tuple[date, datetime | None]:
+    """A local day, or a moment (ISO 8601; without an offset, UTC) and the local day it falls on."""
+    try:
+        return date.fromisoformat(raw.strip()), None
+    except ValueError:
+        pass
+    try:
+        # A "+" left unencoded in a query string arrives as a space.
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace(" ", "+"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+        return moment.astimezone(tz).date(), moment
+    except (ValueError, OverflowError):  # OverflowError: year 1 at +14:00, no instant a database holds
+        raise SearchError("search_error_since") from None
+
+
 def parse_search(query: Mapping[str, str], *, now: datetime, tz: ZoneInfo,
-                 known: frozenset[str] = PARAMETERS) -> TicketSearch:
-    """The search a query string asks for. Unknown parameters are refused (a typo must not look filtered)."""
+                 known: frozenset[str] = PARAMETERS, max_limit: int = MAX_PAGE) -> TicketSearch:
+    """The search a query string asks for. Unknown parameters are refused (a typo must not look filtered).
+    ``max_limit``: the largest page (the API's pages are larger than the console's)."""
     unknown = sorted(set(query) - known)
     if unknown:
         raise SearchError("search_error_unknown", names=", ".join(unknown)[:200])
     period = default_period(now=now, tz=tz)
-    # Absent: the default period; present, even empty (a cleared date field), it must be a date.
-    since = _day(query["since"], "since") if "since" in query else period.start
+    # Absent: the default period; present, even empty (a cleared date field), it must be a date or a moment.
+    since, opened_from = _since(query["since"], tz) if "since" in query else (period.start, None)
     until = _day(query["until"], "until") if "until" in query else period.end
     if until <= since:
         raise SearchError("search_error_order")
@@ -188,9 +215,9 @@ def parse_search(query: Mapping[str, str], *, now: datetime, tz: ZoneInfo,
             raise SearchError("search_error_rating", low=min(RATINGS), high=max(RATINGS))
     limit = DEFAULT_PAGE
     if query.get("limit"):
-        limit = ascii_int(query["limit"], low=1, high=MAX_PAGE) or 0
+        limit = ascii_int(query["limit"], low=1, high=max_limit) or 0
         if not limit:
-            raise SearchError("search_error_limit", high=MAX_PAGE)
+            raise SearchError("search_error_limit", high=max_limit)
     before = None
     if query.get("before"):
         before = ascii_int(query["before"], low=1, high=2**31 - 1)
@@ -213,6 +240,7 @@ def parse_search(query: Mapping[str, str], *, now: datetime, tz: ZoneInfo,
         exception=_choice(query.get("exception"), Flag, "exception"),
         before=before,
         limit=limit,
+        opened_from=opened_from,
     )
     if _text_term(text) is not None:
         if len(text) < MIN_QUERY:
@@ -236,7 +264,8 @@ def _like(sql: Sql, text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Open:
-    """``handoff.sla.evaluate``'s state of every unresolved ticket of the period."""
+    """``handoff.sla.evaluate``'s state of the period's unresolved tickets that are not yet due (at risk or
+    on track); those past due are ``handoff.sla.breached_sql``'s, which the database answers itself."""
 
     states: dict[int, SlaState] = field(default_factory=dict)
 
@@ -254,20 +283,29 @@ class _Clock:
 
 
 def _needs_states(search: TicketSearch) -> bool:
-    return search.exception == Flag.SLA_RISK or search.sla in (SlaFilter.ON_TRACK, SlaFilter.AT_RISK,
-                                                               SlaFilter.BREACHED)
+    return search.exception == Flag.SLA_RISK or search.sla in (SlaFilter.ON_TRACK, SlaFilter.AT_RISK)
 
 
-async def _open_states(period: Period, now: datetime, *, ids: list[int] | None = None) -> _Open:
-    """``evaluate``'s state of the period's unresolved tickets (or of those among ``ids``). Only the columns
-    it reads are fetched: the backlog of a year can be thousands of tickets."""
-    query = Ticket.filter(status__in=UNRESOLVED, opened_at__gte=period.start_utc, opened_at__lt=period.end_utc)
-    if ids is not None:
-        if not ids:
-            return _Open()
-        query = query.filter(id__in=ids)
-    rows = await query.values_list("id", "opened_at", "due_at", "resolved_at")
-    return _Open({int(i): evaluate(_Clock(o, d, r), now).state for i, o, d, r in rows})
+def _unresolved(sql: Sql) -> str:
+    return f"t.status IN ({', '.join(sql(s.value) for s in UNRESOLVED)})"
+
+
+async def _open_states(period: Period, now: datetime) -> _Open:
+    """``evaluate``'s state of the period's unresolved tickets not yet due. Only those are fetched, and only
+    the columns it reads: a year's backlog can be thousands of tickets, nearly all of them past due."""
+    sql = Sql()
+    rows = await sql.rows(
+        f"SELECT t.id, t.opened_at, t.due_at FROM tickets t WHERE {_unresolved(sql)} "
+        f"AND t.opened_at >= {sql.moment(period.start_utc)} AND t.opened_at < {sql.moment(period.end_utc)} "
+        f"AND NOT {breached_sql('t', sql.moment(now))}")
+    return _Open({int(r["id"]): evaluate(_Clock(_moment(r["opened_at"]) or now, _moment(r["due_at"]) or now, None),
+                                         now).state for r in rows})
+
+
+def _in_state(sql: Sql, state: SlaState, *, now: datetime, open_states: _Open) -> str:
+    if state == SlaState.BREACHED:
+        return f"({_unresolved(sql)} AND {breached_sql('t', sql.moment(now))})"
+    return _ids(sql, open_states.ids(state))
 
 
 def _ids(sql: Sql, ids: list[int]) -> str:
@@ -284,7 +322,8 @@ def exception_sql(kind: Flag, sql: Sql, *, now: datetime, open_states: _Open) ->
         return (f"(t.status IN ({unresolved}) AND t.assignee_id IS NULL "
                 f"AND t.opened_at <= {sql.moment(now - UNASSIGNED_AFTER)})")
     if kind == Flag.SLA_RISK:
-        return _ids(sql, open_states.ids(SlaState.AT_RISK, SlaState.BREACHED))
+        return (f"({_in_state(sql, SlaState.BREACHED, now=now, open_states=open_states)} "
+                f"OR {_in_state(sql, SlaState.AT_RISK, now=now, open_states=open_states)})")
     if kind == Flag.UNCONFIRMED_CLOSED:
         return f"(t.status = {sql(TicketStatus.RESOLVED.value)} AND NOT {confirmed_sql('t')})"
     if kind == Flag.REOPENED:
@@ -298,7 +337,7 @@ def exception_sql(kind: Flag, sql: Sql, *, now: datetime, open_states: _Open) ->
 
 
 def _where(search: TicketSearch, sql: Sql, *, now: datetime, open_states: _Open) -> list[str]:
-    where = [f"t.opened_at >= {sql.moment(search.period.start_utc)}",
+    where = [f"t.opened_at >= {sql.moment(search.opened_from or search.period.start_utc)}",
              f"t.opened_at < {sql.moment(search.period.end_utc)}"]
     if search.status is not None:
         where.append(f"t.status = {sql(search.status.value)}")
@@ -319,7 +358,7 @@ def _where(search: TicketSearch, sql: Sql, *, now: datetime, open_states: _Open)
         outcome = report_outcome_sql(resolution, sql, alias="t", now=now)
         where.append(f"t.resolved_at IS NOT NULL AND {outcome} = {sql(Outcome(search.sla.value).value)}")
     elif search.sla is not None:
-        where.append(_ids(sql, open_states.ids(SlaState(search.sla.value))))
+        where.append(_in_state(sql, SlaState(search.sla.value), now=now, open_states=open_states))
     if search.exception is not None:
         where.append(exception_sql(search.exception, sql, now=now, open_states=open_states))
     if search.q:
@@ -386,10 +425,18 @@ def _moment(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
 
 
-async def search_tickets(search: TicketSearch, *, now: datetime, lang: str) -> Page:
+async def search_tickets(search: TicketSearch, *, now: datetime, lang: str,
+                         visible: Callable[[Sql], str] | None = None) -> Page:
+    """A page of the search; ``visible``: the caller's view of the tickets as a condition on ``t`` (the API's
+    token, ``handoff.teams.Visibility.sql``), None for every ticket."""
     open_states = await _open_states(search.period, now) if _needs_states(search) else _Open()
+
+    def where_of(sql: Sql) -> list[str]:
+        where = _where(search, sql, now=now, open_states=open_states)
+        return where if visible is None else [*where, visible(sql)]
+
     sql = Sql()
-    where = _where(search, sql, now=now, open_states=open_states)
+    where = where_of(sql)
     joins = "FROM tickets t JOIN contacts c ON c.id = t.contact_id"
     text = _text_term(search.q) is not None
     counted = 0
@@ -400,7 +447,7 @@ async def search_tickets(search: TicketSearch, *, now: datetime, lang: str) -> P
                                     f"{' AND '.join(where)} LIMIT {COUNT_CAP + 1}) s")
         counted = int(count_rows[0]["n"] or 0)
     sql = Sql()
-    where = _where(search, sql, now=now, open_states=open_states)
+    where = where_of(sql)
     if search.before is not None:
         # Keyset on (opened_at, id), the page's order: the range stays on the opened_at index, which the
         # database walks backwards and leaves after one page. (Ordered by id alone, SQLite read a year's
@@ -412,21 +459,21 @@ async def search_tickets(search: TicketSearch, *, now: datetime, lang: str) -> P
     resolution = report_targets()[0]
     outcome = report_outcome_sql(resolution, sql, alias="t", now=now)
     found = await sql.rows(
-        "SELECT t.id, t.number, t.opened_at, t.resolved_at, t.status, t.channel, t.category_id, t.assignee_id, "
-        f"t.team_id, t.survey_rating, {outcome} AS outcome, "
+        "SELECT t.id, t.number, t.opened_at, t.due_at, t.resolved_at, t.status, t.channel, t.category_id, "
+        f"t.assignee_id, t.team_id, t.survey_rating, {outcome} AS outcome, "
         f"CASE WHEN {confirmed_sql('t')} THEN 1 ELSE 0 END AS confirmed, c.name AS contact_name, c.id_number "
         f"{joins} WHERE {' AND '.join(where)} ORDER BY t.opened_at DESC, t.id DESC LIMIT {search.limit + 1}"
     )
     more = len(found) > search.limit
     found = found[: search.limit]
-    if not _needs_states(search):  # the page's open tickets only
-        open_states = await _open_states(search.period, now, ids=[int(r["id"]) for r in found
-                                                                  if r["resolved_at"] is None])
     names = await _names(found, lang)
     rows = []
     for r in found:
-        state = open_states.states.get(int(r["id"]))
-        sla = SlaFilter(state.value) if state is not None and r["resolved_at"] is None else (
+        state = None
+        if r["resolved_at"] is None and TicketStatus(r["status"]) in UNRESOLVED:  # the page's open tickets
+            opened, due = _moment(r["opened_at"]) or now, _moment(r["due_at"]) or now
+            state = evaluate(_Clock(opened, due, None), now).state
+        sla = SlaFilter(state.value) if state is not None else (
             SlaFilter(r["outcome"]) if r["outcome"] in (Outcome.MET, Outcome.MISSED) else None)
         rows.append(Row(
             id=int(r["id"]), number=str(r["number"] or r["id"]), opened_at=_moment(r["opened_at"]) or now,

@@ -16,7 +16,9 @@ from handoff import actions, teams, verification
 from handoff.actions import ConsoleError
 from handoff.api import (
     ID_PARAMETER,
+    MAX_LIMIT,
     OPENAPI,
+    TEAM_RULE,
     TOKEN_KEY,
     UNAUTHORIZED,
     error_responses,
@@ -31,10 +33,25 @@ from handoff.console.toolkit import STATE, ConsoleState
 from handoff.exports import ExportFormat, ExportRequest
 from handoff.i18n import LANGUAGES, console_catalog
 from handoff.incidents import report_incident_fix
+from handoff.reports.figures import RATINGS
+from handoff.sla import load_policy
+from handoff.ticket_search import (
+    COUNT_CAP,
+    DEFAULT_PAGE,
+    MAX_PERIOD_DAYS,
+    MAX_QUERY,
+    MAX_TEXT_DAYS,
+    MIN_QUERY,
+    NONE,
+    Flag,
+    SearchError,
+    SlaFilter,
+    parse_search,
+    search_tickets,
+)
 from handoff.ticket_search import PARAMETERS as SEARCH_PARAMETERS
-from handoff.ticket_search import SearchError, parse_search
 from handoff.webinput import MAX_ID, InputError, fits, json_id, parse_id, read_json_object
-from models import Category, Incident, IncidentStatus, Priority, Ticket, User, UserRole
+from models import Category, ChannelKind, Incident, IncidentStatus, Priority, Ticket, TicketStatus, User, UserRole
 
 Action = Callable[[ConsoleState, Ticket, User, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 
@@ -254,10 +271,90 @@ def add_ticket_actions(api: web.Application, console: web.Application) -> web.Ap
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"type": "object", "properties": properties, "required": list(required)}}}}
         paths[f"/tickets/{{id}}/{name}"] = {"post": operation}
+    add_ticket_list(api, state)
     add_incident_endpoints(api, state)
     add_directory_endpoint(api)
     add_export_endpoint(api, state)
     return api
+
+
+def _choice(values: list[str]) -> dict[str, Any]:
+    return {"type": "string", "enum": values}
+
+
+def add_ticket_list(api: web.Application, state: ConsoleState) -> None:
+    """GET /tickets: the supervisor ticket page's search (``handoff.ticket_search``, the same parameters
+    read by the same parser, with pages up to MAX_LIMIT), narrowed to what the token may see (teams)."""
+
+    async def list_tickets(request: web.Request) -> web.Response:
+        if (unknown := unknown_parameters(request, set(SEARCH_PARAMETERS))) is not None:
+            return unknown
+        # The page's form sends its empty fields and reads them as "any"; a program that sends one has
+        # made a mistake, and an answer that ignored it would look filtered.
+        if empty := sorted({name for name, value in request.query.items() if not value}):
+            return problem(400, "bad_request", f"empty query parameter(s): {', '.join(empty)[:200]}")
+        now = state.clock()
+        try:
+            search = parse_search(request.query, now=now, tz=state.tz, max_limit=MAX_LIMIT)
+        except SearchError as refused:
+            return problem(400, "bad_request", console_catalog("en")(refused.key, **refused.values))
+        seen = await teams.token_visibility(request[TOKEN_KEY])
+        page = await search_tickets(search, now=now, lang="en", visible=seen.sql if seen is not None else None)
+        loaded = {t.id: t for t in await Ticket.filter(id__in=[row.id for row in page.rows])}
+        policy = await load_policy()  # once for the page: it only gives the hours the clocks count
+        items = [await ticket_json(loaded[row.id], now=now, policy=policy) for row in page.rows if row.id in loaded]
+        return web.json_response({"items": items, "total": page.total, "total_capped": page.capped,
+                                  "limit": search.limit, "next_before": page.next_before})
+
+    api.router.add_get("/tickets", list_tickets)
+    # Plain strings where the parser reads more than a schema can say (dates, free text), so that nothing
+    # the document calls invalid is accepted.
+    ref = {"type": "string", "pattern": f"^({NONE}|[0-9]{{1,18}})$"}
+    described = {
+        "since": ({"type": "string"}, "a local date (YYYY-MM-DD, the page's), or a moment (ISO 8601 date-time; "
+                  "without an offset, UTC): tickets opened from it on. Default: 29 days before today"),
+        "until": ({"type": "string"}, "the local day after the last (YYYY-MM-DD; default: tomorrow); "
+                  f"a period is at most {MAX_PERIOD_DAYS} days"),
+        "status": (_choice([s.value for s in TicketStatus]), None),
+        "category": (ref, f"a category id, or `{NONE}`: tickets without one"),
+        "confirmed": (_choice(["yes", "no"]), "whether an agent confirmed the category"),
+        "agent": (ref, f"the assignee's user id, or `{NONE}`: unassigned"),
+        "team": (ref, f"a team id, or `{NONE}`"),
+        "channel": (_choice([c.value for c in ChannelKind]), None),
+        "sla": (_choice([f.value for f in SlaFilter]), "met or missed (closed tickets); on_track, at_risk or "
+                "breached (open tickets)"),
+        "rating": ({"type": "integer", "minimum": min(RATINGS), "maximum": max(RATINGS)}, None),
+        "q": ({"type": "string"}, "a ticket number (CC-2611-000042), a NIM/NIP or ticket "
+              f"id, or at least {MIN_QUERY} characters of a name or of what the person wrote (text: over at most "
+              f"{MAX_TEXT_DAYS} days); at most {MAX_QUERY} characters"),
+        "exception": (_choice([f.value for f in Flag]), "one of the page's exceptions"),
+        "before": ({"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                   "the cursor: `next_before` of the previous page"),
+        "limit": ({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}, f"page size (default {DEFAULT_PAGE})"),
+    }
+    page = {
+        "type": "object",
+        "required": ["items", "total", "total_capped", "limit", "next_before"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Ticket"}},
+            "total": {"type": "integer", "description": f"matching tickets, counted up to {COUNT_CAP}; for a text "
+                      "search, the tickets on this page"},
+            "total_capped": {"type": "boolean", "description": "there are more than `total`"},
+            "limit": {"type": "integer"},
+            "next_before": {"type": ["integer", "null"], "description": "`before` for the next page; null on the last"},
+        },
+    }
+    api[OPENAPI]["paths"]["/tickets"] = {"get": {
+        "summary": "List tickets, newest opened first: the supervisor ticket page's filters and search",
+        "description": f"{TEAM_RULE} Times are local to the helpdesk's time zone (`TZ`).",
+        "parameters": [{"name": name, "in": "query", "schema": schema, **({"description": text} if text else {})}
+                       for name, (schema, text) in described.items()],
+        "responses": {
+            "200": {"description": "a page of tickets", "content": {"application/json": {"schema": page}}},
+            **error_responses({400: "a filter that cannot be used, an empty or unknown parameter; the detail "
+                                    "names it", 401: UNAUTHORIZED}),
+        },
+    }}
 
 
 def add_directory_endpoint(api: web.Application) -> None:

@@ -19,7 +19,7 @@ from handoff.reports.period import Period, PeriodError, Preset, preset_period
 from handoff.reports.sql import Sql
 from handoff.reports.summary import shown, shown_change, summary_rows
 from handoff.reports.text import report_text
-from handoff.sla import SlaState, evaluate
+from handoff.sla import SlaState, breached_sql, evaluate
 from handoff.ticket_search import MAX_PERIOD_DAYS
 from models import UNRESOLVED, Category, Conversation, ConversationStatus, Ticket, TicketStatus, User, UserRole
 
@@ -93,48 +93,74 @@ def _age_bucket(age: timedelta) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Open:
-    """An unresolved ticket as far as the dashboard counts it (and as ``handoff.sla.evaluate`` reads it)."""
+class _Clock:
+    """An unresolved ticket as ``handoff.sla.evaluate`` reads it, without loading the model."""
 
-    id: int
-    status: str
     opened_at: datetime
     due_at: datetime
-    assignee_id: int | None
     resolved_at: datetime | None = None
+
+
+async def _backlog(board: Dashboard, now: datetime) -> Counter[int]:
+    """The unresolved tickets' counts, and the open tickets per assignee.
+
+    Counted by the database, grouped by status and assignee (a handful of rows), not fetched: a year's
+    backlog can be thousands of tickets (8,000 in benchmarks/list_bench.py, where fetching and evaluating
+    them all took 280 ms). Past target is ``handoff.sla.breached_sql``, counted and listed from the
+    (status, due_at) index; only the tickets not yet due are evaluated one by one (at risk or on track)."""
+    sql = Sql()
+    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
+    # Tickets younger than each bucket's limit: the buckets are the differences.
+    younger = ", ".join(f"SUM(CASE WHEN opened_at > {sql.moment(now - limit)} THEN 1 ELSE 0 END) AS {name}"
+                        for name, limit in AGE_BUCKETS)
+    groups = await sql.rows(
+        f"SELECT status, assignee_id, COUNT(*) AS n, {younger}, "  # noqa: S608
+        f"SUM(CASE WHEN {breached_sql('tickets', sql.moment(now))} THEN 1 ELSE 0 END) AS breached "
+        f"FROM tickets WHERE status IN ({statuses}) GROUP BY status, assignee_id")
+    by_status: Counter[str] = Counter()
+    load: Counter[int] = Counter()
+    ages: Counter[str] = Counter()
+    for row in groups:
+        n = int(row["n"])
+        by_status[str(row["status"])] += n
+        if row["assignee_id"] is None:
+            board.unassigned += n
+        else:
+            load[int(row["assignee_id"])] += n
+        below = 0
+        for name, _ in AGE_BUCKETS:
+            ages[name] += int(row[name] or 0) - below
+            below = int(row[name] or 0)
+        ages[AGE_OVER] += n - below
+        board.breached_count += int(row["breached"] or 0)
+    board.open_by_status = bars(by_status, [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
+    board.open_by_age = bars(ages, [name for name, _ in AGE_BUCKETS] + [AGE_OVER])
+    sql = Sql()
+    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
+    # Most overdue first, as the ticket list's "past target" filter shows them.
+    board.breached = await _listed([int(r["id"]) for r in await sql.rows(
+        f"SELECT id FROM tickets WHERE status IN ({statuses}) AND {breached_sql('tickets', sql.moment(now))} "  # noqa: S608
+        f"ORDER BY due_at, id LIMIT {LISTED}")])
+    sql = Sql()
+    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
+    at_risk = [
+        int(r["id"]) for r in await sql.rows(
+            f"SELECT id, opened_at, due_at FROM tickets WHERE status IN ({statuses}) "  # noqa: S608
+            f"AND NOT {breached_sql('tickets', sql.moment(now))} ORDER BY due_at, id")
+        if evaluate(_Clock(_moment(r["opened_at"]), _moment(r["due_at"])), now).state == SlaState.AT_RISK
+    ]
+    board.at_risk_count = len(at_risk)
+    board.at_risk = await _listed(at_risk[:LISTED])
+    return load
 
 
 async def build_dashboard(*, now: datetime, tz: ZoneInfo, lang: str) -> Dashboard:
     board = Dashboard()
-    # The backlog is read as plain columns, not as models: a year's backlog can be thousands of tickets
-    # (8,000 in benchmarks/list_bench.py, where building models took 2.4 s), and only a few are listed.
-    sql = Sql()
-    statuses = ", ".join(sql(s.value) for s in UNRESOLVED)
-    unresolved = [
-        _Open(int(r["id"]), str(r["status"]), _moment(r["opened_at"]), _moment(r["due_at"]), r["assignee_id"])
-        for r in await sql.rows(f"SELECT id, status, opened_at, due_at, assignee_id FROM tickets "  # noqa: S608
-                                f"WHERE status IN ({statuses})")
-    ]
-    board.open_by_status = bars(Counter(t.status for t in unresolved),
-                                [s.value for s in TicketStatus if s != TicketStatus.RESOLVED])
-    board.open_by_age = bars(Counter(_age_bucket(now - t.opened_at) for t in unresolved),
-                             [name for name, _ in AGE_BUCKETS] + [AGE_OVER])
-    breached, at_risk = [], []
-    for ticket in sorted(unresolved, key=lambda t: t.due_at):
-        state = evaluate(ticket, now).state
-        if state == SlaState.BREACHED:
-            breached.append(ticket.id)
-        elif state == SlaState.AT_RISK:
-            at_risk.append(ticket.id)
-    board.breached_count, board.at_risk_count = len(breached), len(at_risk)
+    load = await _backlog(board, now)
     # The ticket list's longest period, ending today: where the link from the count lists them all.
     board.backlog_since = now.astimezone(tz).date() - timedelta(days=MAX_PERIOD_DAYS - 1)
-    board.breached = await _listed(breached[:LISTED])
-    board.at_risk = await _listed(at_risk[:LISTED])
-    board.unassigned = sum(1 for t in unresolved if t.assignee_id is None)
     board.closed_without_category = await closed_unconfirmed()  # a guess nobody confirmed is no category
 
-    load = Counter(t.assignee_id for t in unresolved if t.assignee_id is not None)
     board.agents = [
         AgentLoad(u.name or u.email, u.email, load.get(u.id, 0), u.capacity, u.available)
         for u in await User.filter(active=True).order_by("name")

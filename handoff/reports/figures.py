@@ -17,9 +17,11 @@ What is counted (each rule is defined here once):
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from handoff.categorization import confirmed_sql
 from handoff.reports.period import Period
@@ -240,103 +242,118 @@ def _days(period: Period, buckets: dict[object, int]) -> dict[date, int]:
     return per_day
 
 
-async def _spreads(period: Period, *, done: str, group: str | None) -> dict[object, Spread]:
-    """Median and p90 of (done - opened_at) over the period's tickets, per ``group`` column or overall.
-    Only the rows each percentile lies between leave the database (window functions on both engines)."""
+# The durations whose median and p90 the figures give: (name, the column that ends it, grouped by the agent).
+_SPREADS = (("first_response", "first_response_at", False), ("resolution", "resolved_at", False),
+            ("agent_first_response", "first_response_at", True))
+
+
+async def _spreads(period: Period) -> dict[str, dict[object, Spread]]:
+    """Median and p90 of (done - opened_at) over the period's tickets, for each of ``_SPREADS``: overall
+    (group 0) or per assignee. One statement: the period's tickets are read once into a CTE, and each
+    duration is ranked with window functions on both engines; only the rows each percentile lies between
+    leave the database."""
     sql = Sql()
-    value = sql.seconds_between("t.opened_at", f"t.{done}")
-    partition = f"PARTITION BY t.{group} " if group else ""
-    key = f"t.{group}" if group else "0"
-    rows = await sql.rows(
-        f"SELECT s.g, s.v, s.rn, s.n FROM (SELECT {key} AS g, {value} AS v, "
-        f"ROW_NUMBER() OVER ({partition}ORDER BY {value}) AS rn, COUNT(*) OVER ({partition.strip()}) AS n "
-        f"FROM tickets t WHERE {_cohort(sql, period)} AND t.{done} IS NOT NULL"
-        + (f" AND t.{group} IS NOT NULL" if group else "")
-        + f") s WHERE {percentile_ranks(PERCENTS)}"
+    columns = ", ".join(f"{sql.seconds_between('t.opened_at', f't.{done}')} AS {name}" for name, done, _ in _SPREADS)
+    ranked = " UNION ALL ".join(
+        f"SELECT '{name}' AS k, {'d.a' if by_agent else '0'} AS g, d.{name} AS v, "
+        f"ROW_NUMBER() OVER ({'PARTITION BY d.a ' if by_agent else ''}ORDER BY d.{name}) AS rn, "
+        f"COUNT(*) OVER ({'PARTITION BY d.a' if by_agent else ''}) AS n "
+        f"FROM d WHERE d.{name} IS NOT NULL{' AND d.a IS NOT NULL' if by_agent else ''}"
+        for name, _, by_agent in _SPREADS
     )
-    ranked: dict[object, dict[int, float]] = {}
-    sizes: dict[object, int] = {}
+    rows = await sql.rows(
+        f"WITH d AS (SELECT t.assignee_id AS a, {columns} FROM tickets t WHERE {_cohort(sql, period)}) "
+        f"SELECT s.k, s.g, s.v, s.rn, s.n FROM ({ranked}) s WHERE {percentile_ranks(PERCENTS)}"
+    )
+    ranks: dict[tuple[str, object], dict[int, float]] = {}
+    sizes: dict[tuple[str, object], int] = {}
     for row in rows:
-        ranked.setdefault(row["g"], {})[int(row["rn"])] = float(row["v"])
-        sizes[row["g"]] = int(row["n"])
-    return {
-        g: Spread(sizes[g], interpolate(ranked[g], sizes[g], 50), interpolate(ranked[g], sizes[g], 90))
-        for g in ranked
-    }
+        key = (str(row["k"]), row["g"])
+        ranks.setdefault(key, {})[int(row["rn"])] = float(row["v"])
+        sizes[key] = int(row["n"])
+    spreads: dict[str, dict[object, Spread]] = {name: {} for name, _, _ in _SPREADS}
+    for (name, group), ordered in ranks.items():
+        n = sizes[(name, group)]
+        spreads[name][group] = Spread(n, interpolate(ordered, n, 50), interpolate(ordered, n, 90))
+    return spreads
 
 
 async def conversation_outcomes(
     period: Period, now: datetime
 ) -> tuple[dict[ConversationOutcome, int], dict[FlowStep, int]]:
     """Conversations started in the period by outcome, and the abandoned ones by the step they stopped at."""
+    outcomes, abandoned, _ = _conversation_figures(await _conversation_groups(period, now))
+    return outcomes, abandoned
+
+
+async def _conversation_groups(period: Period, now: datetime) -> list[dict[str, Any]]:
+    """The period's conversations counted per outcome, step and channel (a few dozen rows)."""
     sql = Sql()
     with_agent = ", ".join(f"'{s}'" for s in (ConversationStatus.PENDING, ConversationStatus.OPEN))
+    start = sql.moment(period.start_utc)
+    # A ticket is never older than its conversation: only tickets opened since the period began can matter.
+    # Asked per conversation through the tickets' conversation_id index: a join to the period's distinct
+    # conversation ids made SQLite read every ticket ever through that index to build them.
+    handed = (f"EXISTS (SELECT 1 FROM tickets h WHERE h.conversation_id = c.id AND h.opened_at >= {start})")
     outcome = (
-        f"CASE WHEN h.conversation_id IS NOT NULL OR c.status IN ({with_agent}) "
+        f"CASE WHEN {handed} OR c.status IN ({with_agent}) "
         f"THEN '{ConversationOutcome.HANDED_OFF}' "
         f"WHEN c.status = '{ConversationStatus.RESOLVED}' THEN '{ConversationOutcome.BOT}' "
         f"WHEN COALESCE(c.last_message_at, c.created_at) < {sql.moment(now - ABANDONED_AFTER)} "
         f"THEN '{ConversationOutcome.ABANDONED}' ELSE '{ConversationOutcome.IN_PROGRESS}' END"
     )
-    start = sql.moment(period.start_utc)
-    # A ticket is never older than its conversation: only tickets opened since the period began can matter.
-    handed = f"SELECT DISTINCT conversation_id FROM tickets WHERE opened_at >= {start}"
-    rows = await sql.rows(
-        f"SELECT {outcome} AS o, c.step AS step, COUNT(*) AS n FROM conversations c "
-        f"LEFT JOIN ({handed}) h ON h.conversation_id = c.id "
+    return await sql.rows(
+        f"SELECT {outcome} AS o, c.step AS step, c.channel AS channel, COUNT(*) AS n FROM conversations c "
         f"WHERE c.created_at >= {start} AND c.created_at < {sql.moment(period.end_utc)} "
-        "GROUP BY 1, 2"
+        "GROUP BY 1, 2, 3"
     )
+
+
+def _conversation_figures(
+    rows: list[dict[str, Any]]
+) -> tuple[dict[ConversationOutcome, int], dict[FlowStep, int], dict[str, int]]:
+    """Outcomes, the abandoned ones' steps and the channels, from ``_conversation_groups``' rows."""
     outcomes = dict.fromkeys(ConversationOutcome, 0)
     abandoned: dict[FlowStep, int] = {}
+    channels: dict[str, int] = {}
     for row in rows:
-        kind = ConversationOutcome(row["o"])
-        outcomes[kind] += int(row["n"])
+        kind, n = ConversationOutcome(row["o"]), int(row["n"])
+        outcomes[kind] += n
+        channels[str(row["channel"])] = channels.get(str(row["channel"]), 0) + n
         if kind == ConversationOutcome.ABANDONED:
             step = FlowStep(row["step"])
-            abandoned[step] = abandoned.get(step, 0) + int(row["n"])
-    return outcomes, abandoned
+            abandoned[step] = abandoned.get(step, 0) + n
+    return outcomes, abandoned, channels
 
 
-async def _target_counts(period: Period, now: datetime) -> dict[str, TargetCounts]:
-    counts: dict[str, TargetCounts] = {}
+async def _ticket_counts(period: Period, now: datetime) -> dict[object, dict[str, int]]:
+    """Every count of the period's tickets, per category id (None: no category), in one statement: each
+    count is a SUM of its condition (conditional aggregation), so the month's tickets are read once, where
+    a COUNT per figure read them a dozen times. The figures add the categories up."""
+    sql = Sql()
+    counts = {
+        "resolved": "t.resolved_at IS NOT NULL",
+        "categorized": f"t.resolved_at IS NOT NULL AND {confirmed_sql('t')}",
+        "escalated": "t.escalated_at IS NOT NULL",
+        "linked": "t.incident_id IS NOT NULL",
+        # Tickets whose category an agent confirmed; of those, the ones the classifier had guessed, and
+        # whether the agent kept the guess is the fact recorded when they confirmed (tickets.category_agreed).
+        "chosen": confirmed_sql("t"),
+        "predicted": f"{confirmed_sql('t')} AND t.predicted_category IS NOT NULL",
+        "agreed": f"{confirmed_sql('t')} AND t.category_agreed = {sql(True)}",
+        **{f"channel_{kind.value}": f"t.channel = {sql(kind.value)}" for kind in ChannelKind},
+        **{f"rating_{r}": f"t.survey_rating = {sql(r)}" for r in RATINGS},
+    }
     for target in targets():
-        sql = Sql()
         outcome = outcome_sql(target, sql, alias="t", now=now)
-        rows = await sql.rows(
-            f"SELECT {outcome} AS o, COUNT(*) AS n FROM tickets t WHERE {_cohort(sql, period)} GROUP BY 1"
-        )
-        by = {Outcome(row["o"]): int(row["n"]) for row in rows}
-        counts[target.name] = TargetCounts(by.get(Outcome.MET, 0), by.get(Outcome.MISSED, 0), by.get(Outcome.OPEN, 0))
-    return counts
+        counts.update({f"{target.name}_{o.value}": f"{outcome} = '{o.value}'" for o in Outcome})
+    sums = ", ".join(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS {name}" for name, condition in counts.items())
+    rows = await sql.rows(f"SELECT t.category_id AS k, COUNT(*) AS tickets, {sums} FROM tickets t "
+                          f"WHERE {_cohort(sql, period)} GROUP BY t.category_id")
+    return {row["k"]: {name: int(value or 0) for name, value in row.items() if name != "k"} for row in rows}
 
 
-async def _ticket_totals(period: Period) -> dict[str, int]:
-    sql = Sql()
-    rows = await sql.rows(
-        "SELECT COUNT(*) AS tickets, "
-        "SUM(CASE WHEN t.resolved_at IS NOT NULL THEN 1 ELSE 0 END) AS resolved, "
-        f"SUM(CASE WHEN t.resolved_at IS NOT NULL AND {confirmed_sql('t')} THEN 1 ELSE 0 END) AS categorized, "
-        "SUM(CASE WHEN t.escalated_at IS NOT NULL THEN 1 ELSE 0 END) AS escalated, "
-        "SUM(CASE WHEN t.incident_id IS NOT NULL THEN 1 ELSE 0 END) AS linked "
-        f"FROM tickets t WHERE {_cohort(sql, period)}"
-    )
-    return {k: int(v or 0) for k, v in rows[0].items()}
-
-
-async def _agent_categorization(period: Period) -> dict[str, int]:
-    sql = Sql()
-    # Whether the agent kept the guess is the fact recorded when they confirmed (tickets.category_agreed).
-    rows = await sql.rows(
-        "SELECT COUNT(*) AS chosen, "
-        "SUM(CASE WHEN t.predicted_category IS NOT NULL THEN 1 ELSE 0 END) AS predicted, "
-        f"SUM(CASE WHEN t.category_agreed = {sql(True)} THEN 1 ELSE 0 END) AS agreed "
-        f"FROM tickets t WHERE {_cohort(sql, period)} AND {confirmed_sql('t')}"
-    )
-    return {k: int(v or 0) for k, v in rows[0].items()}
-
-
-async def _agents(period: Period) -> tuple[AgentFigures, ...]:
+async def _agents(period: Period, spreads: dict[object, Spread]) -> tuple[AgentFigures, ...]:
     sql = Sql()
     rows = await sql.rows(
         "SELECT t.assignee_id AS a, COUNT(*) AS taken, "
@@ -346,7 +363,6 @@ async def _agents(period: Period) -> tuple[AgentFigures, ...]:
     )
     if not rows:
         return ()
-    spreads = await _spreads(period, done="first_response_at", group="assignee_id")
     users = {u["id"]: u for u in await User.filter(id__in=[r["a"] for r in rows]).values("id", "name", "email")}
     agents = [
         AgentFigures(
@@ -366,24 +382,24 @@ async def _agents(period: Period) -> tuple[AgentFigures, ...]:
 
 async def compute_figures(*, period: Period, now: datetime) -> Figures:
     """Every figure of ``period`` as the database stands at ``now``."""
-    conversation_days = _days(period, await _grouped(period, "{bucket}"))
-    ticket_days = _days(period, await _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"))
-    conversation_channels = await _grouped(period, "c.channel")
-    ticket_channels = await _grouped(period, "t.channel", column="t.opened_at", table="tickets t")
-    category_counts = await _grouped(period, "t.category_id", column="t.opened_at", table="tickets t")
-    ratings = await _grouped(period, "t.survey_rating", column="t.opened_at", table="tickets t",
-                             extra=" AND t.survey_rating IS NOT NULL")
-    outcomes, abandoned = await conversation_outcomes(period, now)
-    totals = await _ticket_totals(period)
-    chosen = await _agent_categorization(period)
-    first_response = (await _spreads(period, done="first_response_at", group=None)).get(0, Spread())
-    resolution = (await _spreads(period, done="resolved_at", group=None)).get(0, Spread())
+    # Independent reads, sent together: PostgreSQL runs them on connections of its pool at once (SQLite's
+    # one connection takes them in turn, as before).
+    conversation_buckets, ticket_buckets, conversation_groups, per_category, spreads = await asyncio.gather(
+        _grouped(period, "{bucket}"), _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"),
+        _conversation_groups(period, now), _ticket_counts(period, now), _spreads(period))
+    conversation_days, ticket_days = _days(period, conversation_buckets), _days(period, ticket_buckets)
+    outcomes, abandoned, conversation_channels = _conversation_figures(conversation_groups)
+    totals: dict[str, int] = {}
+    for counted in per_category.values():
+        for name, n in counted.items():
+            totals[name] = totals.get(name, 0) + n
 
     categories = {c["id"]: c for c in await Category.all().values("id", "slug", "name_id", "name_en")}
     by_category = [
-        CategoryCount(None, "", "", n) if cid is None else CategoryCount(
-            str(categories[cid]["slug"]), str(categories[cid]["name_id"]), str(categories[cid]["name_en"]), n)
-        for cid, n in category_counts.items()
+        CategoryCount(None, "", "", counted["tickets"]) if cid is None else CategoryCount(
+            str(categories[cid]["slug"]), str(categories[cid]["name_id"]), str(categories[cid]["name_en"]),
+            counted["tickets"])
+        for cid, counted in per_category.items()
         if cid is None or cid in categories
     ]
     by_category.sort(key=lambda c: (c.slug is None, -c.tickets, c.slug or ""))
@@ -392,30 +408,31 @@ async def compute_figures(*, period: Period, now: datetime) -> Figures:
         period=period,
         computed_at=now,
         conversations=sum(conversation_channels.values()),
-        tickets=totals["tickets"],
+        tickets=totals.get("tickets", 0),
         by_day=tuple(DayVolume(d, conversation_days.get(d, 0), ticket_days.get(d, 0)) for d in period.days),
         conversations_by_channel={k: conversation_channels.get(k.value, 0) for k in ChannelKind},
-        tickets_by_channel={k: ticket_channels.get(k.value, 0) for k in ChannelKind},
+        tickets_by_channel={k: totals.get(f"channel_{k.value}", 0) for k in ChannelKind},
         tickets_by_category=tuple(by_category),
         outcomes=outcomes,
         abandoned_by_step=abandoned,
-        targets=await _target_counts(period, now),
-        first_response=first_response,
-        resolution=resolution,
-        resolved=totals["resolved"],
-        categorized=totals["categorized"],
-        agent_categorized=chosen["chosen"],
-        predicted_and_agent_categorized=chosen["predicted"],
-        agent_agreed_with_prediction=chosen["agreed"],
-        csat=Csat({r: ratings.get(r, 0) for r in RATINGS}),
-        agents=await _agents(period),
-        escalated=totals["escalated"],
-        linked_to_incident=totals["linked"],
+        targets={t.name: TargetCounts(*(totals.get(f"{t.name}_{o.value}", 0) for o in Outcome)) for t in targets()},
+        first_response=spreads["first_response"].get(0, Spread()),
+        resolution=spreads["resolution"].get(0, Spread()),
+        resolved=totals.get("resolved", 0),
+        categorized=totals.get("categorized", 0),
+        agent_categorized=totals.get("chosen", 0),
+        predicted_and_agent_categorized=totals.get("predicted", 0),
+        agent_agreed_with_prediction=totals.get("agreed", 0),
+        csat=Csat({r: totals.get(f"rating_{r}", 0) for r in RATINGS}),
+        agents=await _agents(period, spreads["agent_first_response"]),
+        escalated=totals.get("escalated", 0),
+        linked_to_incident=totals.get("linked", 0),
         incidents_opened=await Incident.filter(created_at__gte=start, created_at__lt=end).count(),
         incidents_fixed=await Incident.filter(fixed_at__gte=start, fixed_at__lt=end).count(),
     )
 
 
 async def compare_figures(*, period: Period, now: datetime) -> Comparison:
-    return Comparison(await compute_figures(period=period, now=now),
-                      await compute_figures(period=period.previous(), now=now))
+    current, previous = await asyncio.gather(compute_figures(period=period, now=now),
+                                             compute_figures(period=period.previous(), now=now))
+    return Comparison(current, previous)

@@ -3,6 +3,8 @@ on SQLite and PostgreSQL; every bad parameter refused with its sentence."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from handoff.i18n import console_catalog
@@ -18,7 +20,7 @@ from handoff.ticket_search import (
     search_tickets,
 )
 from models import ChannelKind, Direction, Message, SenderKind, Ticket
-from tests.handoff.reports_data import NOVEMBER_NOW, WIB, build_supervisor_month
+from tests.handoff.reports_data import NOVEMBER_NOW, WIB, Builder, build_supervisor_month
 
 NOVEMBER = Period.month(2026, 11, WIB)
 
@@ -133,7 +135,10 @@ async def test_keyset_pages_walk_every_ticket_once(db: str) -> None:
     ({"rating": "6"}, "search_error_rating"),
     ({"rating": "²"}, "search_error_rating"),
     ({"limit": str(MAX_PAGE + 1)}, "search_error_limit"),
-    ({"since": "2026-13-01"}, "search_error_date"),
+    ({"since": "2026-13-01"}, "search_error_since"),
+    ({"since": "2026-11-01T25:00:00+07:00"}, "search_error_since"),
+    ({"since": "0001-01-01T00:00:00+14:00"}, "search_error_since"),  # before any instant a database holds
+    ({"until": "2026-12-01T00:00:00+07:00"}, "search_error_date"),
     ({"until": "2026-10-01"}, "search_error_order"),
     ({"since": "2024-01-01"}, "search_error_long"),
     ({"q": "ab"}, "search_error_query_short"),
@@ -156,3 +161,36 @@ def test_defaults_are_the_last_thirty_days() -> None:
     assert (search.period.start.isoformat(), search.period.end.isoformat()) == ("2026-11-02", "2026-12-02")
     # A long number searches identities and ticket numbers, however long the period.
     assert parse_search({"since": "2026-01-01", "q": "198503122010121001"}, now=NOVEMBER_NOW, tz=WIB).q
+
+
+def test_since_is_a_day_or_a_moment() -> None:
+    day = _search(since="2026-11-10")
+    assert (day.period.start.isoformat(), day.opened_from) == ("2026-11-10", None)
+    # A moment (the API's since=) starts the period on its local day and bounds it to the moment.
+    moment = _search(since="2026-11-09T20:30:00Z")
+    assert moment.period.start.isoformat() == "2026-11-10"  # 03:30 on the 10th in Jakarta
+    assert moment.opened_from == datetime(2026, 11, 9, 20, 30, tzinfo=UTC)
+    assert moment.query_string()["since"] == "2026-11-09T20:30:00+00:00"
+    assert _search(since="2026-11-09T20:30:00").opened_from == moment.opened_from  # no offset: UTC
+
+
+async def test_open_tickets_past_due_and_at_risk(db: str) -> None:
+    def _today(**query: str) -> TicketSearch:
+        return _search(until="2026-12-02", **query)
+
+    # Past due is the database's answer (handoff.sla.breached_sql), at risk evaluate's; both are the page's.
+    b = await Builder().setup()
+    late = await b.ticket(at=NOVEMBER_NOW - timedelta(hours=25))
+    risky = await b.ticket(at=NOVEMBER_NOW - timedelta(hours=20))
+    calm = await b.ticket(at=NOVEMBER_NOW - timedelta(hours=2))
+    due_now = await b.ticket(at=NOVEMBER_NOW - timedelta(hours=24))  # remaining 0: breached
+    assert await _numbers(_today(sla="breached")) == [due_now.number, late.number]
+    assert await _numbers(_today(sla="at_risk")) == [risky.number]
+    assert await _numbers(_today(sla="on_track")) == [calm.number]
+    assert await _numbers(_today(exception="sla_risk")) == [risky.number, due_now.number, late.number]
+    page = await search_tickets(_today(), now=NOVEMBER_NOW, lang="en")
+    assert [(r.number, r.sla) for r in page.rows] == [
+        (calm.number, SlaFilter.ON_TRACK), (risky.number, SlaFilter.AT_RISK), (due_now.number, SlaFilter.BREACHED),
+        (late.number, SlaFilter.BREACHED)]
+    counts = await exception_counts(_today().period, now=NOVEMBER_NOW)
+    assert counts.counts[Flag.SLA_RISK] == 3

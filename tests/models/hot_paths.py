@@ -184,8 +184,10 @@ async def drive_hot_paths(client: TestClient[Any, Any], fake: FakeTwilio, record
     with recorder.on("API"):
         auth = {"Authorization": f"Bearer {raw_token}"}
         since = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-        for query in ("", "?status=open", "?status=escalated", "?channel=whatsapp", "?offset=1&limit=1",
-                      f"?since={since.replace('+', '%2B')}"):
+        # The supervisor page's search (handoff/ticket_search.py): its filters, a text search and a cursor page.
+        for query in ("", "?status=open", "?status=escalated", "?channel=whatsapp", f"?limit=1&before={ticket.id}",
+                      f"?since={since.replace('+', '%2B')}", "?q=13521045", "?q=halo", "?sla=breached",
+                      "?exception=sla_risk", "?agent=none"):
             assert (await client.get(f"/api/v1/tickets{query}", headers=auth)).status == 200, query
         assert (await client.get(f"/api/v1/tickets/{ticket.id}", headers=auth)).status == 200
         messages = await client.get(f"/api/v1/conversations/{ticket.conversation_id}/messages",  # type: ignore[attr-defined]

@@ -73,7 +73,7 @@ async def test_supervisor_finds_tickets_by_nim_with_links_and_counts(site: Serve
 @pytest.mark.parametrize(("query", "sentence"), [
     ("status=closed", "status harus salah satu dari: open, pending, escalated, resolved."),
     ("rating=9", "Penilaian harus angka 1 sampai 5."),
-    ("since=kemarin", "since harus berupa tanggal TTTT-BB-HH."),
+    ("since=kemarin", "since harus berupa tanggal TTTT-BB-HH atau waktu seperti 2026-11-01T08:00:00+07:00."),
     ("agent=%27%20OR%201%3D1", "agent harus berupa nomor yang valid atau \"none\"."),
     ("stauts=open", "Parameter tidak dikenal: stauts."),
 ])
