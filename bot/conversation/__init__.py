@@ -20,7 +20,7 @@ The modules, each importing only those above it:
 - ``joining``: a message filed on an open ticket, from any of the person's channels;
 - ``identity``: first contact, consent, the identity step, the code step;
 - ``commands``: slash commands and the language switch;
-- ``steps``: the dispatcher, by the conversation's status and step;
+- ``steps``: the dispatcher: the checks every step shares, then ``STEPS``, a table keyed by ``FlowStep``;
 - ``run``: one stored message's turn (``run_turn``, ``prefetch``, ``hand_over_failed``), which bot.turns runs;
 - ``inline``: store and run a turn before returning (``handle_inbound``, ``process_inbound``), above bot.turns.
 

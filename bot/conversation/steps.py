@@ -1,9 +1,13 @@
-"""The dispatcher: which step a stored message goes to, by the conversation's status and step.
+"""The dispatcher: which step a stored message goes to. First what every step shares (a ticket being handled,
+a survey's answer, a ticket open elsewhere, an empty or cut message, a command, the language), then the
+step for the conversation's ``FlowStep``, from the table ``STEPS``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.conversation.commands import maybe_switch_language, run_command
 from bot.conversation.identity import code_step, consent_step, first_contact, identity_step
@@ -17,9 +21,71 @@ from bot.conversation.survey import comment_step, survey_step
 from bot.conversation.turn import Turn
 from handoff.tickets import open_ticket_of
 from models import ConversationStatus, FlowStep, HandoffReason, Message
-from nlp.acts import Act
+from nlp.acts import Act, Reading
 
 log = logging.getLogger(__name__)
+
+Handle = Callable[[Turn, Message, str, Reading], Awaitable[None]]
+AnswersFirst = Callable[[Turn, str], Awaitable[bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What a message does at one ``FlowStep`` (``STEPS``)."""
+
+    # The step's own reading of a message that passed the checks every step shares (``take_step``).
+    handle: Handle
+    # Asked before anything else, even before a ticket open on another channel takes the message: is this
+    # message the step's answer (a survey's rating or comment)? True: it was, and the turn is done. False:
+    # the step has moved on (to a question, or a first contact) and the message goes on as any other.
+    answers_first: AnswersFirst | None = None
+    # Whether ``handle`` reads a request for a person or for a code itself (the first contact: an identity
+    # may come with it). At every other step a request for a person hands off, and a request for a code
+    # sends one, before the step's own reading.
+    own_requests: bool = False
+
+
+async def _first_contact(turn: Turn, _stored: Message, text: str, reading: Reading) -> None:
+    await first_contact(turn, text, reading)
+
+
+async def _identity(turn: Turn, stored: Message, text: str, reading: Reading) -> None:
+    if not await consent_step(turn, stored, text, reading):
+        await identity_step(turn, stored, text)
+
+
+async def _code(turn: Turn, stored: Message, text: str, _reading: Reading) -> None:
+    await code_step(turn, stored, text)
+
+
+async def _question(turn: Turn, _stored: Message, text: str, reading: Reading) -> None:
+    await question_step(turn, text, reading)
+
+
+async def _feedback(turn: Turn, _stored: Message, text: str, reading: Reading) -> None:
+    await feedback_step(turn, text, reading)
+
+
+async def _clarification(turn: Turn, _stored: Message, text: str, reading: Reading) -> None:
+    await clarification_step(turn, text, reading)
+
+
+# Every FlowStep has its row (tests/bot/test_steps.py checks it), so a new step is a decision here, not a
+# silent fall into the question step. A message at a step that waits for nothing is read as a question.
+STEPS: dict[FlowStep, Step] = {
+    FlowStep.NEW: Step(_first_contact, own_requests=True),
+    FlowStep.AWAITING_IDENTITY: Step(_identity),
+    FlowStep.AWAITING_CODE: Step(_code),
+    FlowStep.AWAITING_QUESTION: Step(_question),
+    FlowStep.AWAITING_FEEDBACK: Step(_feedback),
+    FlowStep.AWAITING_CLARIFICATION: Step(_clarification),
+    FlowStep.AWAITING_SURVEY: Step(_question, answers_first=survey_step),
+    FlowStep.AWAITING_SURVEY_COMMENT: Step(_question, answers_first=comment_step),
+    # With a person, or done: the conversation's status normally takes the message elsewhere (to the ticket,
+    # ``_file_on_ticket``; to a new conversation, ``run.run_turn``). One that arrives anyway is a question.
+    FlowStep.WITH_AGENT: Step(_question),
+    FlowStep.DONE: Step(_question),
+}
 
 
 async def take_step(turn: Turn, stored: Message, raw_text: str) -> None:
@@ -31,9 +97,8 @@ async def take_step(turn: Turn, stored: Message, raw_text: str) -> None:
         return
     # A rating (or its comment) answers the survey of a ticket already closed here, even when another is
     # open elsewhere; anything else is checked against that open ticket below.
-    if text and conversation.step == FlowStep.AWAITING_SURVEY and await survey_step(turn, text):
-        return
-    if text and conversation.step == FlowStep.AWAITING_SURVEY_COMMENT and await comment_step(turn, text):
+    answers_first = STEPS[conversation.step].answers_first
+    if text and answers_first is not None and await answers_first(turn, text):
         return
     # Ahead of commands, a request for a person and an empty text (a file sent alone): on the ticket's own
     # channel those are filed too.
@@ -52,27 +117,18 @@ async def take_step(turn: Turn, stored: Message, raw_text: str) -> None:
     reading = read_message(text)
     await maybe_switch_language(turn, text, reading)
 
-    if conversation.step == FlowStep.NEW:
-        await first_contact(turn, text, reading)
-        return
-    if reading.act is Act.PERSON:
-        await person_request(turn, reading, text)
-        return
-    # Proof by code (issue 13): asked for at any step after the identity, and six digits while one is awaited.
-    if may_ask_for_code(turn) and asks_for_code(text):
-        await send_code(turn)
-        return
-    if conversation.step == FlowStep.AWAITING_CODE:
-        await code_step(turn, stored, text)
-    elif conversation.step == FlowStep.AWAITING_IDENTITY:
-        if not await consent_step(turn, stored, text, reading):
-            await identity_step(turn, stored, text)
-    elif conversation.step == FlowStep.AWAITING_FEEDBACK:
-        await feedback_step(turn, text, reading)
-    elif conversation.step == FlowStep.AWAITING_CLARIFICATION:
-        await clarification_step(turn, text, reading)
-    else:
-        await question_step(turn, text, reading)
+    # Looked up again: a survey's step that was not answered has moved on by now.
+    step = STEPS[conversation.step]
+    if not step.own_requests:
+        if reading.act is Act.PERSON:
+            await person_request(turn, reading, text)
+            return
+        # Proof by code (issue 13): asked for at any step after the identity, and six digits while one is
+        # awaited (the code step).
+        if may_ask_for_code(turn) and asks_for_code(text):
+            await send_code(turn)
+            return
+    await step.handle(turn, stored, text, reading)
 
 
 async def _long_message(turn: Turn, text: str) -> None:
