@@ -36,7 +36,7 @@ MAX_IDENTITY_ATTEMPTS = 3
 
 async def first_contact(turn: Turn, text: str, reading: Reading | None = None) -> None:
     """The first message of someone the bot does not know yet: the greeting (welcome, privacy notice,
-    request, ``greet``). An identity in this message is taken, not asked for again: the notice had not been
+    request, ``replies.greet``). An identity in this message is taken, not asked for again: the notice had not been
     shown, so the person agrees with one tap (``consent_step``); with a request for a person it hands off
     with the claim. A question in it is kept and answered after the identity.
 

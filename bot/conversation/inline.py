@@ -15,7 +15,7 @@ from models import Message
 async def handle_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
     """Store and process in one call: for callers that want the turn done on return (web chat, tests).
 
-    Webhooks instead store (``store_inbound``), answer the provider, and leave the turn to the worker in
+    Webhooks instead store (``ingest.store_inbound``), answer the provider, and leave the turn to the worker in
     ``bot.inbound``. Idempotent either way: a re-delivered message is stored once and answered once.
     """
     result = await store_inbound(message, deps)

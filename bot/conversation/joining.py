@@ -51,7 +51,7 @@ async def file_on_open_ticket(turn: Turn, stored: Message) -> bool:
 
     This conversation goes to the agent too (the ticket's own status, step WITH_AGENT), the way an agent's
     reply on another channel moves it (handoff.actions.reply): later messages here take the
-    ordinary ``_file_on_ticket`` path, silently, and closing the ticket gives it back to the bot
+    ordinary ``steps._file_on_ticket`` path, silently, and closing the ticket gives it back to the bot
     (``_release_conversations``). So the person gets one acknowledgement naming the ticket, once per ticket
     on each channel, and the agent's replies come here while this is where they wrote last
     (``handoff.tickets.reply_conversation``). Returns False, changing nothing, when there is no such ticket.

@@ -104,7 +104,7 @@ async def prefetch_directory(stored: Message, deps: FlowDeps) -> Directory:
     """Look up, before the turn's transaction opens, what the turn will look up: the directory is an HTTP
     service in production, and a transaction must not wait on the network (on SQLite it holds the
     process's one connection, and the write lock once it has written). The turn asks for the sender's
-    own address when it may prove them (``address_on_record``) and, in the identity step, for the
+    own address when it may prove them (``proof.address_on_record``) and, in the identity step, for the
     identity it parses from the same text the same way."""
     wanted: list[Identity] = []
     conversation: Conversation = stored.conversation
@@ -145,8 +145,8 @@ async def _identity_to_look_up(stored: Message, deps: FlowDeps) -> Identity | No
 
 
 def _claimed_to_look_up(stored: Message, deps: FlowDeps) -> Identity | None:
-    """The claimed number's record, when this message asks for a code or gives one (``send_code``,
-    ``code_step``): only then, so other messages of a claimed address never wait on the directory."""
+    """The claimed number's record, when this message asks for a code or gives one (``proof.send_code``,
+    ``identity.code_step``): only then, so other messages of a claimed address never wait on the directory."""
     conversation: Conversation = stored.conversation
     identity: ChannelIdentity = conversation.identity
     if not deps.code_mail or not identity.claimed_number or is_proven(identity):

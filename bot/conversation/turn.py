@@ -37,7 +37,7 @@ class Turn:
 
     @property
     def settled(self) -> bool:
-        """Whether the bot asks this address who they are (see ``introduced``)."""
+        """Whether the bot asks this address who they are (see ``ingest.introduced``)."""
         return introduced(self.contact)
 
     @property
