@@ -224,11 +224,11 @@ async def query(db_url: str, sql: str) -> list[tuple[Any, ...]]:
 
 
 def expected_prefix(user: User) -> list[str]:
-    from bot.flow import greeting_text
+    from bot.conversation.replies import greeting_text
     from bot.i18n import catalog
 
     cat = catalog("id")
-    # The first contact is one message (bot.flow.greeting_text): welcome, privacy notice, request.
+    # The first contact is one message (bot.conversation.replies.greeting_text): welcome, privacy notice, request.
     return [greeting_text([cat.t("greeting"), cat.t("privacy_notice"), cat.t("ask_identity")]),
             cat.t("identity_noted"),  # a typed NIM is a claim: no name before proof (issue 13)
             cat.t("ask_question")]

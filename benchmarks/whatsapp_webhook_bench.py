@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, SENDER, FakeTwilio
 
-GREETING_REPLIES = 1  # bot.flow.greeting_text: welcome, privacy notice and the ask in one message
+GREETING_REPLIES = 1  # bot.conversation.replies.greeting_text: welcome, privacy notice and the ask in one message
 PUBLIC_URL = "https://care.example.ac.id"
 DRAIN_TIMEOUT = 120.0  # seconds without a new reply after which the run stops waiting
 SETTLE = 2.0  # seconds to wait after the last expected reply, to catch any sent twice

@@ -26,8 +26,11 @@ from bot.channels.base import InboundMessage
 from bot.channels.registry import setup_channels
 from bot.channels.webchat import KeepFiles, WebChatChannel, setup_webchat
 from bot.config import Settings
+from bot.conversation.deps import FlowDeps, Predictor
+from bot.conversation.ingest import store_inbound
+from bot.conversation.inline import handle_inbound, process_inbound
+from bot.conversation.replies import hours_text
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
-from bot.flow import FlowDeps, Predictor, _hours_text, handle_inbound, process_inbound, store_inbound
 from bot.i18n import catalog, detect_language
 from bot.inbound import DEFAULT_CONCURRENCY, SERVE_POLL, WORKER_CONCURRENCY, WORKER_POLL, InboundWorker
 from handoff import scheduler as jobs_scheduler
@@ -336,11 +339,12 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
             await process_inbound(result.message_id, app[FLOW], key=(message.channel.value, message.external_id))
         return result
 
-    # The header's hours: the bot's own sentence (bot.flow) from the supervisor's settings in force.
+    # The header's hours: the bot's own sentence (bot.conversation.replies.hours_text) from the supervisor's
+    # settings in force.
     async def chat_hours(lang: str) -> str:
         deps = app[FLOW]
         ops = await load_operations(defaults=defaults_from(hours=deps.hours, sla=deps.sla))
-        return _hours_text(catalog(lang), ops)
+        return hours_text(catalog(lang), ops)
 
     setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
                   store=attachments, public_url=settings.public_url, signed=signed_chat,

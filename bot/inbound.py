@@ -6,10 +6,10 @@ Three steps, each durable before the next:
    ``inbox`` table. Its unique (channel, provider id) key turns a concurrent or repeated delivery into a
    no-op at the door. Nothing else (directory, classifier, contact lookup) sits between the provider and
    its 200, so the answer stays fast however busy the turns are.
-2. **Store** (``bot.flow.store_inbound``): find or create the contact, identity and conversation, and
-   insert the ``Message`` unprocessed; the inbox row is marked stored. The messages table's own unique
-   key catches a re-delivery that comes after the receipt was pruned.
-3. **Turn** (``bot.turns.run_message``, the state machine in ``bot.flow``): directory lookup,
+2. **Store** (``bot.conversation.ingest.store_inbound``): find or create the contact, identity and
+   conversation, and insert the ``Message`` unprocessed; the inbox row is marked stored. The messages
+   table's own unique key catches a re-delivery that comes after the receipt was pruned.
+3. **Turn** (``bot.turns.run_message``, the state machine in ``bot.conversation``): directory lookup,
    classification, replies; all of it one transaction, the replies delivered after its commit.
 
 Steps 2 and 3 run here, after the answer, under the person's lease (``bot.leases``): one person's
@@ -39,7 +39,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from bot.channels.base import FetchesFiles, InboundMessage
-from bot.flow import FlowDeps, HandleResult, store_inbound
+from bot.conversation.deps import FlowDeps, HandleResult
+from bot.conversation.ingest import store_inbound
 from bot.leases import LEASE, person_of
 from bot.turns import RETRY_DELAY, drain_person
 from models import ChannelKind, Direction, InboxEntry, Message, TurnLease

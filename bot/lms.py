@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from bot.channels.webchat import session_address
+from bot.conversation.deps import FlowDeps
+from bot.conversation.ingest import address_identity
 from bot.directory import is_active
-from bot.flow import FlowDeps, address_identity
 from bot.identity import Identity, parse_identity
 from handoff.contacts import Person, is_proven, prove
 from models import ChannelIdentity, ChannelKind, ProofMethod

@@ -25,11 +25,11 @@ The guarantees, across crashes of any process at any moment:
 - **A place to rest.** A message whose turn fails (or whose holder dies) ``MAX_TURN_ATTEMPTS`` times is
   parked: marked processed with its error, so the person's later messages go on, listed for the operator
   (``carecenter inbox``), counted in ``/healthz``. The person is told something went wrong and is handed
-  to an agent with a ticket (``bot.flow.hand_over_failed``): a message the bot cannot handle must still
+  to an agent with a ticket (``bot.conversation.run.hand_over_failed``): a message the bot cannot handle must still
   reach a person, as Zammad and Chatwoot never drop one.
 
 What stays out of the transaction, on purpose: the directory lookup (an HTTP call in production) and the
-classifier's prediction run before it (``bot.flow.prefetch``), because on SQLite Tortoise's transaction
+classifier's prediction run before it (``bot.conversation.run.prefetch``), because on SQLite Tortoise's transaction
 holds the process's one connection (every other turn and sweep waits) and the database's write lock
 (the web process's receipts wait); and the try is counted before it, so a message that kills its
 process is counted too.
@@ -48,8 +48,8 @@ from typing import Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from bot import flow
-from bot.flow import FlowDeps
+from bot.conversation import run
+from bot.conversation.deps import FlowDeps
 from bot.leases import LeaseLostError, Leases
 from handoff.delivery import deliver, holding_deliveries
 from models import DeliveryStatus, Direction, Message, SenderKind
@@ -97,13 +97,13 @@ async def run_message(message_id: int, deps: FlowDeps, *, person: str, leases: L
         return Outcome(ran=True)
     notices: list[tuple[str, dict[str, Any]]] = []
     try:
-        # The directory and the classifier are asked outside the transaction (flow.prefetch), and the
+        # The directory and the classifier are asked outside the transaction (run.prefetch), and the
         # console hears of the turn's changes after the commit, never of a change rolled back.
-        turn_deps = replace(await flow.prefetch(stored, deps), notify=lambda name, data: notices.append((name, data)))
+        turn_deps = replace(await run.prefetch(stored, deps), notify=lambda name, data: notices.append((name, data)))
         async with in_transaction():
             await leases.fence(person)  # first: see FENCE_FIRST
             with holding_deliveries() as held:
-                await flow.run_turn(stored, turn_deps)
+                await run.run_turn(stored, turn_deps)
                 done = await Message.filter(id=message_id, processed_at=None).update(processed_at=datetime.now(UTC))
                 if not done:  # cannot happen while we hold the lease; if it does, nothing of ours commits
                     raise LeaseLostError(person)
@@ -152,7 +152,7 @@ async def park(stored: Message, deps: FlowDeps, *, person: str, leases: Leases, 
                     if not marked:
                         return
                     if hand_over:
-                        await flow.hand_over_failed(stored.id, turn_deps)
+                        await run.hand_over_failed(stored.id, turn_deps)
         except LeaseLostError:
             return
         except Exception:

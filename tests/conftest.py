@@ -18,9 +18,11 @@ from hypothesis import settings
 
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
+from bot.conversation.deps import FlowDeps, HandleResult
+from bot.conversation.inline import handle_inbound
+from bot.conversation.replies import greeting_text
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
-from bot.flow import FlowDeps, HandleResult, greeting_text, handle_inbound
 from bot.i18n import catalog
 from handoff.attachments import AttachmentStore
 from handoff.contacts import Person, prove
@@ -132,8 +134,8 @@ async def db(db_url: str) -> AsyncIterator[str]:
 
 
 def greeting(lang: str = "id", *asks: str) -> str:
-    """The one first-contact message (bot.flow._greet): welcome, privacy notice, then what is asked of the
-    person (``asks``, catalogue keys; by default the request for an identity)."""
+    """The one first-contact message (bot.conversation.replies.greet): welcome, privacy notice, then what is
+    asked of the person (``asks``, catalogue keys; by default the request for an identity)."""
     cat = catalog(lang)
     asked = [cat.t(key) for key in asks or ("ask_identity",)]
     return greeting_text([cat.t("greeting"), cat.t("privacy_notice"), *asked])

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # What one message puts in the database, on every channel: the providers' own limit for a text
-# (Telegram 4096, WhatsApp 4096). The store step (bot.flow) cuts a longer text (a careless or forged
+# (Telegram 4096, WhatsApp 4096). The store step (bot.conversation.ingest) cuts a longer text (a careless or forged
 # provider, a log pasted into the web chat, a long mail) to this, keeps the whole of it as a text file on
 # the message for the agent, and the turn hands it to a person. Every step after the store (identity,
 # language, classifier) reads at most this much of a message.

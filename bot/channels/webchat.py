@@ -57,7 +57,7 @@ FilesHandler = Callable[[InboundMessage, KeepFiles], Awaitable[object]]
 # Room for the form's text and id fields (and the parts' headers) beside the files themselves.
 FORM_SLACK = 4 * MAX_MESSAGE_CHARS + 64 * 1024
 READ_CHUNK = 64 * 1024
-# The header's service hours in a language (bot.flow's sentence from the supervisor's settings).
+# The header's service hours in a language (bot.conversation.replies's sentence from the supervisor's settings).
 HoursText = Callable[[str], Awaitable[str]]
 # A signed identity from the page's query (bot.lms): given the browser's session token (or None) and the
 # query, the token the browser should use from now on, or None to go on as before.

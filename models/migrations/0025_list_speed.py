@@ -8,7 +8,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0023_incident_match')]
+    dependencies = [('models', '0024_staff_telegram')]
 
     initial = False
 

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 
 from bot.app import FLOW, create_app, follow_active_model
 from bot.config import Settings
+from bot.conversation.deps import FlowDeps
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
-from bot.flow import FlowDeps
 from handoff.auth import create_api_token
 from handoff.delivery import ChannelRegistry
 from models import Ticket, UserRole

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.channels.base import MAX_STORED_CHARS
-from bot.flow import FULL_TEXT_FILENAME
+from bot.conversation.ingest import FULL_TEXT_FILENAME
 from bot.i18n import catalog
 from models import (
     Attachment,

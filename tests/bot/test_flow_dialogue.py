@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from bot.channels.memory import MemoryChannel
+from bot.conversation.replies import greeting_text
 from bot.directory import DirectoryRecord, import_records
-from bot.flow import greeting_text
 from bot.i18n import catalog
 from models import (
     AnswerTemplate,

@@ -18,9 +18,11 @@ from bot.app import INBOUND, create_app
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import Settings
+from bot.conversation.deps import FlowDeps
+from bot.conversation.ingest import store_inbound
+from bot.conversation.inline import process_inbound
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, DirectoryRecord, import_records
-from bot.flow import FlowDeps, process_inbound, store_inbound
 from bot.i18n import catalog
 from bot.identity import Identity
 from bot.inbound import MAX_STORE_ATTEMPTS, Receipt, decode, encode, receive

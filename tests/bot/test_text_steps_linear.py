@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from bot.channels.base import MAX_STORED_CHARS, audit_payload
 from bot.channels.mail import strip_quoted
 from bot.channels.whatsapp import template_variable
-from bot.flow import is_no, is_yes, read_message
+from bot.conversation.lexicon import is_no, is_yes, read_message
 from bot.i18n import detect_language
 from handoff.survey import comment_kind, parse_rating
 from handoff.webinput import clean_text

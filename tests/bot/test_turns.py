@@ -17,16 +17,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.transactions import in_transaction
 
-from bot import flow as flow_module
 from bot import leases as leases_module
 from bot import turns
 from bot.app import create_app
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import Settings
+from bot.conversation import questions
+from bot.conversation.deps import FlowDeps
+from bot.conversation.ingest import store_inbound
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, DirectoryRecord, import_records
-from bot.flow import FlowDeps, store_inbound
 from bot.i18n import catalog
 from bot.identity import Identity
 from bot.inbound import MAX_STORE_ATTEMPTS
@@ -173,7 +174,7 @@ async def test_a_failed_turn_leaves_nothing_and_runs_again_whole(ready: None, mo
         raise RuntimeError("the templates table is unreadable")
 
     # Fails late in the turn: after the language switch and the prediction were written.
-    monkeypatch.setattr(flow_module, "_template_for", unreadable)
+    monkeypatch.setattr(questions, "_template_for", unreadable)
     question = await stored(deps, "i forgot my edunex password")
     drained = await turns.drain_person(PERSON, deps, leases=deps.leases)
     assert drained == turns.Drained(ran=[], complete=False)

@@ -24,9 +24,9 @@ from yarl import URL
 from bot.app import FLOW, INBOUND, REGISTRY, create_app
 from bot.channels.base import InboundMessage
 from bot.config import Settings
+from bot.conversation.inline import handle_inbound
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
-from bot.flow import handle_inbound
 from bot.i18n import catalog
 from handoff import actions
 from handoff.auth import create_api_token, create_user

@@ -20,9 +20,9 @@ from schemathesis.generation import GenerationMode
 from bot.app import FLOW
 from bot.channels.base import InboundMessage
 from bot.config import Settings
+from bot.conversation.inline import handle_inbound
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from bot.flow import handle_inbound
 from handoff.auth import create_api_token, create_user
 from models import ChannelKind, UserRole
 from tests.fuzz.sizes import FULL, SCHEMATHESIS_EXAMPLES

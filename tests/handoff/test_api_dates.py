@@ -16,7 +16,7 @@ from bot.app import FLOW, create_app
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import Settings
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from handoff.auth import create_api_token
 from handoff.tickets import open_ticket
 from models import ChannelKind, Conversation, HandoffReason, UserRole

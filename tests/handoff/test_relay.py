@@ -23,7 +23,7 @@ from tortoise import connections
 from bot.app import FLOW
 from bot.channels.base import InboundMessage
 from bot.config import Settings
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from handoff.live import Broker, LiveEvent
 from handoff.relay import RelayFollower, RelayPublisher, prune
 from models import ChannelKind, RelayedEvent, Ticket

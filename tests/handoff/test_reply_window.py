@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from handoff.actions import reply, take_ticket
 from handoff.auth import create_user
 from handoff.delivery import Purpose

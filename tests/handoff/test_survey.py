@@ -8,7 +8,7 @@ import pytest
 
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from bot.i18n import catalog
 from handoff.survey import (
     COMMENT_WINDOW,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from handoff.actions import reply, set_waiting, take_ticket
 from handoff.auth import create_user
 from handoff.contacts import prove

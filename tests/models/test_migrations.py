@@ -20,8 +20,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.context import TortoiseContext
 from tortoise.migrations.api import migrate
 
+from bot.conversation.deps import FlowDeps
 from bot.directory import DatabaseDirectory
-from bot.flow import FlowDeps
 from bot.inbound import InboundWorker
 from handoff.delivery import ChannelRegistry
 from models import Direction, Message, open_database

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient
 from bot.app import REGISTRY, create_app
 from bot.channels.base import MAX_STORED_CHARS
 from bot.channels.mail import EmailChannel, parse_mail
+from bot.conversation.ingest import FULL_TEXT_FILENAME, FULL_TEXT_POSITION
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from bot.flow import FULL_TEXT_FILENAME, FULL_TEXT_POSITION
 from handoff.attachments import AttachmentPolicy, AttachmentStore
 from handoff.delivery import OutboundAttachment, OutboundMessage
 from models import (

@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.channels.base import MAX_STORED_CHARS
 from bot.config import Settings
+from bot.conversation.ingest import FULL_TEXT_POSITION
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from bot.flow import FULL_TEXT_POSITION
 from models import Attachment, Message
 from tests.complexity import LoopWatch
 from tests.conftest import ScriptedClassifier

@@ -17,9 +17,9 @@ from bot.app import FLOW, INBOUND, REGISTRY, create_app
 from bot.channels.base import CUT_MARK, MAX_STORED_CHARS
 from bot.channels.whatsapp import EMPTY_TWIML, WhatsAppChannel, split_body
 from bot.config import Settings
+from bot.conversation.ingest import FULL_TEXT_POSITION
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import import_records
-from bot.flow import FULL_TEXT_POSITION
 from bot.i18n import catalog
 from handoff.delivery import DEFAULT_THROTTLE_WAIT, send_text, throttled_until
 from handoff.outbox import BASE_DELAY, MAX_ATTEMPTS, drain

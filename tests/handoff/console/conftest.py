@@ -18,9 +18,9 @@ from bot.app import FLOW, create_app
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.config import Settings
+from bot.conversation.inline import handle_inbound
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
-from bot.flow import handle_inbound
 from handoff.auth import create_user
 from models import ChannelKind, Ticket, User, UserRole
 from tests.conftest import ScriptedClassifier, prove_address

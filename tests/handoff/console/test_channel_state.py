@@ -12,7 +12,7 @@ import aiohttp
 from bot.app import FLOW, REGISTRY
 from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
-from bot.flow import handle_inbound
+from bot.conversation.inline import handle_inbound
 from handoff.auth import create_api_token
 from handoff.delivery import DeliveryError, OutboundMessage, SendResult
 from handoff.reachability import EVENT as UNREACHABLE
