@@ -2,7 +2,7 @@
 
 first contact → greeting + privacy notice + ask identity (one message) → verify against the directory → classify
 → confident: template answer + "did this help?" → yes: resolved by the bot / no: hand off
-→ unsure, or the user asks for a person at any point: hand off (a ticket, due in 24 h)
+→ unsure, or the user asks for a person at any point: hand off (a ticket, held to its SLA targets)
 While a ticket is open the bot stays silent and files what the user writes on the ticket, on whichever of
 the person's channels they write (``joining.file_on_open_ticket``): a verified contact's new channel joins the
 ticket with one acknowledgement instead of starting a second conversation with the bot.
