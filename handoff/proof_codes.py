@@ -88,6 +88,9 @@ async def paused_until(identity: ChannelIdentity, *, now: datetime) -> datetime 
     return dead.expires_at + PAUSE if dead is not None else None
 
 
+SUPERSEDED = "(not sent: a newer code replaced it; the content is not kept)"
+
+
 async def issue(*, identity: ChannelIdentity, number: str, email: str, secret_key: str, now: datetime,
                 compose: Callable[[str], tuple[str, str, str]]) -> Issued:
     """Make a new code for ``identity`` and ``number`` (the old ones die) and queue its mail to ``email``,
@@ -107,10 +110,17 @@ async def issue(*, identity: ChannelIdentity, number: str, email: str, secret_ke
     # Over the number's limit nothing is mailed, and the person is told the same as always: refusing
     # aloud would tell a guesser that the number has an address (the number's owner is not flooded).
     recent = await ProofCode.filter(number=number, created_at__gte=now - HOUR).count() if number else 0
+    # A mail of this address's earlier code still waiting for the server (SMTP down, retrying) holds a code
+    # that just died: it is dropped and its body not kept, so the person never gets a dead code after the
+    # live one. Only this address's: another chat claiming the same number must not cancel it.
+    dropped = await EscalationMail.filter(kind=KIND, identity_id=identity.id, status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.FAILED, last_error=SUPERSEDED, body=SUPERSEDED, html=None)
+    if dropped:
+        log.info("proof code for identity %s: %d waiting mail(s) of older codes dropped", identity.id, dropped)
     if number and email and recent <= PER_NUMBER:
         subject, body, rich = compose(code)
-        await EscalationMail.create(ticket_id=None, recipients=email, subject=subject[:200], body=body, html=rich,
-                                    kind=KIND, status=DeliveryStatus.QUEUED)
+        await EscalationMail.create(ticket_id=None, identity_id=identity.id, recipients=email, subject=subject[:200],
+                                    body=body, html=rich, kind=KIND, status=DeliveryStatus.QUEUED)
         log.info("proof code for identity %s queued for mailing", identity.id)
     else:
         log.info("proof code for identity %s made, not mailed", identity.id)

@@ -574,6 +574,12 @@ class EscalationMail(Model):
         "models.GeneratedReport", related_name="mails", on_delete=fields.SET_NULL, null=True
     )
     report_id: int | None
+    # A one-time identity code's mail: the address the code would prove, so a newer code for that address
+    # drops the older one's mail while it still waits (handoff.proof_codes.issue).
+    identity: fields.ForeignKeyNullableRelation[ChannelIdentity] = fields.ForeignKeyField(
+        "models.ChannelIdentity", related_name="code_mails", on_delete=fields.SET_NULL, null=True
+    )
+    identity_id: int | None
     recipients = fields.TextField()  # comma-separated, as configured at the time of escalation
     subject = fields.CharField(max_length=200)
     body = fields.TextField()

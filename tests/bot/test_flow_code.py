@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.i18n import catalog
 from handoff.contacts import revoke
 from handoff.escalation_mail import SCRUBBED, drain
-from handoff.proof_codes import MAX_TRIES, PAUSE, PER_ADDRESS, PER_NUMBER, VALIDITY
+from handoff.proof_codes import MAX_TRIES, PAUSE, PER_ADDRESS, PER_NUMBER, SUPERSEDED, VALIDITY
 from models import (
     ChannelIdentity,
     ChannelKind,
@@ -149,12 +149,28 @@ async def test_a_code_made_for_another_address_never_matches(flow: FlowHarness, 
 async def test_a_new_code_kills_the_old_one(flow: FlowHarness, smtp_sink: SmtpSink) -> None:
     await claim(flow)
     await flow.send("kirim kode")
+    [old] = await mailed_codes(smtp_sink)  # the first code's mail went out
     await flow.send("kirim kode")
-    old, new = await mailed_codes(smtp_sink)
+    old_again, new = await mailed_codes(smtp_sink)
+    assert old_again == old
     if old != new:
         await flow.send(old)
         assert flow.replies() == [T("code_wrong", left=MAX_TRIES - 1)]
     await flow.send(new)
+    assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
+
+
+async def test_a_waiting_mail_of_an_older_code_is_dropped_not_sent_after_the_new_one(
+    flow: FlowHarness, smtp_sink: SmtpSink
+) -> None:
+    await claim(flow)
+    await flow.send("kirim kode")
+    await flow.send("kirim kode")  # the first mail still waits (the server was not reached yet)
+    [code] = await mailed_codes(smtp_sink)
+    first, second = await EscalationMail.filter(kind="proof_code").order_by("id")
+    assert (first.status, first.body, first.html) == (DeliveryStatus.FAILED, SUPERSEDED, None)
+    assert second.status == DeliveryStatus.SENT
+    await flow.send(code)
     assert flow.replies()[0] == T("code_proven", name_suffix=", Kak Budi")
 
 
@@ -286,7 +302,10 @@ async def test_an_address_may_ask_three_codes_an_hour(flow: FlowHarness, smtp_si
         assert flow.replies() == [T("code_sent", minutes=MINUTES)]
     await flow.send("kirim kode")
     assert flow.replies() == [T("code_too_many")]
-    assert len(await mailed_codes(smtp_sink)) == PER_ADDRESS
+    # Three codes made and mailed; the mails that still waited when a newer code came were dropped, so the
+    # mailbox receives the live code only.
+    assert await EscalationMail.filter(kind="proof_code").count() == PER_ADDRESS
+    assert len(await mailed_codes(smtp_sink)) == 1
 
 
 async def test_a_redelivered_request_queues_one_mail(flow: FlowHarness, smtp_sink: SmtpSink) -> None:
