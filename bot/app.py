@@ -22,13 +22,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot import lms
-from bot.channels.base import InboundMessage
+from bot.channels.base import InboundMessage, KeepFiles
 from bot.channels.registry import setup_channels
-from bot.channels.webchat import KeepFiles, WebChatChannel, setup_webchat
+from bot.channels.webchat import WEBCHAT_HOOKS, WebChatHooks
 from bot.config import Settings
 from bot.conversation.deps import FlowDeps, Predictor
-from bot.conversation.ingest import store_inbound
-from bot.conversation.inline import handle_inbound, process_inbound
 from bot.conversation.replies import hours_text
 from bot.directory import DatabaseDirectory, Directory, HttpDirectory
 from bot.i18n import catalog, detect_language
@@ -79,7 +77,6 @@ class StartupInfo:
 SETTINGS = web.AppKey("settings", Settings)
 DATABASE = web.AppKey("database", Database)
 REGISTRY = web.AppKey("registry", ChannelRegistry)
-WEBCHAT = web.AppKey("webchat", WebChatChannel)
 FLOW = web.AppKey("flow", FlowDeps)
 INBOUND = web.AppKey("inbound", InboundWorker)
 LIVE = web.AppKey("live", Broker)  # the console's broker: what this process's consoles hear
@@ -216,12 +213,9 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
                           handler_args={"logger": ClientErrorLog(logging.getLogger("aiohttp.server"), {})})
     app[SETTINGS] = settings
     registry = ChannelRegistry()
-    webchat = WebChatChannel()
-    registry.add(webchat)
     for channel in channels or []:
         registry.add(channel)
     app[REGISTRY] = registry
-    app[WEBCHAT] = webchat
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("bot", "templates"),
@@ -293,7 +287,6 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
         if clock is not None:
             app[FLOW].clock = clock
         yield
-        await webchat.close()
         await app[DATABASE].close()
 
     async def run_scheduler(app: web.Application) -> AsyncIterator[None]:
@@ -317,39 +310,25 @@ def create_app(  # noqa: PLR0915 - the one factory wires every part, on purpose
     if role == Role.WORKER and classifier is None:
         app.cleanup_ctx.append(functools.partial(follow_active_model, model_dir=settings.model_dir))
 
-    async def handle(message: Any) -> object:
-        return await handle_inbound(message, app[FLOW])
+    # The one door of every channel (bot.channels.base.Handler); the worker exists once the app has started.
+    async def accept(message: InboundMessage, /, *, at_once: bool = False, in_line: bool = False,
+                     keep: KeepFiles | None = None) -> object:
+        return await app[INBOUND].accept(message, at_once=at_once, in_line=in_line, keep=keep)
 
-    async def accept(message: InboundMessage, /, *, at_once: bool = False) -> object:
-        return await app[INBOUND].accept(message, at_once=at_once)
-
-    # The web chat answers in-line: its POST fallback promises the replies are in /chat/history when it
-    # returns, and no provider is waiting on it with a timeout. Providers get their 200 once the message
-    # is stored; the turn runs in the inbound worker.
+    # What the web chat asks of the app (bot.channels.webchat.WebChatHooks): the LMS's signed identity
+    # against the flow, the header's hours (the bot's own sentence from the supervisor's settings in
+    # force), and the page's framing rule, which lives here beside the other security headers.
     async def signed_chat(token: str | None, query: Mapping[str, str]) -> str | None:
         return await lms.open_signed(token=token, query=query, secret=settings.webchat_identity_secret,
                                      deps=app[FLOW])
 
-    # A message with files: stored, its files kept on the row, then its turn, as a Telegram photo is handled
-    # (bot.inbound) but in-line like the rest of the web chat; an agent sees the files on the ticket.
-    async def handle_files(message: InboundMessage, keep: KeepFiles) -> object:
-        result = await store_inbound(message, app[FLOW])
-        if result.message_id is not None:
-            await keep(result.message_id)
-            await process_inbound(result.message_id, app[FLOW], key=(message.channel.value, message.external_id))
-        return result
-
-    # The header's hours: the bot's own sentence (bot.conversation.replies.hours_text) from the supervisor's
-    # settings in force.
     async def chat_hours(lang: str) -> str:
         deps = app[FLOW]
         ops = await load_operations(defaults=defaults_from(hours=deps.hours, sla=deps.sla))
         return hours_text(catalog(lang), ops)
 
-    setup_webchat(app, channel=webchat, handle=handle, secure_cookies=settings.public_url.startswith("https://"),
-                  store=attachments, public_url=settings.public_url, signed=signed_chat,
-                  handle_files=handle_files, hours=chat_hours,
-                  frame_headers=chat_frame_headers(settings.webchat_allowed_origins))
+    app[WEBCHAT_HOOKS] = WebChatHooks(signed=signed_chat, hours=chat_hours,
+                                      frame_headers=chat_frame_headers(settings.webchat_allowed_origins))
     setup_channels(app, settings, registry=registry, handle=accept, store=attachments, worker=runs_turns)
     setup_survey_web(app, translate=lambda lang, key, /, **v: catalog(lang).t(key, **v), secret_key=settings.secret_key,
                      clock=clock, notify=console[CONSOLE_BROKER].publish)

@@ -15,7 +15,10 @@ Three steps, each durable before the next:
 Steps 2 and 3 run here, after the answer, under the person's lease (``bot.leases``): one person's
 messages one at a time, oldest first, in one process at a time; different people side by side, at most
 ``concurrency`` at once. The mail poller skips step 1 (``at_once``): no provider waits on it, and its
-attachments need the message row at once.
+attachments need the message row at once. The web chat runs steps 2 and 3 before it answers
+(``in_line``, ``bot.conversation.inline``), under the same per-person lock and lease as the drains: its
+POST promises the replies are in the history when it returns. It does so also in a web process that
+leaves the providers' turns to a ``carecenter worker``.
 
 Nothing depends on this process staying up: start-up and a periodic sweep wake every person with work
 that nobody holds (receipts not stored, messages not processed), a dead process's people once their
@@ -38,9 +41,10 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
-from bot.channels.base import FetchesFiles, InboundMessage
+from bot.channels.base import FetchesFiles, InboundMessage, KeepFiles
 from bot.conversation.deps import FlowDeps, HandleResult
 from bot.conversation.ingest import store_inbound
+from bot.conversation.inline import handle_inbound
 from bot.leases import LEASE, person_of
 from bot.turns import RETRY_DELAY, drain_person
 from models import ChannelKind, Direction, InboxEntry, Message, TurnLease
@@ -151,11 +155,21 @@ class InboundWorker:
         # People woken while their drain was finishing: it looks again before it ends.
         self._again: set[Key] = set()
 
-    async def accept(self, message: InboundMessage, *, at_once: bool = False) -> Receipt | HandleResult:
-        """Keep the message and wake its person's drain; returns as soon as it is durable.
+    async def accept(
+        self, message: InboundMessage, *, at_once: bool = False, in_line: bool = False, keep: KeepFiles | None = None,
+    ) -> Receipt | HandleResult:
+        """The one door of every channel (``bot.channels.base.Handler``). Keep the message and wake its
+        person's drain; returns as soon as it is durable.
 
         ``at_once`` stores it as a message before returning (the mail poller: its attachments are kept on
-        the message row straight after, and no provider is waiting)."""
+        the message row straight after, and no provider is waiting). ``in_line`` stores it, runs ``keep``
+        with the new row's id (files the channel already holds, so they are on the message before its
+        turn), and runs the turn before returning (the web chat), whether or not this process runs the
+        drains (``runs_turns``)."""
+        if in_line:
+            return await handle_inbound(message, self.deps, keep=keep)
+        if keep is not None:
+            raise ValueError("keep needs the turn in-line (in_line=True)")
         key = (message.channel.value, message.external_id)
         if at_once:
             result = await store_inbound(message, self.deps)
@@ -179,7 +193,7 @@ class InboundWorker:
                 self._again.discard(key)
                 async with self._slots:
                     try:
-                        # The in-process lock shared with in-line turns (process_inbound) of the same flow.
+                        # The in-process lock shared with in-line turns (accept's in_line) of the same flow.
                         lock = self.deps.turn_locks.get(key)
                         try:
                             async with lock:

@@ -4,7 +4,8 @@ through a ``Handler``), and the optional file fetch (``FetchesFiles``).
 A channel is one class in one file of ``bot/channels``: its ``kind``, its declared ``capabilities``,
 ``from_settings`` (None when its settings are absent, so it stays off), ``setup`` (mount webhooks, start
 pollers and clients in the app's cleanup context), ``send``, and, when its messages name files to fetch
-from the provider, ``fetch_files``. ``bot.channels.registry.CHANNELS`` lists the classes. The helpdesk
+from the provider, ``fetch_files``. ``bot.channels.registry.CHANNELS`` lists the classes, the web chat
+among them. Every channel hands what it received to the same ``Handler``. The helpdesk
 sees only ``handoff.delivery.Channel`` (kind, buttons, ``send``) and ``Capabilities``: it never imports
 a channel.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
@@ -87,14 +88,24 @@ class InboundMessage:
         object.__setattr__(self, "raw", audit_payload(self.raw))
 
 
+# Keeps files the channel already holds on the stored message (its row id): called before the turn runs,
+# so an agent sees them on the ticket the turn may open.
+KeepFiles = Callable[[int], Awaitable[None]]
+
+
 class Handler(Protocol):
-    """Where a channel hands what it received (``bot.inbound.InboundWorker.accept``).
+    """Where every channel hands what it received (``bot.inbound.InboundWorker.accept``): one door.
 
     By default it returns once the delivery is kept (a receipt), before the message is stored: what a
     webhook answers its provider after. ``at_once=True`` returns once the message row itself exists (a
-    poller that keeps the message's files on that row straight after)."""
+    poller that keeps the message's files on that row straight after). ``in_line=True`` returns once the
+    message is stored, ``keep`` has kept its files, and its turn has run (the web chat, which promises the
+    replies are in its history when it answers)."""
 
-    def __call__(self, message: InboundMessage, /, *, at_once: bool = False) -> Awaitable[object]: ...
+    def __call__(
+        self, message: InboundMessage, /, *, at_once: bool = False, in_line: bool = False,
+        keep: KeepFiles | None = None,
+    ) -> Awaitable[object]: ...
 
 
 @runtime_checkable
@@ -107,10 +118,13 @@ class FetchesFiles(Protocol):
 
 
 class ChannelBase(ABC):
-    """The base of every provider channel (the seam described in this module's docstring)."""
+    """The base of every channel (the seam described in this module's docstring)."""
 
     kind: ChannelKind
     capabilities: ClassVar[Capabilities]
+    # Its sends can fail for a passing reason (a provider down or throttling): the outbox worker
+    # (handoff.outbox) runs beside it to try them again. False for a channel whose send cannot fail.
+    retried: ClassVar[bool] = True
     # Kept for handoff.delivery.Channel, which reads it; follows ``capabilities.buttons``.
     supports_buttons: bool
 

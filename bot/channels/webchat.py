@@ -1,5 +1,11 @@
 """The embedded web chat at /chat: the default channel, so the product works with no provider account.
 
+A channel like the others (``bot.channels.base.ChannelBase``, listed in ``bot.channels.registry``), always
+on, entering the flow by the same door (``Handler``), in-line: it answers once the turn has run, so its
+replies are in /chat/history when a POST returns. What it needs from the app around it beyond the settings
+(the LMS's signed identity, the header's hours sentence, the page's framing rule) the app puts on itself
+as ``WEBCHAT_HOOKS``; without them the chat still works, with neither.
+
 The browser's identity is an HttpOnly session cookie; only its SHA-256 is stored as the channel address,
 so the database never holds a usable session. Messages travel over a WebSocket; POST /chat/messages is
 the same entry point for clients without WebSockets.
@@ -14,17 +20,17 @@ import logging
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import BodyPartReader, WSMsgType, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import ChannelBase, Handler, InboundMessage
 from bot.i18n import catalog
 from handoff.attachments import (
     MAX_FILES_PER_MESSAGE,
@@ -37,10 +43,13 @@ from handoff.attachments import (
     serve_type,
     sniff_type,
 )
-from handoff.delivery import OutboundMessage, SendResult
+from handoff.delivery import Capabilities, OutboundMessage, SendResult
 from handoff.i18n import choose_language
 from handoff.webinput import InputError, own_origin, parse_id, parse_json, read_json, same_origin
 from models import Attachment, ChannelIdentity, ChannelKind, DeliveryStatus, Message
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +58,6 @@ MAX_MESSAGE_CHARS = 10_000
 HISTORY_LIMIT = 200
 WIDGET_JS = Path(__file__).resolve().parent.parent / "static" / "widget.js"
 
-Handler = Callable[[InboundMessage], Awaitable[object]]
-# A message with files: stores the message, calls ``keep`` with the new row's id so its files are on it
-# before the turn runs (an agent sees them on the ticket the turn may open), then runs the turn.
-KeepFiles = Callable[[int], Awaitable[None]]
-FilesHandler = Callable[[InboundMessage, KeepFiles], Awaitable[object]]
 # Room for the form's text and id fields (and the parts' headers) beside the files themselves.
 FORM_SLACK = 4 * MAX_MESSAGE_CHARS + 64 * 1024
 READ_CHUNK = 64 * 1024
@@ -64,15 +68,53 @@ HoursText = Callable[[str], Awaitable[str]]
 SignedOpener = Callable[[str | None, Mapping[str, str]], Awaitable[str | None]]
 
 
+@dataclass(frozen=True, slots=True)
+class WebChatHooks:
+    """What the web chat asks of the app around it (bot.app provides them; a channel cannot import the app)."""
+
+    signed: SignedOpener | None = None  # None: a signed query is ignored
+    hours: HoursText | None = None  # None: the header's subtitle without the hours
+    # The page's framing rule (bot.app.chat_frame_headers); empty: the app's default headers.
+    frame_headers: Mapping[str, str] = field(default_factory=dict)
+
+
+WEBCHAT_HOOKS = web.AppKey("webchat_hooks", WebChatHooks)
+
+
 def session_address(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:40]
 
 
-@dataclass(slots=True)
-class WebChatChannel:
-    kind: ChannelKind = ChannelKind.WEBCHAT
-    supports_buttons: bool = True
-    _sockets: dict[str, set[web.WebSocketResponse]] = field(default_factory=lambda: defaultdict(set))
+class WebChatChannel(ChannelBase):
+    kind = ChannelKind.WEBCHAT
+    # Links stay relative: the user reads every message on our own page.
+    capabilities = Capabilities(buttons=True, files=True, absolute_links=False)
+    # Its send cannot fail: a browser not connected reads the message in the history when it comes back.
+    retried = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, store: AttachmentStore) -> WebChatChannel:
+        # Always on: the default channel, which needs no provider account.
+        return cls(store=store, public_url=settings.public_url,
+                   secure_cookies=settings.public_url.startswith("https://"))
+
+    def __init__(self, *, store: AttachmentStore | None = None, public_url: str = "",
+                 secure_cookies: bool = False) -> None:
+        """``store``: where the student's files are kept; None: the chat takes no files."""
+        self.store = store
+        self.public_url = public_url
+        self.secure_cookies = secure_cookies
+        self._sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
+
+    def setup(self, app: web.Application, handle: Handler, *, polls: bool = True) -> None:
+        """Mount /chat and its routes; ``polls`` does not apply (the browser comes to us). The app's
+        ``WEBCHAT_HOOKS`` are read as each page is served, so the order the app sets them in does not matter."""
+        _mount(app, channel=self, handle=handle)
+        app.cleanup_ctx.append(self._lifecycle)
+
+    async def _lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self.close()
 
     def attach(self, address: str, ws: web.WebSocketResponse) -> None:
         self._sockets[address].add(ws)
@@ -137,14 +179,12 @@ def _error(code: str, lang: str, status: int) -> web.Response:
 
 
 # Route closures share the channel and the handler; splitting them would only add plumbing.
-def setup_webchat(  # noqa: PLR0915
-    app: web.Application, *, channel: WebChatChannel, handle: Handler, secure_cookies: bool,
-    store: AttachmentStore | None = None, public_url: str = "", signed: SignedOpener | None = None,
-    handle_files: FilesHandler | None = None, hours: HoursText | None = None,
-    frame_headers: Mapping[str, str] | None = None,
-) -> None:
-    """``frame_headers``: the page's framing rule (bot.app.chat_frame_headers); None: the app's default."""
-    files_on = store is not None and handle_files is not None
+def _mount(app: web.Application, *, channel: WebChatChannel, handle: Handler) -> None:  # noqa: PLR0915
+    store, public_url, secure_cookies = channel.store, channel.public_url, channel.secure_cookies
+    files_on = store is not None
+
+    def hooks() -> WebChatHooks:
+        return app.get(WEBCHAT_HOOKS) or WebChatHooks()
     # The kinds the web chat takes: images and PDF the store also allows, each checked by its bytes.
     web_types = sorted(SNIFFED_TYPES & store.policy.allowed_types) if store is not None else []
 
@@ -168,6 +208,7 @@ def setup_webchat(  # noqa: PLR0915
                 "web_error_files_too_big",
             )
         }
+        hours = hooks().hours
         if hours is not None:
             strings["web_subtitle"] = cat.t("web_subtitle_hours", hours=await hours(lang))
         # The page refuses what the server would, before uploading it; "{name}" is filled in by the page.
@@ -190,6 +231,7 @@ def setup_webchat(  # noqa: PLR0915
             },
         )
         token = _token(request)
+        signed = hooks().signed
         if signed is not None and "signature" in request.query:
             opened = await signed(token, request.query)
             if opened is not None and opened != token:
@@ -197,7 +239,7 @@ def setup_webchat(  # noqa: PLR0915
                 token = opened
         if token is None:
             _set_cookie(request, response, secrets.token_urlsafe(32), secure_cookies)
-        response.headers.update(frame_headers or {})
+        response.headers.update(hooks().frame_headers)
         response.headers["Cache-Control"] = "no-store"
         # The signed query must not travel further (Referer) or stay in a shared history longer than needed.
         response.headers["Referrer-Policy"] = "no-referrer"
@@ -225,7 +267,7 @@ def setup_webchat(  # noqa: PLR0915
         text: str = body["text"]
         if len(text) > MAX_MESSAGE_CHARS:
             return _error("too_long", lang, 413)
-        await handle(_inbound(request, token, text, body.get("id")))
+        await handle(_inbound(request, token, text, body.get("id")), in_line=True)
         return None
 
     async def post_files(request: web.Request) -> web.Response:
@@ -236,7 +278,7 @@ def setup_webchat(  # noqa: PLR0915
         lang = _lang(request)
         if token is None:
             return _error("no_session", lang, 401)
-        if store is None or handle_files is None:
+        if store is None:
             return _error("files_off", lang, 404)
         bound = store.policy.max_bytes * MAX_FILES_PER_MESSAGE + FORM_SLACK
         if request.content_length is None or request.content_length > bound:
@@ -261,7 +303,8 @@ def setup_webchat(  # noqa: PLR0915
                                  content_type=upload.content_type, data=upload.data, size=upload.size,
                                  refused=refused)
 
-        await handle_files(_inbound(request, token, form.text, form.client_id), keep)
+        # Stored, its files kept on the row, then its turn, as a Telegram photo's (bot.inbound), but in-line.
+        await handle(_inbound(request, token, form.text, form.client_id), in_line=True, keep=keep)
         cat = catalog(lang)
         refusals = [{"name": upload.filename, "reason": refused,
                      "message": cat.t(f"web_file_{refused}", name=upload.filename,

@@ -22,7 +22,8 @@ The modules, each importing only those above it:
 - ``commands``: slash commands and the language switch;
 - ``steps``: the dispatcher: the checks every step shares, then ``STEPS``, a table keyed by ``FlowStep``;
 - ``run``: one stored message's turn (``run_turn``, ``prefetch``, ``hand_over_failed``), which bot.turns runs;
-- ``inline``: store and run a turn before returning (``handle_inbound``, ``process_inbound``), above bot.turns.
+- ``inline``: store and run a turn before returning (``handle_inbound``, ``process_inbound``), above bot.turns:
+  what bot.inbound's door runs in-line (the web chat), and what tests call directly.
 
 This ``__init__`` imports nothing: bot.turns imports ``run`` and ``inline`` imports bot.turns, so a
 re-export here would make the package import itself half-built.

@@ -1,25 +1,30 @@
-"""The in-line door: store a message and run its turn before returning (the web chat, tests), or run the
-turn of one already stored (``process_inbound``), under the same person lease as the worker (bot.turns).
+"""The in-line mode of the one door: store a message and run its turn before returning (what
+``bot.inbound.InboundWorker.accept`` runs for ``in_line``, the web chat's; tests call it directly), or run
+the turn of one already stored (``process_inbound``), under the same person lock and lease as the worker's
+drains (bot.turns).
 """
 
 from __future__ import annotations
 
 from bot import turns
-from bot.channels.base import InboundMessage
+from bot.channels.base import InboundMessage, KeepFiles
 from bot.conversation.deps import FlowDeps, HandleResult
 from bot.conversation.ingest import store_inbound
 from bot.leases import person_of
 from models import Message
 
 
-async def handle_inbound(message: InboundMessage, deps: FlowDeps) -> HandleResult:
+async def handle_inbound(message: InboundMessage, deps: FlowDeps, *, keep: KeepFiles | None = None) -> HandleResult:
     """Store and process in one call: for callers that want the turn done on return (web chat, tests).
+    ``keep``: files the caller already holds, kept on the new row before the turn runs.
 
     Webhooks instead store (``ingest.store_inbound``), answer the provider, and leave the turn to the worker in
     ``bot.inbound``. Idempotent either way: a re-delivered message is stored once and answered once.
     """
     result = await store_inbound(message, deps)
     if result.message_id is not None:
+        if keep is not None:
+            await keep(result.message_id)
         await process_inbound(result.message_id, deps, key=(message.channel.value, message.external_id))
     return result
 

@@ -13,18 +13,19 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot.app import FLOW, create_app, follow_active_model
+from bot.app import FLOW, REGISTRY, Role, create_app, follow_active_model
+from bot.channels.webchat import WebChatChannel
 from bot.config import Settings
 from bot.conversation.deps import FlowDeps
 from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from handoff.auth import create_api_token
 from handoff.delivery import ChannelRegistry
-from models import Ticket, UserRole
+from models import ChannelKind, Ticket, UserRole
 from nlp.classifier import Classifier, shipped_model_bytes
 from nlp.model import LinearTextModel
 from nlp.store import ModelStore
-from tests.conftest import ScriptedClassifier
+from tests.conftest import ScriptedClassifier, greeting
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -61,6 +62,21 @@ async def test_chat_page_sets_an_httponly_session_cookie(client: TestClient[Any,
 async def test_chat_page_in_english(client: TestClient[Any, Any]) -> None:
     response = await client.get("/chat?lang=en")
     assert "Write a message" in await response.text()
+
+
+async def test_a_web_process_answers_the_web_chat_in_line_through_the_channel_registry(
+    aiohttp_client: ClientFactory, db_url: str, tmp_path: Path
+) -> None:
+    """``serve --no-worker`` runs no provider turn, yet the web chat's POST still returns with its replies in
+    the history: the web chat is a registered channel whose messages take the one door in-line."""
+    app = create_app(Settings(data_dir=tmp_path, database_url=db_url), classifier=ScriptedClassifier(),
+                     scheduler=False, role=Role.WEB)
+    client = await aiohttp_client(app)
+    assert isinstance(app[REGISTRY].get(ChannelKind.WEBCHAT), WebChatChannel)
+    await client.get("/chat")
+    assert await chat(client, "halo", "m-web-0001") == 202
+    history = await (await client.get("/chat/history")).json()
+    assert [(m["sender"], m["text"]) for m in history["messages"]] == [("user", "halo"), ("bot", greeting("id"))]
 
 
 async def test_whole_conversation_over_http_and_ticket_in_api(client: TestClient[Any, Any]) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from tortoise.context import require_context
 from tortoise.transactions import in_transaction
@@ -25,7 +26,7 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, DirectoryRecord, import_records
 from bot.i18n import catalog
 from bot.identity import Identity
-from bot.inbound import MAX_STORE_ATTEMPTS, Receipt, decode, encode, receive
+from bot.inbound import MAX_STORE_ATTEMPTS, InboundWorker, Receipt, decode, encode, receive
 from handoff.delivery import ChannelRegistry
 from handoff.jobs import inbox_prune
 from handoff.seed import seed_defaults
@@ -359,3 +360,46 @@ async def test_the_prune_forgets_receipts_stored_over_a_week_ago_and_keeps_the_r
                                 received_at=old, stored_at=stored)
     assert await inbox_prune(now) == 1
     assert sorted(await InboxEntry.all().values_list("provider_message_id", flat=True)) == ["never", "recent"]
+
+
+async def test_the_in_line_door_keeps_the_files_on_the_row_then_runs_the_turn_even_where_no_drain_runs(
+    db: str,
+) -> None:
+    """The web chat's way in (``accept(in_line=True, keep=...)``): on return the turn has run, the files were
+    kept on the stored row before it, and that holds in a web process that leaves the drains to a worker."""
+    await seed_defaults()
+    channel = MemoryChannel(kind=ChannelKind.WEBCHAT)
+    registry = ChannelRegistry()
+    registry.add(channel)
+    deps = FlowDeps(registry=registry, classifier=ScriptedClassifier(), directory=DatabaseDirectory())
+    worker = InboundWorker(deps, runs_turns=False)
+    message = InboundMessage(channel=ChannelKind.WEBCHAT, external_id="session-1", provider_message_id="web-1",
+                             text="halo", received_at=datetime.now(UTC))
+    kept: list[tuple[int, bool]] = []
+
+    async def keep(message_id: int) -> None:
+        row = await Message.get(id=message_id)
+        kept.append((message_id, row.processed_at is None))
+
+    await worker.accept(message, in_line=True, keep=keep)
+    stored = await Message.get(direction=Direction.INBOUND)
+    assert kept == [(stored.id, True)]  # kept on the row, before its turn
+    assert stored.processed_at is not None
+    assert channel.texts("session-1") == [greeting("id")]
+    assert worker.backlog == 0  # no drain was woken: the turn ran in the call
+
+    await worker.accept(message, in_line=True, keep=keep)  # the browser's retry of the same message
+    assert len(kept) == 1
+    assert channel.texts("session-1") == [greeting("id")]
+    assert await InboxEntry.all().count() == 0  # the in-line door keeps no receipt
+
+
+async def test_files_to_keep_need_the_in_line_door(db: str) -> None:
+    deps = FlowDeps(registry=ChannelRegistry(), classifier=ScriptedClassifier(), directory=DatabaseDirectory())
+
+    async def keep(_message_id: int) -> None:
+        raise AssertionError("not called")
+
+    with pytest.raises(ValueError, match="in_line"):
+        await InboundWorker(deps).accept(inbound("halo", 1), keep=keep)
+    assert await InboxEntry.all().count() == 0

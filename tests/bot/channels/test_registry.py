@@ -26,15 +26,20 @@ def test_each_channel_is_on_exactly_when_its_settings_are_present(tmp_path: Path
         settings = Settings.from_env({"DATA_DIR": str(tmp_path), **env}, env_file=None)
         return [channel.kind for channel in build_channels(settings)]
 
-    assert kinds({}) == []
-    assert kinds(CONFIGURED) == [ChannelKind.TELEGRAM, ChannelKind.WHATSAPP, ChannelKind.EMAIL]
-    assert kinds({"TELEGRAM_BOT_TOKEN": "123:abc", "TWILIO_ACCOUNT_SID": "AC1"}) == [ChannelKind.TELEGRAM]
+    # The web chat needs no provider account: always on.
+    assert kinds({}) == [ChannelKind.WEBCHAT]
+    assert kinds(CONFIGURED) == [ChannelKind.WEBCHAT, ChannelKind.TELEGRAM, ChannelKind.WHATSAPP, ChannelKind.EMAIL]
+    assert kinds({"TELEGRAM_BOT_TOKEN": "123:abc", "TWILIO_ACCOUNT_SID": "AC1"}) == [
+        ChannelKind.WEBCHAT, ChannelKind.TELEGRAM]
 
 
 def test_channels_declare_their_capabilities_and_the_helpdesk_sees_the_same_window() -> None:
     declared = {cls.kind: cls.capabilities for cls in CHANNELS}
     assert {kind: (c.buttons, c.files) for kind, c in declared.items()} == {
-        ChannelKind.TELEGRAM: (True, True), ChannelKind.WHATSAPP: (True, True), ChannelKind.EMAIL: (False, True)
+        ChannelKind.WEBCHAT: (True, True), ChannelKind.TELEGRAM: (True, True), ChannelKind.WHATSAPP: (True, True),
+        ChannelKind.EMAIL: (False, True),
     }
+    # Only the web chat's messages are read on our own pages, where a relative link works.
+    assert {kind for kind, c in declared.items() if not c.absolute_links} == {ChannelKind.WEBCHAT}
     assert {kind: c.reply_window for kind, c in declared.items() if c.reply_window} == reply_window.WINDOWS
     assert all(cls.supports_buttons == cls.capabilities.buttons for cls in CHANNELS)
