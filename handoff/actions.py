@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 4000
 MAX_TITLE_CHARS = 200
-WHATSAPP_WINDOW = reply_window.WHATSAPP.length
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
 
@@ -286,12 +285,6 @@ async def set_waiting(*, ticket: Ticket, agent: User, waiting: bool, now: dateti
     return ticket
 
 
-def whatsapp_window_open(identity: ChannelIdentity, now: datetime) -> bool:
-    """WhatsApp allows free-form messages only within 24 h of the user's last message."""
-    last = identity.last_inbound_at
-    return last is not None and now - last < WHATSAPP_WINDOW
-
-
 async def close_ticket(
     *,
     registry: ChannelRegistry,
@@ -323,7 +316,8 @@ async def close_ticket(
     conversation.status = ConversationStatus.BOT
     conversation.step = back_to_bot
     identity = await ChannelIdentity.get(id=conversation.identity_id)
-    window_closed = conversation.channel == ChannelKind.WHATSAPP and not whatsapp_window_open(identity, now)
+    # A channel with a reply window (WhatsApp) takes a free-form survey only inside it (handoff.reply_window).
+    window_closed = not reply_window.is_open(conversation.channel, identity.last_inbound_at, now)
     if window_closed and not survey_template:
         await add_event(ticket=ticket, kind="survey_skipped", actor_kind=ActorKind.SYSTEM,
                         data={"reason": "whatsapp_window_closed"})

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from handoff import reply_window
 from handoff.reachability import Reach, ticket_reaches
-from handoff.whatsapp_window import closes_at, warned_for
-from models import ChannelIdentity, ChannelKind, Ticket
+from handoff.whatsapp_window import warned_for
+from models import ChannelIdentity, Ticket
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,8 @@ async def channel_states(tickets: list[Ticket], *, now: datetime) -> dict[int, C
         identity = identities.get(ticket.conversation.identity_id)
         window: timedelta | None = None
         closing = False
-        if ticket.channel == ChannelKind.WHATSAPP and identity is not None and identity.last_inbound_at:
-            closing_at = closes_at(identity.last_inbound_at)
+        closing_at = reply_window.closes_at(ticket.channel, identity.last_inbound_at) if identity else None
+        if closing_at is not None:
             window = closing_at - now
             closing = window > timedelta(0) and await warned_for(ticket.id, closing_at)
         contact_reach = reach.get(ticket.id, Reach((), ()))

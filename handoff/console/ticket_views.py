@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff import actions, teams, verification
+from handoff import actions, reply_window, teams, verification
 from handoff.actions import ConsoleError, can_act
 from handoff.categorization import is_confirmed
 from handoff.console import files as console_files
@@ -38,7 +38,6 @@ from models import (
     AnswerTemplate,
     Category,
     ChannelIdentity,
-    ChannelKind,
     Contact,
     Message,
     Priority,
@@ -177,9 +176,8 @@ async def ticket_page(request: web.Request, *, reply_error: str = "", reply_text
             directory_hits = await verification.search_directory(directory_query)
         except ConsoleError as problem:
             directory_error = problem.code
-    window: timedelta | None = None
-    if conversation.channel == ChannelKind.WHATSAPP and identity.last_inbound_at:
-        window = identity.last_inbound_at + actions.WHATSAPP_WINDOW - now
+    closing_at = reply_window.closes_at(conversation.channel, identity.last_inbound_at)
+    window: timedelta | None = None if closing_at is None else closing_at - now
     context = {
         "page": "ticket",
         "ticket": ticket,
