@@ -28,8 +28,10 @@ WIB = ZoneInfo("Asia/Jakarta")
 
 @pytest.fixture
 async def client(aiohttp_client: ClientFactory, db_url: str, tmp_path: Path) -> TestClient[Any, Any]:
+    # A fixed clock: the list covers at most 366 days up to now, and these tickets are dated November 2026.
     app = create_app(Settings(data_dir=tmp_path, database_url=db_url), classifier=ScriptedClassifier(),
-                     channels=[MemoryChannel(kind=ChannelKind.TELEGRAM)], scheduler=False)
+                     channels=[MemoryChannel(kind=ChannelKind.TELEGRAM)], scheduler=False,
+                     clock=lambda: datetime(2026, 11, 25, 5, 0, tzinfo=UTC))
     return await aiohttp_client(app)
 
 
