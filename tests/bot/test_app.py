@@ -6,8 +6,10 @@ import asyncio
 import io
 import json
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp import web
@@ -204,7 +206,9 @@ async def test_api_validates_filters(client: TestClient[Any, Any]) -> None:
         assert response.status == 400, query
     assert (await client.get("/api/v1/tickets/abc", headers=auth)).status == 404
     assert (await client.get("/api/v1/tickets/999", headers=auth)).status == 404
-    response = await client.get("/api/v1/tickets?since=2026-01-01T00:00:00%2B07:00", headers=auth)
+    # A moment with its offset is a valid since (relative to today: a period is at most 366 days long).
+    since = (datetime.now(UTC) - timedelta(days=30)).astimezone(timezone(timedelta(hours=7))).isoformat()
+    response = await client.get(f"/api/v1/tickets?since={quote(since)}", headers=auth)
     assert response.status == 200
 
 
