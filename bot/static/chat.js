@@ -24,14 +24,16 @@
   // words are never linked, and only http(s) or same-site /survey/ addresses qualify.
   const LINK = /(https?:\/\/[^\s<>"]+|\/survey\/[A-Za-z0-9._-]+(?:\?[A-Za-z0-9=&]*)?)/g;
   // The catalogue is written for chat apps, where *word* is bold (WhatsApp, Telegram): the web chat shows it
-  // the same way instead of printing the asterisks. Built from text nodes, so nothing becomes HTML.
-  const BOLD = /\*([^*\n]+)\*/g;
+  // the same way instead of printing the asterisks. As on WhatsApp, only a *phrase* set off by spaces or
+  // punctuation counts, so code-like text (a*b*c, /* ... */) stays as written. Built from text nodes, so
+  // nothing becomes HTML.
+  const BOLD = /(^|[\s(])\*([^\s*](?:[^*\n]*[^\s*])?)\*(?=$|[\s.,!?:;)])/g;
   function appendFormatted(node, text) {
     let last = 0;
     for (const match of text.matchAll(BOLD)) {
-      node.append(document.createTextNode(text.slice(last, match.index)));
+      node.append(document.createTextNode(text.slice(last, match.index) + match[1]));
       const strong = document.createElement("strong");
-      strong.textContent = match[1];
+      strong.textContent = match[2];
       node.append(strong);
       last = match.index + match[0].length;
     }

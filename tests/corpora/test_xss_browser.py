@@ -65,9 +65,10 @@ AUDIT = """() => {
   }
   const foreign = "iframe,frame,frameset,object,embed,base,meta[http-equiv],math,svg,template,video,audio,marquee," +
     "keygen,isindex,image,picture,xss,x,plaintext,xmp,noscript,body style,img";
-  // The dashboard's own bar charts are inline SVG; a payload's svg is never inside one of them (and an
-  // event handler or a script URL on any element is reported above whatever its parent).
-  const ours = "span.bar > svg[aria-hidden='true'][viewBox='0 0 100 1']";
+  // The dashboard's own bar charts and the web chat's attach icon are inline SVG; a payload's svg is never
+  // inside one of them, since payloads go into messages (and an event handler or a script URL on any
+  // element is reported above whatever its parent).
+  const ours = "span.bar > svg[aria-hidden='true'][viewBox='0 0 100 1'], label.chat__attach > svg[aria-hidden='true']";
   for (const el of document.querySelectorAll(foreign)) if (!el.matches(ours)) found.push(el.tagName);
   const scripts = [...document.scripts].map((s) => s.getAttribute("src") || `#${s.id}`);
   return {found, scripts};
