@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import sqlite3
@@ -52,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--url", default=None,
+                        help="measure a database seeded before (by --keep) instead of seeding a fresh one; "
+                             "the SLA, digest and crash benchmarks write to it")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the seeded database and print its URL, for --url in later runs")
 
 
 class Seeder:
@@ -219,10 +225,12 @@ _SEQUENCES = ("ticket_events", "sla_notices", "escalation_mails", "users", "mess
 
 
 @asynccontextmanager
-async def seeded_database(db: str, *, tickets: int, seed_value: int) -> AsyncIterator[str]:
-    """The URL of a fresh database holding a seeded year (see the module's docstring); gone afterwards."""
+async def seeded_database(db: str, *, tickets: int, seed_value: int, keep: bool = False) -> AsyncIterator[str]:
+    """The URL of a fresh database holding a seeded year (see the module's docstring); gone afterwards
+    unless ``keep`` (seeding 100,000 tickets takes about half a minute on SQLite, so a series of
+    measurements while changing a query can share one)."""
     rng = random.Random(seed_value)
-    with tempfile.TemporaryDirectory() as folder:
+    with contextlib.nullcontext(tempfile.mkdtemp()) if keep else tempfile.TemporaryDirectory() as folder:
         if db == "sqlite":
             url = f"sqlite://{folder}/bench.sqlite3"
             await _prepare(url)
@@ -231,7 +239,8 @@ async def seeded_database(db: str, *, tickets: int, seed_value: int) -> AsyncIte
             await seed(Seeder(sqlite=connection), tickets=tickets, rng=rng)
             connection.commit()
             connection.close()
-            print(f"seeded {tickets:,} tickets into SQLite in {time.perf_counter() - started:.1f} s")
+            print(f"seeded {tickets:,} tickets into SQLite in {time.perf_counter() - started:.1f} s"
+                  + (f"; kept: --url {url}" if keep else ""))
             yield url
             return
         name = f"cc_bench_{uuid.uuid4().hex[:8]}"
@@ -248,10 +257,12 @@ async def seeded_database(db: str, *, tickets: int, seed_value: int) -> AsyncIte
                                          f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
             await connection.execute("ANALYZE")
             await connection.close()
-            print(f"seeded {tickets:,} tickets into PostgreSQL in {time.perf_counter() - started:.1f} s")
+            print(f"seeded {tickets:,} tickets into PostgreSQL in {time.perf_counter() - started:.1f} s"
+                  + (f"; kept: --url {url}" if keep else ""))
             yield url
         finally:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            if not keep:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await admin.close()
 
 
@@ -293,7 +304,10 @@ def run(description: str, measure: Callable[[str, argparse.Namespace], Awaitable
     args = parser.parse_args()
 
     async def main() -> None:
-        async with seeded_database(args.db, tickets=args.tickets, seed_value=args.seed) as url:
+        if args.url:
+            await measure(args.url, args)
+            return
+        async with seeded_database(args.db, tickets=args.tickets, seed_value=args.seed, keep=args.keep) as url:
             await measure(url, args)
 
     asyncio.run(main())

@@ -32,7 +32,6 @@ from models import Category, Team, User
 
 BATCH = 1000
 MASK = "*"
-TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
 class ExportFormat(StrEnum):
@@ -60,9 +59,14 @@ def columns() -> tuple[str, ...]:
 FORMULA_STARTS = frozenset("=+-@＝＋－＠")
 CONTROL_STARTS = frozenset("\t\r")
 _SKIPPED = " \t\r\n\x0b\x0c\u00a0\u3000'\"`‘’“”"
+# A cell whose first character is none of these cannot be formula-like: the common case, decided without
+# stripping (an export asks this of every text cell, over a million times for 100,000 tickets).
+_SUSPECT_FIRST = FORMULA_STARTS | CONTROL_STARTS | frozenset(_SKIPPED)
 
 
 def formula_like(value: str) -> bool:
+    if value[:1] not in _SUSPECT_FIRST:
+        return False
     if value[:1] in CONTROL_STARTS:
         return True
     return value.lstrip(_SKIPPED)[:1] in FORMULA_STARTS
@@ -121,9 +125,10 @@ def header(request: ExportRequest) -> list[str]:
 
 def _moment(value: Any) -> datetime | None:
     """SQLite hands datetimes back as the UTC text Tortoise stored, PostgreSQL as aware datetimes."""
-    if value is None:
-        return None
-    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _cohort(sql: Sql, period: Period) -> str:
@@ -163,8 +168,7 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
     if not bounds or bounds[0]["low"] is None:
         return
     low, high = int(bounds[0]["low"]), int(bounds[0]["high"])
-    names = await _Names.load()
-    text = report_text(request.lang)
+    shape = _Shape(request, report_text(request.lang), await _Names.load())
     filtered = await conditions(request.search, now=request.now) if request.search is not None else None
     last = low - 1
     while True:
@@ -182,52 +186,73 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
             f"ORDER BY t.id LIMIT {BATCH}"
         )
         if rows:
-            yield [_row(row, request, text, names) for row in rows]
+            yield [_row(row, shape) for row in rows]
         if len(rows) < BATCH:
             return
         last = int(rows[-1]["id"])
 
 
-def _row(row: dict[str, Any], request: ExportRequest, text: ReportText, names: _Names) -> list[Cell]:
-    tz = request.period.tz
+class _Shape:
+    """What every row of one export shares, worked out once rather than per row (at 100,000 rows a
+    catalogue lookup or a column list per cell was most of the export's time): the columns, the targets,
+    the time zone, and each catalogue text the cells use, looked up the first time it is needed."""
+
+    def __init__(self, request: ExportRequest, text: ReportText, names: _Names) -> None:
+        self.request = request
+        self.names = names
+        self.columns = columns()
+        self.targets = tuple(t.name for t in targets())
+        self.tz = request.period.tz
+        self._text = text
+        self._labels: dict[str, str] = {}
+
+    def label(self, key: str) -> str:
+        found = self._labels.get(key)
+        if found is None:
+            found = self._labels[key] = self._text(key)
+        return found
+
+
+def _row(row: dict[str, Any], shape: _Shape) -> list[Cell]:
+    names, lang, label = shape.names, shape.request.lang, shape.label
     category = names.categories.get(row["category_id"])
     values: dict[str, Cell] = {
         "number": row["number"],
-        "channel": text(f"channel.{row['channel']}"),
+        "channel": label(f"channel.{row['channel']}"),
         "contact_name": row["contact_name"] or None,
         "id_number": row["id_number"],
         "email": row["email"],
         "phone": row["phone"],
-        "category": names.category(category, request.lang),
+        "category": names.category(category, lang),
         # Without a category there is nothing to confirm: the cell stays empty, like the category's.
-        "category_confirmed": None if category is None else text("yes" if row["category_confirmed"] else "no"),
-        "predicted_category": names.category(names.by_slug.get(row["predicted_category"] or ""), request.lang)
+        "category_confirmed": None if category is None else label("yes" if row["category_confirmed"] else "no"),
+        "predicted_category": names.category(names.by_slug.get(row["predicted_category"] or ""), lang)
         or row["predicted_category"],
         "agent": names.users.get(row["assignee_id"]),
         "team": names.teams.get(row["team_id"]),
-        "status": text(f"status.{row['status']}"),
-        "escalated": text("yes") if row["escalated_at"] is not None else text("no"),
+        "status": label(f"status.{row['status']}"),
+        "escalated": label("yes") if row["escalated_at"] is not None else label("no"),
         "incident": int(row["incident_id"]) if row["incident_id"] is not None else None,
         "rating": int(row["survey_rating"]) if row["survey_rating"] is not None else None,
         "comment": row["survey_comment"],
     }
     for name in TIMES:
         moment = _moment(row[name])
-        values[name] = moment.astimezone(tz).replace(tzinfo=None) if moment else None
-    for target in targets():
-        values[f"sla_{target.name}"] = text(f"outcome.{row[f'sla_{target.name}']}")
-    if request.mask:
+        values[name] = moment.astimezone(shape.tz).replace(tzinfo=None) if moment else None
+    for target in shape.targets:
+        values[f"sla_{target}"] = label(f"outcome.{row[f'sla_{target}']}")
+    if shape.request.mask:
         for name, mask in MASKS.items():
             value = values[name]
             values[name] = mask(value) if isinstance(value, str) and value else value
-    return [values[name] for name in columns()]
+    return [values[name] for name in shape.columns]
 
 
 def _csv_cell(value: Cell) -> str | int:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.strftime(TIME_FORMAT)
+        return value.isoformat(" ", "minutes")  # 2026-11-30 17:05: strftime's text at a third of its cost
     if isinstance(value, str):
         return neutralise(value)
     return value
@@ -264,12 +289,21 @@ async def write_xlsx(request: ExportRequest, out: Path | IO[bytes]) -> int:
         SheetWriter, out, name=report_text(request.lang)("label.tickets"), header=header(request)
     )
     written = 0
+    # One batch is written (XML and compression, in a thread) while the next is read from the database:
+    # at most two batches in memory, and the export takes about the longer of the two, not their sum.
+    writing: asyncio.Future[None] | None = None
     try:
         async for batch in ticket_batches(request):
             rows = _xlsx_rows(batch)
-            await asyncio.to_thread(sheet.write_rows, rows)
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(sheet.write_rows, rows))
             written += len(batch)
+        if writing is not None:
+            await writing
     finally:
+        if writing is not None and not writing.done():
+            await asyncio.wait([writing])  # never close the file under a write still running
         await asyncio.to_thread(sheet.close)
     return written
 

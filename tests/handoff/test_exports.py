@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -63,13 +64,43 @@ async def test_one_row_per_ticket_of_the_period(db: str) -> None:
         "Grades", "missed", "yes")
 
 
-async def test_batches_give_the_same_rows(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+async def _xlsx_numbers(request: ExportRequest, target: Path) -> list[str]:
+    await write_xlsx(request, target)
+    sheet = load_workbook(target).active
+    assert sheet is not None
+    return [str(row[0]) for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+async def test_batches_give_the_same_rows(db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     await build_november(await Builder().setup())
     whole = await _csv(ExportRequest(period=NOVEMBER, now=NOVEMBER_NOW))
     monkeypatch.setattr(exports, "BATCH", 2)
     assert await _csv(ExportRequest(period=NOVEMBER, now=NOVEMBER_NOW)) == whole
     batches = [len(b) async for b in exports.ticket_batches(ExportRequest(period=NOVEMBER, now=NOVEMBER_NOW))]
     assert batches == [2, 2, 2]
+    # The XLSX writes one batch while reading the next: still every row once, in ticket order.
+    numbers = [f"CC-{n:06d}" for n in range(1, 7)]
+    assert await _xlsx_numbers(ExportRequest(period=NOVEMBER, now=NOVEMBER_NOW), tmp_path / "b.xlsx") == numbers
+
+
+async def test_a_failed_read_closes_the_xlsx_after_the_write_in_flight(
+        db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    await build_november(await Builder().setup())
+    monkeypatch.setattr(exports, "BATCH", 2)
+    real = exports.ticket_batches
+
+    async def failing(request: ExportRequest) -> AsyncIterator[list[list[exports.Cell]]]:
+        async for batch in real(request):
+            yield batch
+            raise OSError("database gone")
+
+    monkeypatch.setattr(exports, "ticket_batches", failing)
+    with pytest.raises(OSError, match="database gone"):
+        await write_xlsx(ExportRequest(period=NOVEMBER, now=NOVEMBER_NOW), tmp_path / "f.xlsx")
+    # The batch whose write was in flight is in the (closed, readable) file.
+    sheet = load_workbook(tmp_path / "f.xlsx").active
+    assert sheet is not None
+    assert [str(r[0]) for r in sheet.iter_rows(min_row=2, values_only=True)] == ["CC-000001", "CC-000002"]
 
 
 async def test_an_empty_period_is_a_header_only(db: str, tmp_path: Path) -> None:
