@@ -7,6 +7,7 @@ Tortoise stores (SQLite compares datetimes as text, so a ``+07:00`` value would 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,6 +54,10 @@ class Sql:
     def epoch(self, column: str) -> str:
         """Whole seconds since 1970 (truncated) of a datetime column, as an integer."""
         if self.sqlite:
+            # unixepoch (SQLite 3.38) gives the same integer as strftime('%s') without the text in between:
+            # a month's durations and buckets are read several times a page, and that cost was a third of it.
+            if sqlite3.sqlite_version_info >= (3, 38):
+                return f"unixepoch({column})"
             return f"CAST(strftime('%s', {column}) AS INTEGER)"
         return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column})) AS BIGINT)"
 

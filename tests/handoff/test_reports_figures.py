@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from handoff.reports import sql as sql_module
 from handoff.reports.figures import (
     ABANDONED_AFTER,
     ConversationOutcome,
@@ -17,6 +18,7 @@ from handoff.reports.figures import (
     compute_figures,
 )
 from handoff.reports.period import Period, PeriodError, parse_month, parse_range
+from handoff.reports.sql import Sql
 from models import ChannelKind, FlowStep
 from tests.handoff.reports_data import NOVEMBER_NOW, WIB, Builder, build_november, wib
 
@@ -73,6 +75,17 @@ async def test_a_hand_built_month(db: str) -> None:
         ("Budi", 2, 1, Spread(2, 35 * MIN, 39 * MIN), 1, 4.0),
     ]
     assert (f.escalated, f.linked_to_incident, f.incidents_opened, f.incidents_fixed) == (1, 1, 1, 1)
+
+
+async def test_older_sqlite_spells_epochs_with_strftime_and_gets_the_same_figures(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # unixepoch() came with SQLite 3.38; an older library reads the same seconds through strftime('%s').
+    await build_november(await Builder().setup())
+    current = await compute_figures(period=NOVEMBER, now=NOVEMBER_NOW)
+    monkeypatch.setattr(sql_module.sqlite3, "sqlite_version_info", (3, 37, 2))
+    if db.startswith("sqlite"):
+        assert "strftime" in Sql().epoch("t.opened_at")
+    assert await compute_figures(period=NOVEMBER, now=NOVEMBER_NOW) == current
 
 
 async def test_the_previous_month_and_the_change(db: str) -> None:
