@@ -30,6 +30,7 @@ The API's ``GET /api/v1/tickets`` reads its query with ``parse_search`` too (``s
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -513,7 +514,8 @@ class ExceptionCounts:
 
 
 async def exception_counts(period: Period, *, now: datetime) -> ExceptionCounts:
-    """How many of the period's tickets each exception holds: one COUNT with a SUM per exception."""
+    """How many of the period's tickets each exception holds: one COUNT with a SUM per exception, sent with
+    the conversations' outcomes (for "abandoned") so that PostgreSQL runs both at once."""
     open_states = await _open_states(period, now)
     sql = Sql()
     sums = ", ".join(
@@ -521,10 +523,9 @@ async def exception_counts(period: Period, *, now: datetime) -> ExceptionCounts:
         f"THEN 1 ELSE 0 END) AS {kind}"
         for kind in Flag
     )
-    rows = await sql.rows(
-        f"SELECT {sums} FROM tickets t WHERE t.opened_at >= {sql.moment(period.start_utc)} "
-        f"AND t.opened_at < {sql.moment(period.end_utc)}"
-    )
+    rows, (outcomes, _) = await asyncio.gather(
+        sql.rows(f"SELECT {sums} FROM tickets t WHERE t.opened_at >= {sql.moment(period.start_utc)} "
+                 f"AND t.opened_at < {sql.moment(period.end_utc)}"),
+        conversation_outcomes(period, now))
     counts = {kind: int(rows[0][kind.value] or 0) for kind in Flag}
-    outcomes, _ = await conversation_outcomes(period, now)
     return ExceptionCounts(counts, outcomes[ConversationOutcome.ABANDONED])
