@@ -182,7 +182,11 @@ async def ticket_batches(request: ExportRequest) -> AsyncIterator[list[list[Cell
             f"CASE WHEN {confirmed_sql('t')} THEN 1 ELSE 0 END AS category_confirmed, "
             "c.name AS contact_name, c.id_number, c.email, c.phone "
             "FROM tickets t JOIN contacts c ON c.id = t.contact_id "
-            f"WHERE t.id > {sql(last)} AND t.id <= {sql(high)} AND {_cohort(sql, request.period)}{extra} "
+            # The id bounds are written into the statement (integers we computed, not input). As parameters,
+            # PostgreSQL's cached generic plan for the sixth batch on took the opened_at index and sorted the
+            # period's rows for every batch (100,000 rows in 17 s instead of 4); each batch's own plan walks
+            # the primary key.
+            f"WHERE t.id > {int(last)} AND t.id <= {int(high)} AND {_cohort(sql, request.period)}{extra} "
             f"ORDER BY t.id LIMIT {BATCH}"
         )
         if rows:
