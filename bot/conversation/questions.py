@@ -157,7 +157,17 @@ async def _offer_choices(turn: Turn, labels: list[str], *, intro: str) -> None:
     cat = turn.cat
     labels_shown = [names[label] for label in options] + [cat.t("clarify_other")]
     channel = turn.deps.registry.get(turn.conversation.channel)
-    if channel is not None and channel.supports_buttons:
+    buttons_here = channel is not None and channel.supports_buttons
+    if len(options) == 1:
+        # One topic left: "which of these?" over a list of one read oddly; ask yes or no about it. Option 1
+        # is still the topic and 2 a person, so the answer is read as for a list (and a yes or no in words).
+        asked = cat.t(f"{intro}_one", name=labels_shown[0])
+        if buttons_here:
+            await turn.say_text(asked, buttons=(Button(cat.t("clarify_one_yes"), "1"),
+                                                Button(cat.t("clarify_one_no"), "2")))
+        else:
+            await turn.say_text(f"{asked}\n{cat.t('clarify_one_reply_hint')}")
+    elif buttons_here:
         buttons = tuple(Button(label, str(i)) for i, label in enumerate(labels_shown, 1))
         await turn.say_text(cat.t(intro), buttons=buttons)
     else:
@@ -176,6 +186,8 @@ async def clarification_step(turn: Turn, text: str, reading: Reading) -> None:
     state = _memory(turn)
     options = [str(o) for o in state.get(_OPTIONS) or []]
     picked = choice(text, len(options) + 1)
+    if picked is None and len(options) == 1:  # the yes-or-no form (_offer_choices)
+        picked = 1 if is_yes(text, reading) else 2 if is_no(text, reading) else None
     turn.conversation.step = FlowStep.AWAITING_QUESTION
     if picked is None:
         state.pop(_OPTIONS, None)

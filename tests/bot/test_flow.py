@@ -11,6 +11,7 @@ from bot.conversation.ingest import FULL_TEXT_FILENAME
 from bot.i18n import catalog
 from models import (
     Attachment,
+    Category,
     ChannelIdentity,
     ChannelKind,
     Contact,
@@ -141,7 +142,9 @@ async def test_confident_answer_then_no_twice_hands_off_with_the_guess(flow: Flo
     await verified(flow)
     await flow.send("lupa password")
     await flow.send("2")  # the first "no" offers the next suggestion or a person
-    assert flow.replies() == [catalog("id").t("clarify_not_helpful")]
+    (offered,) = (await Conversation.get()).last_prediction["options"]
+    name = (await Category.get(slug=offered)).name_id
+    assert flow.replies() == [catalog("id").t("clarify_not_helpful_one", name=name)]
     assert [b.value for b in flow.channel.sent[-1].buttons] == ["1", "2"]
     assert await Ticket.all().count() == 0
     await flow.send("2")  # "something else / a person"

@@ -12,6 +12,7 @@ from bot.directory import DirectoryRecord, import_records
 from bot.i18n import catalog
 from models import (
     AnswerTemplate,
+    Category,
     ChannelIdentity,
     ChannelKind,
     Contact,
@@ -218,13 +219,21 @@ async def test_a_follow_up_is_read_with_its_context_and_never_gets_the_same_temp
     assert conversation.pending_question == f"{question} {more}"
 
 
+async def category_name(slug: str, lang: str) -> str:
+    category = await Category.get(slug=slug)
+    return category.name_en if lang == "en" else category.name_id
+
+
 @pytest.mark.parametrize("lang", ["id", "en"])
 async def test_a_second_not_helpful_hands_off(flow: FlowHarness, lang: str) -> None:
     await verified(flow, lang=lang)
     await flow.send("lupa password" if lang == "id" else "I forgot my password")
     await flow.send("2")
     cat = catalog(lang)
-    assert flow.replies() == [cat.t("clarify_not_helpful")]
+    # One suggestion is left: asked as yes or no about it, not as a list of one.
+    assert flow.replies() == [cat.t("clarify_not_helpful_one", name=await category_name("akun-login", lang))]
+    assert [(b.label, b.value) for b in flow.channel.sent[-1].buttons] == [
+        (cat.t("clarify_one_yes"), "1"), (cat.t("clarify_one_no"), "2")]
     await flow.send("1")  # the next suggestion
     assert flow.replies()[0] == await template("akun-login", lang)
     await flow.send("tidak membantu" if lang == "id" else "not helpful")
@@ -232,6 +241,33 @@ async def test_a_second_not_helpful_hands_off(flow: FlowHarness, lang: str) -> N
     assert ticket.reason == HandoffReason.NOT_HELPFUL
     assert ticket.category is not None
     assert ticket.category.slug == "akun-login"
+
+
+@pytest.mark.parametrize(("answer", "lang", "handed_off"),
+                         [("iya", "id", False), ("yes", "en", False), ("bukan", "id", True), ("no", "en", True)])
+async def test_one_suggestion_is_answered_with_a_yes_or_no_in_words(
+        flow: FlowHarness, answer: str, lang: str, handed_off: bool) -> None:
+    await verified(flow, lang=lang)
+    await flow.send("lupa password" if lang == "id" else "I forgot my password")
+    await flow.send("tidak" if lang == "id" else "no")
+    assert (await Conversation.get()).step == FlowStep.AWAITING_CLARIFICATION
+    await flow.send(answer)
+    if handed_off:
+        ticket = await Ticket.get()
+        assert ticket.reason == HandoffReason.NOT_HELPFUL
+    else:
+        assert flow.replies()[0] == await template("akun-login", lang)
+        assert await Ticket.all().count() == 0
+
+
+async def test_one_suggestion_on_a_channel_without_buttons_says_how_to_answer(flow: FlowHarness) -> None:
+    flow.channel.supports_buttons = False
+    await verified(flow)
+    await flow.send("lupa password")
+    await flow.send("tidak")
+    cat = catalog("id")
+    asked = cat.t("clarify_not_helpful_one", name=await category_name("akun-login", "id"))
+    assert flow.replies() == [f"{asked}\n{cat.t('clarify_one_reply_hint')}"]
 
 
 @pytest.mark.parametrize(("text", "lang"), [("NIM saya 13521045", "id"), ("my NIM is 13521045", "en")])

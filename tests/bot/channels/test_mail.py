@@ -153,9 +153,11 @@ async def test_journey_over_imap_and_smtp_with_threaded_replies(
 
     offer = await write("2\n\nOn Tue, Care Center wrote:\n> Apakah jawaban ini membantu?", 4,
                         reply_to="<m3@std.itb.ac.id>")
-    # Not helpful: the next suggestion or a person, as numbered lines (e-mail has no buttons).
-    assert offer[0].splitlines()[-2:] == ["2. Hal lain / bicara dengan petugas", "Balas dengan angka pilihan Anda."]
-    handoff = await write("2", 5, reply_to="<m4@std.itb.ac.id>")
+    # Not helpful: the one suggestion left, asked as yes or no in words (e-mail has no buttons).
+    assert offer[0].splitlines()[-2:] == [
+        "Maaf jawaban tadi belum membantu. Apakah maksud Anda tentang *Akun & login*?",
+        "Balas *ya*, atau *bukan* untuk bicara dengan petugas."]
+    handoff = await write("bukan", 5, reply_to="<m4@std.itb.ac.id>")
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.NOT_HELPFUL
     assert ticket.number is not None

@@ -20,6 +20,7 @@ from bot.i18n import catalog
 from handoff.delivery import send_text
 from handoff.outbox import BASE_DELAY, drain
 from models import (
+    Category,
     ChannelIdentity,
     ChannelKind,
     Conversation,
@@ -206,7 +207,9 @@ async def test_a_button_press_is_acknowledged_before_any_other_request_and_a_fai
     assert ("editMessageReplyMarkup", 400 if edit_failure else 200) in requests[1:]
     assert ("sendMessage", 200) in requests[1:]
     # A failed edit changes nothing else: the press counted once and its turn ran (the "not helpful" offer).
-    assert fake_telegram.texts(CHAT)[-1] == catalog("id").t("clarify_not_helpful")
+    (offered,) = (await Conversation.get()).last_prediction["options"]
+    name = (await Category.get(slug=offered)).name_id
+    assert fake_telegram.texts(CHAT)[-1] == catalog("id").t("clarify_not_helpful_one", name=name)
     assert (await Conversation.get()).step == FlowStep.AWAITING_CLARIFICATION
     assert await Message.filter(provider_message_id=f"cb:{press['callback_query']['id']}").count() == 1
 

@@ -116,7 +116,10 @@ async def test_journey_greeting_identity_answer_no_handoff_and_agent_reply(
     assert answer[-1] == "Apakah jawaban ini membantu? Balas 1 = Ya, 2 = Tidak"
 
     offer = await say(client, fake_twilio, "2")  # not helpful: the next suggestion or a person, numbered
-    assert offer[0].splitlines()[-1] == f"2. {catalog('id').t('clarify_other')}"  # the channel lists the buttons
+    # The channel lists the buttons; one suggestion left is asked as yes or no, its "no" being a person.
+    assert len((await Conversation.get()).last_prediction["options"]) == 1
+    assert offer[0].splitlines()[-2:] == [f"1. {catalog('id').t('clarify_one_yes')}",
+                                          f"2. {catalog('id').t('clarify_one_no')}"]
     handoff = await say(client, fake_twilio, "2")
     ticket = await Ticket.get()
     assert ticket.reason == HandoffReason.NOT_HELPFUL
