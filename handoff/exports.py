@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -207,14 +208,7 @@ class _Shape:
         self.columns = columns()
         self.targets = tuple(t.name for t in targets())
         self.tz = request.period.tz
-        self._text = text
-        self._labels: dict[str, str] = {}
-
-    def label(self, key: str) -> str:
-        found = self._labels.get(key)
-        if found is None:
-            found = self._labels[key] = self._text(key)
-        return found
+        self.label = functools.cache(text)  # a catalogue text by key, looked up once per export
 
 
 def _row(row: dict[str, Any], shape: _Shape) -> list[Cell]:

@@ -342,7 +342,8 @@ def exception_sql(kind: Flag, sql: Sql, *, now: datetime, open_states: _Open, op
 
 
 def _where(search: TicketSearch, sql: Sql, *, now: datetime, open_states: _Open) -> list[str]:
-    where = [f"t.opened_at >= {sql.moment(search.opened_from or search.period.start_utc)}",  # exception_sql's bound
+    opened_from = search.opened_from or search.period.start_utc  # also exception_sql's bound
+    where = [f"t.opened_at >= {sql.moment(opened_from)}",
              f"t.opened_at < {sql.moment(search.period.end_utc)}"]
     if search.status is not None:
         where.append(f"t.status = {sql(search.status.value)}")
@@ -365,8 +366,7 @@ def _where(search: TicketSearch, sql: Sql, *, now: datetime, open_states: _Open)
     elif search.sla is not None:
         where.append(_in_state(sql, SlaState(search.sla.value), now=now, open_states=open_states))
     if search.exception is not None:
-        where.append(exception_sql(search.exception, sql, now=now, open_states=open_states,
-                                   opened_from=search.opened_from or search.period.start_utc))
+        where.append(exception_sql(search.exception, sql, now=now, open_states=open_states, opened_from=opened_from))
     if search.q:
         where.append(_search_sql(search.q, sql))
     return where
