@@ -224,14 +224,12 @@ def _cohort(sql: Sql, period: Period, alias: str = "t") -> str:
     return f"{alias}.opened_at >= {sql.moment(period.start_utc)} AND {alias}.opened_at < {sql.moment(period.end_utc)}"
 
 
-async def _grouped(period: Period, build: str, *, column: str = "c.created_at", table: str = "conversations c",
-                   extra: str = "") -> dict[object, int]:
-    """COUNT(*) per value of the expression ``build`` (may use {bucket}) over rows in the period."""
+async def _grouped(period: Period, *, column: str = "c.created_at", table: str = "conversations c") -> dict[str, int]:
+    """COUNT(*) per local day (ISO date) of the rows of ``table`` whose ``column`` lies in the period."""
     sql = Sql()
-    key = build.format(bucket=sql.bucket(column))
-    where = f"{column} >= {sql.moment(period.start_utc)} AND {column} < {sql.moment(period.end_utc)}{extra}"
-    rows = await sql.rows(f"SELECT {key} AS k, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY 1")
-    return {row["k"]: int(row["n"]) for row in rows}
+    where = f"{column} >= {sql.moment(period.start_utc)} AND {column} < {sql.moment(period.end_utc)}"
+    rows = await sql.rows(f"SELECT {sql.bucket(column)} AS k, COUNT(*) AS n FROM {table} WHERE {where} GROUP BY 1")
+    return {day.isoformat(): n for day, n in _days(period, {row["k"]: int(row["n"]) for row in rows}).items()}
 
 
 def _days(period: Period, buckets: dict[object, int]) -> dict[date, int]:
@@ -247,11 +245,11 @@ _SPREADS = (("first_response", "first_response_at", False), ("resolution", "reso
             ("agent_first_response", "first_response_at", True))
 
 
-async def _spreads(period: Period) -> dict[str, dict[object, Spread]]:
+async def _spreads(period: Period) -> list[list[Any]]:
     """Median and p90 of (done - opened_at) over the period's tickets, for each of ``_SPREADS``: overall
-    (group 0) or per assignee. One statement: the period's tickets are read once into a CTE, and each
-    duration is ranked with window functions on both engines; only the rows each percentile lies between
-    leave the database."""
+    (group 0) or per assignee, as ``[name, group, count, median, p90]``. One statement: the period's
+    tickets are read once into a CTE, and each duration is ranked with window functions on both engines;
+    only the rows each percentile lies between leave the database."""
     sql = Sql()
     columns = ", ".join(f"{sql.seconds_between('t.opened_at', f't.{done}')} AS {name}" for name, done, _ in _SPREADS)
     ranked = " UNION ALL ".join(
@@ -265,17 +263,14 @@ async def _spreads(period: Period) -> dict[str, dict[object, Spread]]:
         f"WITH d AS (SELECT t.assignee_id AS a, {columns} FROM tickets t WHERE {_cohort(sql, period)}) "
         f"SELECT s.k, s.g, s.v, s.rn, s.n FROM ({ranked}) s WHERE {percentile_ranks(PERCENTS)}"
     )
-    ranks: dict[tuple[str, object], dict[int, float]] = {}
-    sizes: dict[tuple[str, object], int] = {}
+    ranks: dict[tuple[str, int], dict[int, float]] = {}
+    sizes: dict[tuple[str, int], int] = {}
     for row in rows:
-        key = (str(row["k"]), row["g"])
+        key = (str(row["k"]), int(row["g"]))
         ranks.setdefault(key, {})[int(row["rn"])] = float(row["v"])
         sizes[key] = int(row["n"])
-    spreads: dict[str, dict[object, Spread]] = {name: {} for name, _, _ in _SPREADS}
-    for (name, group), ordered in ranks.items():
-        n = sizes[(name, group)]
-        spreads[name][group] = Spread(n, interpolate(ordered, n, 50), interpolate(ordered, n, 90))
-    return spreads
+    return [[name, group, sizes[(name, group)], interpolate(ordered, sizes[(name, group)], 50),
+             interpolate(ordered, sizes[(name, group)], 90)] for (name, group), ordered in ranks.items()]
 
 
 async def conversation_outcomes(
@@ -302,11 +297,13 @@ async def _conversation_groups(period: Period, now: datetime) -> list[dict[str, 
         f"WHEN COALESCE(c.last_message_at, c.created_at) < {sql.moment(now - ABANDONED_AFTER)} "
         f"THEN '{ConversationOutcome.ABANDONED}' ELSE '{ConversationOutcome.IN_PROGRESS}' END"
     )
-    return await sql.rows(
+    rows = await sql.rows(
         f"SELECT {outcome} AS o, c.step AS step, c.channel AS channel, COUNT(*) AS n FROM conversations c "
         f"WHERE c.created_at >= {start} AND c.created_at < {sql.moment(period.end_utc)} "
         "GROUP BY 1, 2, 3"
     )
+    return [{"o": str(row["o"]), "step": str(row["step"]), "channel": str(row["channel"]), "n": int(row["n"])}
+            for row in rows]
 
 
 def _conversation_figures(
@@ -326,10 +323,11 @@ def _conversation_figures(
     return outcomes, abandoned, channels
 
 
-async def _ticket_counts(period: Period, now: datetime) -> dict[object, dict[str, int]]:
-    """Every count of the period's tickets, per category id (None: no category), in one statement: each
-    count is a SUM of its condition (conditional aggregation), so the month's tickets are read once, where
-    a COUNT per figure read them a dozen times. The figures add the categories up."""
+async def _ticket_counts(period: Period, now: datetime) -> list[list[Any]]:
+    """Every count of the period's tickets, per category id (None: no category), as ``[category id,
+    {count: n}]``, in one statement: each count is a SUM of its condition (conditional aggregation), so the
+    month's tickets are read once, where a COUNT per figure read them a dozen times. The figures add the
+    categories up."""
     sql = Sql()
     counts = {
         "resolved": "t.resolved_at IS NOT NULL",
@@ -350,10 +348,11 @@ async def _ticket_counts(period: Period, now: datetime) -> dict[object, dict[str
     sums = ", ".join(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END) AS {name}" for name, condition in counts.items())
     rows = await sql.rows(f"SELECT t.category_id AS k, COUNT(*) AS tickets, {sums} FROM tickets t "
                           f"WHERE {_cohort(sql, period)} GROUP BY t.category_id")
-    return {row["k"]: {name: int(value or 0) for name, value in row.items() if name != "k"} for row in rows}
+    return [[None if row["k"] is None else int(row["k"]),
+             {name: int(value or 0) for name, value in row.items() if name != "k"}] for row in rows]
 
 
-async def _agents(period: Period, spreads: dict[object, Spread]) -> tuple[AgentFigures, ...]:
+async def _agent_counts(period: Period) -> list[dict[str, int]]:
     sql = Sql()
     rows = await sql.rows(
         "SELECT t.assignee_id AS a, COUNT(*) AS taken, "
@@ -361,38 +360,62 @@ async def _agents(period: Period, spreads: dict[object, Spread]) -> tuple[AgentF
         "COUNT(t.survey_rating) AS ratings, SUM(t.survey_rating) AS rating_sum "
         f"FROM tickets t WHERE {_cohort(sql, period)} AND t.assignee_id IS NOT NULL GROUP BY t.assignee_id"
     )
+    return [{name: int(value or 0) for name, value in row.items()} for row in rows]
+
+
+async def _agents(rows: list[dict[str, int]], spreads: dict[int, Spread]) -> tuple[AgentFigures, ...]:
     if not rows:
         return ()
     users = {u["id"]: u for u in await User.filter(id__in=[r["a"] for r in rows]).values("id", "name", "email")}
     agents = [
         AgentFigures(
-            user_id=int(row["a"]),
+            user_id=row["a"],
             name=str(users.get(row["a"], {}).get("name") or users.get(row["a"], {}).get("email") or row["a"]),
             email=str(users.get(row["a"], {}).get("email") or ""),
-            taken=int(row["taken"]),
-            closed=int(row["closed"] or 0),
+            taken=row["taken"],
+            closed=row["closed"],
             first_response=spreads.get(row["a"], Spread()),
-            ratings=int(row["ratings"] or 0),
-            rating_average=int(row["rating_sum"]) / int(row["ratings"]) if row["ratings"] else None,
+            ratings=row["ratings"],
+            rating_average=row["rating_sum"] / row["ratings"] if row["ratings"] else None,
         )
         for row in rows
     ]
     return tuple(sorted(agents, key=lambda a: (-a.closed, -a.taken, a.name.lower())))
 
 
-async def compute_figures(*, period: Period, now: datetime) -> Figures:
-    """Every figure of ``period`` as the database stands at ``now``."""
+# What the database says about a period: plain JSON values (numbers, strings, lists, string-keyed
+# objects), so a reading can be stored as it is (handoff.reports.snapshots) and turned into figures later.
+Reading = dict[str, Any]
+
+
+async def read_figures(*, period: Period, now: datetime) -> Reading:
+    """Every count and duration of ``period`` as the database stands at ``now``, as JSON values."""
+    start, end = period.start_utc, period.end_utc
     # Independent reads, sent together: PostgreSQL runs them on connections of its pool at once (SQLite's
     # one connection takes them in turn, as before).
-    conversation_buckets, ticket_buckets, conversation_groups, per_category, spreads = await asyncio.gather(
-        _grouped(period, "{bucket}"), _grouped(period, "{bucket}", column="t.opened_at", table="tickets t"),
-        _conversation_groups(period, now), _ticket_counts(period, now), _spreads(period))
-    conversation_days, ticket_days = _days(period, conversation_buckets), _days(period, ticket_buckets)
-    outcomes, abandoned, conversation_channels = _conversation_figures(conversation_groups)
+    (conversation_days, ticket_days, conversation_groups, per_category, spreads, agents, incidents_opened,
+     incidents_fixed) = await asyncio.gather(
+        _grouped(period), _grouped(period, column="t.opened_at", table="tickets t"),
+        _conversation_groups(period, now), _ticket_counts(period, now), _spreads(period), _agent_counts(period),
+        Incident.filter(created_at__gte=start, created_at__lt=end).count(),
+        Incident.filter(fixed_at__gte=start, fixed_at__lt=end).count())
+    return {"conversation_days": conversation_days, "ticket_days": ticket_days,
+            "conversation_groups": conversation_groups, "per_category": per_category, "spreads": spreads,
+            "agents": agents, "incidents_opened": incidents_opened, "incidents_fixed": incidents_fixed}
+
+
+async def figures_from(reading: Reading, *, period: Period, now: datetime) -> Figures:
+    """The figures of a reading taken at ``now`` (``read_figures``); names of categories and agents are
+    looked up as they are today."""
+    outcomes, abandoned, conversation_channels = _conversation_figures(reading["conversation_groups"])
+    per_category: dict[int | None, dict[str, int]] = dict(reading["per_category"])
     totals: dict[str, int] = {}
     for counted in per_category.values():
         for name, n in counted.items():
             totals[name] = totals.get(name, 0) + n
+    spreads: dict[str, dict[int, Spread]] = {name: {} for name, _, _ in _SPREADS}
+    for name, group, count, median, p90 in reading["spreads"]:
+        spreads[name][group] = Spread(count, median, p90)
 
     categories = {c["id"]: c for c in await Category.all().values("id", "slug", "name_id", "name_en")}
     by_category = [
@@ -403,13 +426,14 @@ async def compute_figures(*, period: Period, now: datetime) -> Figures:
         if cid is None or cid in categories
     ]
     by_category.sort(key=lambda c: (c.slug is None, -c.tickets, c.slug or ""))
-    start, end = period.start_utc, period.end_utc
+    conversation_days, ticket_days = reading["conversation_days"], reading["ticket_days"]
     return Figures(
         period=period,
         computed_at=now,
         conversations=sum(conversation_channels.values()),
         tickets=totals.get("tickets", 0),
-        by_day=tuple(DayVolume(d, conversation_days.get(d, 0), ticket_days.get(d, 0)) for d in period.days),
+        by_day=tuple(DayVolume(d, conversation_days.get(d.isoformat(), 0), ticket_days.get(d.isoformat(), 0))
+                     for d in period.days),
         conversations_by_channel={k: conversation_channels.get(k.value, 0) for k in ChannelKind},
         tickets_by_channel={k: totals.get(f"channel_{k.value}", 0) for k in ChannelKind},
         tickets_by_category=tuple(by_category),
@@ -424,12 +448,17 @@ async def compute_figures(*, period: Period, now: datetime) -> Figures:
         predicted_and_agent_categorized=totals.get("predicted", 0),
         agent_agreed_with_prediction=totals.get("agreed", 0),
         csat=Csat({r: totals.get(f"rating_{r}", 0) for r in RATINGS}),
-        agents=await _agents(period, spreads["agent_first_response"]),
+        agents=await _agents(reading["agents"], spreads["agent_first_response"]),
         escalated=totals.get("escalated", 0),
         linked_to_incident=totals.get("linked", 0),
-        incidents_opened=await Incident.filter(created_at__gte=start, created_at__lt=end).count(),
-        incidents_fixed=await Incident.filter(fixed_at__gte=start, fixed_at__lt=end).count(),
+        incidents_opened=int(reading["incidents_opened"]),
+        incidents_fixed=int(reading["incidents_fixed"]),
     )
+
+
+async def compute_figures(*, period: Period, now: datetime) -> Figures:
+    """Every figure of ``period`` as the database stands at ``now``."""
+    return await figures_from(await read_figures(period=period, now=now), period=period, now=now)
 
 
 async def compare_figures(*, period: Period, now: datetime) -> Comparison:
