@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from handoff import digest, identity_limits, login_throttle, notify, proof_codes, sla, whatsapp_window
 from handoff.hours import OperatingHours
-from handoff.reports import archive
+from handoff.reports import archive, snapshots
 from models import GeneratedReport, InboxEntry
 
 
@@ -130,4 +130,6 @@ def registry(context: JobContext) -> tuple[Job, ...]:
         Job("identity_attempts_prune", MINUTELY, identity_attempts_prune),
         Job("monthly_report", MONTHLY_REPORT, monthly_report),
         Job("digests", MINUTELY, digests),
+        # The dashboard's stored figures, read again while supervisors look at them (handoff.reports.snapshots).
+        Job("figure_snapshots", MINUTELY, snapshots.refresh),
     )

@@ -780,6 +780,26 @@ class GeneratedReport(Model):
         unique_together = (("month", "format", "lang"),)
 
 
+class FigureSnapshot(Model):
+    """A period's figures as the database stood at ``computed_at`` (handoff.reports.snapshots): the
+    dashboard shows a recent one instead of reading two periods of tickets and conversations on every view,
+    and the scheduler refreshes the ones viewed lately. ``reading`` is ``handoff.reports.figures.Reading``
+    in the layout ``version`` names. One per period and time zone."""
+
+    id = fields.IntField(primary_key=True)
+    period_start = fields.DateField()
+    period_end = fields.DateField()  # exclusive
+    tz = fields.CharField(max_length=64)
+    version = fields.SmallIntField()
+    reading: dict[str, Any] = fields.JSONField()
+    computed_at = fields.DatetimeField()
+    viewed_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "figure_snapshots"
+        unique_together = (("period_start", "period_end", "tz"),)
+
+
 class DigestDelivery(Model):
     """One scheduled mail (daily digest, weekly summary, monthly report) to one supervisor for one period:
     the unique key (kind, period_start, user) is the claim that makes it exactly once, however many

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from tortoise.expressions import Subquery
@@ -14,7 +15,7 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from handoff.categorization import agreement, closed_unconfirmed
-from handoff.reports.figures import compare_figures
+from handoff.reports import snapshots
 from handoff.reports.period import Period, PeriodError, Preset, preset_period
 from handoff.reports.sql import Sql
 from handoff.reports.summary import shown, shown_change, summary_rows
@@ -251,12 +252,15 @@ class PeriodView:
     rows: list[PeriodRow]
     by_channel: list[Bar]
     by_category: list[Bar]
+    as_of: str = ""  # when the figures were read (handoff.reports.snapshots)
+    refresh_query: str = ""  # this view's query string asking for figures read now
     error: str = ""
 
 
 async def build_period_view(*, query: Mapping[str, str], now: datetime, tz: ZoneInfo, lang: str) -> PeriodView:
     """``period`` (a ``Preset``; this month by default), and ``since``/``until`` for a custom one. A period
-    that cannot be used falls back to this month, with the reason in ``error``."""
+    that cannot be used falls back to this month, with the reason in ``error``. The figures are stored ones
+    at most a few minutes old (handoff.reports.snapshots); ``refresh=1`` asks for figures read now."""
     text = report_text(lang)
     preset = query.get("period", Preset.THIS_MONTH.value)
     error = ""
@@ -266,8 +270,11 @@ async def build_period_view(*, query: Mapping[str, str], now: datetime, tz: Zone
         error = text(refused.key, **refused.values)
         preset = Preset.THIS_MONTH.value
         period = preset_period(preset, now=now, tz=tz)
-    both = await compare_figures(period=period, now=now)
+    both = await snapshots.comparison(period, now=now, refresh=query.get("refresh") == "1")
     figures = both.current
+    refresh_query = {"period": preset, "refresh": "1"}
+    if preset == Preset.CUSTOM:
+        refresh_query.update(since=period.start.isoformat(), until=period.end.isoformat())
     return PeriodView(
         preset=preset,
         period=period,
@@ -277,5 +284,7 @@ async def build_period_view(*, query: Mapping[str, str], now: datetime, tz: Zone
                         shown(row.kind, row.previous, text), shown_change(row, text)) for row in summary_rows(both)],
         by_channel=bars({kind.value: n for kind, n in figures.tickets_by_channel.items()}),
         by_category=bars({(c.name(lang) or text("none")): c.tickets for c in figures.tickets_by_category}),
+        as_of=text.moment(figures.computed_at.astimezone(tz)),
+        refresh_query=urlencode(refresh_query),
         error=error,
     )

@@ -48,7 +48,7 @@ def test_the_registry_holds_the_minute_sweeps_and_the_monthly_report() -> None:
     assert {(job.name, job.trigger) for job in registry(JobContext())} == {
         (name, Every(timedelta(minutes=1)))
         for name in ("sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune",
-                     "identity_attempts_prune", "digests")
+                     "identity_attempts_prune", "digests", "figure_snapshots")
     } | {("monthly_report", MonthlyOn(1, time(6, 0)))}
 
 

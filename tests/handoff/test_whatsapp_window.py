@@ -138,5 +138,5 @@ def test_the_scheduler_runs_the_window_sweep_beside_the_sla_sweep() -> None:
     scheduler = build_scheduler(tz=ZoneInfo("Asia/Jakarta"), holder="test", window_warning=timedelta(minutes=45))
     assert {job.id for job in scheduler.get_jobs()} == {
         "sla_sweep", "whatsapp_window_warnings", "inbox_prune", "login_throttle_prune", "identity_attempts_prune",
-        "monthly_report", "digests",
+        "monthly_report", "digests", "figure_snapshots",
     }

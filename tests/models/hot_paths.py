@@ -27,6 +27,7 @@ from handoff.assignment import Assigner
 from handoff.auth import create_api_token, create_user
 from handoff.jobs import inbox_prune
 from handoff.relay import RelayFollower, prune
+from handoff.reports import snapshots
 from handoff.scheduler import take_lease
 from models import Ticket, UserRole
 from tests.conftest import ScriptedClassifier
@@ -209,6 +210,7 @@ async def drive_hot_paths(client: TestClient[Any, Any], fake: FakeTwilio, record
         await assigner.assign_backlog(now=datetime.now(UTC))
         await assigner.reoffer_unanswered(now=later)
         await escalation_mail.drain(mailer=None, now=later)
+        await snapshots.refresh(datetime.now(UTC) + timedelta(minutes=2))
         await app[INBOUND].resume(quick=True)
         await app[INBOUND].resume()
         await app[INBOUND].idle()

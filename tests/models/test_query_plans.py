@@ -58,6 +58,7 @@ SMALL_TABLES = {
     "categories": "the supervisor's category list: 13 by default, tens at most",
     "answer_templates": "two languages per category",
     "settings": "one row per console setting",
+    "figure_snapshots": "the dashboard's stored figures: one per period a supervisor viewed in the last day",
     "generated_reports": "the monthly reports kept for download: two a month, 24 a year",
     "stored_secrets": "one row per installation secret",
     "scheduler_leases": "one row: the scheduler's lease",

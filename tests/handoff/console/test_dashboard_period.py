@@ -3,7 +3,8 @@ chosen period (SQLite and PostgreSQL), and a period that cannot be used shown as
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import pytest
 from markupsafe import escape
@@ -11,6 +12,7 @@ from markupsafe import escape
 from handoff.console.dashboard import build_period_view
 from handoff.reports.period import Period, PeriodError, preset_period
 from tests.handoff.console.conftest import Console, Served
+from models import Ticket
 from tests.handoff.reports_data import NOVEMBER_NOW, WIB, Builder, build_november
 
 # Thursday 3 December 2026, 02:00 WIB (still Wednesday the 2nd in UTC).
@@ -54,6 +56,24 @@ async def test_last_month_shows_the_reports_figures(db: str) -> None:
     assert (view.by_category[0].label, view.by_category[0].value) == ("Grades", 2)
 
 
+async def test_the_view_shows_stored_figures_until_asked_to_read_again(db: str) -> None:
+    tickets = await build_november(await Builder().setup())
+    first = await build_period_view(query={"period": "last_month"}, now=NOVEMBER_NOW, tz=WIB, lang="en")
+    await Ticket.filter(id=tickets["T4"].id).update(survey_rating=1)
+    minute = NOVEMBER_NOW + timedelta(minutes=1)
+    stored = await build_period_view(query={"period": "last_month"}, now=minute, tz=WIB, lang="en")
+    assert (stored.rows, stored.as_of) == (first.rows, "1 December 2026 12:00")  # local time of the reading
+    assert stored.refresh_query == "period=last_month&refresh=1"
+    fresh = await build_period_view(query=dict(parse_qsl(stored.refresh_query)), now=minute, tz=WIB, lang="en")
+    assert {r.label: r.current for r in fresh.rows}["Average satisfaction (1–5)"] == "3"
+    assert fresh.as_of == "1 December 2026 12:01"
+    custom = await build_period_view(query={"period": "custom", "since": "2026-11-02", "until": "2026-11-09"},
+                                     now=minute, tz=WIB, lang="id")
+    assert dict(parse_qsl(custom.refresh_query)) == {"period": "custom", "since": "2026-11-02",
+                                                     "until": "2026-11-09", "refresh": "1"}
+    assert custom.as_of == "1 Desember 2026 12.01"
+
+
 async def test_a_bad_period_is_a_sentence_and_this_month_is_shown(db: str) -> None:
     await Builder().setup()
     view = await build_period_view(query={"period": "custom", "since": "2026-11-30", "until": "2026-11-01"},
@@ -66,7 +86,10 @@ async def test_dashboard_page_with_a_period(served: Served, console: Console) ->
     await console.login("sari@cc.test")
     page = await console.http.get(f"{served.url}/console/admin/dashboard?period=last_week")
     assert page.status == 200
-    assert 'id="period-table"' in await page.text()
+    text = await page.text()
+    assert 'id="period-table"' in text
+    assert 'href="/console/admin/dashboard?period=last_week&amp;refresh=1" id="period-refresh"' in text
+    assert (await console.http.get(f"{served.url}/console/admin/dashboard?period=last_week&refresh=1")).status == 200
     bad = await console.http.get(f"{served.url}/console/admin/dashboard?period=custom&since=kemarin&until=2026-12-01")
     sentence = "since 'kemarin' bukan tanggal: gunakan YYYY-MM-DD"
     assert bad.status == 400
