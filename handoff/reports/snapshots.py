@@ -82,8 +82,9 @@ async def _stored_figures(snapshot: FigureSnapshot, period: Period) -> Figures |
 async def period_figures(period: Period, *, now: datetime, refresh: bool = False) -> Figures:
     """``period``'s figures from a recent snapshot, or read from the database now (and stored)."""
     snapshot = await FigureSnapshot.get_or_none(**_key(period))
-    oldest = now - (REFRESH_FLOOR if refresh else MAX_AGE)
-    if snapshot is not None and oldest <= snapshot.computed_at <= now:
+    # A reading a little later than ``now`` is as good: another process's clock may be seconds ahead.
+    age = abs(now - snapshot.computed_at) if snapshot is not None else None
+    if snapshot is not None and age is not None and age <= (REFRESH_FLOOR if refresh else MAX_AGE):
         figures = await _stored_figures(snapshot, period)
         if figures is not None:
             if snapshot.viewed_at < now - VIEW_MARK_EVERY:

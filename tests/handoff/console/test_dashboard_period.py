@@ -11,8 +11,8 @@ from markupsafe import escape
 
 from handoff.console.dashboard import build_period_view
 from handoff.reports.period import Period, PeriodError, preset_period
-from tests.handoff.console.conftest import Console, Served
 from models import Ticket
+from tests.handoff.console.conftest import Console, Served
 from tests.handoff.reports_data import NOVEMBER_NOW, WIB, Builder, build_november
 
 # Thursday 3 December 2026, 02:00 WIB (still Wednesday the 2nd in UTC).
