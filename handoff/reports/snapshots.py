@@ -3,8 +3,9 @@ the moment it was taken, so a page view reads one row per period instead of a do
 periods of tickets and conversations (about 100 ms a month on SQLite with 100,000 tickets a year, and
 growing with the care center).
 
-How fresh. Help desks differ (Zendesk's Explore refreshes its data every hour, Chatwoot's reports read the
-database on each view); a supervisor here wants this morning's tickets in this month's figures, so:
+How fresh. Help desks differ (Zendesk refreshes its historical reports hourly or daily by plan, weekly once
+nobody has opened one for 30 days, and its live dashboard every 5-10 seconds); a supervisor here wants this
+morning's tickets in this month's figures, so:
 - the scheduler reads again, every minute, each snapshot viewed in the last ``WATCHED_FOR`` and older than
   ``REFRESH_AFTER``: what a supervisor is looking at is about a minute old;
 - a view takes a snapshot up to ``MAX_AGE`` old and otherwise reads the database itself and stores what
