@@ -277,6 +277,9 @@ async def test_supervisor_edits_a_template_the_bot_then_uses(served: Served, bro
     page = await sign_in(browser, served, "sari@cc.test")
     await page.goto(f"{served.url}/console/admin/dashboard")
     await expect(page.locator("#dashboard")).to_contain_text("Tiket terbuka")
+    # This month's figures, stored by this first view and shown with the moment they were read.
+    await expect(page.locator("#period-as-of")).to_contain_text("Angka per ")
+    await expect(page.locator("#period-table")).to_contain_text("Tiket")
     await page.screenshot(path=str(shots(tmp_path) / "dashboard.png"), full_page=True)
 
     category = await Category.get(slug="reset-password")
