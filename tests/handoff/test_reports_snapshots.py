@@ -105,6 +105,21 @@ async def test_one_job_run_reads_a_bounded_number_stalest_first(db: str) -> None
     assert await snapshots.refresh(later + S) == len(periods) - snapshots.REFRESH_AT_MOST
 
 
+async def test_a_job_run_that_spent_its_time_starts_no_other_reading(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await Builder().setup()
+    periods = [Period(date(2026, 11, day), date(2026, 11, day + 1), WIB) for day in range(1, 4)]
+    for n, period in enumerate(periods):
+        await snapshots.period_figures(period, now=NOVEMBER_NOW + n * S)
+    monkeypatch.setattr(snapshots, "REFRESH_BUDGET_SECONDS", 0.0)
+    later = NOVEMBER_NOW + 10 * 60 * S
+    # One reading a run however little time is left, the stalest first, so every period gets its turn.
+    assert [await snapshots.refresh(later + n * S) for n in range(4)] == [1, 1, 1, 0]
+    assert [s.computed_at for s in await FigureSnapshot.all().order_by("period_start")] == [
+        later, later + S, later + 2 * S]
+
+
 async def test_a_later_reading_is_taken_and_never_replaced_by_an_earlier_one(db: str) -> None:
     tickets = await build_november(await Builder().setup())
     later = NOVEMBER_NOW + 60 * S
