@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass, field
@@ -68,14 +70,26 @@ def _postgres_available() -> bool:
 POSTGRES = _postgres_available()
 
 
+_SQLITE_TEMPLATE: list[Path] = []
+
+
+async def migrated_sqlite_template() -> Path:
+    """An SQLite file migrated once per test process, which every embedded test database is a copy of (the
+    ``db`` fixtures' and the console apps' of tests/handoff/console/conftest.py): migrating takes seconds,
+    copying milliseconds."""
+    if not _SQLITE_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="cc-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        await run_migrations(f"sqlite://{folder / 'template.sqlite3'}")
+        _SQLITE_TEMPLATE.append(folder / "template.sqlite3")
+    return _SQLITE_TEMPLATE[0]
+
+
 @pytest.fixture(scope="session")
-def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def _templates() -> Iterator[dict[str, str]]:
     """Databases migrated once per session. Migrating takes one to several seconds per test (most of the
     suite's time), copying a migrated template a few milliseconds: each test still gets its own database."""
-    built: dict[str, str] = {}
-    sqlite_file = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    asyncio.run(run_migrations(f"sqlite://{sqlite_file}"))
-    built["sqlite"] = str(sqlite_file)
+    built: dict[str, str] = {"sqlite": str(asyncio.run(migrated_sqlite_template()))}
     base = PG_URL.rsplit("/", 1)[0]
 
     async def create_postgres(name: str) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import atexit
 import re
 import shutil
-import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -27,8 +25,7 @@ from bot.demo import DEMO_DIRECTORY
 from bot.directory import DatabaseDirectory, import_records
 from handoff.auth import create_user
 from models import ChannelKind, Ticket, User, UserRole
-from models.db import run_migrations
-from tests.conftest import ScriptedClassifier, prove_address
+from tests.conftest import ScriptedClassifier, migrated_sqlite_template, prove_address
 
 PASSWORD = "correct horse battery"
 CSRF_META = re.compile(r'<meta name="csrf" content="([^"]*)">')
@@ -72,18 +69,10 @@ class Served:
         return ticket
 
 
-_TEMPLATE: list[Path] = []  # the migrated SQLite file every console app's embedded database starts from
-
-
 async def _migrated_sqlite(target: Path) -> None:
     """A migrated embedded database at ``target`` unless one is there: migrating from nothing took 8 s of
-    every console test's setup (73 tests), copying a file migrated once per session takes milliseconds."""
-    if not _TEMPLATE:
-        folder = Path(tempfile.mkdtemp(prefix="cc-console-template-"))
-        atexit.register(shutil.rmtree, folder, True)
-        await run_migrations(f"sqlite://{folder / 'template.sqlite3'}")
-        _TEMPLATE.append(folder / "template.sqlite3")
-    await asyncio.to_thread(_copy_unless_there, _TEMPLATE[0], target)
+    every console test's setup (73 tests), copying the session's migrated file takes milliseconds."""
+    await asyncio.to_thread(_copy_unless_there, await migrated_sqlite_template(), target)
 
 
 def _copy_unless_there(template: Path, target: Path) -> None:
