@@ -78,7 +78,7 @@ async def _stored_figures(snapshot: FigureSnapshot, period: Period) -> Figures |
     try:
         return await figures_from(snapshot.reading, period=period, now=snapshot.computed_at)
     except (KeyError, TypeError, ValueError):
-        # A reading this code cannot use (a category of a kind that no longer exists, a hand-edited row):
+        # A reading this code cannot use (a flow step or outcome this version no longer has, a hand-edited row):
         # read the database again, as for a period never stored.
         log.warning("figure snapshot %s is unreadable; reading the period again", snapshot.id)
         return None
@@ -88,8 +88,7 @@ async def period_figures(period: Period, *, now: datetime, refresh: bool = False
     """``period``'s figures from a recent snapshot, or read from the database now (and stored)."""
     snapshot = await FigureSnapshot.get_or_none(**_key(period))
     # A reading a little later than ``now`` is as good: another process's clock may be seconds ahead.
-    age = abs(now - snapshot.computed_at) if snapshot is not None else None
-    if snapshot is not None and age is not None and age <= (REFRESH_FLOOR if refresh else MAX_AGE):
+    if snapshot is not None and abs(now - snapshot.computed_at) <= (REFRESH_FLOOR if refresh else MAX_AGE):
         figures = await _stored_figures(snapshot, period)
         if figures is not None:
             if snapshot.viewed_at < now - VIEW_MARK_EVERY:
