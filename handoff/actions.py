@@ -21,7 +21,7 @@ import aiohttp
 from handoff import audit_log, reply_window, sla
 from handoff.attachments import MAX_FILES_PER_MESSAGE, AttachmentStore, NewFile
 from handoff.categorization import agrees_with_guess, is_confirmed
-from handoff.delivery import Button, ChannelRegistry, send_text
+from handoff.delivery import Button, Capabilities, ChannelRegistry, send_text
 from handoff.escalation_mail import Mailer, queue_escalation_mail, send_escalation_mail
 from handoff.survey import link_secret, make_link_token, survey_url
 from handoff.tickets import ReplyTargetError, add_event, reply_conversation, resolve_ticket
@@ -30,7 +30,6 @@ from models import (
     ActorKind,
     Category,
     ChannelIdentity,
-    ChannelKind,
     Contact,
     Conversation,
     ConversationStatus,
@@ -324,8 +323,10 @@ async def close_ticket(
     elif await Ticket.filter(id=ticket.id, survey_sent_at=None).update(survey_sent_at=now):
         conversation.step = FlowStep.AWAITING_SURVEY
         lang = conversation.language
-        text = await _survey_text(ticket=ticket, channel=conversation.channel, lang=lang, now=now,
-                                  translate=translate, public_url=public_url, secret_key=link_secret_key)
+        channel = registry.get(conversation.channel)
+        text = await _survey_text(ticket=ticket, capabilities=channel.capabilities if channel else Capabilities(),
+                                  lang=lang, now=now, translate=translate, public_url=public_url,
+                                  secret_key=link_secret_key)
         await send_text(
             registry=registry, conversation=conversation, ticket=ticket, sender_kind=SenderKind.SYSTEM, text=text,
             buttons=tuple(Button(translate(lang, f"survey_button_{n}"), str(n)) for n in range(1, 6)),
@@ -346,13 +347,15 @@ async def _release_conversations(*, contact_id: int, keep: int, step: FlowStep, 
         if not await Ticket.filter(conversation_id=other.id).exclude(status=TicketStatus.RESOLVED).exists():
             await Conversation.filter(id=other.id).update(status=ConversationStatus.BOT, step=step, updated_at=now)
 async def _survey_text(
-    *, ticket: Ticket, channel: ChannelKind, lang: str, now: datetime, translate: Translate, public_url: str,
-    secret_key: str,
+    *, ticket: Ticket, capabilities: Capabilities, lang: str, now: datetime, translate: Translate,
+    public_url: str, secret_key: str,
 ) -> str:
-    """Buttons carry the rating on Telegram and WhatsApp; e-mail gets five links and the web chat one, to
-    the signed survey page (handoff.survey_web), which also takes a comment."""
+    """Buttons carry the rating where the channel has them (Telegram, WhatsApp, the web chat); a channel
+    without (e-mail) gets a link per rating to the signed survey page (handoff.survey_web), which also takes
+    a comment, and a channel on our own pages (the web chat) that page's link as well."""
     number = ticket.number or ""
-    if channel == ChannelKind.EMAIL and public_url:  # a mail client needs absolute links
+    # Links read outside our pages must be absolute, so without PUBLIC_URL such a channel gets the question.
+    if not capabilities.buttons and (public_url or not capabilities.absolute_links):
         token = make_link_token(ticket_id=ticket.id, secret=await link_secret(secret_key), clock=lambda: now)
         lines = [
             translate(lang, "survey_email_line", rating=n, label=translate(lang, f"survey_rating_{n}"),
@@ -361,7 +364,7 @@ async def _survey_text(
         ]
         return translate(lang, "survey_ask_email", ticket=number) + "\n\n" + "\n".join(lines)
     text = translate(lang, "survey_ask", ticket=number)
-    if channel == ChannelKind.WEBCHAT:  # same site: a relative link works without PUBLIC_URL
+    if not capabilities.absolute_links:  # our own pages: a relative link works without PUBLIC_URL
         token = make_link_token(ticket_id=ticket.id, secret=await link_secret(secret_key), clock=lambda: now)
         text += "\n" + translate(lang, "survey_link", url=survey_url(public_url, token))
     return text

@@ -186,6 +186,9 @@ class Channel(Protocol):
     kind: ChannelKind
     supports_buttons: bool
 
+    @property
+    def capabilities(self) -> Capabilities: ...
+
     async def send(self, message: OutboundMessage) -> SendResult: ...
 
 

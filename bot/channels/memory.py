@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from handoff.delivery import OutboundMessage, SendResult
+from bot.channels.registry import CHANNELS
+from handoff.delivery import Capabilities, OutboundMessage, SendResult
 from models import ChannelKind
 
 
 @dataclass(slots=True)
 class MemoryChannel:
+    """Stands in for the channel of its ``kind``: it declares that channel's capabilities, with buttons as
+    ``supports_buttons`` says (a test may take them away)."""
+
     kind: ChannelKind = ChannelKind.WEBCHAT
     supports_buttons: bool = True
     sent: list[OutboundMessage] = field(default_factory=list)
     _new: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        declared = next((cls.capabilities for cls in CHANNELS if cls.kind == self.kind), Capabilities())
+        return replace(declared, buttons=self.supports_buttons)
 
     async def send(self, message: OutboundMessage) -> SendResult:
         self.sent.append(message)

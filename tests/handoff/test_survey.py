@@ -129,18 +129,40 @@ async def test_a_message_after_the_comment_window_is_a_new_message(flow: FlowHar
     assert flow.replies() == [catalog("id").t("welcome_back", name_suffix=", Kak Budi")]
 
 
-async def test_email_survey_carries_five_signed_links(flow: FlowHarness) -> None:
-    mail = MemoryChannel(kind=ChannelKind.EMAIL)
-    flow.deps.registry.add(mail)
+async def closed_on(flow: FlowHarness, channel: MemoryChannel, **close: str) -> tuple[Ticket, str]:
+    """Budi hands off on ``channel`` and Ana closes the ticket; returns it and the survey's text."""
+    mail = "budi@students.itb.ac.id" if channel.kind == ChannelKind.EMAIL else None
     for n, text in enumerate(("halo", "13521045", "agen"), start=1):
-        await handle_inbound(InboundMessage(channel=ChannelKind.EMAIL, external_id="budi@students.itb.ac.id",
-                                            provider_message_id=f"<m{n}@mail.test>", text=text, received_at=IN_HOURS,
-                                            email="budi@students.itb.ac.id"), flow.deps)
-    ticket = await closed_by_ana(flow, await Ticket.get(channel=ChannelKind.EMAIL),
-                                 public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
-    text = mail.sent[-1].text
+        await handle_inbound(InboundMessage(channel=channel.kind, external_id=mail or "5550001",
+                                            provider_message_id=f"m{n}", text=text, received_at=IN_HOURS,
+                                            email=mail), flow.deps)
+    ticket = await closed_by_ana(flow, await Ticket.get(channel=channel.kind), **close)
+    return ticket, channel.sent[-1].text
+
+
+async def test_email_survey_carries_five_signed_links(flow: FlowHarness) -> None:
+    mail = MemoryChannel(kind=ChannelKind.EMAIL, supports_buttons=False)
+    flow.deps.registry.add(mail)
+    ticket, text = await closed_on(flow, mail, public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
     assert text.startswith(catalog("id").t("survey_ask_email", ticket=ticket.number))
     links = [line.rsplit(": ", 1)[1] for line in text.splitlines() if "/survey/" in line]
     assert [link.rsplit("?r=", 1)[1] for link in links] == ["1", "2", "3", "4", "5"]
     token = links[0].removeprefix("https://cc.example.ac.id/survey/").split("?")[0]
     assert read_link_token(token, secret="k" * 32, clock=lambda: IN_HOURS) == ticket.id
+
+
+async def test_the_survey_follows_what_the_channel_declares_not_its_name(flow: FlowHarness) -> None:
+    # A channel that declares no buttons (here a Telegram stand-in without them) gets a link per rating, as
+    # e-mail does; one that has them gets the question alone. The helpdesk never asks which channel it is.
+    bare = MemoryChannel(kind=ChannelKind.TELEGRAM, supports_buttons=False)
+    flow.deps.registry.add(bare)
+    ticket, text = await closed_on(flow, bare, public_url="https://cc.example.ac.id", link_secret_key="k" * 32)
+    assert text.startswith(catalog("id").t("survey_ask_email", ticket=ticket.number))
+    assert text.count("https://cc.example.ac.id/survey/") == 5
+
+
+async def test_without_a_public_address_a_channel_without_buttons_is_asked_for_a_number(flow: FlowHarness) -> None:
+    mail = MemoryChannel(kind=ChannelKind.EMAIL, supports_buttons=False)
+    flow.deps.registry.add(mail)
+    ticket, text = await closed_on(flow, mail, link_secret_key="k" * 32)
+    assert text == catalog("id").t("survey_ask", ticket=ticket.number)
