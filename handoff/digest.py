@@ -5,6 +5,9 @@ at the times supervisors set in the console (the ``digest`` setting; daily 07:00
 default, local time). A fixed ``DailyAt`` trigger would need the scheduler restarted to follow a change.
 Only the latest period is ever due (yesterday, last week): a scheduler down at 07:00 sends when it comes
 back that day, and one down for the whole day skips it (a digest of the day before yesterday helps nobody).
+A supervisor gets mails about periods that end after their account was made: a new installation (its
+first start makes the supervisor) or a new supervisor begins with the next day, week or month, not with a
+mail about days before they were there.
 The monthly report's mail is sent by the job that stores the report on the 1st (``send_monthly``).
 
 Exactly once. Each (kind, period, supervisor) is a ``DigestDelivery`` row whose unique key is inserted in
@@ -298,10 +301,12 @@ def render(digest: Digest) -> tuple[str, str, str]:
     return subject[:200], plain, rich
 
 
-async def _waiting(kind: DigestKind, period_start: date) -> list[User]:
-    """Active supervisors who want this mail and have not been claimed for this period yet."""
-    claimed = DigestDelivery.filter(kind=kind.value, period_start=period_start).values_list("user_id", flat=True)
-    return list(await User.filter(role=UserRole.SUPERVISOR, active=True, **{CHOICE[kind]: True})
+async def _waiting(kind: DigestKind, period: Period) -> list[User]:
+    """Active supervisors who want this mail, whose account existed before the period ended, and who have not
+    been claimed for this period yet."""
+    claimed = DigestDelivery.filter(kind=kind.value, period_start=period.start).values_list("user_id", flat=True)
+    return list(await User.filter(role=UserRole.SUPERVISOR, active=True, created_at__lt=period.end_utc,
+                                  **{CHOICE[kind]: True})
                 .exclude(id__in=await claimed).order_by("id"))
 
 
@@ -336,7 +341,7 @@ async def send_due(*, now: datetime, tz: ZoneInfo, public_url: str) -> int:
         period = due_period(kind, schedule, now=now, tz=tz)
         if period is None:
             continue
-        supervisors = await _waiting(kind, period.start)
+        supervisors = await _waiting(kind, period)
         if not supervisors:  # the cheap answer of nearly every minute
             continue
         built = await build_digest(kind, period, now=now, public_url=public_url)
@@ -354,7 +359,7 @@ async def send_monthly(*, now: datetime, tz: ZoneInfo, public_url: str) -> int:
     if report is None:
         log.warning("monthly report mail for %s not sent: no stored PDF", period.start.isoformat()[:7])
         return 0
-    supervisors = await _waiting(DigestKind.MONTHLY, period.start)
+    supervisors = await _waiting(DigestKind.MONTHLY, period)
     if not supervisors:
         return 0
     url = f"{public_url}/console/admin/reports" if public_url else ""

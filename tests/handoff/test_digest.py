@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,10 +30,14 @@ URL = "https://cc.example.ac.id"
 SEVEN = wib(2026, 12, 1, 7, 0)  # Tuesday 1 December, 07:00 WIB: yesterday is Monday 30 November
 
 
-async def supervisor(email: str, **choices: Any) -> User:
+# The supervisors of these tests have been with the care center since January (digests cover periods
+# that end after a supervisor's account was made).
+SINCE_JANUARY = wib(2026, 1, 5)
+
+
+async def supervisor(email: str, *, created_at: datetime = SINCE_JANUARY, **choices: Any) -> User:
     return await User.create(email=email, name=email.partition("@")[0], role=UserRole.SUPERVISOR,
-                             password_hash="-",
-                             **choices)
+                             password_hash="-", created_at=created_at, **choices)
 
 
 def _send_all(now: datetime) -> asyncio.Future[list[int]]:
@@ -197,3 +201,17 @@ async def test_a_digest_the_server_refuses_stays_queued_for_a_retry(db: str, cap
     # About no ticket: no ticket event to write, the row's status and attempts are the record.
     assert [(r.status, r.attempts, r.ticket_id) for r in rows] == [(DeliveryStatus.QUEUED, 1, None)] * 2
     assert all("for no ticket" in r.getMessage() and "kepala" not in r.getMessage() for r in caplog.records)
+
+
+async def test_a_new_supervisor_gets_no_mail_about_days_before_their_account(db: str) -> None:
+    # A first start at 09:00 on Tuesday makes the supervisor: neither yesterday's digest nor last week's
+    # summary is about their time; the next morning's digest is.
+    await supervisor("baru@cc.test", created_at=SEVEN + timedelta(hours=2))
+    assert await send_due(now=SEVEN + timedelta(hours=3), tz=WIB, public_url=URL) == 0
+    assert await DigestDelivery.all().count() == 0
+    assert await send_due(now=SEVEN + timedelta(days=1), tz=WIB, public_url=URL) == 1
+    assert [(r.kind, r.period_start) for r in await DigestDelivery.all()] == [("daily", date(2026, 12, 1))]
+    # The next Monday's summary covers the week they joined in.
+    assert await send_due(now=SEVEN + timedelta(days=6), tz=WIB, public_url=URL) == 2
+    assert {(r.kind, r.period_start) for r in await DigestDelivery.filter(kind="weekly")} == {
+        ("weekly", date(2026, 11, 30))}

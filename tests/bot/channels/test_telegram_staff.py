@@ -166,6 +166,7 @@ async def test_the_digests_reach_the_linked_chat_once(
     db: str, fake_telegram: FakeTelegram, telegram: TelegramChannel
 ) -> None:
     user = await boss()
+    await User.filter(id=user.id).update(created_at=wib(2026, 1, 5))  # a supervisor since January
     await linked(user, BOSS_CHAT)
     seven = wib(2026, 12, 1, 7, 0)
     for _ in range(2):  # a second run, or a second scheduler, queues nothing more
