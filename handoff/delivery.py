@@ -184,7 +184,6 @@ class Channel(Protocol):
     """One way of talking to users. Adding a channel is one file in bot/channels and one registry line."""
 
     kind: ChannelKind
-    supports_buttons: bool
 
     @property
     def capabilities(self) -> Capabilities: ...
@@ -308,7 +307,7 @@ async def _prepared(message: Message, channel: Channel) -> tuple[OutboundMessage
     conversation = await Conversation.get(id=message.conversation_id)
     identity = await ChannelIdentity.get(id=conversation.identity_id)
     buttons = tuple(Button(b["label"], b["value"]) for b in (message.buttons or []))
-    buttons = buttons if channel.supports_buttons else ()
+    buttons = buttons if channel.capabilities.buttons else ()
     purpose = await purpose_of(message, has_buttons=bool(buttons))
     files = tuple(
         OutboundAttachment(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size,

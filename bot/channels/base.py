@@ -125,13 +125,6 @@ class ChannelBase(ABC):
     # Its sends can fail for a passing reason (a provider down or throttling): the outbox worker
     # (handoff.outbox) runs beside it to try them again. False for a channel whose send cannot fail.
     retried: ClassVar[bool] = True
-    # Kept for handoff.delivery.Channel, which reads it; follows ``capabilities.buttons``.
-    supports_buttons: bool
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "capabilities" in cls.__dict__:
-            cls.supports_buttons = cls.capabilities.buttons
 
     @classmethod
     @abstractmethod

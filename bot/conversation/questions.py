@@ -157,7 +157,7 @@ async def _offer_choices(turn: Turn, labels: list[str], *, intro: str) -> None:
     cat = turn.cat
     labels_shown = [names[label] for label in options] + [cat.t("clarify_other")]
     channel = turn.deps.registry.get(turn.conversation.channel)
-    buttons_here = channel is not None and channel.supports_buttons
+    buttons_here = channel is not None and channel.capabilities.buttons
     if len(options) == 1:
         # One topic left: "which of these?" over a list of one read oddly; ask yes or no about it. Option 1
         # is still the topic and 2 a person, so the answer is read as for a list (and a yes or no in words).

@@ -18,7 +18,7 @@ from handoff.attachments import (
     serve_type,
     sniff_type,
 )
-from handoff.delivery import DeliveryError, OutboundMessage, SendResult, send_text
+from handoff.delivery import Capabilities, DeliveryError, OutboundMessage, SendResult, send_text
 from handoff.outbox import drain
 from models import Attachment, ChannelKind, Conversation, DeliveryStatus, Message, SenderKind
 from tests.conftest import FlowHarness
@@ -89,7 +89,7 @@ class FlakyChannel:
     """Down on the first try, then up: what the outbox retries must still carry the files."""
 
     kind: ChannelKind = ChannelKind.TELEGRAM
-    supports_buttons: bool = True
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=True))
     down: int = 1
     sent: list[OutboundMessage] = field(default_factory=list)
 

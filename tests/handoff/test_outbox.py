@@ -6,7 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from handoff.delivery import ChannelRegistry, DeliveryError, OutboundMessage, SendResult, deliver, send_text
+from handoff.delivery import (
+    Capabilities,
+    ChannelRegistry,
+    DeliveryError,
+    OutboundMessage,
+    SendResult,
+    deliver,
+    send_text,
+)
 from handoff.outbox import BASE_DELAY, MAX_ATTEMPTS, UNTRIED_GRACE, drain, due_at
 from models import ChannelKind, Conversation, DeliveryStatus, Direction, Message, SenderKind
 from tests.conftest import FlowHarness
@@ -19,7 +27,7 @@ class FlakyChannel:
     failures: int = 0
     delay: float = 0.0
     kind: ChannelKind = ChannelKind.TELEGRAM
-    supports_buttons: bool = True
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=True))
     sent: list[OutboundMessage] = field(default_factory=list)
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -42,4 +42,3 @@ def test_channels_declare_their_capabilities_and_the_helpdesk_sees_the_same_wind
     # Only the web chat's messages are read on our own pages, where a relative link works.
     assert {kind for kind, c in declared.items() if not c.absolute_links} == {ChannelKind.WEBCHAT}
     assert {kind: c.reply_window for kind, c in declared.items() if c.reply_window} == reply_window.WINDOWS
-    assert all(cls.supports_buttons == cls.capabilities.buttons for cls in CHANNELS)

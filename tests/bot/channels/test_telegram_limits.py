@@ -14,7 +14,7 @@ import pytest
 
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram_limits import CHAT_BURST, CHAT_RATE
-from handoff.delivery import ChannelRegistry, DeliveryError, OutboundMessage, SendResult, throttled_until
+from handoff.delivery import Capabilities, ChannelRegistry, DeliveryError, OutboundMessage, SendResult, throttled_until
 from handoff.outbox import MAX_ATTEMPTS, THROTTLE_DEADLINE, THROTTLE_EVENT, drain
 from handoff.tickets import open_ticket
 from models import (
@@ -111,7 +111,7 @@ class TimedChannel:
     """Another channel whose sends are stamped with the loop's clock, the one aiolimiter and the fake use."""
 
     kind: ChannelKind = ChannelKind.WHATSAPP
-    supports_buttons: bool = False
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=False))
     sent_at: list[float] = field(default_factory=list)
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -14,7 +14,7 @@ from bot.channels.base import InboundMessage
 from bot.channels.memory import MemoryChannel
 from bot.conversation.inline import handle_inbound
 from handoff.auth import create_api_token
-from handoff.delivery import DeliveryError, OutboundMessage, SendResult
+from handoff.delivery import Capabilities, DeliveryError, OutboundMessage, SendResult
 from handoff.reachability import EVENT as UNREACHABLE
 from handoff.whatsapp_window import LIVE_EVENT, sweep
 from models import (
@@ -46,7 +46,7 @@ class BlockedTelegram:
     """Telegram after the user blocked the bot: every send is refused with 403."""
 
     kind: ChannelKind = ChannelKind.TELEGRAM
-    supports_buttons: bool = True
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=True))
     tried: list[OutboundMessage] = field(default_factory=list)
 
     async def send(self, message: OutboundMessage) -> SendResult:

@@ -14,7 +14,7 @@ import pytest
 
 from bot.app import REGISTRY
 from handoff import staff_telegram
-from handoff.delivery import OutboundMessage, SendResult
+from handoff.delivery import Capabilities, OutboundMessage, SendResult
 from models import AuditLog, ChannelKind, StaffLinkCode, StaffTelegramLink
 from tests.handoff.console.admin_support import serve
 from tests.handoff.console.conftest import Console, Served
@@ -27,7 +27,7 @@ class NamedTelegram:
     """A Telegram channel that knows its bot's name, as the real one does after getMe."""
 
     kind: ChannelKind = ChannelKind.TELEGRAM
-    supports_buttons: bool = False
+    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=False))
     bot_username: str | None = "carecenter_test_bot"
     sent: list[OutboundMessage] = field(default_factory=list)
 
